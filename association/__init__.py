@@ -1,0 +1,188 @@
+"""The association app: ``create_app()`` is the only code that knows every blueprint."""
+
+from pathlib import Path
+
+from flask import Flask, abort, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import BASE_DIR, Config, config_from_env
+
+from association.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+#: Endpoints that work before the association profile exists.
+SETUP_EXEMPT = {"static", "auth.login", "auth.logout", "auth.language", "auth.password",
+                "profile.setup"}
+
+
+def create_app(config_class: type[Config] | None = None, overrides: dict | None = None) -> Flask:
+    """Build the app for ``config_class`` (by default the one ``APP_ENV`` names)."""
+    config_class = config_class or config_from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str(config_class.INSTANCE_DIR),
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides or {})
+    config_class.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from association.audit.services import install_hooks
+    from association.auth.services import load_user
+    from association.i18n import select_locale
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see that page.")
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(load_user)
+    install_hooks()
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            from association.database import configure_sqlite
+
+            configure_sqlite(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from association.audit.views import bp as audit_bp
+    from association.auth.views import bp as auth_bp
+    from association.members.views import bp as members_bp
+    from association.profile.views import bp as profile_bp
+    from association.views import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(profile_bp)
+    app.register_blueprint(members_bp)
+    app.register_blueprint(audit_bp)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from association.audit.services import set_request_actor
+    from association.auth.permissions import LOGIN, PUBLIC
+    from association.profile.services import get_profile
+
+    @app.before_request
+    def enforce_access():
+        """Refuse every request the view's declared access does not allow."""
+        if request.endpoint is None or request.endpoint == "static":
+            return None
+        access = getattr(app.view_functions[request.endpoint], "access", None)
+        if access is None:
+            abort(403)
+        if access == PUBLIC:
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        set_request_actor(current_user.id, current_user.username)
+        if current_user.must_change_password and request.endpoint not in SETUP_EXEMPT:
+            return redirect(url_for("auth.password"))
+        if access != LOGIN and not current_user.can(access):
+            abort(403)
+        return None
+
+    @app.before_request
+    def require_setup():
+        """Until the association is set up, send the chair to setup and tell others to wait."""
+        if request.endpoint in SETUP_EXEMPT or request.endpoint is None:
+            return None
+        if getattr(app.view_functions[request.endpoint], "access", None) == PUBLIC:
+            return None
+        if get_profile() is not None:
+            return None
+        if current_user.is_authenticated and current_user.can("profile.manage"):
+            return redirect(url_for("profile.setup"))
+        return render_template("profile/not_ready.html"), 503
+
+    @app.after_request
+    def security_headers(response):
+        """Strict headers on every response: no inline script, no framing, no sniffing."""
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+
+def register_errorhandlers(app: Flask) -> None:
+    def render_error(error):
+        code = getattr(error, "code", 500)
+        return render_template("errors/error.html", code=code), code
+
+    for code in (400, 403, 404, 405, 413, 500):
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_template("errors/error.html", code=400, csrf=True), 400
+
+    @app.errorhandler(429)
+    def too_many(error):
+        return render_template("errors/error.html", code=429), 429
+
+
+def register_template_helpers(app: Flask) -> None:
+    from association import i18n
+    from association.auth.models import Role
+    from association.members.services import mask_national_id
+    from association.phones import display_phone
+    from association.profile.services import get_profile
+
+    app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.globals.update(
+        get_profile=get_profile,
+        role_label=i18n.role_label,
+        enum_label=i18n.enum_label,
+        languages=i18n.LANGUAGE_NAMES,
+        current_language=i18n.current_language,
+        Role=Role,
+        mask_id=mask_national_id,
+    )
+
+    @app.context_processor
+    def inject_can():
+        def can(permission: str) -> bool:
+            return current_user.is_authenticated and current_user.can(permission)
+
+        return {"can": can}
+
+
+def register_commands(app: Flask) -> None:
+    from association.audit.cli import audit_cli
+    from association.auth.cli import create_admin
+    from association.cli import seed_demo
+
+    app.cli.add_command(create_admin)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(audit_cli)

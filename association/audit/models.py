@@ -1,0 +1,53 @@
+"""The append-only audit trail, chained by SHA-256."""
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from association.extensions import db
+from association.types import intpk
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEvent(db.Model):
+    """One write: who, when, which object, and its values before and after.
+
+    ``hash`` is SHA-256 over ``prev_hash`` and the row's canonical content, so
+    changing or deleting any row breaks the chain from that row on.
+    """
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[intpk]
+    #: Position in the chain: 1, 2, 3 ... without gaps.
+    seq: Mapped[int] = mapped_column(unique=True)
+    occurred_at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(index=True)
+    #: The username, or "system"/"cli:<name>" when nobody was logged in.
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(60), index=True)
+    object_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    #: Canonical JSON of the changed values before the write (null on create).
+    before: Mapped[str | None] = mapped_column(Text)
+    #: Canonical JSON of the changed values after the write (null on delete).
+    after: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(db.Model):
+    """The chain's newest position and hash, one row.
+
+    Writers lock this row before appending, which serialises appends on both
+    SQLite and PostgreSQL; verification also compares it with the last event,
+    so a deleted tail is found too.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[intpk]
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))

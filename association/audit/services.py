@@ -1,0 +1,266 @@
+"""Writing and verifying the audit trail.
+
+Every flush of the application's session is audited automatically: the
+``before_flush``/``after_flush`` hooks below turn each created, changed or
+deleted row into an :class:`AuditEvent`, so no service can forget to. Events
+that are not row writes (an export of personal data, say) go through
+:func:`log_event`.
+"""
+
+import contextlib
+import enum
+import hashlib
+import json
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import g, has_request_context
+from sqlalchemy import event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from association.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from association.extensions import db
+from association.types import utcnow
+
+#: Shown instead of values that must never be copied into the trail.
+REDACTED = "<redacted>"
+
+_actor: ContextVar[tuple[int | None, str]] = ContextVar("audit_actor", default=(None, "system"))
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What :func:`verify_chain` found."""
+
+    ok: bool
+    checked: int
+    head_hash: str
+    bad_seq: int | None = None
+    reason: str | None = None
+
+
+def set_request_actor(user_id: int | None, label: str) -> None:
+    """Name who is acting for the rest of this request."""
+    g.audit_actor = (user_id, label)
+
+
+@contextlib.contextmanager
+def acting_as(label: str, user_id: int | None = None) -> Iterator[None]:
+    """Name who is acting outside a request (CLI commands, scripts)."""
+    token = _actor.set((user_id, label))
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> tuple[int | None, str]:
+    """The (user id, label) that new audit events are attributed to."""
+    if has_request_context() and "audit_actor" in g:
+        return g.audit_actor
+    return _actor.get()
+
+
+def canonical_json(value) -> str:
+    """JSON with sorted keys and no spaces: the same text for the same content."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(prev_hash: str, content: dict) -> str:
+    """SHA-256 over the previous hash and the event's canonical content."""
+    return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
+
+
+def _content(row) -> dict:
+    return {
+        "seq": row["seq"],
+        "occurred_at": row["occurred_at"].isoformat(timespec="microseconds"),
+        "actor_id": row["actor_id"],
+        "actor": row["actor"],
+        "action": row["action"],
+        "object_type": row["object_type"],
+        "object_id": row["object_id"],
+        "before": row["before"],
+        "after": row["after"],
+    }
+
+
+def _plain(value):
+    """A JSON-safe form of a column value."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return "sha256:" + hashlib.sha256(value).hexdigest()
+    return value
+
+
+def _object_type(obj) -> str:
+    return obj.__tablename__
+
+
+def _object_id(obj) -> str | None:
+    identity = inspect(obj).identity
+    if identity is None:
+        return None
+    return ":".join(str(part) for part in identity)
+
+
+def _redacted_keys(obj) -> set[str]:
+    return set(getattr(obj, "__audit_redact__", ()))
+
+
+def _column_values(obj) -> dict:
+    redact = _redacted_keys(obj)
+    values = {}
+    for attr in inspect(obj).mapper.column_attrs:
+        value = getattr(obj, attr.key)
+        values[attr.key] = REDACTED if attr.key in redact and value is not None else _plain(value)
+    return values
+
+
+def _changes(obj) -> tuple[dict, dict]:
+    """Changed columns of a dirty object: (before, after)."""
+    state = inspect(obj)
+    redact = _redacted_keys(obj)
+    before, after = {}, {}
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        old = history.deleted[0] if history.deleted else None
+        new = history.added[0] if history.added else None
+        if old == new:
+            continue
+        if attr.key in redact:
+            old, new = REDACTED, REDACTED
+        before[attr.key] = _plain(old)
+        after[attr.key] = _plain(new)
+    return before, after
+
+
+def _audited(obj) -> bool:
+    return getattr(obj, "__audited__", True) and not isinstance(obj, (AuditEvent, AuditHead))
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    """Capture values that the flush will overwrite or delete."""
+    # A failed flush never reaches after_flush: start afresh so nothing stale is logged.
+    pending = session.info["audit_pending"] = []
+    for obj in session.dirty:
+        if _audited(obj) and session.is_modified(obj, include_collections=False):
+            before, after = _changes(obj)
+            if after:
+                pending.append(("update", obj, before, after))
+    for obj in session.deleted:
+        if _audited(obj):
+            pending.append(("delete", obj, _column_values(obj), None))
+    session.info["audit_new"] = [o for o in session.new if _audited(o)]
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    """Append the flushed writes to the chain, in the same transaction."""
+    pending = session.info.pop("audit_pending", [])
+    new = session.info.pop("audit_new", [])
+    events = [
+        (action, _object_type(obj), _object_id(obj), before, after)
+        for action, obj, before, after in pending
+    ]
+    events += [("create", _object_type(o), _object_id(o), None, _column_values(o)) for o in new]
+    if events:
+        append_events(session.connection(), events)
+
+
+def append_events(conn: sa.Connection, events: list[tuple]) -> None:
+    """Append events to the chain on ``conn``; the caller's transaction commits them.
+
+    Args:
+        conn: a connection inside the caller's transaction.
+        events: ``(action, object_type, object_id, before, after)`` tuples;
+            ``before`` and ``after`` are dicts or None.
+    """
+    head = AuditHead.__table__
+    events_table = AuditEvent.__table__
+    reserve = sa.update(head).where(head.c.id == 1).values(seq=head.c.seq + len(events))
+    # Locking the head row first serialises concurrent writers on both databases.
+    if conn.execute(reserve).rowcount == 0:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(
+            insert(head).values(id=1, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
+        )
+        conn.execute(reserve)
+    last_seq, prev_hash = conn.execute(sa.select(head.c.seq, head.c.hash)).one()
+    actor_id, actor = current_actor()
+    now = utcnow()
+    rows = []
+    for offset, (action, object_type, object_id, before, after) in enumerate(events):
+        row = {
+            "seq": last_seq - len(events) + 1 + offset,
+            "occurred_at": now,
+            "actor_id": actor_id,
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "before": None if before is None else canonical_json(before),
+            "after": None if after is None else canonical_json(after),
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = event_hash(prev_hash, _content(row))
+        rows.append(row)
+    conn.execute(sa.insert(events_table), rows)
+    conn.execute(sa.update(head).where(head.c.id == 1).values(hash=prev_hash))
+
+
+def log_event(action: str, object_type: str, object_id=None, details: dict | None = None) -> None:
+    """Record something that is not a row write (an export, say) in the trail."""
+    append_events(
+        db.session.connection(),
+        [(action, object_type, None if object_id is None else str(object_id), None, details)],
+    )
+
+
+def verify_chain(batch_size: int = 2000) -> VerifyResult:
+    """Recompute the whole chain and say whether any event was changed or removed."""
+    table = AuditEvent.__table__
+    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    stmt = sa.select(table).order_by(table.c.seq).execution_options(yield_per=batch_size)
+    for row in db.session.execute(stmt).mappings():
+        if row["seq"] != expected_seq:
+            return VerifyResult(
+                False, checked, prev_hash, expected_seq,
+                f"event {expected_seq} is missing (next found is {row['seq']})",
+            )
+        if row["prev_hash"] != prev_hash:
+            return VerifyResult(
+                False, checked, prev_hash, row["seq"],
+                f"event {row['seq']} does not follow event {row['seq'] - 1}",
+            )
+        if event_hash(prev_hash, _content(row)) != row["hash"]:
+            return VerifyResult(
+                False, checked, prev_hash, row["seq"],
+                f"event {row['seq']} was changed after it was written",
+            )
+        prev_hash = row["hash"]
+        expected_seq += 1
+        checked += 1
+    head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one_or_none()
+    if head is not None and (head.seq, head.hash) != (checked, prev_hash):
+        return VerifyResult(
+            False, checked, prev_hash, checked + 1,
+            f"events after event {checked} were removed (the chain head is at {head.seq})",
+        )
+    return VerifyResult(True, checked, prev_hash)
+
+
+def install_hooks() -> None:
+    """Audit every flush of the application's sessions (idempotent)."""
+    session_class = db.session.session_factory.class_
+    if not event.contains(session_class, "before_flush", _before_flush):
+        event.listen(session_class, "before_flush", _before_flush)
+        event.listen(session_class, "after_flush", _after_flush)

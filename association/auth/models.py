@@ -1,0 +1,85 @@
+"""Users who log in, and the roles they hold."""
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from association.extensions import db
+from association.types import created_at, intpk, str_enum
+
+
+class Role(enum.StrEnum):
+    """What a user may do; one user can hold several."""
+
+    CHAIR = "chair"
+    TREASURER = "treasurer"
+    SECRETARY = "secretary"
+    COORDINATOR = "coordinator"
+    AUDITOR = "auditor"
+    MEMBER = "member"
+
+
+class User(UserMixin, db.Model):
+    """A login. Never deleted: deactivated instead, so the audit trail keeps its names."""
+
+    __tablename__ = "user"
+    __audit_redact__ = ("password_hash",)
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    #: E.164, e.g. +254712345678; may be used to log in.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), unique=True)
+    #: The language the user picked ("en" or "sw"); None follows the browser.
+    language: Mapped[str | None] = mapped_column(String(5))
+    active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    #: Bumped on password change or deactivation, which ends every open session.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[created_at]
+    last_login_at: Mapped[datetime | None]
+
+    role_rows: Mapped[list["UserRole"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UserRole.role"
+    )
+    member = relationship("Member", foreign_keys=[member_id])
+
+    @property
+    def roles(self) -> set[Role]:
+        return {row.role for row in self.role_rows}
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        """Session id that changes when the password changes, ending old sessions."""
+        return f"{self.id}:{self.session_version}"
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def can(self, permission: str) -> bool:
+        from association.auth.permissions import allowed
+
+        return allowed(self.roles, permission)
+
+
+class UserRole(db.Model):
+    """One role held by one user."""
+
+    __tablename__ = "user_role"
+    __table_args__ = (UniqueConstraint("user_id", "role", name="uq_user_role_user_id_role"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    role: Mapped[Role] = mapped_column(
+        str_enum(Role, 20)
+    )
+
+    user: Mapped[User] = relationship(back_populates="role_rows")

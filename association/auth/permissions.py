@@ -1,0 +1,61 @@
+"""The one table of who may do what, and the decorators that declare it on views.
+
+Every view declares its access with exactly one of :func:`public`,
+:func:`login_only` or :func:`permission_required`. ``create_app`` checks the
+declaration before every request, so a view that declares nothing is refused.
+Object-level rules (a member may see only their own record) live in the
+services that load the object.
+"""
+
+from collections.abc import Callable
+
+from association.auth.models import Role
+
+R = Role
+OFFICIALS = frozenset({R.CHAIR, R.TREASURER, R.SECRETARY, R.COORDINATOR, R.AUDITOR})
+
+#: permission -> roles that hold it.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "members.view": OFFICIALS,
+    "members.edit": frozenset({R.CHAIR, R.SECRETARY}),
+    "members.import": frozenset({R.CHAIR, R.SECRETARY}),
+    "members.export": frozenset({R.CHAIR, R.SECRETARY, R.TREASURER, R.AUDITOR}),
+    "members.national_id": frozenset({R.CHAIR, R.SECRETARY}),
+    "zones.manage": frozenset({R.CHAIR, R.SECRETARY, R.COORDINATOR}),
+    "users.manage": frozenset({R.CHAIR}),
+    "profile.manage": frozenset({R.CHAIR}),
+    "audit.view": frozenset({R.CHAIR, R.AUDITOR}),
+}
+
+PUBLIC = "public"
+LOGIN = "login"
+
+
+def allowed(roles: set[Role], permission: str) -> bool:
+    """Whether any of ``roles`` holds ``permission``."""
+    return bool(PERMISSIONS[permission].intersection(roles))
+
+
+def _declare(access: str) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        view.access = access
+        return view
+
+    return decorator
+
+
+def public(view: Callable) -> Callable:
+    """Anyone, logged in or not."""
+    return _declare(PUBLIC)(view)
+
+
+def login_only(view: Callable) -> Callable:
+    """Any logged-in user; the view itself limits what they see to their own."""
+    return _declare(LOGIN)(view)
+
+
+def permission_required(permission: str) -> Callable:
+    """Logged-in users holding ``permission``."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return _declare(permission)

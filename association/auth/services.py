@@ -1,0 +1,258 @@
+"""Logins, passwords and user administration."""
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
+
+from association.auth.models import Role, User, UserRole
+from association.errors import DomainError
+from association.extensions import db
+from association.phones import InvalidPhoneError, looks_like_phone, normalise_phone
+from association.types import utcnow
+
+_hasher = PasswordHasher()
+#: Verified against when the login names nobody, so both cases take the same time.
+_DUMMY_HASH = _hasher.hash("no-such-user-dummy-password")
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+COMMON_PASSWORDS = frozenset(
+    {"password", "password1", "12345678", "123456789", "1234567890", "qwertyuiop",
+     "11111111", "00000000", "iloveyou", "sunshine", "football", "password123",
+     "kenya123", "nairobi123", "mpesa123", "87654321", "abcd1234", "qwerty123"}
+)
+
+
+class LoginError(DomainError):
+    """Wrong login or password (deliberately not saying which)."""
+
+
+class AccountDisabledError(DomainError):
+    """The account exists but was deactivated."""
+
+
+class PasswordPolicyError(DomainError):
+    """The new password is too weak."""
+
+
+class UserError(DomainError):
+    """A user administration rule was broken."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_rules(password: str, *personal: str | None) -> None:
+    """Raise PasswordPolicyError when ``password`` is too short, too common or personal."""
+    if len(password) < PASSWORD_MIN:
+        raise PasswordPolicyError(
+            _l("A password needs at least %(n)d characters.", n=PASSWORD_MIN)
+        )
+    if len(password) > PASSWORD_MAX:
+        raise PasswordPolicyError(
+            _l("A password can have at most %(n)d characters.", n=PASSWORD_MAX)
+        )
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
+        raise PasswordPolicyError(_l("That password is too easy to guess. Choose another."))
+    for value in personal:
+        if value and value.lower().lstrip("+") in lowered:
+            raise PasswordPolicyError(
+                _l("A password must not contain your username or phone number.")
+            )
+
+
+def find_user(login: str) -> User | None:
+    """The user whose username, or phone number, is ``login``."""
+    login = (login or "").strip()
+    if not login:
+        return None
+    if looks_like_phone(login):
+        try:
+            phone = normalise_phone(login)
+        except InvalidPhoneError:
+            return None
+        return db.session.scalar(sa.select(User).where(User.phone == phone))
+    return db.session.scalar(sa.select(User).where(User.username == login.lower()))
+
+
+def authenticate(login: str, password: str) -> User:
+    """The user for this login and password.
+
+    Raises:
+        LoginError: unknown login or wrong password.
+        AccountDisabledError: the account was deactivated.
+    """
+    user = find_user(login)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        raise LoginError(_l("That login and password do not match. Try again.")) from None
+    if user is None:
+        raise LoginError(_l("That login and password do not match. Try again."))
+    if not user.active:
+        raise AccountDisabledError(
+            _l("This account has been deactivated. Ask the chair to reactivate it.")
+        )
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    db.session.flush()
+    return user
+
+
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's loader: a session survives only while its version is current."""
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def _check_unique(username: str, phone: str | None, member_id: int | None, user_id=None):
+    def taken(column, value):
+        stmt = sa.select(User.id).where(column == value)
+        if user_id is not None:
+            stmt = stmt.where(User.id != user_id)
+        return db.session.scalar(stmt) is not None
+
+    if taken(User.username, username):
+        raise UserError(_l("The username %(name)s is taken.", name=username))
+    if phone and taken(User.phone, phone):
+        raise UserError(_l("Another user already has the phone number %(phone)s.", phone=phone))
+    if member_id and taken(User.member_id, member_id):
+        raise UserError(_l("That member already has a login."))
+
+
+def _set_roles(user: User, roles: set[Role]) -> None:
+    if not roles:
+        raise UserError(_l("Give the user at least one role."))
+    keep = [row for row in user.role_rows if row.role in roles]
+    held = {row.role for row in keep}
+    user.role_rows = keep + [UserRole(role=r) for r in sorted(roles - held)]
+
+
+def create_user(
+    username: str,
+    full_name: str,
+    password: str,
+    roles: set[Role],
+    phone: str | None = None,
+    member_id: int | None = None,
+    must_change_password: bool = True,
+) -> User:
+    """Create a login; by default its holder must choose a new password at first login.
+
+    Raises:
+        UserError: a taken username, phone or member, or no role.
+        PasswordPolicyError: a weak password.
+    """
+    username = username.strip().lower()
+    phone = normalise_phone(phone) if phone else None
+    _check_unique(username, phone, member_id)
+    check_password_rules(password, username, phone)
+    if Role.MEMBER in roles and not member_id:
+        raise UserError(_l("A member login must be linked to a member on the register."))
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        phone=phone,
+        member_id=member_id,
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+    )
+    _set_roles(user, set(roles))
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def _active_chairs() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(User.id)))
+        .join(UserRole)
+        .where(User.active.is_(True), UserRole.role == Role.CHAIR)
+    )
+
+
+def update_user(
+    user: User, full_name: str, roles: set[Role], phone: str | None, member_id: int | None,
+    acting: User | None = None,
+) -> User:
+    """Change a user's name, phone, roles and member link.
+
+    Raises:
+        UserError: a taken phone or member, no role, or the last chair losing the role.
+    """
+    phone = normalise_phone(phone) if phone else None
+    _check_unique(user.username, phone, member_id, user_id=user.id)
+    if Role.MEMBER in roles and not member_id:
+        raise UserError(_l("A member login must be linked to a member on the register."))
+    if Role.CHAIR in user.roles and Role.CHAIR not in roles and user.active:
+        if _active_chairs() <= 1:
+            raise UserError(_l("There must always be at least one active chair."))
+    user.full_name = full_name.strip()
+    user.phone = phone
+    user.member_id = member_id
+    _set_roles(user, set(roles))
+    db.session.flush()
+    return user
+
+
+def reset_password(user: User, new_password: str) -> None:
+    """Set a temporary password that its holder must change; ends their sessions."""
+    check_password_rules(new_password, user.username, user.phone)
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = True
+    user.session_version += 1
+    db.session.flush()
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """The user's own change: needs the current password.
+
+    Raises:
+        LoginError: the current password is wrong.
+        PasswordPolicyError: the new one is weak or the same as before.
+    """
+    try:
+        _hasher.verify(user.password_hash, current or "")
+    except (VerificationError, InvalidHashError):
+        raise LoginError(_l("Your current password is not right.")) from None
+    if current == new:
+        raise PasswordPolicyError(_l("Choose a password different from the current one."))
+    check_password_rules(new, user.username, user.phone)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    user.session_version += 1
+    db.session.flush()
+
+
+def set_active(user: User, active: bool, acting: User) -> None:
+    """Deactivate (ending every session) or reactivate a user; users are never deleted.
+
+    Raises:
+        UserError: deactivating oneself or the last active chair.
+    """
+    if user.active == active:
+        return
+    if not active:
+        if user.id == acting.id:
+            raise UserError(_l("You cannot deactivate your own account."))
+        if Role.CHAIR in user.roles and _active_chairs() <= 1:
+            raise UserError(_l("There must always be at least one active chair."))
+        user.session_version += 1
+    user.active = active
+    db.session.flush()
+
+
+def set_language(user: User | None, language: str) -> None:
+    """Remember the user's language."""
+    if user is not None and user.language != language:
+        user.language = language
+        db.session.flush()

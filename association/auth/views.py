@@ -1,0 +1,233 @@
+"""Log in and out, choose a language, change a password, and administer users."""
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from association.auth import services
+from association.auth.forms import (
+    ActiveForm,
+    LanguageForm,
+    LoginForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    UserEditForm,
+    UserForm,
+)
+from association.auth.models import Role, User
+from association.auth.permissions import login_only, permission_required, public
+from association.errors import DomainError
+from association.extensions import db, limiter
+from association.members.services import MemberNotFoundError, get_member_by_number
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths are followed after login or a language change."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_key() -> str:
+    return "login:" + (request.form.get("login") or "").strip().lower()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
+    methods=["POST"],
+    key_func=_login_key,
+)
+def login():
+    """Log in with a phone number or username and a password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.login.data, form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return render_template("auth/login.html", form=form), 200
+        db.session.commit()
+        session.clear()  # a fresh session at every login: no fixation
+        login_user(user)
+        if user.language:
+            session["lang"] = user.language
+        return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    """Log out (a POST, so no other site can log anyone out)."""
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def language():
+    """Switch between English and Kiswahili; remembered for the browser and the user."""
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["lang"] = form.language.data
+        if current_user.is_authenticated:
+            services.set_language(current_user, form.language.data)
+            db.session.commit()
+    return redirect(_safe_next(request.form.get("next")) or url_for("core.home"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_only
+def password():
+    """Change one's own password (required after a reset)."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current.data, form.new.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            # The session id changed with the password: renew this session only.
+            login_user(current_user._get_current_object())
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("core.home"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/users")
+@permission_required("users.manage")
+def users():
+    """Everyone who can log in, active or not."""
+    rows = db.session.scalars(sa.select(User).order_by(User.active.desc(), User.username)).all()
+    return render_template("auth/users.html", users=rows)
+
+
+def _member_id(form) -> int | None:
+    if not form.member_no.data:
+        return None
+    try:
+        return get_member_by_number(form.member_no.data).id
+    except MemberNotFoundError as error:
+        form.member_no.errors.append(str(error))
+        raise
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@permission_required("users.manage")
+def user_new():
+    """Create a login with a temporary password and its roles."""
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                form.username.data,
+                form.full_name.data,
+                form.password.data,
+                {Role(r) for r in form.roles.data},
+                phone=form.phone.data or None,
+                member_id=_member_id(form),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("User %(name)s created.", name=user.username), "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form, user=None)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@permission_required("users.manage")
+def user_edit(user_id: int):
+    """Change a user's name, phone, roles and member link."""
+    user = db.get_or_404(User, user_id)
+    form = UserEditForm(obj=user)
+    if request.method == "GET":
+        form.roles.data = [r.value for r in user.roles]
+        form.member_no.data = user.member.member_no if user.member else ""
+    if form.validate_on_submit():
+        try:
+            services.update_user(
+                user,
+                form.full_name.data,
+                {Role(r) for r in form.roles.data},
+                form.phone.data or None,
+                _member_id(form),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("User %(name)s saved.", name=user.username), "success")
+            return redirect(url_for("auth.users"))
+    return render_template(
+        "auth/user_form.html", form=form, user=user,
+        reset_form=PasswordResetForm(), active_form=ActiveForm(),
+    )
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@permission_required("users.manage")
+def user_reset_password(user_id: int):
+    """Give a user a temporary password, to be changed at their next login."""
+    user = db.get_or_404(User, user_id)
+    form = PasswordResetForm()
+    if not form.validate_on_submit():
+        for message in form.password.errors:
+            flash(message, "error")
+        return redirect(url_for("auth.user_edit", user_id=user.id))
+    try:
+        services.reset_password(user, form.password.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(_("Temporary password set for %(name)s. They must change it when they next log in.",
+                name=user.username), "success")
+    return redirect(url_for("auth.user_edit", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@permission_required("users.manage")
+def user_set_active(user_id: int):
+    """Deactivate or reactivate a user (users are never deleted)."""
+    user = db.get_or_404(User, user_id)
+    form = ActiveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.set_active(user, form.active.data, acting=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        message = _("%(name)s can log in again.") if user.active else _(
+            "%(name)s is deactivated and can no longer log in."
+        )
+        flash(message % {"name": user.username}, "success")
+    return redirect(url_for("auth.user_edit", user_id=user.id))

@@ -1,0 +1,1 @@
+"""The dues ledger: accounts, journal, dues, receipts, expenses, reports (its own issue)."""

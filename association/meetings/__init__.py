@@ -1,0 +1,1 @@
+"""Barazas, AGMs and committee meetings, minutes, resolutions, officials (its own issue)."""

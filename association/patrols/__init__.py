@@ -1,0 +1,1 @@
+"""Night patrols: zones' shifts, rosters, attendance, stipends, incidents (its own issue)."""

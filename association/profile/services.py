@@ -1,0 +1,107 @@
+"""The association profile: read once per request, written at setup and by the chair."""
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import g, has_request_context
+from flask_babel import lazy_gettext as _l
+
+from association.errors import DomainError
+from association.extensions import db
+from association.members.models import Member
+from association.phones import InvalidPhoneError, normalise_phone
+from association.profile.models import AssociationProfile, MpesaKind, RegistrationBody
+
+SHORT_CODE_RE = re.compile(r"^[A-Z]{2,6}$")
+MPESA_NUMBER_RE = re.compile(r"^\d{5,7}$")
+
+
+class ProfileError(DomainError):
+    """Profile details that cannot be saved; ``problems`` maps field to message."""
+
+    def __init__(self, problems: dict):
+        super().__init__(_l("Some details need correcting."), problems=problems)
+        self.problems = problems
+
+
+@dataclass
+class ProfileData:
+    name: str
+    short_code: str
+    registration_body: RegistrationBody
+    registration_number: str | None
+    county: str
+    sub_county: str
+    ward: str
+    estate: str
+    contact_phone: str
+    mpesa_kind: MpesaKind | None
+    mpesa_number: str | None
+    fiscal_year_start_month: int
+
+
+def get_profile() -> AssociationProfile | None:
+    """The association's profile, or None before setup (cached for the request)."""
+    if has_request_context() and "profile" in g:
+        return g.profile
+    profile = db.session.scalar(sa.select(AssociationProfile).order_by(AssociationProfile.id))
+    if has_request_context():
+        g.profile = profile
+    return profile
+
+
+def save_profile(data: ProfileData) -> AssociationProfile:
+    """Create the profile at setup, or update it.
+
+    Raises:
+        ProfileError: a detail is wrong, or the short code would change after
+            member numbers were issued with it.
+    """
+    problems = {}
+    short_code = (data.short_code or "").strip().upper()
+    if not SHORT_CODE_RE.match(short_code):
+        problems["short_code"] = _l("The short code has 2 to 6 letters, e.g. MLK.")
+    try:
+        phone = normalise_phone(data.contact_phone)
+    except InvalidPhoneError as error:
+        problems["contact_phone"] = error.message
+        phone = None
+    mpesa_number = (data.mpesa_number or "").strip() or None
+    if data.mpesa_kind and not mpesa_number:
+        problems["mpesa_number"] = _l("Enter the paybill or till number.")
+    elif mpesa_number and not MPESA_NUMBER_RE.match(mpesa_number):
+        problems["mpesa_number"] = _l("A paybill or till number has 5 to 7 digits.")
+    elif mpesa_number and not data.mpesa_kind:
+        problems["mpesa_kind"] = _l("Say whether the number is a paybill or a till.")
+    if not 1 <= data.fiscal_year_start_month <= 12:
+        problems["fiscal_year_start_month"] = _l("Choose the month the financial year starts.")
+
+    profile = get_profile()
+    if profile is not None and short_code != profile.short_code:
+        if db.session.scalar(sa.select(sa.func.count(Member.id))):
+            problems["short_code"] = _l(
+                "The short code cannot change: member numbers have already been issued with it."
+            )
+    if problems:
+        raise ProfileError(problems)
+
+    if profile is None:
+        profile = AssociationProfile()
+        db.session.add(profile)
+    profile.name = " ".join(data.name.split())
+    profile.short_code = short_code
+    profile.registration_body = data.registration_body
+    profile.registration_number = (data.registration_number or "").strip() or None
+    profile.county = data.county.strip()
+    profile.sub_county = data.sub_county.strip()
+    profile.ward = data.ward.strip()
+    profile.estate = data.estate.strip()
+    profile.contact_phone = phone
+    profile.mpesa_kind = data.mpesa_kind if mpesa_number else None
+    profile.mpesa_number = mpesa_number
+    profile.fiscal_year_start_month = data.fiscal_year_start_month
+    db.session.flush()
+    if has_request_context():
+        g.profile = profile
+    return profile

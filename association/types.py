@@ -1,0 +1,29 @@
+"""Annotated column types shared by every model."""
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+import sqlalchemy as sa
+from sqlalchemy import BigInteger
+from sqlalchemy.orm import mapped_column
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without tzinfo: stored the same way on SQLite and PostgreSQL."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+cents = Annotated[int, mapped_column(BigInteger)]
+created_at = Annotated[datetime, mapped_column(default=utcnow)]
+
+
+def str_enum(enum_cls: type, length: int = 20) -> sa.Enum:
+    """Store a StrEnum by its value in a VARCHAR, the same on SQLite and PostgreSQL."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )

@@ -1,0 +1,193 @@
+"""Every route, for every role: allowed or refused exactly as the roles are meant to work.
+
+``EXPECTED`` is written by hand from the roles' descriptions, independently of
+``association/auth/permissions.py``; a route missing from it fails the test, so
+every new route must say who may use it.
+"""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from association.auth.models import Role
+from association.extensions import db
+from association.members.models import ConsentChannel, ConsentPurpose, MemberConsent
+from association.members.services import record_consent
+from tests.conftest import PASSWORD, Web
+
+ANON = "anonymous"
+ROLES = ("chair", "treasurer", "secretary", "coordinator", "auditor", "member")
+OFFICIALS = {"chair", "treasurer", "secretary", "coordinator", "auditor"}
+EVERYONE = set(ROLES)
+
+#: endpoint -> who may use it ("public" for anyone, even logged out).
+EXPECTED = {
+    "auth.login": "public",
+    "auth.logout": "public",
+    "auth.language": "public",
+    "auth.password": EVERYONE,
+    "core.home": EVERYONE,
+    "auth.users": {"chair"},
+    "auth.user_new": {"chair"},
+    "auth.user_edit": {"chair"},
+    "auth.user_reset_password": {"chair"},
+    "auth.user_set_active": {"chair"},
+    "profile.setup": {"chair"},
+    "profile.edit": {"chair"},
+    "members.index": OFFICIALS,
+    "members.new": {"chair", "secretary"},
+    "members.detail": OFFICIALS,  # and the member, for their own record only
+    "members.me": EVERYONE,
+    "members.edit": {"chair", "secretary"},
+    "members.status": {"chair", "secretary"},
+    "members.consent": {"chair", "secretary"},
+    "members.withdraw_consent": {"chair", "secretary"},  # and the member, for their own
+    "members.zones": {"chair", "secretary", "coordinator"},
+    "members.zone_edit": {"chair", "secretary", "coordinator"},
+    "members.import_upload": {"chair", "secretary"},
+    "members.import_confirm": {"chair", "secretary"},
+    "members.export": {"chair", "secretary", "treasurer", "auditor"},
+    "audit.index": {"chair", "auditor"},
+}
+
+#: Endpoints that end or replace the session: log in again after calling them.
+SESSION_CHANGING = {"auth.logout", "auth.login", "auth.password"}
+
+
+@pytest.fixture
+def walk(app, people, make_user, setup_association):
+    """The demo-like people, a spare user to act on, and a consent on another member."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    victim_id = make_user("spare", Role.TREASURER)
+    with app.app_context():
+        from association.members.models import Member
+
+        other = db.session.get(Member, people.other_member_id)
+        consent = record_consent(other, ConsentPurpose.SMS, ConsentChannel.PAPER,
+                                 other.joined_on, "en", None)
+        db.session.commit()
+        consent_id = consent.id
+    values = {
+        "member_id": people.other_member_id,
+        "user_id": victim_id,
+        "zone_id": setup_association.zone_id,
+        "consent_id": consent_id,
+    }
+    return app, values
+
+
+def _urls(app, values):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", str(values[name])).replace(f"<{name}>", str(values[name]))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, url
+
+
+def test_every_endpoint_is_in_the_expected_table(app):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()} - {"static"}
+    assert endpoints == set(EXPECTED), "add new routes to EXPECTED with who may use them"
+
+
+def test_every_view_declares_its_access(app):
+    undeclared = [name for name, view in app.view_functions.items()
+                  if name != "static" and not hasattr(view, "access")]
+    assert undeclared == []
+
+
+def _login(web: Web, role: str):
+    if role != ANON:
+        response = web.login(role)
+        assert response.status_code in (302, 303), f"{role} could not log in"
+
+
+@pytest.mark.parametrize("role", (ANON, *ROLES))
+def test_walk_every_route(walk, client, role):
+    app, values = walk
+    web = Web(client)
+    _login(web, role)
+    failures = []
+    for endpoint, method, url in _urls(app, values):
+        response = client.open(url, method=method, data={})
+        status = response.status_code
+        expected = EXPECTED[endpoint]
+        location = response.headers.get("Location", "")
+        if status >= 500:
+            failures.append(f"{method} {url}: {status}")
+        elif expected == "public":
+            if status == 403:
+                failures.append(f"{method} {url}: public route refused")
+        elif role == ANON:
+            if status not in (302, 303) or "/login" not in location:
+                failures.append(f"{method} {url}: anonymous got {status} {location}")
+        elif role in expected:
+            if status == 403:
+                failures.append(f"{method} {url}: {role} refused")
+        elif endpoint in ("members.detail", "members.withdraw_consent") and role == "member":
+            if status != 404:  # another member's record: as if it did not exist
+                failures.append(f"{method} {url}: member got {status} for another member")
+        elif status != 403:
+            failures.append(f"{method} {url}: {role} allowed ({status})")
+        if endpoint in SESSION_CHANGING:
+            _login(web, role)
+    assert failures == []
+
+
+def test_member_opens_own_record_but_not_anothers(web, people):
+    web.login("member")
+    own = web.get(f"/members/{people.own_member_id}")
+    assert own.status_code == 200
+    assert people.own_member_no.encode() in own.data
+    assert web.get(f"/members/{people.other_member_id}").status_code == 404
+    assert web.get("/members/999999").status_code == 404
+    assert web.get("/members").status_code == 403
+    me = web.get("/me")
+    assert me.headers["Location"].endswith(f"/members/{people.own_member_id}")
+
+
+def test_unknown_ids_are_404_for_officials(web, people):
+    web.login("chair")
+    for url in ("/members/999999", "/members/999999/edit", "/users/999999", "/zones/999999"):
+        assert web.get(url).status_code == 404, url
+    assert web.post("/members/999999/status", {"status": "left"}).status_code == 404
+    assert web.post(f"/members/{people.other_member_id}/consents/999999/withdraw").status_code == 404
+
+
+def test_member_cannot_withdraw_another_members_consent_via_own_path(app, web, people):
+    """A consent id of another member under one's own member id is refused."""
+    with app.app_context():
+        from association.members.models import Member
+
+        other = db.session.get(Member, people.other_member_id)
+        consent = record_consent(other, ConsentPurpose.PATROL, ConsentChannel.PAPER,
+                                 other.joined_on, "en", None)
+        db.session.commit()
+        consent_id = consent.id
+    web.login("member")
+    response = web.post(f"/members/{people.own_member_id}/consents/{consent_id}/withdraw")
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.get(MemberConsent, consent_id).withdrawn_on is None
+
+
+def test_national_id_shown_only_to_chair_and_secretary(web, people):
+    for role, shown in (("chair", True), ("secretary", True), ("treasurer", False),
+                        ("coordinator", False), ("auditor", False)):
+        web.login(role)
+        page = web.get(f"/members/{people.other_member_id}").get_data(as_text=True)
+        assert ("23456789" in page) is shown, role
+        if not shown:
+            assert "789" in page  # the masked form keeps the last digits
+        web.logout()
+
+
+def test_password_is_checked_on_every_login(web, people):
+    response = web.login("chair", password="not-the-password")
+    assert response.status_code == 200
+    assert web.get("/members").status_code in (302, 303)
+    assert PASSWORD  # the demo password logs in, as every other test shows
+    assert re.search(r"do not match", web.login("nobody").get_data(as_text=True))
