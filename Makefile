@@ -1,0 +1,101 @@
+# Developer entry points. From a fresh clone only python3 is needed:
+#   make run    create .venv, install, migrate, load the demo once, serve on 127.0.0.1:5000
+#   make test   the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
+# `make help` lists every target.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+FLASK  := $(BIN)/flask --app wsgi
+
+PO := translations/sw/LC_MESSAGES/messages.po
+MO := translations/sw/LC_MESSAGES/messages.mo
+
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DEMO_USERS    := chair treasurer secretary coordinator auditor member
+DEMO_PASSWORD := mtaani-demo
+
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k members -x"`.
+PYTEST_ARGS ?=
+
+.PHONY: run test install translations extract db-upgrade bench lint clean help
+
+## run: install, compile translations, migrate, seed the demo on first run, serve
+run: install translations
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo --if-empty
+	@echo
+	@echo "Demo logins (password for all: $(DEMO_PASSWORD)):"
+	@echo "  $(DEMO_USERS)"
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops)"
+	@echo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## test: the suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set
+test: install translations
+	@echo "== tests on SQLite =="
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== tests on PostgreSQL (TEST_DATABASE_URL) =="; \
+		echo "$(BIN)/python -m pytest $(PYTEST_ARGS)"; \
+		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+	else \
+		echo "(TEST_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
+	fi
+
+## install: create .venv and install requirements-dev.txt (again only when a requirements file changes)
+install: $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) || { \
+		rm -rf $(VENV); \
+		echo "'$(PYTHON) -m venv' failed. On Debian/Ubuntu: apt-get install python3-venv" >&2; \
+		exit 1; }
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+## translations: compile the Swahili catalogue (the .mo file is not in git)
+translations: $(MO)
+
+$(MO): $(PO) | $(STAMP)
+	$(BIN)/pybabel compile -d translations -f
+
+## extract: collect new strings into translations/messages.pot and update the .po files
+extract: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
+		-o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+
+## db-upgrade: apply database migrations (APP_ENV / DATABASE_URL pick the database)
+db-upgrade: install
+	$(FLASK) db upgrade
+
+## bench: time the members list
+bench: install translations
+	$(BIN)/python bench/members_list.py
+
+## lint: ruff check (only when ruff is installed in .venv; `make install` installs it)
+lint:
+	@if [ -x $(BIN)/ruff ]; then \
+		echo "$(BIN)/ruff check ."; \
+		$(BIN)/ruff check .; \
+	else \
+		echo "ruff is not installed in $(VENV): run 'make install' first"; \
+	fi
+
+## clean: remove .venv, instance/ (the development database and secret key!), caches, compiled .mo
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache test-output bench/out
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -f translations/*/LC_MESSAGES/*.mo
+
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
