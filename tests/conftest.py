@@ -173,7 +173,7 @@ def make_profile(**overrides):
 _phone_counter = iter(range(10_000, 99_999))
 
 
-def member_data(zone_id: int, **overrides) -> MemberData:
+def member_data(zone_id: int, /, **overrides) -> MemberData:
     values = dict(
         first_name="Amina",
         other_names="Wanjiku",

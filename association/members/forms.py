@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from association.forms import BaseForm, optional_int
 from association.i18n import enum_choices, language_choices
@@ -60,7 +60,7 @@ class MemberForm(BaseForm):
     house = StringField(_l("House"), validators=[Optional(), Length(max=60)])
     joined_on = DateField(
         _l("Date joined"), default=date.today,
-        validators=[DataRequired(_l("Enter the date the member joined."))],
+        validators=[InputRequired(_l("Enter the date the member joined."))],
     )
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
 
@@ -69,7 +69,7 @@ class StatusForm(BaseForm):
     status = SelectField(_l("New status"), choices=enum_choices(MemberStatus))
     effective_on = DateField(
         _l("From"), default=date.today,
-        validators=[DataRequired(_l("Enter the date of the change."))],
+        validators=[InputRequired(_l("Enter the date of the change."))],
     )
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=300)])
 
@@ -83,7 +83,7 @@ class ConsentForm(BaseForm):
     )
     given_on = DateField(
         _l("Date given"), default=date.today,
-        validators=[DataRequired(_l("Enter the date consent was given."))],
+        validators=[InputRequired(_l("Enter the date consent was given."))],
     )
 
 

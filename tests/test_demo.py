@@ -1,0 +1,59 @@
+"""The demo association: believable data, one working login per role, a whole audit chain."""
+
+import sqlalchemy as sa
+
+from association.auth.models import User
+from association.extensions import db
+from association.members.models import Category, Member, MemberStatus
+from tests.conftest import Web
+
+ROLES = ("chair", "treasurer", "secretary", "coordinator", "auditor", "member")
+
+
+def test_seed_demo_builds_the_association(app, runner):
+    result = runner.invoke(args=["seed-demo", "--members", "120"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        members = db.session.scalars(sa.select(Member)).all()
+        assert len(members) == 120
+        categories = {m.category for m in members}
+        assert {Category.RESIDENT, Category.LANDLORD, Category.BUSINESS} <= categories
+        premises = [m.rental_premises for m in members if m.category == Category.LANDLORD]
+        assert min(premises) >= 1 and max(premises) <= 15
+        assert len({m.zone_id for m in members}) >= 4
+        assert any(m.status == MemberStatus.LEFT for m in members)
+        member_user = db.session.scalar(sa.select(User).where(User.username == "member"))
+        assert member_user.member_id is not None
+    verify = runner.invoke(args=["audit", "verify"])
+    assert verify.exit_code == 0 and "events checked" in verify.output
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code != 0
+    assert runner.invoke(args=["seed-demo", "--if-empty"]).exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Member.id))) == 120
+
+
+def test_every_demo_login_works_and_lands_on_its_page(app, runner):
+    assert runner.invoke(args=["seed-demo", "--members", "30"]).exit_code == 0
+    for role in ROLES:
+        web = Web(app.test_client())
+        response = web.login(role)
+        assert response.status_code in (302, 303), role
+        home = web.get("/", follow_redirects=True)
+        assert home.status_code == 200, role
+        if role == "member":
+            assert "My record" in home.get_data(as_text=True)
+            assert web.get("/members").status_code == 403
+        else:
+            assert "members found" in home.get_data(as_text=True)
+
+
+def test_audit_verify_fails_after_a_raw_sql_change_to_demo_data(app, runner):
+    runner.invoke(args=["seed-demo", "--members", "20"])
+    with app.app_context():
+        db.session.execute(sa.text(
+            "UPDATE audit_event SET actor = 'nobody' WHERE seq = (SELECT MAX(seq) / 2 FROM audit_event)"))
+        db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "BROKEN at event" in result.output
