@@ -86,6 +86,14 @@ def register_request_hooks(app: Flask) -> None:
     from association.profile.services import get_profile
 
     @app.before_request
+    def refuse_nul_bytes():
+        """No text column can hold a NUL byte (PostgreSQL refuses them): refuse it early."""
+        values = [*request.args.values(), *request.form.values(), *request.args.keys(),
+                  *request.form.keys(), *(f.filename or "" for f in request.files.values())]
+        if any("\x00" in value for value in values):
+            abort(400)
+
+    @app.before_request
     def enforce_access():
         """Refuse every request the view's declared access does not allow."""
         if request.endpoint is None or request.endpoint == "static":

@@ -225,30 +225,32 @@ def log_event(action: str, object_type: str, object_id=None, details: dict | Non
     )
 
 
+def _walk(rows) -> tuple[str, int, tuple[int, str] | None]:
+    """Check events in order: the last good hash, how many were good, and the first break."""
+    prev_hash, checked = GENESIS_HASH, 0
+    for row in rows:
+        seq = checked + 1
+        if row["seq"] != seq:
+            return prev_hash, checked, (seq, f"event {seq} is missing (next found is {row['seq']})")
+        if row["prev_hash"] != prev_hash:
+            return prev_hash, checked, (seq, f"event {seq} does not follow event {seq - 1}")
+        if event_hash(prev_hash, _content(row)) != row["hash"]:
+            return prev_hash, checked, (seq, f"event {seq} was changed after it was written")
+        prev_hash, checked = row["hash"], seq
+    return prev_hash, checked, None
+
+
 def verify_chain(batch_size: int = 2000) -> VerifyResult:
     """Recompute the whole chain and say whether any event was changed or removed."""
     table = AuditEvent.__table__
-    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
     stmt = sa.select(table).order_by(table.c.seq).execution_options(yield_per=batch_size)
-    for row in db.session.execute(stmt).mappings():
-        if row["seq"] != expected_seq:
-            return VerifyResult(
-                False, checked, prev_hash, expected_seq,
-                f"event {expected_seq} is missing (next found is {row['seq']})",
-            )
-        if row["prev_hash"] != prev_hash:
-            return VerifyResult(
-                False, checked, prev_hash, row["seq"],
-                f"event {row['seq']} does not follow event {row['seq'] - 1}",
-            )
-        if event_hash(prev_hash, _content(row)) != row["hash"]:
-            return VerifyResult(
-                False, checked, prev_hash, row["seq"],
-                f"event {row['seq']} was changed after it was written",
-            )
-        prev_hash = row["hash"]
-        expected_seq += 1
-        checked += 1
+    result = db.session.execute(stmt)
+    try:
+        prev_hash, checked, broken = _walk(result.mappings())
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: close it even on early return
+    if broken is not None:
+        return VerifyResult(False, checked, prev_hash, *broken)
     head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one_or_none()
     if head is not None and (head.seq, head.hash) != (checked, prev_hash):
         return VerifyResult(

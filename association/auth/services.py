@@ -89,9 +89,9 @@ def authenticate(login: str, password: str) -> User:
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
     except (VerificationError, InvalidHashError):
-        raise LoginError(_l("That login and password do not match. Try again.")) from None
+        raise LoginError(_l("That phone number or username and password do not match. Try again.")) from None
     if user is None:
-        raise LoginError(_l("That login and password do not match. Try again."))
+        raise LoginError(_l("That phone number or username and password do not match. Try again."))
     if not user.active:
         raise AccountDisabledError(
             _l("This account has been deactivated. Ask the chair to reactivate it.")

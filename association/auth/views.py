@@ -61,10 +61,11 @@ def login():
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 200
         db.session.commit()
+        chosen = session.get("lang")
         session.clear()  # a fresh session at every login: no fixation
         login_user(user)
-        if user.language:
-            session["lang"] = user.language
+        if user.language or chosen:
+            session["lang"] = user.language or chosen
         return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
     return render_template("auth/login.html", form=form)
 

@@ -36,6 +36,7 @@ from association.members.services import (
     MemberDataError,
     MemberFilters,
     clean_member_data,
+    load_taken_keys,
     mask_national_id,
     member_query,
     register_members,
@@ -293,7 +294,7 @@ def _text(value) -> str:
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value).strip()
+    text = str(value).replace("\x00", "").strip()  # no database column can hold NUL
     # Our own export writes '=... for safety; read it back as it was typed.
     if text.startswith("'") and text[1:2] in _FORMULA_START:
         text = text[1:]
@@ -390,6 +391,7 @@ class _RowReader:
     def __init__(self, columns: dict, today: date):
         self.columns = columns
         self.today = today
+        self.taken = load_taken_keys()
         self._zones: dict[str, Zone | None] = {}
 
     def cell(self, row: list, name: str):
@@ -489,7 +491,7 @@ class _RowReader:
         if joined is None:
             values["joined_on"] = self.today.isoformat()
 
-        cleaned, rule_problems = clean_member_data(data, today=self.today)
+        cleaned, rule_problems = clean_member_data(data, today=self.today, taken=self.taken)
         # The file's own findings say more than the form-worded rule ("Choose a zone.").
         merged = {**rule_problems, **problems}
         return ImportRow(

@@ -112,8 +112,30 @@ def _blank_to_none(value):
     return value
 
 
+@dataclass
+class TakenKeys:
+    """Phones and ID numbers already on the register (value -> member id).
+
+    Loaded once for a large batch, so checking each row costs no query.
+    """
+
+    phone: dict[str, int]
+    national_id: dict[str, int]
+
+
+def load_taken_keys() -> TakenKeys:
+    rows = db.session.execute(sa.select(Member.id, Member.phone, Member.national_id)).all()
+    return TakenKeys(
+        phone={r.phone: r.id for r in rows if r.phone},
+        national_id={r.national_id: r.id for r in rows if r.national_id},
+    )
+
+
 def clean_member_data(
-    data: MemberData, member_id: int | None = None, today: date | None = None
+    data: MemberData,
+    member_id: int | None = None,
+    today: date | None = None,
+    taken: TakenKeys | None = None,
 ) -> tuple[MemberData, dict]:
     """Check and normalise a member's details.
 
@@ -121,6 +143,7 @@ def clean_member_data(
         data: the details as typed.
         member_id: the member being edited, so their own phone and ID are not "taken".
         today: for tests; defaults to today.
+        taken: the register's phones and IDs, preloaded for a batch; else queried.
 
     Returns:
         The cleaned details and a dict of problems (field name -> message), empty
@@ -153,7 +176,7 @@ def clean_member_data(
         except InvalidPhoneError as error:
             problems["phone"] = error.message
         else:
-            if _taken(Member.phone, d.phone, member_id):
+            if _taken("phone", d.phone, member_id, taken):
                 problems["phone"] = _l(
                     "Another member already has the phone number %(phone)s.", phone=d.phone
                 )
@@ -164,7 +187,7 @@ def clean_member_data(
             problems["national_id"] = _l(
                 "An ID number has 4 to 20 letters or digits, without other signs."
             )
-        elif _taken(Member.national_id, d.national_id, member_id):
+        elif _taken("national_id", d.national_id, member_id, taken):
             problems["national_id"] = _l("Another member already has that ID number.")
 
     if d.year_of_birth is not None:
@@ -207,11 +230,15 @@ def clean_member_data(
     return d, problems
 
 
-def _taken(column, value, member_id: int | None) -> bool:
-    stmt = sa.select(Member.id).where(column == value)
-    if member_id is not None:
-        stmt = stmt.where(Member.id != member_id)
-    return db.session.scalar(stmt) is not None
+def _taken(field_name: str, value, member_id: int | None, taken: TakenKeys | None) -> bool:
+    """Whether another member already has this phone or ID number."""
+    if taken is not None:
+        owner = getattr(taken, field_name).get(value)
+    else:
+        owner = db.session.scalar(
+            sa.select(Member.id).where(getattr(Member, field_name) == value).limit(1)
+        )
+    return owner is not None and owner != member_id
 
 
 def _short_code() -> str:
@@ -266,10 +293,15 @@ def register_members(rows: list[MemberData], recorded_by_id: int | None = None) 
             for more than one row.
     """
     short_code = _short_code()
+    taken = load_taken_keys() if len(rows) > 1 else None
     cleaned, all_problems = [], {}
     for index, row in enumerate(rows):
-        d, problems = clean_member_data(row)
+        d, problems = clean_member_data(row, taken=taken)
         cleaned.append(d)
+        if taken is not None:  # later rows of the batch must not reuse this phone or ID
+            for name in ("phone", "national_id"):
+                if getattr(d, name) and name not in problems:
+                    getattr(taken, name)[getattr(d, name)] = -1 - index
         if problems:
             all_problems[index] = problems
     if all_problems:

@@ -104,7 +104,9 @@ def index():
         services.member_query(filters).options(joinedload(Member.zone)),
         per_page=current_app.config["MEMBERS_PER_PAGE"], max_per_page=100, error_out=False,
     )
-    return render_template("members/index.html", form=form, page=page)
+    filters_args = {k: v for k, v in request.args.items() if k in ("q", "zone", "category",
+                                                                   "status") and v}
+    return render_template("members/index.html", form=form, page=page, filters_args=filters_args)
 
 
 @bp.route("/members/new", methods=["GET", "POST"])

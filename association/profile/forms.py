@@ -30,7 +30,7 @@ class ProfileForm(BaseForm):
     )
     registration_body = SelectField(
         _l("Registered with"), choices=enum_choices(RegistrationBody),
-        validators=_required(_l("Choose who registered the association.")),
+        validators=_required(_l("Choose where the association is registered.")),
     )
     registration_number = StringField(
         _l("Registration number"), validators=[Optional(), Length(max=60)]

@@ -235,3 +235,12 @@ def test_national_ids_are_masked_to_their_last_digits():
     assert mask_national_id("23456789") == "•••••789"
     assert mask_national_id("1234") == "•••234"
     assert mask_national_id(None) == ""
+
+
+def test_a_batch_cannot_repeat_a_phone_or_id(svc):
+    rows = [member_data(svc, phone="0712000009", national_id="9999999"),
+            member_data(svc, phone="0712 000 009", national_id="9999999")]
+    with pytest.raises(MemberDataError) as raised:
+        register_members(rows)
+    assert set(raised.value.problems[1]) == {"phone", "national_id"}
+    assert count(Member) == 0
