@@ -108,7 +108,7 @@ class TestingConfig(Config):
 
     APP_ENV = "testing"
     TESTING = True
-    SECRET_KEY = "testing-only-secret-key"
+    SECRET_KEY = "testing-only-secret-key"  # noqa: S105 - used by tests only
     SQLALCHEMY_DATABASE_URI = (
         _database_url(os.environ["TEST_DATABASE_URL"])
         if os.environ.get("TEST_DATABASE_URL")

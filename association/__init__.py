@@ -8,9 +8,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import BASE_DIR, Config, config_from_env
-
 from association.extensions import babel, csrf, db, limiter, login_manager, migrate
+from config import BASE_DIR, Config, config_from_env
 
 #: Endpoints that work before the association profile exists.
 SETUP_EXEMPT = {"static", "auth.login", "auth.logout", "auth.language", "auth.password",
@@ -101,11 +100,12 @@ def register_request_hooks(app: Flask) -> None:
         access = getattr(app.view_functions[request.endpoint], "access", None)
         if access is None:
             abort(403)
+        if current_user.is_authenticated:
+            set_request_actor(current_user.id, current_user.username)
         if access == PUBLIC:
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
-        set_request_actor(current_user.id, current_user.username)
         if current_user.must_change_password and request.endpoint not in SETUP_EXEMPT:
             return redirect(url_for("auth.password"))
         if access != LOGIN and not current_user.can(access):

@@ -6,7 +6,13 @@ from datetime import date, timedelta
 from association.auth.models import Role
 from association.auth.services import create_user
 from association.extensions import db
-from association.members.models import Category, ConsentChannel, ConsentPurpose, Gender, MemberStatus
+from association.members.models import (
+    Category,
+    ConsentChannel,
+    ConsentPurpose,
+    Gender,
+    MemberStatus,
+)
 from association.members.services import (
     MemberData,
     change_status,
@@ -17,7 +23,7 @@ from association.members.services import (
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, get_profile, save_profile
 
-DEMO_PASSWORD = "mtaani-demo"
+DEMO_PASSWORD = "mtaani-demo"  # noqa: S105 - the demo logins are public by design
 DEMO_USERS = (
     ("chair", "Wanjiru Kamau", Role.CHAIR),
     ("treasurer", "Otieno Ochieng", Role.TREASURER),
@@ -54,7 +60,7 @@ def demo_exists() -> bool:
 def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026) -> dict:
     """Fill an empty database with the demo association; return what was made."""
     today = today or date.today()
-    rng = random.Random(rng_seed)
+    rng = random.Random(rng_seed)  # noqa: S311 - repeatable demo data, not secrets
     save_profile(
         ProfileData(
             name="Mlango Kubwa Landlords and Tenants Association",

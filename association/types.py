@@ -1,6 +1,6 @@
 """Annotated column types shared by every model."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from sqlalchemy.orm import mapped_column
 
 def utcnow() -> datetime:
     """Now in UTC, without tzinfo: stored the same way on SQLite and PostgreSQL."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 intpk = Annotated[int, mapped_column(primary_key=True)]

@@ -26,7 +26,9 @@ from association.profile.services import ProfileData, save_profile
 from config import TestingConfig
 
 PASSWORD = "mtaani-demo"
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def _database_url() -> str:

@@ -8,7 +8,6 @@ every new route must say who may use it.
 import re
 
 import pytest
-import sqlalchemy as sa
 
 from association.auth.models import Role
 from association.extensions import db
@@ -83,7 +82,8 @@ def _urls(app, values):
             continue
         url = rule.rule
         for name in rule.arguments:
-            url = url.replace(f"<int:{name}>", str(values[name])).replace(f"<{name}>", str(values[name]))
+            value = str(values[name])
+            url = url.replace(f"<int:{name}>", value).replace(f"<{name}>", value)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, url
 
@@ -154,7 +154,8 @@ def test_unknown_ids_are_404_for_officials(web, people):
     for url in ("/members/999999", "/members/999999/edit", "/users/999999", "/zones/999999"):
         assert web.get(url).status_code == 404, url
     assert web.post("/members/999999/status", {"status": "left"}).status_code == 404
-    assert web.post(f"/members/{people.other_member_id}/consents/999999/withdraw").status_code == 404
+    missing_consent = f"/members/{people.other_member_id}/consents/999999/withdraw"
+    assert web.post(missing_consent).status_code == 404
 
 
 def test_member_cannot_withdraw_another_members_consent_via_own_path(app, web, people):

@@ -52,7 +52,9 @@ def test_audit_verify_fails_after_a_raw_sql_change_to_demo_data(app, runner):
     runner.invoke(args=["seed-demo", "--members", "20"])
     with app.app_context():
         db.session.execute(sa.text(
-            "UPDATE audit_event SET actor = 'nobody' WHERE seq = (SELECT MAX(seq) / 2 FROM audit_event)"))
+            "UPDATE audit_event SET actor = 'nobody' "
+            "WHERE seq = (SELECT MAX(seq) / 2 FROM audit_event)"
+        ))
         db.session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1

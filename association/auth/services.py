@@ -24,6 +24,9 @@ COMMON_PASSWORDS = frozenset(
 )
 
 
+WRONG_LOGIN = _l("That phone number or username and password do not match. Try again.")
+
+
 class LoginError(DomainError):
     """Wrong login or password (deliberately not saying which)."""
 
@@ -89,17 +92,16 @@ def authenticate(login: str, password: str) -> User:
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
     except (VerificationError, InvalidHashError):
-        raise LoginError(_l("That phone number or username and password do not match. Try again.")) from None
+        raise LoginError(WRONG_LOGIN) from None
     if user is None:
-        raise LoginError(_l("That phone number or username and password do not match. Try again."))
+        raise LoginError(WRONG_LOGIN)
     if not user.active:
         raise AccountDisabledError(
             _l("This account has been deactivated. Ask the chair to reactivate it.")
         )
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
-    db.session.flush()
+    user.last_login_at = utcnow()  # flushed by the caller, who names the actor first
     return user
 
 
@@ -181,8 +183,7 @@ def _active_chairs() -> int:
 
 
 def update_user(
-    user: User, full_name: str, roles: set[Role], phone: str | None, member_id: int | None,
-    acting: User | None = None,
+    user: User, full_name: str, roles: set[Role], phone: str | None, member_id: int | None
 ) -> User:
     """Change a user's name, phone, roles and member link.
 

@@ -3,10 +3,21 @@
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from association.audit.services import set_request_actor
 from association.auth import services
 from association.auth.forms import (
     ActiveForm,
@@ -21,7 +32,7 @@ from association.auth.models import Role, User
 from association.auth.permissions import login_only, permission_required, public
 from association.errors import DomainError
 from association.extensions import db, limiter
-from association.members.services import MemberNotFoundError, get_member_by_number
+from association.members.services import get_member_by_number
 
 bp = Blueprint("auth", __name__)
 
@@ -60,6 +71,7 @@ def login():
             db.session.rollback()
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 200
+        set_request_actor(user.id, user.username)
         db.session.commit()
         chosen = session.get("lang")
         session.clear()  # a fresh session at every login: no fixation
@@ -125,13 +137,8 @@ def users():
 
 
 def _member_id(form) -> int | None:
-    if not form.member_no.data:
-        return None
-    try:
-        return get_member_by_number(form.member_no.data).id
-    except MemberNotFoundError as error:
-        form.member_no.errors.append(str(error))
-        raise
+    """The member the login is for; MemberNotFoundError is shown like any rule."""
+    return get_member_by_number(form.member_no.data).id if form.member_no.data else None
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -227,8 +234,9 @@ def user_set_active(user_id: int):
         flash(str(error), "error")
     else:
         db.session.commit()
-        message = _("%(name)s can log in again.") if user.active else _(
-            "%(name)s is deactivated and can no longer log in."
-        )
-        flash(message % {"name": user.username}, "success")
+        if user.active:
+            flash(_("%(name)s can log in again.", name=user.username), "success")
+        else:
+            flash(_("%(name)s is deactivated and can no longer log in.", name=user.username),
+                  "success")
     return redirect(url_for("auth.user_edit", user_id=user.id))

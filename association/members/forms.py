@@ -42,7 +42,9 @@ class MemberForm(BaseForm):
     )
     year_of_birth = IntegerField(
         _l("Year of birth"),
-        validators=[Optional(), NumberRange(1900, 2100, _l("The year of birth is not a real year."))],
+        validators=[
+            Optional(), NumberRange(1900, 2100, _l("The year of birth is not a real year."))
+        ],
     )
     category = SelectField(
         _l("Category"), choices=enum_choices(Category),

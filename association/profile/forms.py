@@ -57,7 +57,9 @@ class ProfileForm(BaseForm):
         choices=enum_choices(MpesaKind, blank=_l("No M-Pesa number yet")),
         validators=[Optional()],
     )
-    mpesa_number = StringField(_l("Paybill or till number"), validators=[Optional(), Length(max=10)])
+    mpesa_number = StringField(
+        _l("Paybill or till number"), validators=[Optional(), Length(max=10)]
+    )
     fiscal_year_start_month = SelectField(
         _l("Financial year starts in"), choices=MONTHS, coerce=int,
         validators=[NumberRange(1, 12, _l("Choose the month the financial year starts."))],

@@ -3,8 +3,8 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from association.extensions import db
 from association.auth.permissions import permission_required
+from association.extensions import db
 from association.profile.forms import ProfileForm
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, ProfileError, get_profile, save_profile

@@ -156,3 +156,12 @@ def test_auditor_page_masks_id_numbers(app, web, people):
     web.logout()
     web.login("chair")
     assert "23456789" in web.get("/audit?type=member").get_data(as_text=True)
+
+
+def test_logins_and_language_choices_name_the_user(app, web, setup_association):
+    web.login("chair")
+    web.post("/language", {"language": "sw"})
+    with app.app_context():
+        events = [e for e in _events("user") if e.action == "update"]
+        assert [e.actor for e in events[-2:]] == ["chair", "chair"]
+        assert "last_login_at" in events[-2].after and "language" in events[-1].after

@@ -16,7 +16,9 @@ def test_login_by_username_then_logout(web, setup_association):
     assert web.get("/members").status_code in (302, 303)
 
 
-@pytest.mark.parametrize("typed", ["0712345678", "+254712345678", "254 712 345 678", "0712-345-678"])
+@pytest.mark.parametrize(
+    "typed", ["0712345678", "+254712345678", "254 712 345 678", "0712-345-678"]
+)
 def test_login_by_phone_in_any_usual_form(web, make_user, typed):
     make_user("treasurer", Role.TREASURER, phone="0712345678")
     assert web.login(typed).status_code in (302, 303)
@@ -55,9 +57,10 @@ def test_login_message_in_swahili(web, setup_association):
 def test_deactivated_user_cannot_log_in(app, web, make_user):
     make_user("auditor", Role.AUDITOR)
     web.login("chair")
+    import sqlalchemy as sa
+
     from association.auth.models import User
     from association.extensions import db
-    import sqlalchemy as sa
 
     with app.app_context():
         auditor_id = db.session.scalar(sa.select(User.id).where(User.username == "auditor"))

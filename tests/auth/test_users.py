@@ -162,7 +162,8 @@ def test_create_admin_cli(app, runner):
     assert again.exit_code != 0 and "taken" in again.output
     weak = runner.invoke(args=["create-admin", "--username", "other", "--password", "123"])
     assert weak.exit_code != 0 and "at least 8" in weak.output
-    missing = runner.invoke(args=["create-admin", "--username", "third"], env={"ADMIN_PASSWORD": ""})
+    missing = runner.invoke(args=["create-admin", "--username", "third"],
+                            env={"ADMIN_PASSWORD": ""})
     assert missing.exit_code != 0
     from_env = runner.invoke(args=["create-admin", "--username", "fourth"],
                              env={"ADMIN_PASSWORD": "another-long-passphrase"})
