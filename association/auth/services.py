@@ -207,11 +207,7 @@ def update_user(
 
 def reset_password(user: User, new_password: str) -> None:
     """Set a temporary password that its holder must change; ends their sessions."""
-    check_password_rules(new_password, user.username, user.phone)
-    user.password_hash = hash_password(new_password)
-    user.must_change_password = True
-    user.session_version += 1
-    db.session.flush()
+    _set_password(user, new_password, must_change=True)
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -227,10 +223,14 @@ def change_password(user: User, current: str, new: str) -> None:
         raise LoginError(_l("Your current password is not right.")) from None
     if current == new:
         raise PasswordPolicyError(_l("Choose a password different from the current one."))
+    _set_password(user, new, must_change=False)
+
+
+def _set_password(user: User, new: str, must_change: bool) -> None:
     check_password_rules(new, user.username, user.phone)
     user.password_hash = hash_password(new)
-    user.must_change_password = False
-    user.session_version += 1
+    user.must_change_password = must_change
+    user.session_version += 1  # ends every session opened with the old password
     db.session.flush()
 
 

@@ -33,6 +33,7 @@ from association.auth.permissions import login_only, permission_required, public
 from association.errors import DomainError
 from association.extensions import db, limiter
 from association.members.services import get_member_by_number
+from association.web import flash_form_errors
 
 bp = Blueprint("auth", __name__)
 
@@ -204,8 +205,7 @@ def user_reset_password(user_id: int):
     user = db.get_or_404(User, user_id)
     form = PasswordResetForm()
     if not form.validate_on_submit():
-        for message in form.password.errors:
-            flash(message, "error")
+        flash_form_errors(form)
         return redirect(url_for("auth.user_edit", user_id=user.id))
     try:
         services.reset_password(user, form.password.data)

@@ -45,6 +45,7 @@ from association.members.models import (
     MemberStatus,
     Zone,
 )
+from association.web import flash_form_errors
 
 bp = Blueprint("members", __name__)
 
@@ -186,9 +187,7 @@ def status(member_id: int):
     member = _member_or_404(member_id)
     form = StatusForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "error")
+        flash_form_errors(form)
         return redirect(url_for("members.detail", member_id=member.id))
     try:
         services.change_status(
@@ -211,9 +210,7 @@ def consent(member_id: int):
     member = _member_or_404(member_id)
     form = ConsentForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "error")
+        flash_form_errors(form)
         return redirect(url_for("members.detail", member_id=member.id))
     try:
         services.record_consent(
