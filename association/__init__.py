@@ -46,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     from association.audit.services import install_hooks
     from association.auth.services import load_user
     from association.i18n import select_locale
+    from association.ledger.services import install_guards
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
@@ -58,6 +59,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.user_loader(load_user)
     install_hooks()
+    install_guards()
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             from association.database import configure_sqlite
@@ -68,6 +70,10 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from association.audit.views import bp as audit_bp
     from association.auth.views import bp as auth_bp
+    from association.ledger.expense_views import bp as expenses_bp
+    from association.ledger.receipt_views import bp as receipts_bp
+    from association.ledger.report_views import bp as reports_bp
+    from association.ledger.views import bp as ledger_bp
     from association.members.views import bp as members_bp
     from association.profile.views import bp as profile_bp
     from association.views import bp as core_bp
@@ -77,6 +83,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(profile_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(ledger_bp)
+    app.register_blueprint(receipts_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(expenses_bp)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -164,10 +174,12 @@ def register_template_helpers(app: Flask) -> None:
     from association import i18n
     from association.auth.models import Role
     from association.members.services import mask_national_id
+    from association.money import format_kes
     from association.phones import display_phone
     from association.profile.services import get_profile
 
     app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.filters["kes"] = format_kes
     app.jinja_env.globals.update(
         get_profile=get_profile,
         role_label=i18n.role_label,

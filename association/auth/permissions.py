@@ -25,6 +25,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "users.manage": frozenset({R.CHAIR}),
     "profile.manage": frozenset({R.CHAIR}),
     "audit.view": frozenset({R.CHAIR, R.AUDITOR}),
+    # The books: officials read them; the treasurer (and chair) write them.
+    "ledger.view": frozenset({R.CHAIR, R.TREASURER, R.SECRETARY, R.AUDITOR}),
+    "ledger.record": frozenset({R.CHAIR, R.TREASURER}),
+    "ledger.close": frozenset({R.CHAIR, R.TREASURER}),
+    "ledger.reopen": frozenset({R.CHAIR}),
+    "ledger.rates": frozenset({R.CHAIR, R.TREASURER}),
+    "ledger.waiver_request": frozenset({R.CHAIR, R.TREASURER, R.SECRETARY}),
+    "ledger.waiver_approve": frozenset({R.CHAIR}),
+    "ledger.accounts": frozenset({R.CHAIR}),
+    "ledger.expense_record": frozenset({R.CHAIR, R.TREASURER, R.COORDINATOR}),
+    "ledger.expense_approve": frozenset({R.CHAIR, R.TREASURER, R.SECRETARY}),
+    "ledger.export": frozenset({R.CHAIR, R.TREASURER, R.AUDITOR}),
 }
 
 PUBLIC = "public"
