@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from association.audit.services import log_event
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import (
@@ -153,15 +154,31 @@ METHOD_ACCOUNT_KEY = {
 }
 
 
+def _insert_once(model, values: dict) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING, audited when it inserted: safe when two
+    requests create the same row at once. Returns whether this call inserted it."""
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    result = db.session.execute(insert(model.__table__).values(**values).on_conflict_do_nothing())
+    if result.rowcount != 1:
+        return False
+    log_event("create", model.__tablename__, values.get("id") or values.get("key"),
+              {k: getattr(v, "value", v) for k, v in values.items() if k != "created_at"})
+    return True
+
+
 def ensure_chart() -> None:
-    """Create any default account that is missing (idempotent)."""
+    """Create any default account that is missing (idempotent, and safe under concurrency)."""
     existing = set(db.session.scalars(sa.select(Account.key).where(Account.key.is_not(None))))
-    codes = set(db.session.scalars(sa.select(Account.code)))
     for code, key, name, name_sw, type_ in DEFAULT_CHART:
-        if key not in existing:
-            db.session.add(Account(code=code if code not in codes else f"{code}-{key}"[:10],
-                                   key=key, name=name, name_sw=name_sw, type=type_))
-    db.session.flush()
+        if key in existing:
+            continue
+        values = {"key": key, "name": name, "name_sw": name_sw, "type": type_.value,
+                  "active": True, "created_at": utcnow()}
+        if not _insert_once(Account, {"code": code, **values}):
+            # A chair's own account may hold the default code: use another one.
+            if db.session.scalar(sa.select(Account.id).where(Account.key == key)) is None:
+                _insert_once(Account, {"code": f"{code}{key[:5]}".upper()[:10], **values})
 
 
 def account(key: str) -> Account:
@@ -341,11 +358,11 @@ def reopen_month(month: date, reason: str, reopened_by_id: int | None) -> Closed
 
 
 def settings() -> LedgerSettings:
-    found = db.session.scalar(sa.select(LedgerSettings).order_by(LedgerSettings.id))
+    """The one settings row (id 1), created on first use."""
+    found = db.session.get(LedgerSettings, 1)
     if found is None:
-        found = LedgerSettings(voluntary_contributions=False)
-        db.session.add(found)
-        db.session.flush()
+        _insert_once(LedgerSettings, {"id": 1, "voluntary_contributions": False})
+        found = db.session.get(LedgerSettings, 1)
     return found
 
 
@@ -593,10 +610,10 @@ def bill_month(month: date, posted_by_id: int | None = None) -> BillingResult:
 
 def _lock_ledger() -> None:
     """Serialise billing runs: lock the settings row (SQLite is serialised already)."""
-    row = settings()
+    settings()
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(
-            sa.select(LedgerSettings.id).where(LedgerSettings.id == row.id).with_for_update()
+            sa.select(LedgerSettings.id).where(LedgerSettings.id == 1).with_for_update()
         )
 
 

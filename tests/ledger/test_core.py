@@ -1,0 +1,321 @@
+"""The rules of the books, called directly."""
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from association.extensions import db
+from association.ledger import services as L
+from association.ledger.models import (
+    Allocation,
+    DuesCharge,
+    EntrySource,
+    JournalEntry,
+    PaymentMethod,
+    Posting,
+    Receipt,
+    Side,
+)
+from association.ledger.services import Line
+from association.members.models import Category, Member, MemberStatus
+from association.members.services import change_status, register_member
+from association.money import AmountError, format_kes, to_cents
+from tests.conftest import member_data
+from tests.ledger.conftest import EXAMPLE_RATES
+
+
+def _member(zone_id, **kw) -> Member:
+    return register_member(member_data(zone_id, joined_on=date(2024, 6, 1), **kw))
+
+
+def _open(member_id):
+    return [(c.month, c.open_cents) for c in db.session.scalars(
+        sa.select(DuesCharge).where(DuesCharge.member_id == member_id).order_by(DuesCharge.month))]
+
+
+# --- money at the edges ---------------------------------------------------
+
+@pytest.mark.parametrize("typed,cents", [
+    ("50", 5000), ("1,500", 150000), ("1500.5", 150050), ("0.01", 1), ("KES 300", 30000),
+    (" 12 345.67 ", 1234567),
+])
+def test_amounts_become_cents(typed, cents):
+    assert to_cents(typed) == cents
+
+
+@pytest.mark.parametrize("typed,message", [
+    ("", "Enter an amount"), ("-5", "more than zero"), ("0", "more than zero"),
+    ("0.00", "more than zero"), ("10.005", "two decimal places"), ("abc", "not an amount"),
+    ("1e5", "not an amount"), ("99999999999999", "not an amount"),
+    ("100000001", "too large"), ("1.2.3", "not an amount"), (None, "Enter an amount"),
+])
+def test_bad_amounts_are_refused(typed, message):
+    with pytest.raises(AmountError, match=message):
+        to_cents(typed)
+
+
+def test_format_kes():
+    assert format_kes(150000) == "KES 1,500.00"
+    assert format_kes(-5) == "-KES 0.05"
+
+
+# --- posting --------------------------------------------------------------
+
+def test_entries_must_balance_and_have_two_lines(books):
+    cash, income = L.account("cash").id, L.account("donations").id
+    with pytest.raises(L.UnbalancedEntryError):
+        L.post_entry(date(2025, 2, 1), "x", EntrySource.ADJUSTMENT,
+                     [Line(cash, Side.DEBIT, 100), Line(income, Side.CREDIT, 99)])
+    with pytest.raises(L.UnbalancedEntryError):
+        L.post_entry(date(2025, 2, 1), "x", EntrySource.ADJUSTMENT, [Line(cash, Side.DEBIT, 100)])
+    with pytest.raises(L.UnbalancedEntryError):
+        L.post_entry(date(2025, 2, 1), "x", EntrySource.ADJUSTMENT,
+                     [Line(cash, Side.DEBIT, 0), Line(income, Side.CREDIT, 0)])
+    with pytest.raises(L.UnbalancedEntryError):
+        L.post_entry(date(2025, 2, 1), "x", EntrySource.ADJUSTMENT,
+                     [Line(cash, Side.DEBIT, 10.5), Line(income, Side.CREDIT, 10.5)])
+    assert db.session.scalar(sa.select(sa.func.count(JournalEntry.id))) == 0
+    entry = L.post_entry(date(2025, 2, 1), "Donation from a well-wisher", EntrySource.ADJUSTMENT,
+                         [Line(cash, Side.DEBIT, 100_000), Line(income, Side.CREDIT, 100_000)])
+    assert sum(p.signed_cents for p in entry.postings) == 0
+
+
+def test_posted_entries_can_never_be_changed_or_deleted(books):
+    cash, income = L.account("cash").id, L.account("donations").id
+    entry = L.post_entry(date(2025, 2, 1), "Gift", EntrySource.ADJUSTMENT,
+                         [Line(cash, Side.DEBIT, 500), Line(income, Side.CREDIT, 500)])
+    db.session.commit()
+    entry.postings[0].amount_cents = 5000
+    with pytest.raises(L.PostedEntryError):
+        db.session.flush()
+    db.session.rollback()
+    entry = db.session.scalar(sa.select(JournalEntry))
+    entry.memo = "changed"
+    with pytest.raises(L.PostedEntryError):
+        db.session.flush()
+    db.session.rollback()
+    db.session.delete(db.session.scalar(sa.select(Posting)))
+    with pytest.raises(L.PostedEntryError):
+        db.session.flush()
+    db.session.rollback()
+    assert db.session.scalar(sa.select(Posting.amount_cents).order_by(Posting.id)) == 500
+
+
+def test_a_correction_is_a_reversing_entry_pointing_at_the_original(books):
+    cash, income = L.account("cash").id, L.account("donations").id
+    entry = L.post_entry(date(2025, 2, 1), "Gift", EntrySource.ADJUSTMENT,
+                         [Line(cash, Side.DEBIT, 500), Line(income, Side.CREDIT, 500)])
+    reversal = L.reverse_entry(entry, "Entered twice", None, on=date(2025, 2, 2))
+    assert reversal.reverses_id == entry.id and reversal.source == EntrySource.REVERSAL
+    assert L.trial_balance().rows == []
+    with pytest.raises(L.AlreadyVoidedError):
+        L.reverse_entry(entry, "again", None, on=date(2025, 2, 3))
+
+
+def test_closed_months_refuse_postings_until_the_chair_reopens(books):
+    L.close_month(date(2025, 3, 1), None)
+    with pytest.raises(L.ClosedPeriodError, match="2025-03 is closed"):
+        L.bill_month(date(2025, 3, 1))
+    member = _member(books.zone_id)
+    with pytest.raises(L.ClosedPeriodError):
+        L.record_payment(member, 5000, PaymentMethod.CASH, date(2025, 3, 15), None)
+    with pytest.raises(L.LedgerError):
+        L.close_month(date(2025, 3, 1), None)
+    with pytest.raises(L.LedgerError, match="reason"):
+        L.reopen_month(date(2025, 3, 1), "", None)
+    L.reopen_month(date(2025, 3, 1), "Late M-Pesa statement found", None)
+    assert L.bill_month(date(2025, 3, 1)).charged == 1
+    with pytest.raises(L.LedgerError, match="after it has ended"):
+        L.close_month(L.today_in_nairobi(), None)
+
+
+# --- dues -----------------------------------------------------------------
+
+def test_billing_charges_the_rate_in_force_once(books):
+    resident = _member(books.zone_id)
+    small = _member(books.zone_id, category=Category.LANDLORD, rental_premises=2)
+    big = _member(books.zone_id, category=Category.LANDLORD, rental_premises=15)
+    shop = _member(books.zone_id, category=Category.BUSINESS)
+    first = L.bill_month(date(2025, 2, 1))
+    assert (first.charged, first.total_cents) == (4, 5_000 + 30_000 + 150_000 + 20_000)
+    again = L.bill_month(date(2025, 2, 1))
+    assert (again.charged, again.already_charged) == (0, 4)
+    charges = dict(db.session.execute(
+        sa.select(DuesCharge.member_id, DuesCharge.amount_cents)).all())
+    assert charges == {resident.id: 5_000, small.id: 30_000, big.id: 150_000, shop.id: 20_000}
+    assert L.member_balance(big.id) == 150_000
+
+
+def test_a_rate_change_never_alters_past_charges(books):
+    member = _member(books.zone_id)
+    L.bill_month(date(2025, 5, 1))
+    L.add_rate_schedule(date(2025, 6, 1),
+                        [*EXAMPLE_RATES[1:], L.RateInput(Category.RESIDENT, 10_000)],
+                        "Baraza 2025-05-24, resolution 2", None)
+    L.bill_month(date(2025, 6, 1))
+    assert _open(member.id) == [(date(2025, 5, 1), 5_000), (date(2025, 6, 1), 10_000)]
+    with pytest.raises(L.RateError):
+        L.add_rate_schedule(date(2025, 6, 1), EXAMPLE_RATES, "again", None)
+
+
+@pytest.mark.parametrize("rates,ref,message", [
+    ([L.RateInput(Category.RESIDENT, 5000)], "", "resolution"),
+    ([], "AGM", "at least one"),
+    ([L.RateInput(Category.RESIDENT, 0)], "AGM", "more than zero"),
+    ([L.RateInput(Category.LANDLORD, 300, 1, 5), L.RateInput(Category.LANDLORD, 600, 5, 9)],
+     "AGM", "overlap"),
+    ([L.RateInput(Category.LANDLORD, 300, 6, 2)], "AGM", "back to front"),
+])
+def test_bad_rate_schedules(books, rates, ref, message):
+    with pytest.raises(L.RateError, match=message):
+        L.add_rate_schedule(date(2026, 1, 1), rates, ref, None)
+
+
+def test_who_is_not_charged(books):
+    later = register_member(member_data(books.zone_id, joined_on=date(2025, 3, 10)))
+    suspended = _member(books.zone_id)
+    left = _member(books.zone_id)
+    change_status(suspended, MemberStatus.SUSPENDED, date(2025, 1, 20), "No dues", None)
+    change_status(left, MemberStatus.LEFT, date(2025, 2, 10), "Moved", None)
+    result = L.bill_month(date(2025, 2, 1))
+    assert (result.charged, result.joined_later, result.not_active) == (0, 1, 2)
+    jan = L.bill_month(date(2025, 1, 1))
+    assert jan.charged == 1  # the member who left in February was active all January
+    assert L.bill_month(date(2025, 3, 1)).charged == 1  # the newcomer, joined in March
+    assert _open(later.id) == [(date(2025, 3, 1), 5_000)]
+
+
+def test_voluntary_contributions_charge_nothing(books):
+    member = _member(books.zone_id)
+    L.set_voluntary(True)
+    with pytest.raises(L.LedgerError, match="voluntary"):
+        L.bill_month(date(2025, 2, 1))
+    payment = L.record_payment(member, 7_500, PaymentMethod.CASH, date(2025, 2, 3), None)
+    assert payment.allocations == [] and L.member_balance(member.id) == 0
+    income = {r.account.key: r.credit_cents for r in L.trial_balance().rows}
+    assert income["residents_dues"] == 7_500
+
+
+def test_waivers_count_only_once_the_chair_approves(books):
+    member = _member(books.zone_id, category=Category.LANDLORD, rental_premises=4)
+    waiver = L.request_waiver(member, date(2025, 2, 1), date(2025, 3, 1), 0,
+                              "Landlord's houses burnt in the February fire", None)
+    assert L.bill_month(date(2025, 2, 1)).charged == 1  # still pending: charged in full
+    L.decide_waiver(waiver, True, None)
+    result = L.bill_month(date(2025, 3, 1))
+    assert (result.charged, result.waived) == (0, 1)
+    assert L.bill_month(date(2025, 4, 1)).total_cents == 60_000
+    with pytest.raises(L.WaiverError):
+        L.decide_waiver(waiver, False, None)
+    with pytest.raises(L.WaiverError):
+        L.request_waiver(member, date(2025, 5, 1), date(2025, 4, 1), 0, "x", None)
+    with pytest.raises(L.WaiverError):
+        L.request_waiver(member, date(2025, 5, 1), None, 0, "  ", None)
+
+
+# --- payments -------------------------------------------------------------
+
+def test_payments_settle_the_oldest_months_first_and_keep_the_rest_as_credit(books):
+    member = _member(books.zone_id)
+    for month in (1, 2, 3):
+        L.bill_month(date(2025, month, 1))
+    payment = L.record_payment(member, 12_000, PaymentMethod.MPESA, date(2025, 3, 20), None,
+                               reference="tc57 abc9xy")
+    assert payment.mpesa_code == "TC57ABC9XY"
+    assert _open(member.id) == [(date(2025, 1, 1), 0), (date(2025, 2, 1), 0),
+                                (date(2025, 3, 1), 3_000)]
+    L.record_payment(member, 10_000, PaymentMethod.CASH, date(2025, 3, 21), None)
+    assert _open(member.id)[-1] == (date(2025, 3, 1), 0)
+    assert L.member_balance(member.id) == -7_000  # credit
+    april = L.bill_month(date(2025, 4, 1))
+    assert april.credit_applied_cents == 5_000
+    assert _open(member.id)[-1] == (date(2025, 4, 1), 0)
+    assert L.member_balance(member.id) == -2_000
+
+
+def test_duplicate_mpesa_codes_are_refused(books):
+    member = _member(books.zone_id)
+    L.record_payment(member, 5_000, PaymentMethod.MPESA, date(2025, 2, 1), None,
+                     reference="TC57ABC9XY")
+    with pytest.raises(L.DuplicatePaymentError):
+        L.record_payment(member, 5_000, PaymentMethod.MPESA, date(2025, 2, 2), None,
+                         reference="tc57abc9xy")
+    with pytest.raises(L.LedgerError, match="M-Pesa code"):
+        L.record_payment(member, 5_000, PaymentMethod.MPESA, date(2025, 2, 2), None)
+    with pytest.raises(L.LedgerError, match="M-Pesa code"):
+        L.record_payment(member, 5_000, PaymentMethod.MPESA, date(2025, 2, 2), None,
+                         reference="TC57-ABC!")
+    assert db.session.scalar(sa.select(sa.func.count(Receipt.id))) == 1
+
+
+@pytest.mark.parametrize("amount", [0, -100, 10**15, 12.5])
+def test_bad_payment_amounts(books, amount):
+    member = _member(books.zone_id)
+    with pytest.raises(L.LedgerError):
+        L.record_payment(member, amount, PaymentMethod.CASH, date(2025, 2, 1), None)
+
+
+def test_future_payments_are_refused(books):
+    with pytest.raises(L.LedgerError, match="future"):
+        L.record_payment(_member(books.zone_id), 100, PaymentMethod.CASH, date(2999, 1, 1), None)
+
+
+def test_receipts_are_numbered_per_year_without_gaps(books):
+    member = _member(books.zone_id)
+    numbers = [L.record_payment(member, 100, PaymentMethod.CASH, date(2025, 2, 1), None)
+               .receipt.number for _ in range(3)]
+    year = L.today_in_nairobi().year
+    assert numbers == [f"MLK-{year}-{n:06d}" for n in (1, 2, 3)]
+
+
+def test_voiding_reverses_the_payment_and_reopens_its_months(books):
+    member = _member(books.zone_id)
+    L.bill_month(date(2025, 1, 1))
+    L.bill_month(date(2025, 2, 1))
+    payment = L.record_payment(member, 10_000, PaymentMethod.CASH, date(2025, 2, 5), None)
+    receipt = L.void_receipt(payment.receipt, "Cash was counterfeit", None)
+    assert receipt.is_void and receipt.void_entry_id
+    assert L.member_balance(member.id) == 10_000
+    assert _open(member.id) == [(date(2025, 1, 1), 5_000), (date(2025, 2, 1), 5_000)]
+    with pytest.raises(L.AlreadyVoidedError):
+        L.void_receipt(receipt, "again", None)
+    with pytest.raises(L.LedgerError, match="reason"):
+        L.void_receipt(L.record_payment(member, 100, PaymentMethod.CASH, date(2025, 2, 5),
+                                        None).receipt, "", None)
+    assert db.session.scalar(sa.select(Receipt.number).where(Receipt.id == receipt.id))
+
+
+def test_voiding_a_payment_whose_credit_was_spent_reopens_those_months(books):
+    member = _member(books.zone_id)
+    L.bill_month(date(2025, 1, 1))
+    payment = L.record_payment(member, 12_500, PaymentMethod.CASH, date(2025, 1, 5), None)
+    L.bill_month(date(2025, 2, 1))
+    L.bill_month(date(2025, 3, 1))  # credit 7,500 settles Feb and half of March
+    assert _open(member.id) == [(date(2025, 1, 1), 0), (date(2025, 2, 1), 0),
+                                (date(2025, 3, 1), 2_500)]
+    L.void_receipt(payment.receipt, "Paid by mistake for another member", None)
+    assert L.member_balance(member.id) == 15_000
+    assert _open(member.id) == [(date(2025, 1, 1), 5_000), (date(2025, 2, 1), 5_000),
+                                (date(2025, 3, 1), 5_000)]
+    assert L.credit_balances([member.id]) == {}
+    live = db.session.scalars(sa.select(Allocation).where(
+        Allocation.reversed_by_entry_id.is_(None))).all()
+    assert sum(a.amount_cents for a in live) == 0
+
+
+def test_the_trial_balance_always_sums_to_zero(books):
+    members = [_member(books.zone_id, category=c, rental_premises=p) for c, p in (
+        (Category.RESIDENT, None), (Category.LANDLORD, 7), (Category.BUSINESS, None))]
+    for month in range(1, 5):
+        L.bill_month(date(2025, month, 1))
+    L.record_payment(members[0], 30_000, PaymentMethod.MPESA, date(2025, 4, 2), None,
+                     reference="TD11AAA111")
+    paid = L.record_payment(members[1], 100_000, PaymentMethod.BANK, date(2025, 4, 3), None,
+                            reference="EQ-5541")
+    L.void_receipt(paid.receipt, "Bank reversed the deposit", None)
+    tb = L.trial_balance()
+    assert tb.total_debit_cents == tb.total_credit_cents > 0
+    by_key = {r.account.key: r for r in tb.rows}
+    assert by_key["landlords_levy"].credit_cents == 4 * 100_000
+    assert by_key["member_credit"].credit_cents == 10_000
