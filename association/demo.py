@@ -3,9 +3,25 @@
 import random
 from datetime import date, timedelta
 
-from association.auth.models import Role
+import sqlalchemy as sa
+
+from association.auth.models import Role, User
 from association.auth.services import create_user
 from association.extensions import db
+from association.ledger.models import PaymentMethod, Receipt
+from association.ledger.services import (
+    RateInput,
+    add_rate_schedule,
+    bill_month,
+    close_month,
+    decide_waiver,
+    member_balance,
+    month_end,
+    month_start,
+    record_payment,
+    request_waiver,
+    void_receipt,
+)
 from association.members.models import (
     Category,
     ConsentChannel,
@@ -106,7 +122,84 @@ def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026) ->
             must_change_password=False,
         )
     db.session.flush()
-    return {"members": len(made), "zones": len(zones), "users": len(DEMO_USERS)}
+    treasurer = next(u for u in db.session.scalars(sa.select(User)) if u.username == "treasurer")
+    books = seed_books(made, today, rng, treasurer.id)
+    return {"members": len(made), "zones": len(zones), "users": len(DEMO_USERS), **books}
+
+
+#: The example schedule of the issue, in cents: residents 50; landlords by premises.
+DEMO_RATES = (
+    RateInput(Category.RESIDENT, 5_000),
+    RateInput(Category.LANDLORD, 30_000, 1, 2),
+    RateInput(Category.LANDLORD, 60_000, 3, 5),
+    RateInput(Category.LANDLORD, 100_000, 6, 10),
+    RateInput(Category.LANDLORD, 150_000, 11, None),
+    RateInput(Category.BUSINESS, 20_000),
+    RateInput(Category.OTHER, 5_000),
+)
+
+
+def _months_back(today: date, count: int) -> list[date]:
+    first = month_start(today)
+    months = []
+    for back in range(count - 1, -1, -1):
+        year, month = divmod(first.year * 12 + first.month - 1 - back, 12)
+        months.append(date(year, month + 1, 1))
+    return months
+
+
+def seed_books(members, today: date, rng: random.Random, treasurer_id: int) -> dict:
+    """A year of dues, payments (mostly M-Pesa), one voided receipt, closed months."""
+    months = _months_back(today, 12)
+    add_rate_schedule(months[0], list(DEMO_RATES),
+                      f"AGM {months[0] - timedelta(days=20):%Y-%m-%d}, resolution 3", None)
+    waiver_for = next(m for m in members if m.category == Category.LANDLORD)
+    waiver = request_waiver(waiver_for, months[4], months[6], 0,
+                            "Rental houses burnt in the fire; no rent for three months", None)
+    decide_waiver(waiver, True, None)
+    #: How each member pays: most every month or two, some quarterly, some late, a few never.
+    habits = {m.id: rng.choices(("monthly", "quarterly", "late", "never"), (60, 20, 12, 8))[0]
+              for m in members}
+    codes: set[str] = set()
+    payments = 0
+    for index, month in enumerate(months):
+        bill_month(month)
+        last_day = min(month_end(month), today)
+        for member in members:
+            habit = habits[member.id]
+            owed = member_balance(member.id)
+            if owed <= 0 or habit == "never":
+                continue
+            if habit == "quarterly" and index % 3 != 2:
+                continue
+            if habit == "late" and rng.random() > 0.25:
+                continue
+            if habit == "monthly" and rng.random() < 0.15:
+                continue  # a missed month now and then
+            amount = owed if rng.random() < 0.8 else owed + rng.choice((0, 5_000, 10_000))
+            method = rng.choices(list(PaymentMethod), (20, 75, 5))[0]
+            paid_on = month + timedelta(days=rng.randint(0, last_day.day - 1))
+            reference = _mpesa_code(paid_on, rng, codes) if method == PaymentMethod.MPESA else (
+                f"SLIP-{rng.randint(1000, 9999)}" if method == PaymentMethod.BANK else None)
+            record_payment(member, amount, method, paid_on, treasurer_id, reference=reference,
+                           issued_on=paid_on)
+            payments += 1
+    mistaken = db.session.scalar(sa.select(Receipt).order_by(Receipt.id.desc()).limit(1))
+    void_receipt(mistaken, "Recorded against the wrong member", treasurer_id)
+    for month in months[:-2]:
+        close_month(month, treasurer_id)
+    return {"payments": payments, "months": len(months)}
+
+
+def _mpesa_code(day: date, rng: random.Random, used: set[str]) -> str:
+    """An M-Pesa-like receipt code: a year letter, a month letter, then 8 letters or digits."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+    while True:
+        code = "TSUVWX"[(day.year - 2025) % 6] + "ABCDEFGHJKLM"[day.month - 1] + "".join(
+            rng.choice(alphabet) for _ in range(8))
+        if code not in used:
+            used.add(code)
+            return code
 
 
 def _after(start: date, today: date, rng: random.Random) -> date:

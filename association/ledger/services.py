@@ -10,7 +10,7 @@ import calendar
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -190,6 +190,18 @@ def account(key: str) -> Account:
     return found
 
 
+def account_id(key: str) -> int:
+    """The id of the account with this role, remembered for the session (until a rollback)."""
+    ids = db.session.info.setdefault("ledger_account_ids", {})
+    if key not in ids:
+        ids[key] = account(key).id
+    return ids[key]
+
+
+def _forget_account_ids(session, previous_transaction=None) -> None:
+    session.info.pop("ledger_account_ids", None)
+
+
 # --- Posting --------------------------------------------------------------
 
 
@@ -310,6 +322,7 @@ def install_guards() -> None:
     session_class = db.session.session_factory.class_
     if not event.contains(session_class, "before_flush", _refuse_changes_to_posted):
         event.listen(session_class, "before_flush", _refuse_changes_to_posted)
+        event.listen(session_class, "after_soft_rollback", _forget_account_ids)
 
 
 # --- Periods --------------------------------------------------------------
@@ -564,8 +577,8 @@ def bill_month(month: date, posted_by_id: int | None = None) -> BillingResult:
         sa.select(Member.id, Member.category, Member.rental_premises, Member.joined_on)
         .order_by(Member.seq)
     ).all()
-    receivable = account("dues_receivable").id
-    income_ids = {category: account(key).id for category, key in DUES_INCOME_KEY.items()}
+    receivable = account_id("dues_receivable")
+    income_ids = {category: account_id(key) for category, key in DUES_INCOME_KEY.items()}
     lines, charges = [], []
     for member_id, category, premises, joined_on in members:
         if member_id in charged_ids:
@@ -625,7 +638,7 @@ def _member_account_balance(key: str, member_ids=None) -> dict[int, int]:
     signed = sa.case((Posting.side == Side.DEBIT, Posting.amount_cents),
                      else_=-Posting.amount_cents)
     stmt = (sa.select(Posting.member_id, sa.func.sum(signed))
-            .where(Posting.account_id == account(key).id, Posting.member_id.is_not(None))
+            .where(Posting.account_id == account_id(key), Posting.member_id.is_not(None))
             .group_by(Posting.member_id))
     if member_ids is not None:
         stmt = stmt.where(Posting.member_id.in_(list(member_ids)))
@@ -668,7 +681,7 @@ def apply_credits(on: date, posted_by_id: int | None, member_ids=None) -> int:
     credits = credit_balances(member_ids)
     if not credits:
         return 0
-    credit_account, receivable = account("member_credit").id, account("dues_receivable").id
+    credit_account, receivable = account_id("member_credit"), account_id("dues_receivable")
     lines, plans = [], []
     for member_id, credit in sorted(credits.items()):
         parts = _allocate(_open_charges(member_id), credit)
@@ -708,6 +721,7 @@ def record_payment(
     received_by_id: int | None,
     reference: str | None = None,
     source: EntrySource = EntrySource.PAYMENT,
+    issued_on: date | None = None,
 ) -> Payment:
     """Record money from a member, settle their oldest charges, keep the rest as credit,
     and issue the numbered receipt.
@@ -715,6 +729,8 @@ def record_payment(
     Args:
         reference: the M-Pesa code for M-Pesa payments (required), else a bank or
             other reference.
+        issued_on: the receipt's date, which picks its year's numbers (default today;
+            the demo data back-dates it).
 
     Raises:
         LedgerError: a bad amount or date, or an M-Pesa payment without its code.
@@ -738,19 +754,19 @@ def record_payment(
     reference = (reference or "").strip()[:60] or None
     check_open(paid_on)
 
-    cash = account(METHOD_ACCOUNT_KEY[method]).id
+    cash = account_id(METHOD_ACCOUNT_KEY[method])
     lines = [Line(cash, Side.DEBIT, amount_cents)]
     parts = []
     if settings().voluntary_contributions:
-        income = account(DUES_INCOME_KEY[member.category]).id
+        income = account_id(DUES_INCOME_KEY[member.category])
         lines.append(Line(income, Side.CREDIT, amount_cents))
     else:
         parts = _allocate(_open_charges(member.id), amount_cents)
         settled = sum(part for _, part in parts)
         if settled:
-            lines.append(Line(account("dues_receivable").id, Side.CREDIT, settled, member.id))
+            lines.append(Line(account_id("dues_receivable"), Side.CREDIT, settled, member.id))
         if amount_cents > settled:
-            lines.append(Line(account("member_credit").id, Side.CREDIT, amount_cents - settled,
+            lines.append(Line(account_id("member_credit"), Side.CREDIT, amount_cents - settled,
                               member.id))
     savepoint = db.session.begin_nested()
     try:
@@ -765,7 +781,7 @@ def record_payment(
             charge.open_cents -= part
             db.session.add(Allocation(charge_id=charge.id, payment_id=payment.id,
                                       entry_id=entry.id, amount_cents=part))
-        issue_receipt(payment)
+        issue_receipt(payment, issued_on)
         savepoint.commit()
     except IntegrityError:
         savepoint.rollback()
@@ -790,14 +806,16 @@ def _next_receipt_seq(year: int) -> int:
     return seq
 
 
-def issue_receipt(payment: Payment) -> Receipt:
-    """Give a payment its numbered receipt."""
+def issue_receipt(payment: Payment, issued_on: date | None = None) -> Receipt:
+    """Give a payment the next receipt number of the year it is issued in."""
     from association.profile.services import get_profile
 
-    year = today_in_nairobi().year
+    # A back-dated receipt (demo data) is stamped 09:00 Nairobi time (06:00 UTC) that day.
+    issued_at = utcnow() if issued_on is None else datetime.combine(issued_on, time(6, 0))
+    year = (issued_on or today_in_nairobi()).year
     seq = _next_receipt_seq(year)
     receipt = Receipt(number=f"{get_profile().short_code}-{year}-{seq:06d}", year=year, seq=seq,
-                      payment=payment, check_code=secrets.token_hex(4))
+                      payment=payment, check_code=secrets.token_hex(4), issued_at=issued_at)
     db.session.add(receipt)
     db.session.flush()
     return receipt
@@ -856,8 +874,8 @@ def _undo_spent_credit(member_id: int, on: date, posted_by_id: int | None) -> No
         return
     amount = sum(take for _, take in undo)
     entry = post_entry(on, "Credit withdrawn after a voided receipt", EntrySource.ADJUSTMENT,
-                       [Line(account("dues_receivable").id, Side.DEBIT, amount, member_id),
-                        Line(account("member_credit").id, Side.CREDIT, amount, member_id)],
+                       [Line(account_id("dues_receivable"), Side.DEBIT, amount, member_id),
+                        Line(account_id("member_credit"), Side.CREDIT, amount, member_id)],
                        posted_by_id)
     for allocation, take in undo:
         allocation.reversed_by_entry_id = entry.id
