@@ -47,6 +47,20 @@ ENUM_LABELS = {
     ("RegistrationBody", "unregistered"): _l("Not registered"),
     ("MpesaKind", "paybill"): _l("Paybill"),
     ("MpesaKind", "till"): _l("Till (Buy Goods)"),
+    ("ExpenseStatus", "pending"): _l("Waiting for approval"),
+    ("ExpenseStatus", "approved"): _l("Approved"),
+    ("ExpenseStatus", "rejected"): _l("Rejected"),
+    ("AccountType", "asset"): _l("Asset"),
+    ("AccountType", "liability"): _l("Liability"),
+    ("AccountType", "equity"): _l("Equity (accumulated fund)"),
+    ("AccountType", "income"): _l("Income"),
+    ("AccountType", "expense"): _l("Expense"),
+    ("PaymentMethod", "cash"): _l("Cash"),
+    ("PaymentMethod", "mpesa"): _l("M-Pesa"),
+    ("PaymentMethod", "bank"): _l("Bank"),
+    ("WaiverStatus", "pending"): _l("Awaiting the chair"),
+    ("WaiverStatus", "approved"): _l("Approved"),
+    ("WaiverStatus", "rejected"): _l("Rejected"),
 }
 
 #: WTForms' own messages, listed so that they are extracted into our catalogue.

@@ -6,11 +6,15 @@ every new route must say who may use it.
 """
 
 import re
+from datetime import date
 
 import pytest
 
 from association.auth.models import Role
 from association.extensions import db
+from association.ledger.expenses import record_expense
+from association.ledger.models import PaymentMethod
+from association.ledger.services import account, record_payment, request_waiver
 from association.members.models import ConsentChannel, ConsentPurpose, MemberConsent
 from association.members.services import record_consent
 from tests.conftest import PASSWORD, Web
@@ -48,7 +52,53 @@ EXPECTED = {
     "members.import_confirm": {"chair", "secretary"},
     "members.export": {"chair", "secretary", "treasurer", "auditor"},
     "audit.index": {"chair", "auditor"},
+    "ledger.index": {"chair", "treasurer", "secretary", "auditor"},
+    "ledger.payment_new": {"chair", "treasurer"},
+    "ledger.dues": {"chair", "treasurer", "secretary", "auditor"},
+    "ledger.dues_run": {"chair", "treasurer"},
+    "ledger.periods": {"chair", "treasurer", "secretary", "auditor"},
+    "ledger.period_close": {"chair", "treasurer"},
+    "ledger.period_reopen": {"chair"},
+    "ledger.rates": {"chair", "treasurer", "secretary", "auditor"},
+    "ledger.rates_new": {"chair", "treasurer"},
+    "ledger.waivers": {"chair", "treasurer", "secretary", "auditor"},
+    "ledger.waiver_new": {"chair", "treasurer", "secretary"},
+    "ledger.waiver_decide": {"chair"},
+    "ledger.settings": {"chair"},
+    "expenses.index": {"chair", "treasurer", "secretary", "auditor"},
+    "expenses.new": {"chair", "treasurer", "coordinator"},
+    "expenses.detail": {"chair", "treasurer", "secretary", "auditor"},
+    "expenses.approve": {"chair", "treasurer", "secretary"},
+    "expenses.reject": {"chair", "treasurer", "secretary"},
+    "expenses.reverse": {"chair", "treasurer", "secretary"},
+    "expenses.document": {"chair", "treasurer", "secretary", "auditor"},
+    "expenses.accounts": {"chair", "treasurer", "secretary", "auditor"},
+    "expenses.account_new": {"chair"},
+    "expenses.account_edit": {"chair"},
+    "reports.index": {"chair", "treasurer", "secretary", "auditor"},
+    "reports.trial_balance": {"chair", "treasurer", "secretary", "auditor"},
+    "reports.income_expenditure": {"chair", "treasurer", "secretary", "auditor"},
+    "reports.financial_position": {"chair", "treasurer", "secretary", "auditor"},
+    "reports.cash_book": {"chair", "treasurer", "secretary", "auditor"},
+    "reports.arrears": {"chair", "treasurer", "secretary", "auditor"},
+    "reports.receipts_register": {"chair", "treasurer", "secretary", "auditor"},
+    "reports.collections": {"chair", "treasurer", "secretary", "auditor"},
+    "reports.statement_lookup": {"chair", "treasurer", "secretary", "auditor"},
+    # and the member, for their own statement only (404 for another's)
+    "reports.statement": {"chair", "treasurer", "secretary", "auditor", "member"},
+    "reports.auditor_pack": {"chair", "treasurer", "auditor"},
+    # Any login may ask; officials who read the books see every receipt, a member only
+    # their own, anyone else gets 404 as if it did not exist.
+    "receipts.detail": EVERYONE,
+    "receipts.pdf": EVERYONE,
+    "receipts.sms": EVERYONE,
+    "receipts.void": {"chair", "treasurer"},
+    "receipts.verify": "public",
 }
+
+#: Object routes a member may use for their own objects only: another's gives 404.
+OWN_ONLY = {"members.detail", "members.withdraw_consent", "receipts.detail", "receipts.pdf",
+            "receipts.sms", "reports.statement"}
 
 #: Endpoints that end or replace the session: log in again after calling them.
 SESSION_CHANGING = {"auth.logout", "auth.login", "auth.password"}
@@ -65,14 +115,21 @@ def walk(app, people, make_user, setup_association):
         other = db.session.get(Member, people.other_member_id)
         consent = record_consent(other, ConsentPurpose.SMS, ConsentChannel.PAPER,
                                  other.joined_on, "en", None)
+        receipt = record_payment(other, 5_000, PaymentMethod.CASH, other.joined_on, None).receipt
+        waiver = request_waiver(other, date(2025, 1, 1), None, 0, "Fire in the plot", None)
+        expense = record_expense(account("patrol_equipment"), "Juja Road hardware", 120_000,
+                                 PaymentMethod.CASH, date(2025, 2, 1), "Six torches", None, None)
         db.session.commit()
-        consent_id = consent.id
-    values = {
-        "member_id": people.other_member_id,
-        "user_id": victim_id,
-        "zone_id": setup_association.zone_id,
-        "consent_id": consent_id,
-    }
+        values = {
+            "member_id": people.other_member_id,
+            "user_id": victim_id,
+            "zone_id": setup_association.zone_id,
+            "consent_id": consent.id,
+            "number": receipt.number,
+            "waiver_id": waiver.id,
+            "expense_id": expense.id,
+            "account_id": account("cash").id,
+        }
     return app, values
 
 
@@ -124,12 +181,15 @@ def test_walk_every_route(walk, client, role):
         elif role == ANON:
             if status not in (302, 303) or "/login" not in location:
                 failures.append(f"{method} {url}: anonymous got {status} {location}")
+        elif endpoint in OWN_ONLY and role == "member":
+            if status != 404:  # another member's object: as if it did not exist
+                failures.append(f"{method} {url}: member got {status} for another member")
         elif role in expected:
             if status == 403:
                 failures.append(f"{method} {url}: {role} refused")
-        elif endpoint in ("members.detail", "members.withdraw_consent") and role == "member":
-            if status != 404:  # another member's record: as if it did not exist
-                failures.append(f"{method} {url}: member got {status} for another member")
+        elif endpoint in OWN_ONLY:
+            if status not in (403, 404):
+                failures.append(f"{method} {url}: {role} allowed ({status})")
         elif status != 403:
             failures.append(f"{method} {url}: {role} allowed ({status})")
         if endpoint in SESSION_CHANGING:

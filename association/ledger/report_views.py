@@ -1,5 +1,306 @@
 """Reports and the auditor's pack."""
 
-from flask import Blueprint
+import itertools
+import tempfile
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from association.audit.services import log_event
+from association.auth.permissions import login_only, permission_required
+from association.extensions import db
+from association.ledger import exports, reports
+from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
+from association.members.services import MemberNotFoundError, get_member_by_number
+from association.money import format_kes
 
 bp = Blueprint("reports", __name__)
+
+#: Rows shown on a screen; the files hold every row.
+SCREEN_ROWS = 500
+
+
+class _FileStream:
+    """Send a temporary file in pieces and close it, even if the response is never read."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def __iter__(self):
+        self.file.seek(0)
+        while chunk := self.file.read(256 * 1024):
+            yield chunk
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __del__(self):
+        self.file.close()
+
+
+class _BadRequest(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _format() -> str:
+    fmt = request.args.get("format", "html") or "html"
+    if fmt not in exports.REPORT_FORMATS:
+        raise _BadRequest(_("%(value)s is not a format of the reports: choose html, csv, "
+                            "xlsx or pdf.", value=fmt[:20]))
+    return fmt
+
+
+def _period() -> reports.Period:
+    try:
+        return reports.parse_period(request.args.get("from"), request.args.get("to"))
+    except ReportError as error:
+        raise _BadRequest(str(error)) from None
+
+
+def _at() -> date:
+    return _period().end
+
+
+def _bad_request(message: str):
+    return render_template("reports/index.html", error=message, **_index_context(None)), 400
+
+
+@bp.errorhandler(_BadRequest)
+def _handle_bad_request(error: _BadRequest):
+    return _bad_request(error.message)
+
+
+def _screen_cell(value, kind: str) -> dict:
+    """A cell ready for the template: its text, link and alignment."""
+    href = None
+    if isinstance(value, Link):
+        if value.endpoint in current_app.view_functions:
+            href = url_for(value.endpoint, **value.args)
+        value = value.text
+    if value is None:
+        text = ""
+    elif kind == MONEY and isinstance(value, int):
+        text = format_kes(value)
+    elif kind == DATE and isinstance(value, date):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return {"text": text, "href": href, "num": kind in (MONEY, NUMBER)}
+
+
+def _screen_tables(report: reports.Report) -> list[dict]:
+    shown = []
+    for table in report.tables:
+        kinds = [c.kind for c in table.columns]
+        rows = list(itertools.islice(iter(table.rows), SCREEN_ROWS + 1))
+        shown.append({
+            "title": table.title,
+            "columns": table.columns,
+            "rows": [[_screen_cell(v, k) for v, k in zip(row, kinds, strict=False)]
+                     for row in rows[:SCREEN_ROWS]],
+            "totals": None if table.totals is None else
+            [_screen_cell(v, k) for v, k in zip(table.totals, kinds, strict=False)],
+            "truncated": len(rows) > SCREEN_ROWS,
+        })
+    return shown
+
+
+def _download(report: reports.Report, fmt: str, stem: str):
+    """Send the report as a file; the download is written in the audit trail."""
+    log_event("export", "report", report.slug, {"format": fmt, "period": report.period})
+    db.session.commit()
+    pieces = exports.render(report, fmt)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{stem}.{fmt}"',
+        "Cache-Control": "no-store",  # members' names and money: keep no copy in caches
+    }
+    if fmt == "csv":
+        return Response(stream_with_context(pieces), mimetype=exports.MIMETYPES[fmt],
+                        headers=headers)
+    return Response(b"".join(pieces), mimetype=exports.MIMETYPES[fmt], headers=headers)
+
+
+def _show(report: reports.Report, period_args: dict, stem: str,
+          template: str = "reports/report.html", **context):
+    fmt = _format()
+    if fmt != "html":
+        return _download(report, fmt, stem)
+    return render_template(template, report=report, tables=_screen_tables(report),
+                           period_args=period_args, endpoint=request.endpoint,
+                           view_args=request.view_args or {}, extra_args=context.pop(
+                               "extra_args", {}), **context)
+
+
+def _index_context(period: reports.Period | None) -> dict:
+    if period is None:
+        period = reports.Period(reports.fiscal_year_start(reports.today_in_nairobi()),
+                                reports.today_in_nairobi())
+    return {"period": period, "cash_books": reports.CASH_BOOKS,
+            "args": {"from": period.start.isoformat(), "to": period.end.isoformat()}}
+
+
+@bp.route("/reports")
+@permission_required("ledger.view")
+def index():
+    """The list of reports, for a period chosen at the top."""
+    return render_template("reports/index.html", error=None, **_index_context(_period()))
+
+
+def _args(period: reports.Period, *, at_only: bool = False) -> dict:
+    if at_only:
+        return {"to": period.end.isoformat()}
+    return {"from": period.start.isoformat(), "to": period.end.isoformat()}
+
+
+@bp.route("/reports/trial-balance")
+@permission_required("ledger.view")
+def trial_balance():
+    """The trial balance at a date."""
+    period = _period()
+    _format()
+    report = reports.trial_balance_report(period.end)
+    return _show(report, _args(period, at_only=True), f"trial-balance-{period.end}")
+
+
+@bp.route("/reports/income-expenditure")
+@permission_required("ledger.view")
+def income_expenditure():
+    """Income and expenditure for a period."""
+    period = _period()
+    _format()
+    report = reports.income_expenditure(period)
+    return _show(report, _args(period), f"income-expenditure-{period.start}-{period.end}")
+
+
+@bp.route("/reports/financial-position")
+@permission_required("ledger.view")
+def financial_position():
+    """The statement of financial position at a date."""
+    period = _period()
+    _format()
+    report = reports.financial_position(period.end)
+    return _show(report, _args(period, at_only=True), f"financial-position-{period.end}")
+
+
+@bp.route("/reports/cash-book")
+@permission_required("ledger.view")
+def cash_book():
+    """The cash book of cash on hand, M-Pesa or the bank (``?account=``)."""
+    period = _period()
+    _format()
+    key = request.args.get("account", "cash")
+    try:
+        report = reports.cash_book(key, period)
+    except ReportError as error:
+        return _bad_request(str(error))
+    return _show(report, _args(period), f"cash-book-{key}-{period.start}-{period.end}",
+                 extra_args={"account": key})
+
+
+@bp.route("/reports/arrears")
+@permission_required("ledger.view")
+def arrears():
+    """Members with unpaid dues, by zone and age, as they stand today."""
+    _format()
+    today = reports.today_in_nairobi()
+    report = reports.arrears(today)
+    return _show(report, {}, f"arrears-{today}")
+
+
+@bp.route("/reports/receipts")
+@permission_required("ledger.view")
+def receipts_register():
+    """Every receipt number issued in a period, voided ones included."""
+    period = _period()
+    _format()
+    report = reports.receipts_register(period)
+    return _show(report, _args(period), f"receipts-register-{period.start}-{period.end}")
+
+
+@bp.route("/reports/collections")
+@permission_required("ledger.view")
+def collections():
+    """Money collected by month, zone and category."""
+    period = _period()
+    _format()
+    report = reports.collections(period)
+    return _show(report, _args(period), f"collections-{period.start}-{period.end}")
+
+
+@bp.route("/reports/statement")
+@permission_required("ledger.view")
+def statement_lookup():
+    """Open a member's statement by their member number."""
+    period = _period()
+    try:
+        member = get_member_by_number(request.args.get("member", ""))
+    except MemberNotFoundError as error:
+        return _bad_request(str(error))
+    return redirect(url_for("reports.statement", member_id=member.id, **_args(period)))
+
+
+@bp.route("/members/<int:member_id>/statement")
+@login_only
+def statement(member_id: int):
+    """A member's statement: officials may open any, a member only their own."""
+    try:
+        member = reports.statement_member_for(current_user, member_id)
+    except reports.NoStatementAccessError:
+        abort(403)
+    if member is None:
+        abort(404)
+    period = _period()
+    fmt = _format()
+    data = reports.member_statement_data(member, period)
+    report = reports.statement_report(data)
+    stem = f"statement-{member.member_no}-{period.start}-{period.end}"
+    if fmt != "html":
+        return _download(report, fmt, stem)
+    return render_template("reports/statement.html", report=report, data=data,
+                           tables=_screen_tables(report)[:2], period_args=_args(period),
+                           endpoint=request.endpoint, view_args=request.view_args or {},
+                           extra_args={}, has_receipt_page="receipts.detail" in
+                           current_app.view_functions)
+
+
+@bp.route("/reports/auditor-pack")
+@permission_required("ledger.export")
+def auditor_pack():
+    """One ZIP with every report, the general ledger, the journals and a signed manifest."""
+    period = _period()
+    who = f"{current_user.full_name} ({current_user.username})"
+    target = tempfile.TemporaryFile()  # closed by the response, or below on failure
+    try:
+        result = exports.auditor_pack(period, who, target)
+        log_event("export", "auditor_pack", None, {
+            "from": period.start.isoformat(), "to": period.end.isoformat(),
+            "files": len(result.files) + 1, "manifest_sha256": result.manifest_sha256,
+            "audit_chain_ok": result.chain_ok,
+        })
+        db.session.commit()
+    except BaseException:
+        target.close()
+        raise
+    from association.profile.services import get_profile
+
+    profile = get_profile()
+    short = profile.short_code if profile else "books"
+    name = f"auditors-pack-{short}-{period.start}-{period.end}.zip"
+    response = Response(_FileStream(target), mimetype=exports.MIMETYPES["zip"],
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    response.headers["Cache-Control"] = "no-store"
+    return response

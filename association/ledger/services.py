@@ -159,8 +159,11 @@ def _insert_once(model, values: dict) -> bool:
     requests create the same row at once. Returns whether this call inserted it."""
     postgres = db.session.get_bind().dialect.name == "postgresql"
     insert = postgresql.insert if postgres else sqlite.insert
-    result = db.session.execute(insert(model.__table__).values(**values).on_conflict_do_nothing())
-    if result.rowcount != 1:
+    table = model.__table__
+    stmt = insert(table).values(**values).on_conflict_do_nothing()
+    # RETURNING says whether a row went in (PostgreSQL reports rowcount -1 here).
+    inserted = db.session.execute(stmt.returning(*table.primary_key.columns)).first()
+    if inserted is None:
         return False
     log_event("create", model.__tablename__, values.get("id") or values.get("key"),
               {k: getattr(v, "value", v) for k, v in values.items() if k != "created_at"})

@@ -1,5 +1,455 @@
-"""The treasurer's books: payments, dues runs, month close, rates, waivers, statements."""
+"""The treasurer's books: payments, dues runs, month close, rates, waivers, settings."""
 
-from flask import Blueprint
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from association.auth.models import User
+from association.auth.permissions import permission_required
+from association.errors import DomainError
+from association.extensions import db
+from association.ledger import services
+from association.ledger.forms import (
+    EXAMPLE_TIERS,
+    TIER_ROWS,
+    CloseMonthForm,
+    DuesRunForm,
+    PaymentForm,
+    RateScheduleForm,
+    ReopenMonthForm,
+    SettingsForm,
+    WaiverDecisionForm,
+    WaiverForm,
+)
+from association.ledger.models import (
+    ClosedMonth,
+    DuesCharge,
+    DuesRate,
+    DuesWaiver,
+    Expense,
+    ExpenseStatus,
+    LedgerSettings,
+    Payment,
+    PaymentMethod,
+    WaiverStatus,
+)
+from association.members.models import Category
+from association.members.services import get_member_by_number
+from association.money import format_kes
+from association.web import flash_form_errors
 
 bp = Blueprint("ledger", __name__)
+
+#: The session key holding the last dues run's result, shown once on the dues page.
+DUES_RESULT_KEY = "ledger_dues_result"
+
+
+def _month_back(month, count: int):
+    """The first day of the month ``count`` months before ``month``."""
+    for _i in range(count):
+        month = services.month_start(month - timedelta(days=1))
+    return month
+
+
+def _voluntary() -> bool:
+    """The voluntary-contributions switch, read without creating the settings row on a GET."""
+    return bool(db.session.scalar(
+        sa.select(LedgerSettings.voluntary_contributions).order_by(LedgerSettings.id).limit(1)
+    ))
+
+
+def _user_names(ids) -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(User.id, User.full_name).where(User.id.in_(ids))).all())
+
+
+# --- The treasurer's home -------------------------------------------------------------
+
+
+@bp.route("/ledger")
+@permission_required("ledger.view")
+def index():
+    """The books at a glance: money held, owed by members, months closed, what to do next."""
+    balances = {}
+    for row in services.trial_balance().rows:
+        if row.account.key:
+            balances[row.account.key] = row.debit_cents - row.credit_cents
+    this_month = services.month_start(services.today_in_nairobi())
+    last_month = _month_back(this_month, 1)
+    pending_expenses = db.session.scalar(
+        sa.select(sa.func.count(Expense.id)).where(Expense.status == ExpenseStatus.PENDING)
+    )
+    pending_waivers = db.session.scalar(
+        sa.select(sa.func.count(DuesWaiver.id)).where(DuesWaiver.status == WaiverStatus.PENDING)
+    )
+    recent = db.session.scalars(
+        sa.select(Payment).order_by(Payment.id.desc()).limit(10)
+    ).all()
+    return render_template(
+        "ledger/index.html",
+        held=[(key, balances.get(key, 0)) for key in ("cash", "mpesa", "bank")],
+        held_total=sum(balances.get(key, 0) for key in ("cash", "mpesa", "bank")),
+        owed=balances.get("dues_receivable", 0),
+        credit=-balances.get("member_credit", 0),
+        months=[(last_month, services.is_closed(last_month)),
+                (this_month, services.is_closed(this_month))],
+        last_month=last_month,
+        pending_expenses=pending_expenses,
+        pending_waivers=pending_waivers,
+        recent=recent,
+        voluntary=_voluntary(),
+        close_form=CloseMonthForm(formdata=None, month=last_month.strftime("%Y-%m")),
+    )
+
+
+# --- Payments -------------------------------------------------------------------------
+
+
+@bp.route("/ledger/payments/new", methods=["GET", "POST"])
+@permission_required("ledger.record")
+def payment_new():
+    """Record money a member paid (cash, M-Pesa or bank) and issue the receipt."""
+    form = PaymentForm()
+    member = None
+    if not form.is_submitted() and request.args.get("member"):
+        form.member.data = request.args["member"][:30]
+        try:
+            member = get_member_by_number(form.member.data)
+        except DomainError as error:
+            form.member.errors = [str(error)]
+    if form.validate_on_submit():
+        member = form.found_member
+        try:
+            payment = services.record_payment(
+                member, form.amount_cents, PaymentMethod(form.method.data), form.paid_on.data,
+                received_by_id=current_user.id, reference=form.reference.data,
+            )
+        except services.DuplicatePaymentError as error:
+            db.session.rollback()
+            form.reference.errors.append(str(error))
+            flash(str(error), "error")
+        except services.ClosedPeriodError as error:
+            db.session.rollback()
+            form.paid_on.errors.append(str(error))
+            flash(str(error), "error")
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            number = payment.receipt.number
+            db.session.commit()
+            flash(_("%(amount)s from %(name)s (%(no)s) is recorded: receipt %(receipt)s.",
+                    amount=format_kes(payment.amount_cents), name=member.full_name,
+                    no=member.member_no, receipt=number), "success")
+            return redirect(url_for("receipts.detail", number=number))
+    elif form.is_submitted():
+        member = form.found_member
+    balance = services.member_balance(member.id) if member is not None else None
+    return render_template("ledger/payment.html", form=form, member=member, balance=balance)
+
+
+# --- Monthly dues ---------------------------------------------------------------------
+
+
+@bp.route("/ledger/dues")
+@permission_required("ledger.view")
+def dues():
+    """Recent dues runs, the rates in force, and the form to run a month."""
+    this_month = services.month_start(services.today_in_nairobi())
+    since = _month_back(this_month, 11)
+    runs = db.session.execute(
+        sa.select(DuesCharge.month, sa.func.count(DuesCharge.id),
+                  sa.func.sum(DuesCharge.amount_cents), sa.func.sum(DuesCharge.open_cents))
+        .where(DuesCharge.month >= since)
+        .group_by(DuesCharge.month).order_by(DuesCharge.month.desc())
+    ).all()
+    result = session.pop(DUES_RESULT_KEY, None)
+    return render_template(
+        "ledger/dues.html",
+        runs=runs,
+        schedule=services.schedule_for(this_month),
+        this_month=this_month,
+        form=DuesRunForm(formdata=None),
+        result=result,
+        voluntary=_voluntary(),
+    )
+
+
+@bp.route("/ledger/dues/run", methods=["POST"])
+@permission_required("ledger.record")
+def dues_run():
+    """Charge every active member a month's dues; running a month again charges no one twice."""
+    form = DuesRunForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("ledger.dues"))
+    try:
+        result = services.bill_month(form.run_month, posted_by_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("ledger.dues"))
+    db.session.commit()
+    session[DUES_RESULT_KEY] = {
+        "month": result.month.isoformat(), "charged": result.charged,
+        "total_cents": result.total_cents, "already_charged": result.already_charged,
+        "not_active": result.not_active, "joined_later": result.joined_later,
+        "no_rate": result.no_rate, "waived": result.waived,
+        "credit_applied_cents": result.credit_applied_cents,
+    }
+    if result.charged:
+        flash(_("Dues for %(month)s: %(num)d members charged, %(total)s in all.",
+                month=result.month.strftime("%Y-%m"), num=result.charged,
+                total=format_kes(result.total_cents)), "success")
+    else:
+        flash(_("Dues for %(month)s: nobody was charged this time.",
+                month=result.month.strftime("%Y-%m")), "info")
+    return redirect(url_for("ledger.dues"))
+
+
+# --- Periods --------------------------------------------------------------------------
+
+
+@bp.route("/ledger/periods")
+@permission_required("ledger.view")
+def periods():
+    """The last 24 months, open or closed, with who closed or reopened them and why."""
+    this_month = services.month_start(services.today_in_nairobi())
+    months = [_month_back(this_month, i) for i in range(24)]
+    rows = db.session.scalars(
+        sa.select(ClosedMonth).where(ClosedMonth.month >= months[-1])
+        .order_by(ClosedMonth.month.desc(), ClosedMonth.id.desc())
+    ).all()
+    history = {}
+    for row in rows:
+        history.setdefault(row.month, []).append(row)
+    table = [
+        (month, any(r.reopened_at is None for r in history.get(month, [])),
+         history.get(month, []), services.month_end(month) < services.today_in_nairobi())
+        for month in months
+    ]
+    return render_template(
+        "ledger/periods.html", table=table,
+        close_form=CloseMonthForm(formdata=None),
+        reopen_form=ReopenMonthForm(formdata=None),
+    )
+
+
+@bp.route("/ledger/periods/close", methods=["POST"])
+@permission_required("ledger.close")
+def period_close():
+    """Close a month that has ended: nothing more can be posted in it."""
+    form = CloseMonthForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("ledger.periods"))
+    month = services.parse_month(form.month.data)
+    try:
+        services.close_month(month, closed_by_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(_("%(month)s is closed.", month=month.strftime("%Y-%m")), "success")
+    return redirect(url_for("ledger.periods"))
+
+
+@bp.route("/ledger/periods/reopen", methods=["POST"])
+@permission_required("ledger.reopen")
+def period_reopen():
+    """Reopen a closed month (the chair, giving the reason); the closing stays on record."""
+    form = ReopenMonthForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("ledger.periods"))
+    month = services.parse_month(form.month.data)
+    try:
+        services.reopen_month(month, form.reason.data, reopened_by_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(_("%(month)s is open again.", month=month.strftime("%Y-%m")), "success")
+    return redirect(url_for("ledger.periods"))
+
+
+# --- Rates ----------------------------------------------------------------------------
+
+
+def _schedules():
+    """Every schedule (its rates, effective month, resolution), newest first."""
+    rates = db.session.scalars(
+        sa.select(DuesRate).order_by(DuesRate.effective_from.desc(), DuesRate.category,
+                                     DuesRate.min_premises)
+    ).all()
+    schedules = {}
+    for rate in rates:
+        schedules.setdefault(rate.effective_from, []).append(rate)
+    return list(schedules.items())
+
+
+@bp.route("/ledger/rates")
+@permission_required("ledger.view")
+def rates():
+    """Every dues schedule, newest first, with the resolution that decided it."""
+    this_month = services.month_start(services.today_in_nairobi())
+    in_force = services.schedule_for(this_month)
+    schedules = _schedules()
+    return render_template(
+        "ledger/rates.html", schedules=schedules,
+        in_force=in_force[0].effective_from if in_force else None,
+        names=_user_names(rs[0].created_by_id for _month, rs in schedules),
+    )
+
+
+def _prefill_rates() -> dict:
+    """The schedule in force, or the issue's example when there is none yet."""
+    current = services.schedule_for(services.month_start(services.today_in_nairobi()))
+    if not current:
+        tiers = [{"min_premises": lo, "max_premises": hi, "amount": amount}
+                 for lo, hi, amount in EXAMPLE_TIERS]
+        return {"resident": "50", "tiers": tiers + [{}] * (TIER_ROWS - len(tiers))}
+
+    def shillings(cents):
+        return format_kes(cents, currency="").strip().removesuffix(".00")
+
+    data, tiers = {"resident": "", "business": "", "other": ""}, []
+    for rate in current:
+        if rate.category == Category.LANDLORD:
+            tiers.append({"min_premises": rate.min_premises, "max_premises": rate.max_premises,
+                          "amount": shillings(rate.amount_cents)})
+        elif rate.category.value in data and not data[rate.category.value]:
+            data[rate.category.value] = shillings(rate.amount_cents)
+    data["tiers"] = (tiers + [{}] * TIER_ROWS)[:TIER_ROWS]
+    return data
+
+
+def _rate_inputs(form: RateScheduleForm) -> list[services.RateInput]:
+    rates = [services.RateInput(Category(name), cents) for name, cents in form.cents.items()]
+    for tier in form.tiers:
+        if not tier.form.is_blank():
+            rates.append(services.RateInput(
+                Category.LANDLORD, tier.form.amount_cents,
+                min_premises=tier.form.min_premises.data,
+                max_premises=tier.form.max_premises.data,
+            ))
+    return rates
+
+
+@bp.route("/ledger/rates/new", methods=["GET", "POST"])
+@permission_required("ledger.rates")
+def rates_new():
+    """Adopt a new dues schedule from a month on; past charges keep the old rates."""
+    form = RateScheduleForm() if request.method == "POST" else RateScheduleForm(
+        data=_prefill_rates())
+    if form.validate_on_submit():
+        try:
+            services.add_rate_schedule(form.effective_month, _rate_inputs(form),
+                                       form.resolution_ref.data, created_by_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("The new rates apply from %(month)s.",
+                    month=form.effective_month.strftime("%Y-%m")), "success")
+            return redirect(url_for("ledger.rates"))
+    elif form.is_submitted():
+        flash(_("Some of the rates need correcting; see below."), "error")
+    return render_template("ledger/rates_new.html", form=form)
+
+
+# --- Waivers --------------------------------------------------------------------------
+
+
+@bp.route("/ledger/waivers")
+@permission_required("ledger.view")
+def waivers():
+    """Waivers and reductions: those awaiting the chair, then those decided."""
+    pending = db.session.scalars(
+        sa.select(DuesWaiver).where(DuesWaiver.status == WaiverStatus.PENDING)
+        .order_by(DuesWaiver.id)
+    ).all()
+    decided = db.session.scalars(
+        sa.select(DuesWaiver).where(DuesWaiver.status != WaiverStatus.PENDING)
+        .order_by(DuesWaiver.decided_at.desc(), DuesWaiver.id.desc()).limit(200)
+    ).all()
+    names = _user_names([w.requested_by_id for w in pending + decided]
+                        + [w.decided_by_id for w in decided])
+    return render_template("ledger/waivers.html", pending=pending, decided=decided, names=names,
+                           decision_form=WaiverDecisionForm(formdata=None))
+
+
+@bp.route("/ledger/waivers/new", methods=["GET", "POST"])
+@permission_required("ledger.waiver_request")
+def waiver_new():
+    """Ask the chair to waive or reduce a member's dues for some months."""
+    form = WaiverForm()
+    if form.validate_on_submit():
+        try:
+            waiver = services.request_waiver(
+                form.found_member, form.first, form.last, form.amount_cents, form.reason.data,
+                requested_by_id=current_user.id,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("The waiver for %(name)s (%(no)s) awaits the chair's decision.",
+                    name=waiver.member.full_name, no=waiver.member.member_no), "success")
+            return redirect(url_for("ledger.waivers"))
+    return render_template("ledger/waiver_new.html", form=form)
+
+
+@bp.route("/ledger/waivers/<int:waiver_id>/decide", methods=["POST"])
+@permission_required("ledger.waiver_approve")
+def waiver_decide(waiver_id: int):
+    """The chair approves or rejects a waiver."""
+    waiver = db.session.get(DuesWaiver, waiver_id)
+    if waiver is None:
+        abort(404)
+    form = WaiverDecisionForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("ledger.waivers"))
+    approve = form.decision.data == "approve"
+    try:
+        services.decide_waiver(waiver, approve, decided_by_id=current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        message = (_("The waiver for %(no)s is approved.", no=waiver.member.member_no) if approve
+                   else _("The waiver for %(no)s is rejected.", no=waiver.member.member_no))
+        flash(message, "success")
+    return redirect(url_for("ledger.waivers"))
+
+
+# --- Settings -------------------------------------------------------------------------
+
+
+@bp.route("/ledger/settings", methods=["GET", "POST"])
+@permission_required("ledger.accounts")
+def settings():
+    """Ledger-wide choices: whether members owe monthly dues or give as they can."""
+    form = SettingsForm()
+    if not form.is_submitted():
+        form.voluntary.data = _voluntary()
+    if form.validate_on_submit():
+        services.set_voluntary(bool(form.voluntary.data))
+        db.session.commit()
+        flash(_("Voluntary contributions are on: no dues will be charged.")
+              if form.voluntary.data else
+              _("Voluntary contributions are off: monthly dues are charged."), "success")
+        return redirect(url_for("ledger.settings"))
+    return render_template("ledger/settings.html", form=form)

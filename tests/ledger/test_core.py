@@ -319,3 +319,13 @@ def test_the_trial_balance_always_sums_to_zero(books):
     by_key = {r.account.key: r for r in tb.rows}
     assert by_key["landlords_levy"].credit_cents == 4 * 100_000
     assert by_key["member_credit"].credit_cents == 10_000
+
+
+def test_creating_the_chart_is_audited_once_per_account(books):
+    from association.audit.models import AuditEvent
+
+    L.account("cash")
+    L.ensure_chart()  # a second call inserts nothing
+    created = db.session.scalars(sa.select(AuditEvent.object_id).where(
+        AuditEvent.object_type == "account", AuditEvent.action == "create")).all()
+    assert sorted(created) == sorted(key for _, key, *_ in L.DEFAULT_CHART)

@@ -628,3 +628,14 @@ def test_export_rows_uses_one_query(rctx, app, make_member):
         sa.event.remove(engine, "before_cursor_execute", listener)
     assert len(rows) == 6
     assert len([s for s in statements if "FROM member" in s]) == 1
+
+
+def test_script_in_an_imported_cell_is_escaped_in_the_preview(web, people):
+    """Problem messages quote the cell; they must come back escaped, not as markup."""
+    web.login("secretary")
+    content = b"first name,surname,phone,zone\nAmina,Wanjiku,0712999001,<script>alert(1)</script>\n"
+    page = web.post("/members/import",
+                    {"file": (io.BytesIO(content), "register.csv")},
+                    content_type="multipart/form-data").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

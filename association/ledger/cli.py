@@ -1,0 +1,141 @@
+"""``flask ledger ...``: the books from the command line."""
+
+from datetime import date
+
+import click
+from flask.cli import AppGroup
+
+from association.audit.services import acting_as
+from association.errors import DomainError
+from association.extensions import db
+from association.ledger import services
+from association.ledger.forms import parse_amount, parse_run_month
+from association.ledger.models import PaymentMethod
+from association.members.services import get_member_by_number
+from association.money import format_kes
+
+ledger_cli = AppGroup("ledger", help="The dues ledger: billing, payments, exports.")
+
+
+def _fail(error: Exception) -> None:
+    """Undo anything half-done and exit 1 with the message."""
+    db.session.rollback()
+    click.echo(f"Error: {error}", err=True)
+    raise SystemExit(1)
+
+
+@ledger_cli.command("bill")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The month to charge.")
+def bill(month: str) -> None:
+    """Charge every active member the dues for a month; running it again charges nobody twice."""
+    with acting_as("cli:ledger-bill"):
+        try:
+            result = services.bill_month(parse_run_month(month))
+        except DomainError as error:
+            _fail(error)
+        db.session.commit()
+    click.echo(f"Dues for {result.month:%Y-%m}: {result.charged} members charged, "
+               f"{format_kes(result.total_cents)} in all; member credit used "
+               f"{format_kes(result.credit_applied_cents)}.")
+    click.echo(f"Not charged: {result.already_charged} already charged, {result.not_active} "
+               f"not active, {result.joined_later} joined later, {result.no_rate} without a rate, "
+               f"{result.waived} waived.")
+
+
+@ledger_cli.command("pay")
+@click.argument("member_no")
+@click.argument("amount")
+@click.option("--method", required=True, type=click.Choice([m.value for m in PaymentMethod]),
+              help="How the money came in.")
+@click.option("--reference", default=None, help="The M-Pesa code (required for mpesa) or a "
+                                                "bank reference.")
+@click.option("--date", "paid_on", default=None, metavar="YYYY-MM-DD",
+              help="The day it was paid (default: today in Nairobi).")
+def pay(member_no: str, amount: str, method: str, reference: str | None,
+        paid_on: str | None) -> None:
+    """Record a member's payment, settling their oldest months first; prints the receipt number."""
+    with acting_as("cli:ledger-pay"):
+        try:
+            cents = parse_amount(amount)
+            day = services.today_in_nairobi()
+            if paid_on is not None:
+                try:
+                    day = date.fromisoformat(paid_on.strip())
+                except ValueError:
+                    raise click.BadParameter(
+                        f"{paid_on!r} is not a date; write it as YYYY-MM-DD.",
+                        param_hint="--date") from None
+            member = get_member_by_number(member_no)
+            payment = services.record_payment(member, cents, PaymentMethod(method), day,
+                                              received_by_id=None, reference=reference)
+        except (DomainError, click.BadParameter) as error:
+            _fail(error)
+        number = payment.receipt.number
+        db.session.commit()
+    click.echo(number)
+
+
+# Reporting commands follow.
+
+
+@ledger_cli.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "beancount", "hledger"]),
+              help="csv: the general ledger; beancount or hledger: a double-entry journal.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The file to write.")
+@click.option("--from", "start", default=None, metavar="YYYY-MM-DD",
+              help="The first day (default: the beginning of the books; later starts open "
+                   "with the balances brought forward).")
+@click.option("--to", "end", default=None, metavar="YYYY-MM-DD",
+              help="The last day (default: today in Nairobi).")
+def export_ledger(fmt: str, out: str, start: str | None, end: str | None) -> None:
+    """Write the general ledger as CSV, or as a journal that bean-check and hledger accept."""
+    import os
+
+    from association.audit.services import log_event
+    from association.ledger import exports, reports
+
+    with acting_as("cli:ledger-export"):
+        try:
+            first = reports.parse_date(start, "--from")
+            last = reports.parse_date(end, "--to") or services.today_in_nairobi()
+            if first is not None and first > last:
+                raise reports.ReportError("--from is after --to.")
+        except DomainError as error:
+            _fail(error)
+        partial = f"{out}.part"
+        size = 0
+        try:
+            with open(partial, "w", encoding="utf-8", newline="") as target:
+                for piece in exports.JOURNALS[fmt](first, last):
+                    target.write(piece)
+                    size += len(piece)
+            os.replace(partial, out)
+        except OSError as error:
+            _fail(error)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+        log_event("export", "ledger", None, {"format": fmt, "from": str(first or ""),
+                                             "to": last.isoformat(), "file": os.path.basename(out)})
+        db.session.commit()
+    click.echo(f"Wrote {out} ({fmt}, {first or 'the beginning'} to {last}).")
+
+
+@ledger_cli.command("trial-balance")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text",
+              help="Plain aligned text (default) or CSV.")
+@click.option("--at", "as_of", default=None, metavar="YYYY-MM-DD",
+              help="The day to balance at (default: today in Nairobi).")
+def print_trial_balance(fmt: str, as_of: str | None) -> None:
+    """Print the trial balance with its totals: debits must equal credits."""
+    from association.ledger import exports, reports
+
+    try:
+        day = reports.parse_date(as_of, "--at") or services.today_in_nairobi()
+    except DomainError as error:
+        _fail(error)
+    if fmt == "csv":
+        click.echo(exports.trial_balance_csv(day).lstrip("\ufeff"), nl=False)
+    else:
+        click.echo(exports.trial_balance_text(day), nl=False)

@@ -1,0 +1,122 @@
+"""Expense, decision and chart-of-accounts forms (shape only; rules are in expenses.py)."""
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from association.forms import BaseForm, optional_int
+from association.i18n import enum_choices
+from association.ledger.models import AccountType, ExpenseStatus, PaymentMethod
+from association.ledger.services import today_in_nairobi
+from association.money import AmountError, to_cents
+
+#: The chart's headings, one per kind of account.
+ACCOUNT_TYPE_HEADINGS = {
+    AccountType.ASSET: _l("Assets"),
+    AccountType.LIABILITY: _l("Liabilities"),
+    AccountType.EQUITY: _l("Funds (equity)"),
+    AccountType.INCOME: _l("Income"),
+    AccountType.EXPENSE: _l("Expenditure"),
+}
+
+
+#: Commas only as thousands separators ("1,500", "12,000.50").
+_GROUPED_RE = re.compile(r"^\s*(KES\s*)?-?\d{1,3}(,\d{3})+(\.\d*)?\s*$", re.IGNORECASE)
+
+
+def parse_amount(text) -> int:
+    """Typed shillings to cents; ``to_cents`` would read "1,2,3" as 123, so refuse that first.
+
+    Raises:
+        AmountError: not an amount we can record.
+    """
+    raw = str(text if text is not None else "")
+    if "," in raw and not _GROUPED_RE.match(raw):
+        raise AmountError(_l("%(value)s is not an amount. Write it like 1500 or 1500.50.",
+                             value=raw.strip()[:30]))
+    return to_cents(raw)
+
+
+def amount_check(form, field) -> None:
+    """The amount must parse as money."""
+    try:
+        parse_amount(field.data)
+    except AmountError as error:
+        raise ValidationError(str(error)) from None
+
+
+class ExpenseForm(BaseForm):
+    account_id = SelectField(
+        _l("Expense account"), coerce=optional_int,
+        validators=[DataRequired(_l("Choose the expense account."))],
+    )
+    payee = StringField(
+        _l("Paid to"), validators=[DataRequired(_l("Enter who was paid.")), Length(max=120)]
+    )
+    amount = StringField(_l("Amount (KES)"), validators=[amount_check],
+                         render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    method = SelectField(
+        _l("Paid from"), choices=enum_choices(PaymentMethod),
+        validators=[DataRequired(_l("Choose how the money was paid."))],
+    )
+    paid_on = DateField(
+        _l("Date paid"), default=today_in_nairobi,
+        validators=[InputRequired(_l("Enter the date the money was paid."))],
+    )
+    description = TextAreaField(
+        _l("What it was for"),
+        validators=[DataRequired(_l("Describe what the money was for.")), Length(max=500)],
+    )
+    document = FileField(
+        _l("Receipt or invoice (photo or PDF, optional)"),
+        render_kw={"accept": "image/jpeg,image/png,image/webp,application/pdf"},
+    )
+
+
+class ApproveForm(BaseForm):
+    """Approving needs nothing but the CSRF token."""
+
+
+class RejectForm(BaseForm):
+    reason = StringField(
+        _l("Reason for rejecting"),
+        validators=[DataRequired(_l("Give the reason for rejecting the expense.")),
+                    Length(min=3, max=300)],
+    )
+
+
+class ReverseForm(BaseForm):
+    reason = StringField(
+        _l("Reason for reversing"),
+        validators=[DataRequired(_l("Give the reason for reversing the expense.")),
+                    Length(min=3, max=300)],
+    )
+
+
+class ExpenseFilterForm(BaseForm):
+    """The list's filters, sent by GET (so no CSRF token)."""
+
+    class Meta(BaseForm.Meta):
+        csrf = False
+
+    status = SelectField(
+        _l("Status"), choices=enum_choices(ExpenseStatus, blank=_l("All statuses")),
+        validators=[Optional()],
+    )
+    month = StringField(_l("Month paid (YYYY-MM)"), validators=[Optional(), Length(max=7)])
+
+
+class AccountForm(BaseForm):
+    code = StringField(
+        _l("Code"), validators=[DataRequired(_l("Give the account a code.")), Length(max=10)]
+    )
+    name = StringField(
+        _l("Name in English"),
+        validators=[DataRequired(_l("Give the account a name.")), Length(max=100)],
+    )
+    name_sw = StringField(_l("Name in Kiswahili"), validators=[Optional(), Length(max=100)])
+    type = SelectField(_l("Type"), choices=enum_choices(AccountType))
+    active = BooleanField(_l("In use"), default=True)
