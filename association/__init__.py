@@ -81,7 +81,10 @@ def register_blueprints(app: Flask) -> None:
     from association.ledger.receipt_views import bp as receipts_bp
     from association.ledger.report_views import bp as reports_bp
     from association.ledger.views import bp as ledger_bp
+    from association.meetings.views import bp as meetings_bp
     from association.members.views import bp as members_bp
+    from association.mpesa.views import bp as mpesa_bp
+    from association.patrols.views import bp as patrols_bp
     from association.profile.views import bp as profile_bp
     from association.views import bp as core_bp
 
@@ -94,6 +97,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(receipts_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(expenses_bp)
+    app.register_blueprint(mpesa_bp)
+    app.register_blueprint(patrols_bp)
+    app.register_blueprint(meetings_bp)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -213,8 +219,14 @@ def register_commands(app: Flask) -> None:
     from association.auth.cli import create_admin
     from association.cli import seed_demo
     from association.ledger.cli import ledger_cli
+    from association.meetings.cli import meetings_cli
+    from association.mpesa.cli import mpesa_cli
+    from association.patrols.cli import patrols_cli
 
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(mpesa_cli)
+    app.cli.add_command(patrols_cli)
+    app.cli.add_command(meetings_cli)

@@ -22,6 +22,7 @@ from association.ledger.services import (
     request_waiver,
     void_receipt,
 )
+from association.meetings.demo import seed_meetings
 from association.members.models import (
     Category,
     ConsentChannel,
@@ -36,6 +37,8 @@ from association.members.services import (
     register_members,
     save_zone,
 )
+from association.mpesa.demo import seed_mpesa
+from association.patrols.demo import seed_patrols
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, get_profile, save_profile
 
@@ -124,7 +127,11 @@ def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026) ->
     db.session.flush()
     treasurer = next(u for u in db.session.scalars(sa.select(User)) if u.username == "treasurer")
     books = seed_books(made, today, rng, treasurer.id)
-    return {"members": len(made), "zones": len(zones), "users": len(DEMO_USERS), **books}
+    mpesa = seed_mpesa(made, today, rng)
+    patrols = seed_patrols(made, today, rng)
+    meetings = seed_meetings(made, today, rng)
+    return {"members": len(made), "zones": len(zones), "users": len(DEMO_USERS), **books,
+            **mpesa, **patrols, **meetings}
 
 
 #: The example schedule of the issue, in cents: residents 50; landlords by premises.

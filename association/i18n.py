@@ -61,6 +61,9 @@ ENUM_LABELS = {
     ("WaiverStatus", "pending"): _l("Awaiting the chair"),
     ("WaiverStatus", "approved"): _l("Approved"),
     ("WaiverStatus", "rejected"): _l("Rejected"),
+    # M-Pesa (issue 4).
+    # Patrols (issue 5).
+    # Meetings and governance (issue 6).
 }
 
 #: WTForms' own messages, listed so that they are extracted into our catalogue.

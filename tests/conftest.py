@@ -7,6 +7,7 @@ emptied after every test.
 
 import os
 import re
+import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -53,7 +54,9 @@ def database_url():
 
         upgrade()
         db.engine.dispose()
-    return url
+    yield url
+    if url.startswith("sqlite:///"):
+        shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
 
 
 def _empty_database() -> None:

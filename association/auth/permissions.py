@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ledger.expense_record": frozenset({R.CHAIR, R.TREASURER, R.COORDINATOR}),
     "ledger.expense_approve": frozenset({R.CHAIR, R.TREASURER, R.SECRETARY}),
     "ledger.export": frozenset({R.CHAIR, R.TREASURER, R.AUDITOR}),
+    # M-Pesa (issue 4).
+    # Patrols (issue 5).
+    # Meetings and governance (issue 6).
 }
 
 PUBLIC = "public"

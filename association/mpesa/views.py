@@ -1,0 +1,5 @@
+"""The mpesa screens."""
+
+from flask import Blueprint
+
+bp = Blueprint("mpesa", __name__)

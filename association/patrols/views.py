@@ -1,0 +1,5 @@
+"""The patrols screens."""
+
+from flask import Blueprint
+
+bp = Blueprint("patrols", __name__)
