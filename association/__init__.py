@@ -83,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from association.ledger.views import bp as ledger_bp
     from association.meetings.views import bp as meetings_bp
     from association.members.views import bp as members_bp
+    from association.mpesa.import_views import bp as mpesa_imports_bp
     from association.mpesa.views import bp as mpesa_bp
     from association.patrols.views import bp as patrols_bp
     from association.profile.views import bp as profile_bp
@@ -98,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(expenses_bp)
     app.register_blueprint(mpesa_bp)
+    app.register_blueprint(mpesa_imports_bp)
     app.register_blueprint(patrols_bp)
     app.register_blueprint(meetings_bp)
 

@@ -37,7 +37,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ledger.expense_record": frozenset({R.CHAIR, R.TREASURER, R.COORDINATOR}),
     "ledger.expense_approve": frozenset({R.CHAIR, R.TREASURER, R.SECRETARY}),
     "ledger.export": frozenset({R.CHAIR, R.TREASURER, R.AUDITOR}),
-    # M-Pesa (issue 4).
+    # M-Pesa (issue 4): officials who keep the books see the M-Pesa desk; the
+    # treasurer (and chair) settle suspense, import statements and change settings.
+    "mpesa.view": frozenset({R.CHAIR, R.TREASURER, R.AUDITOR}),
+    "mpesa.manage": frozenset({R.CHAIR, R.TREASURER}),
     # Patrols (issue 5).
     # Meetings and governance (issue 6).
 }
