@@ -8,35 +8,54 @@ from association.errors import DomainError
 
 #: The largest single amount accepted anywhere (KES 100 million): typos, not wealth.
 MAX_CENTS = 100_000_000 * 100
-_AMOUNT_RE = re.compile(r"^(\d{1,12})(?:\.(\d{1,2}))?$")
+_AMOUNT_RE = re.compile(r"^(\d+)(?:\.(\d+))?$")
+#: Commas are allowed only as thousands separators: "1,500" yes, "1,2,3" no.
+_GROUPED_RE = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
 class AmountError(DomainError):
     """Not an amount of money we can record."""
 
 
-def to_cents(text) -> int:
-    """Parse "1,500", "1500.5" or "50" (shillings) into cents; at most 2 decimal places.
+def to_cents(text, *, allow_zero: bool = False) -> int:
+    """Parse typed shillings ("1,500", "1500.5", "KES 50") into cents.
+
+    The one place where typed money is read: every form, import and command uses it.
+
+    Args:
+        allow_zero: accept 0 (a waiver that waives everything); otherwise it is refused.
 
     Raises:
-        AmountError: empty, negative, zero, non-numeric, too precise or too large.
+        AmountError: empty, negative, zero, non-numeric, misplaced commas, more than
+            two decimal places, or too large to be right.
     """
-    raw = str(text if text is not None else "").strip().replace(",", "").replace(" ", "")
+    raw = str(text if text is not None else "").strip()
     if raw.upper().startswith("KES"):
-        raw = raw[3:]
+        raw = raw[3:].strip()
+    raw = raw.replace(" ", "")
     if not raw:
         raise AmountError(_l("Enter an amount."))
     if raw.startswith("-"):
-        raise AmountError(_l("The amount must be more than zero."))
+        raise AmountError(_l("The amount cannot be negative.") if allow_zero
+                          else _l("The amount must be more than zero."))
+    if "," in raw:
+        if not _GROUPED_RE.match(raw):
+            raise AmountError(_l("%(value)s is not an amount. Write it like 1500 or 1500.50.",
+                                 value=str(text).strip()[:30]))
+        raw = raw.replace(",", "")
     match = _AMOUNT_RE.match(raw)
     if match is None:
-        if re.match(r"^\d+\.\d{3,}$", raw):
-            raise AmountError(_l("Amounts have at most two decimal places (cents)."))
         raise AmountError(_l("%(value)s is not an amount. Write it like 1500 or 1500.50.",
-                             value=str(text)[:30]))
-    shillings, cents = match.groups()
-    value = int(shillings) * 100 + int((cents or "0").ljust(2, "0"))
-    if value <= 0:
+                             value=str(text).strip()[:30]))
+    shillings, decimals = match.groups()
+    decimals = decimals or ""
+    if len(decimals.rstrip("0")) > 2:
+        raise AmountError(_l("Amounts have at most two decimal places (cents)."))
+    shillings = shillings.lstrip("0") or "0"
+    if len(shillings) > len(str(MAX_CENTS // 100)):
+        raise AmountError(_l("That amount is too large to be right."))
+    value = int(shillings) * 100 + int(decimals[:2].ljust(2, "0"))
+    if value == 0 and not allow_zero:
         raise AmountError(_l("The amount must be more than zero."))
     if value > MAX_CENTS:
         raise AmountError(_l("That amount is too large to be right."))

@@ -9,10 +9,9 @@ from association.audit.services import acting_as
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger import services
-from association.ledger.forms import parse_amount, parse_run_month
 from association.ledger.models import PaymentMethod
 from association.members.services import get_member_by_number
-from association.money import format_kes
+from association.money import format_kes, to_cents
 
 ledger_cli = AppGroup("ledger", help="The dues ledger: billing, payments, exports.")
 
@@ -30,7 +29,7 @@ def bill(month: str) -> None:
     """Charge every active member the dues for a month; running it again charges nobody twice."""
     with acting_as("cli:ledger-bill"):
         try:
-            result = services.bill_month(parse_run_month(month))
+            result = services.bill_month(services.parse_month(month))
         except DomainError as error:
             _fail(error)
         db.session.commit()
@@ -56,7 +55,7 @@ def pay(member_no: str, amount: str, method: str, reference: str | None,
     """Record a member's payment, settling their oldest months first; prints the receipt number."""
     with acting_as("cli:ledger-pay"):
         try:
-            cents = parse_amount(amount)
+            cents = to_cents(amount)
             day = services.today_in_nairobi()
             if paid_on is not None:
                 try:

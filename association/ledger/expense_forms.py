@@ -1,6 +1,5 @@
 """Expense, decision and chart-of-accounts forms (shape only; rules are in expenses.py)."""
 
-import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
@@ -24,26 +23,12 @@ ACCOUNT_TYPE_HEADINGS = {
 
 
 #: Commas only as thousands separators ("1,500", "12,000.50").
-_GROUPED_RE = re.compile(r"^\s*(KES\s*)?-?\d{1,3}(,\d{3})+(\.\d*)?\s*$", re.IGNORECASE)
-
-
-def parse_amount(text) -> int:
-    """Typed shillings to cents; ``to_cents`` would read "1,2,3" as 123, so refuse that first.
-
-    Raises:
-        AmountError: not an amount we can record.
-    """
-    raw = str(text if text is not None else "")
-    if "," in raw and not _GROUPED_RE.match(raw):
-        raise AmountError(_l("%(value)s is not an amount. Write it like 1500 or 1500.50.",
-                             value=raw.strip()[:30]))
-    return to_cents(raw)
 
 
 def amount_check(form, field) -> None:
     """The amount must parse as money."""
     try:
-        parse_amount(field.data)
+        to_cents(field.data)
     except AmountError as error:
         raise ValidationError(str(error)) from None
 

@@ -29,7 +29,6 @@ from association.ledger.expense_forms import (
     ExpenseForm,
     RejectForm,
     ReverseForm,
-    parse_amount,
 )
 from association.ledger.models import (
     Account,
@@ -40,7 +39,7 @@ from association.ledger.models import (
     PaymentMethod,
 )
 from association.ledger.services import LedgerError, parse_month
-from association.money import format_kes
+from association.money import format_kes, to_cents
 from association.web import flash_form_errors
 
 bp = Blueprint("expenses", __name__)
@@ -113,7 +112,7 @@ def new():
             expense = services.record_expense(
                 db.session.get(Account, form.account_id.data),
                 form.payee.data,
-                parse_amount(form.amount.data),
+                to_cents(form.amount.data),
                 PaymentMethod(form.method.data),
                 form.paid_on.data,
                 form.description.data,

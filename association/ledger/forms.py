@@ -4,7 +4,6 @@ Forms check shape only: an amount is an amount, a month is a month, a member
 number names a member. The rules of the books are in ``ledger.services``.
 """
 
-import re
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -42,50 +41,6 @@ from association.members.services import get_member_by_number
 from association.money import AmountError, to_cents
 
 #: Digits with commas only between groups of three ("1,500", "12,000.50").
-_GROUPED_RE = re.compile(r"^\s*(KES\s*)?-?\d{1,3}(,\d{3})+(\.\d*)?\s*$", re.IGNORECASE)
-_ZERO_RE = re.compile(r"^\s*(KES\s*)?0+(\.0{1,2})?\s*$", re.IGNORECASE)
-
-
-def parse_amount(text) -> int:
-    """Typed shillings to cents, refusing commas that are not thousands separators.
-
-    ``to_cents`` drops every comma, so "1,2,3" would otherwise be read as 123.
-
-    Raises:
-        AmountError: not an amount we can record.
-    """
-    raw = str(text if text is not None else "")
-    if "," in raw and not _GROUPED_RE.match(raw):
-        raise AmountError(_l("%(value)s is not an amount. Write it like 1500 or 1500.50.",
-                             value=raw.strip()[:30]))
-    return to_cents(raw)
-
-
-def parse_amount_or_zero(text) -> int:
-    """Like :func:`parse_amount`, but "0" is allowed (a waiver that waives everything).
-
-    Raises:
-        AmountError: not an amount, or negative.
-    """
-    raw = str(text if text is not None else "")
-    if _ZERO_RE.match(raw):
-        return 0
-    if raw.strip().startswith("-"):
-        raise AmountError(_l("The amount cannot be negative."))
-    return parse_amount(raw)
-
-
-def parse_run_month(text) -> date:
-    """A month the dues can be run for: written YYYY-MM, and not after the current month.
-
-    Raises:
-        LedgerError: not a month, or a month still to come.
-    """
-    month = parse_month(text)
-    if month > month_start(today_in_nairobi()):
-        raise LedgerError(_l("Dues can be run for the current month or earlier, not for "
-                             "%(month)s.", month=month.strftime("%Y-%m")))
-    return month
 
 
 def _current_month() -> str:
@@ -140,7 +95,7 @@ class PaymentForm(_MemberField, BaseForm):
 
     def validate_amount(self, field) -> None:
         try:
-            self.amount_cents = parse_amount(field.data)
+            self.amount_cents = to_cents(field.data)
         except AmountError as error:
             raise ValidationError(str(error)) from None
 
@@ -155,7 +110,7 @@ class DuesRunForm(BaseForm):
 
     def validate_month(self, field) -> None:
         try:
-            self.run_month = parse_run_month(field.data)
+            self.run_month = parse_month(field.data)
         except LedgerError as error:
             raise ValidationError(str(error)) from None
 
@@ -219,7 +174,7 @@ class TierForm(Form):
             ok = False
         else:
             try:
-                self.amount_cents = parse_amount(self.amount.data)
+                self.amount_cents = to_cents(self.amount.data)
             except AmountError as error:
                 self.amount.errors = [*self.amount.errors, str(error)]
                 ok = False
@@ -265,7 +220,7 @@ class RateScheduleForm(BaseForm):
             if not (field.data or "").strip():
                 continue
             try:
-                self.cents[name] = parse_amount(field.data)
+                self.cents[name] = to_cents(field.data)
             except AmountError as error:
                 field.errors = [*field.errors, str(error)]
                 ok = False
@@ -307,7 +262,7 @@ class WaiverForm(_MemberField, BaseForm):
 
     def validate_amount(self, field) -> None:
         try:
-            self.amount_cents = parse_amount_or_zero(field.data)
+            self.amount_cents = to_cents(field.data, allow_zero=True)
         except AmountError as error:
             raise ValidationError(str(error)) from None
 

@@ -403,10 +403,20 @@ def add_rate_schedule(
 ) -> list[DuesRate]:
     """Adopt a new schedule from a month on; earlier months keep their rates.
 
+    A schedule cannot start in a closed month or in one whose dues have been
+    run: that would change what those months should have charged.
+
     Raises:
-        RateError: no resolution reference, a bad amount, or overlapping landlord tiers.
+        RateError: no resolution reference, a bad amount, overlapping landlord tiers,
+            or a start month that is closed or already billed.
     """
     effective_from = month_start(effective_from)
+    if is_closed(effective_from) or db.session.scalar(
+        sa.select(DuesCharge.id).where(DuesCharge.month >= effective_from).limit(1)
+    ):
+        raise RateError(_l("The dues for %(month)s have already been charged or the month is "
+                           "closed: a new schedule can start only in a month not yet billed.",
+                           month=effective_from.strftime("%Y-%m")))
     resolution_ref = (resolution_ref or "").strip()
     if not resolution_ref:
         raise RateError(_l("Name the meeting resolution that decided these rates."))
@@ -557,10 +567,14 @@ def bill_month(month: date, posted_by_id: int | None = None) -> BillingResult:
     credit have it applied to their oldest open charges.
 
     Raises:
-        LedgerError: voluntary contributions are on, or no rates exist for the month.
+        LedgerError: a month still to come, voluntary contributions are on, or no
+            rates exist for the month.
         ClosedPeriodError: the month is closed.
     """
     month = month_start(month)
+    if month > month_start(today_in_nairobi()):
+        raise LedgerError(_l("Dues can be run for the current month or earlier, not for "
+                             "%(month)s.", month=month.strftime("%Y-%m")))
     result = BillingResult(month=month)
     _lock_ledger()
     if settings().voluntary_contributions:

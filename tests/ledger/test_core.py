@@ -1,6 +1,6 @@
 """The rules of the books, called directly."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -38,7 +38,8 @@ def _open(member_id):
 
 @pytest.mark.parametrize("typed,cents", [
     ("50", 5000), ("1,500", 150000), ("1500.5", 150050), ("0.01", 1), ("KES 300", 30000),
-    (" 12 345.67 ", 1234567),
+    (" 12 345.67 ", 1234567), ("1,500.50", 150050), ("KES 1,500", 150000), ("007", 700),
+    ("50.50", 5050), ("50.500", 5050),
 ])
 def test_amounts_become_cents(typed, cents):
     assert to_cents(typed) == cents
@@ -47,12 +48,21 @@ def test_amounts_become_cents(typed, cents):
 @pytest.mark.parametrize("typed,message", [
     ("", "Enter an amount"), ("-5", "more than zero"), ("0", "more than zero"),
     ("0.00", "more than zero"), ("10.005", "two decimal places"), ("abc", "not an amount"),
-    ("1e5", "not an amount"), ("99999999999999", "not an amount"),
+    ("1e5", "not an amount"), ("99999999999999", "too large"),
+    ("1,2,3", "not an amount"), ("15,00", "not an amount"), (",500", "not an amount"),
+    ("1,500,", "not an amount"), ("5O", "not an amount"), ("1.5.0", "not an amount"),
     ("100000001", "too large"), ("1.2.3", "not an amount"), (None, "Enter an amount"),
 ])
 def test_bad_amounts_are_refused(typed, message):
     with pytest.raises(AmountError, match=message):
         to_cents(typed)
+
+
+def test_zero_only_where_allowed():
+    assert to_cents("0", allow_zero=True) == 0
+    assert to_cents("KES 0.00", allow_zero=True) == 0
+    with pytest.raises(AmountError, match="cannot be negative"):
+        to_cents("-1", allow_zero=True)
 
 
 def test_format_kes():
@@ -170,6 +180,28 @@ def test_a_rate_change_never_alters_past_charges(books):
 def test_bad_rate_schedules(books, rates, ref, message):
     with pytest.raises(L.RateError, match=message):
         L.add_rate_schedule(date(2026, 1, 1), rates, ref, None)
+
+
+def test_a_schedule_cannot_start_in_a_billed_or_closed_month(books):
+    _member(books.zone_id)
+    L.bill_month(date(2025, 5, 1))
+    new = [L.RateInput(Category.RESIDENT, 10_000)]
+    with pytest.raises(L.RateError, match="already been charged"):
+        L.add_rate_schedule(date(2025, 5, 1), new, "Baraza 2025-05-24, resolution 2", None)
+    with pytest.raises(L.RateError, match="already been charged"):
+        L.add_rate_schedule(date(2025, 3, 1), new, "Baraza 2025-05-24, resolution 2", None)
+    L.close_month(date(2025, 8, 1), None)
+    with pytest.raises(L.RateError, match="closed"):
+        L.add_rate_schedule(date(2025, 8, 1), new, "Baraza 2025-07-24, resolution 2", None)
+    assert L.schedule_for(date(2025, 9, 1))[0].resolution_ref == "AGM 2025-01-18, resolution 4"
+
+
+def test_dues_cannot_be_run_for_a_month_still_to_come(books):
+    _member(books.zone_id)
+    next_month = L.month_end(L.today_in_nairobi()) + timedelta(days=1)
+    with pytest.raises(L.LedgerError, match="current month or earlier"):
+        L.bill_month(next_month)
+    assert db.session.scalar(sa.select(sa.func.count(DuesCharge.id))) == 0
 
 
 def test_who_is_not_charged(books):

@@ -536,7 +536,7 @@ def test_an_oversize_file_is_refused(app, web, books):
     ({"amount": "abc"}, "abc is not an amount."),
     ({"amount": "1,2,3"}, "1,2,3 is not an amount."),
     ({"amount": "1,50"}, "1,50 is not an amount."),
-    ({"amount": "99999999999999"}, "99999999999999 is not an amount."),
+    ({"amount": "99999999999999"}, "too large to be right"),
     ({"amount": "1e5"}, "1e5 is not an amount."),
     ({"amount": "999999999"}, "That amount is too large to be right."),
     ({"amount": ""}, "Enter an amount."),

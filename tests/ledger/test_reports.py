@@ -3,7 +3,6 @@ screens and their access rules, and bad input."""
 
 import csv
 import io
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -14,7 +13,7 @@ from association.audit.services import acting_as
 from association.auth.models import User
 from association.extensions import db
 from association.ledger import reports
-from association.ledger.models import Account, EntrySource, PaymentMethod, Receipt, Side
+from association.ledger.models import EntrySource, PaymentMethod, Receipt, Side
 from association.ledger.services import (
     Line,
     RateInput,
@@ -410,21 +409,3 @@ def test_report_files_read_back(web, books):
         workbook.close()
     assert values[0] == ["Code", "Account", "Type", "Debit", "Credit"]
     assert values[-1][3:] == [2800, 2800]
-
-
-# --- Timing (reported, not asserted) -----------------------------------------------
-
-
-def test_time_the_trial_balance_and_a_statement(app, books, capsys):
-    with app.app_context():
-        start = time.perf_counter()
-        reports.trial_balance_report(today_in_nairobi())
-        tb_ms = (time.perf_counter() - start) * 1000
-        member = db.session.get(Member, books.landlord_id)
-        start = time.perf_counter()
-        reports.statement_report(reports.member_statement_data(member, whole(books)))
-        st_ms = (time.perf_counter() - start) * 1000
-        accounts = db.session.scalar(sa.select(sa.func.count(Account.id)))
-    with capsys.disabled():
-        print(f"\n[timing] trial balance {tb_ms:.1f} ms, member statement {st_ms:.1f} ms "
-              f"({accounts} accounts)")
