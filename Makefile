@@ -17,6 +17,8 @@ MO := translations/sw/LC_MESSAGES/messages.mo
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
+#: The local Daraja sandbox that `make run` starts beside the app.
+SANDBOX_PORT ?= 8765
 DEMO_USERS    := chair treasurer secretary coordinator auditor member
 DEMO_PASSWORD := mtaani-demo
 
@@ -25,15 +27,21 @@ PYTEST_ARGS ?=
 
 .PHONY: run test install translations extract db-upgrade bench lint clean help
 
-## run: install, compile translations, migrate, seed the demo on first run, serve
+## run: install, compile translations, migrate, seed the demo on first run, serve (with the local M-Pesa sandbox)
 run: install translations
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo
 	@echo "Demo logins (password for all: $(DEMO_PASSWORD)):"
 	@echo "  $(DEMO_USERS)"
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops)"
+	@echo "Local M-Pesa (Daraja) sandbox on http://127.0.0.1:$(SANDBOX_PORT)/: log in as"
+	@echo "  'member' and choose 'Pay by M-Pesa' (phones ending 1032 cancel, 1037 time out)."
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops both)"
 	@echo
+	@$(FLASK) mpesa sandbox --port $(SANDBOX_PORT) --quiet & sandbox=$$!; \
+	trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
+	PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
+	MPESA_BASE_URL="$${MPESA_BASE_URL:-http://127.0.0.1:$(SANDBOX_PORT)}" \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 ## test: the suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set

@@ -86,9 +86,54 @@ class Config:
         "LOGIN_RATE_LIMIT_PER_ACCOUNT", "10 per 15 minutes"
     )
 
+    # --- M-Pesa (Daraja). Missing settings disable M-Pesa; the rest of the app works.
+    #: "sandbox" or "production": picks Safaricom's host and the callback address allow-list.
+    MPESA_ENV = os.environ.get("MPESA_ENV", "sandbox")
+    #: Overrides the Daraja host (the local sandbox, tests), e.g. http://127.0.0.1:8765.
+    MPESA_BASE_URL = os.environ.get("MPESA_BASE_URL") or None
+    MPESA_CONSUMER_KEY = os.environ.get("MPESA_CONSUMER_KEY") or None
+    MPESA_CONSUMER_SECRET = os.environ.get("MPESA_CONSUMER_SECRET") or None
+    #: The paybill number, or for a till the store (head office) number.
+    MPESA_SHORTCODE = os.environ.get("MPESA_SHORTCODE") or None
+    MPESA_PASSKEY = os.environ.get("MPESA_PASSKEY") or None
+    #: "paybill" or "till"; a till also needs MPESA_TILL_NUMBER.
+    MPESA_SHORTCODE_TYPE = os.environ.get("MPESA_SHORTCODE_TYPE", "paybill")
+    MPESA_TILL_NUMBER = os.environ.get("MPESA_TILL_NUMBER") or None
+    #: For Transaction Status queries (confirming paybill payments); optional.
+    MPESA_INITIATOR_NAME = os.environ.get("MPESA_INITIATOR_NAME") or None
+    MPESA_SECURITY_CREDENTIAL = os.environ.get("MPESA_SECURITY_CREDENTIAL") or None
+    #: A long random secret that is part of every callback path.
+    MPESA_CALLBACK_TOKEN = os.environ.get("MPESA_CALLBACK_TOKEN") or None
+    #: Comma-separated callback source addresses; empty means Safaricom's published
+    #: addresses in production and any address in the sandbox; "*" allows any.
+    MPESA_ALLOWED_IPS = os.environ.get("MPESA_ALLOWED_IPS", "")
+    #: Seconds per HTTP attempt, attempts, and the first back-off pause (doubling).
+    MPESA_HTTP_TIMEOUT = float(os.environ.get("MPESA_HTTP_TIMEOUT", "15"))
+    MPESA_HTTP_ATTEMPTS = int(os.environ.get("MPESA_HTTP_ATTEMPTS", "3"))
+    MPESA_HTTP_BACKOFF = float(os.environ.get("MPESA_HTTP_BACKOFF", "1"))
+    #: The app's public https address, for the callback URLs given to Daraja.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
+
     @classmethod
     def init_app(cls, app) -> None:
         """Finish settings that need work at start-up; refuse settings that cannot work."""
+
+
+#: Safaricom's public sandbox credentials (published on the Daraja portal) and the local
+#: sandbox address: what development uses when nothing else is set.
+SANDBOX_SHORTCODE = "174379"
+SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"  # noqa: S105
+LOCAL_SANDBOX_URL = "http://127.0.0.1:8765"
+
+
+def _dev_callback_token() -> str:
+    """A random callback token kept in instance/, like the development secret key."""
+    token_file = INSTANCE_DIR / "mpesa_callback_token"
+    if not token_file.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(secrets.token_urlsafe(32))
+        token_file.chmod(0o600)
+    return token_file.read_text().strip()
 
 
 class DevelopmentConfig(Config):
@@ -101,6 +146,25 @@ class DevelopmentConfig(Config):
         """Keep a generated secret key in instance/ when none is set."""
         if not app.config.get("SECRET_KEY"):
             app.config["SECRET_KEY"] = _dev_secret_key()
+        # From a fresh clone, M-Pesa talks to the local sandbox (`flask mpesa sandbox`,
+        # started by `make run`); any MPESA_* variable that is set wins.
+        if not os.environ.get("MPESA_CONSUMER_KEY"):
+            app.config.update(
+                MPESA_BASE_URL=app.config["MPESA_BASE_URL"] or LOCAL_SANDBOX_URL,
+                MPESA_CONSUMER_KEY=app.config["MPESA_CONSUMER_KEY"] or "local-sandbox-key",
+                MPESA_CONSUMER_SECRET=app.config["MPESA_CONSUMER_SECRET"] or "local-sandbox-secret",
+                MPESA_SHORTCODE=app.config["MPESA_SHORTCODE"] or SANDBOX_SHORTCODE,
+                MPESA_PASSKEY=app.config["MPESA_PASSKEY"] or SANDBOX_PASSKEY,
+                MPESA_INITIATOR_NAME=app.config["MPESA_INITIATOR_NAME"] or "testapi",
+                MPESA_SECURITY_CREDENTIAL=app.config["MPESA_SECURITY_CREDENTIAL"]
+                or "local-sandbox-credential",
+                MPESA_HTTP_TIMEOUT=5.0,
+            )
+        if not app.config.get("MPESA_CALLBACK_TOKEN"):
+            app.config["MPESA_CALLBACK_TOKEN"] = _dev_callback_token()
+        if not app.config.get("PUBLIC_BASE_URL"):
+            port = os.environ.get("FLASK_RUN_PORT") or os.environ.get("PORT") or "5000"
+            app.config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
 
 
 class TestingConfig(Config):
@@ -115,6 +179,24 @@ class TestingConfig(Config):
         else None
     )
     RATELIMIT_STORAGE_URI = "memory://"
+    # M-Pesa is configured but points at a closed port: tests that talk to Daraja start
+    # the local sandbox and set MPESA_BASE_URL to it.
+    MPESA_ENV = "sandbox"
+    MPESA_BASE_URL = "http://127.0.0.1:9"
+    MPESA_CONSUMER_KEY = "test-key"
+    MPESA_CONSUMER_SECRET = "test-secret"  # noqa: S105 - used by tests only
+    MPESA_SHORTCODE = SANDBOX_SHORTCODE
+    MPESA_PASSKEY = SANDBOX_PASSKEY
+    MPESA_SHORTCODE_TYPE = "paybill"
+    MPESA_TILL_NUMBER = None
+    MPESA_INITIATOR_NAME = None
+    MPESA_SECURITY_CREDENTIAL = None
+    MPESA_CALLBACK_TOKEN = "test-callback-token-0123456789abcdef"  # noqa: S105
+    MPESA_ALLOWED_IPS = ""
+    MPESA_HTTP_TIMEOUT = 2.0
+    MPESA_HTTP_ATTEMPTS = 2
+    MPESA_HTTP_BACKOFF = 0.01
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
     @classmethod
     def init_app(cls, app) -> None:

@@ -11,7 +11,7 @@ treasurer, as ``unconfirmed`` or in ``suspense``.
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from association.extensions import db
@@ -74,3 +74,107 @@ class MpesaTransaction(db.Model):
 
     member = relationship("Member")
     payment = relationship("Payment")
+
+
+# --- STK push requests, the callback inbox, settings (Daraja client side) ----
+
+
+class StkStatus(enum.StrEnum):
+    """Where an STK push prompt stands."""
+
+    SENDING = "sending"  # recorded; the prompt is being sent to Daraja
+    PENDING = "pending"  # Daraja accepted it: the phone shows the prompt
+    PAID = "paid"  # the payment arrived and is credited (or waits for the treasurer)
+    FAILED = "failed"  # cancelled, timed out, insufficient funds, wrong PIN, ...
+    ERROR = "error"  # Daraja refused the request or could not be reached
+
+
+class StkRequest(db.Model):
+    """One STK push prompt: recorded before it is sent, so every callback finds its member."""
+
+    __tablename__ = "mpesa_stk_request"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    id: Mapped[intpk]
+    #: Daraja's id for the prompt; known once Daraja accepted it.
+    checkout_request_id: Mapped[str | None] = mapped_column(String(60), unique=True)
+    merchant_request_id: Mapped[str | None] = mapped_column(String(60))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    amount_cents: Mapped[cents]
+    #: The phone that gets the prompt, E.164.
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    account_reference: Mapped[str] = mapped_column(String(20))
+    status: Mapped[StkStatus] = mapped_column(
+        str_enum(StkStatus, 10), default=StkStatus.SENDING, index=True
+    )
+    #: Daraja's ResultCode (or errorCode) and description, as sent.
+    result_code: Mapped[str | None] = mapped_column(String(30))
+    result_desc: Mapped[str | None] = mapped_column(String(300))
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("mpesa_transaction.id"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: The language the payer reads, for the failure message on the pending page.
+    language: Mapped[str | None] = mapped_column(String(5))
+    last_queried_at: Mapped[datetime | None]
+    query_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    member = relationship("Member")
+    transaction = relationship("MpesaTransaction")
+
+
+class CallbackKind(enum.StrEnum):
+    """Which of our callback addresses received the body."""
+
+    STK = "stk"
+    C2B_VALIDATION = "c2b_validation"
+    C2B_CONFIRMATION = "c2b_confirmation"
+    STATUS_RESULT = "status_result"
+    STATUS_TIMEOUT = "status_timeout"
+
+
+class CallbackInbox(db.Model):
+    """A callback body exactly as it arrived, stored before it is acknowledged.
+
+    Rows are only ever added; processing sets ``processed_at`` and ``outcome``
+    (or ``error``), never the body. A row stored but not processed (a crash, a
+    bug, Daraja unreachable) is processed again by ``flask mpesa reconcile``.
+    """
+
+    __tablename__ = "mpesa_callback_inbox"
+
+    id: Mapped[intpk]
+    kind: Mapped[CallbackKind] = mapped_column(str_enum(CallbackKind, 20), index=True)
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: The receipt code or CheckoutRequestID the body names, once parsed.
+    key: Mapped[str | None] = mapped_column(String(60), index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: What processing did: credited, duplicate, suspense, failed, rejected, ignored, ...
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    error: Mapped[str | None] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class UnknownAccountAction(enum.StrEnum):
+    """What C2B validation answers for an account number that matches no member."""
+
+    SUSPENSE = "suspense"  # accept the money; it waits in suspense for the treasurer
+    REJECT = "reject"  # refuse it (C2B00012): the payer gets their money back at once
+
+
+class MpesaSettings(db.Model):
+    """The treasurer's M-Pesa choices (one row, id 1)."""
+
+    __tablename__ = "mpesa_settings"
+
+    id: Mapped[intpk]
+    unknown_account: Mapped[UnknownAccountAction] = mapped_column(
+        str_enum(UnknownAccountAction, 10), default=UnknownAccountAction.SUSPENSE
+    )
+    #: When the C2B URLs were last registered with Daraja, and the answer.
+    c2b_registered_at: Mapped[datetime | None]
+    c2b_register_result: Mapped[str | None] = mapped_column(String(300))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

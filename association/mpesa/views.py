@@ -1,5 +1,344 @@
-"""The mpesa screens."""
+"""M-Pesa screens (the treasurer's desk, paying by STK push) and Daraja's callback addresses."""
 
-from flask import Blueprint
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from association.audit.services import acting_as
+from association.auth.permissions import login_only, permission_required, public
+from association.errors import DomainError
+from association.extensions import csrf, db
+from association.i18n import choices, current_language
+from association.members.models import Member
+from association.members.services import MemberNotFoundError, get_member_by_number
+from association.money import AmountError, format_kes, to_cents
+from association.mpesa import (
+    callbacks,
+    models,  # noqa: F401 - the app and migrations see the tables
+    stk,
+)
+from association.mpesa.forms import OTHER, ActionForm, PayForm, RejectForm, SettingsForm
+from association.mpesa.models import (
+    CallbackInbox,
+    CallbackKind,
+    MpesaTransaction,
+    StkRequest,
+    StkStatus,
+    TransactionStatus,
+    UnknownAccountAction,
+)
+from association.mpesa.provider import (
+    ProviderError,
+    config_problems,
+    get_provider,
+    status_query_enabled,
+)
+from association.types import utcnow
 
 bp = Blueprint("mpesa", __name__)
+
+
+# --- Daraja's callbacks (public, token in the path, CSRF does not apply) --------------
+
+
+def _receive(kind: CallbackKind, token: str):
+    """Store the body, acknowledge it in Daraja's form, process it (idempotently)."""
+    if not callbacks.token_ok(token):
+        abort(404)
+    if (request.content_length or 0) > callbacks.MAX_BODY:
+        abort(413)
+    raw = request.get_data(cache=False)[: callbacks.MAX_BODY + 1]
+    if len(raw) > callbacks.MAX_BODY:
+        abort(413)
+    with acting_as("daraja:callback"):
+        row = callbacks.store(kind, raw, request.remote_addr)
+        db.session.commit()  # kept before anything else can fail
+        if row.outcome == "refused_address":
+            return jsonify({"ResultCode": 1, "ResultDesc": "Rejected"}), 403
+        answer = callbacks.acknowledgement(kind)
+        if kind == CallbackKind.C2B_VALIDATION:
+            try:
+                data = callbacks._parse(raw)
+            except callbacks.CallbackError:
+                data = {}
+            try:
+                answer, outcome = callbacks.validation_answer(data)
+            except Exception:  # noqa: BLE001 - never bounce real money on our own bug
+                db.session.rollback()
+                current_app.logger.exception("M-Pesa validation %s failed", row.id)
+                answer, outcome = {"ResultCode": "0", "ResultDesc": "Accepted"}, "error"
+                row = db.session.get(CallbackInbox, row.id)
+            row.outcome, row.processed_at = outcome, utcnow()
+        else:
+            callbacks.process(row)
+        try:
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the body is stored: reconcile processes it
+            db.session.rollback()
+            current_app.logger.exception("M-Pesa callback %s not processed", row.id)
+    return jsonify(answer)
+
+
+def _callback_view(kind: CallbackKind, name: str, *paths: str):
+    def view(token: str):
+        return _receive(kind, token)
+
+    view.__name__ = name
+    view.__doc__ = f"Daraja's {kind.value} callback."
+    view = csrf.exempt(public(view))
+    for path in paths:
+        bp.add_url_rule(path + "<token>", endpoint=name, view_func=view, methods=["POST"])
+    return view
+
+
+stk_callback = _callback_view(CallbackKind.STK, "stk_callback", "/mpesa/stk/callback/",
+                              callbacks.HOOK_PATHS[CallbackKind.STK])
+c2b_validation = _callback_view(CallbackKind.C2B_VALIDATION, "c2b_validation",
+                                "/mpesa/c2b/validation/",
+                                callbacks.HOOK_PATHS[CallbackKind.C2B_VALIDATION])
+c2b_confirmation = _callback_view(CallbackKind.C2B_CONFIRMATION, "c2b_confirmation",
+                                  "/mpesa/c2b/confirmation/",
+                                  callbacks.HOOK_PATHS[CallbackKind.C2B_CONFIRMATION])
+status_result = _callback_view(CallbackKind.STATUS_RESULT, "status_result",
+                               "/mpesa/status/result/",
+                               callbacks.HOOK_PATHS[CallbackKind.STATUS_RESULT])
+status_timeout = _callback_view(CallbackKind.STATUS_TIMEOUT, "status_timeout",
+                                "/mpesa/status/timeout/",
+                                callbacks.HOOK_PATHS[CallbackKind.STATUS_TIMEOUT])
+
+
+# --- The treasurer's M-Pesa desk --------------------------------------------------------
+
+
+@bp.route("/mpesa")
+@permission_required("mpesa.view")
+def index():
+    """M-Pesa: settings, payments waiting for confirmation, prompts, recent payments."""
+    recent = db.session.scalars(
+        select(MpesaTransaction).options(selectinload(MpesaTransaction.member),
+                                         selectinload(MpesaTransaction.payment))
+        .order_by(MpesaTransaction.id.desc()).limit(50)
+    ).all()
+    unconfirmed = db.session.scalars(
+        select(MpesaTransaction).options(selectinload(MpesaTransaction.member))
+        .where(MpesaTransaction.status == TransactionStatus.UNCONFIRMED)
+        .order_by(MpesaTransaction.id).limit(100)
+    ).all()
+    prompts = db.session.scalars(
+        select(StkRequest).options(selectinload(StkRequest.member))
+        .order_by(StkRequest.id.desc()).limit(20)
+    ).all()
+    waiting = db.session.scalar(
+        select(db.func.count(CallbackInbox.id)).where(CallbackInbox.processed_at.is_(None)))
+    inbox = db.session.scalars(
+        select(CallbackInbox).order_by(CallbackInbox.id.desc()).limit(20)).all()
+    current = callbacks.settings()
+    db.session.commit()  # the settings row, if it was just created
+    form = SettingsForm(unknown_account=current.unknown_account.value)
+    return render_template(
+        "mpesa/index.html", problems=config_problems(), recent=recent, unconfirmed=unconfirmed,
+        prompts=prompts, waiting=waiting, inbox=inbox, settings=current, form=form,
+        action_form=ActionForm(), reject_form=RejectForm(), status_query=status_query_enabled(),
+        hook_urls={kind: _masked_url(kind) for kind in callbacks.HOOK_PATHS},
+        TransactionStatus=TransactionStatus, StkStatus=StkStatus,
+    )
+
+
+def _masked_url(kind: CallbackKind) -> str:
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    return base + callbacks.HOOK_PATHS[kind] + "…"
+
+
+@bp.route("/mpesa/settings", methods=["POST"])
+@permission_required("mpesa.manage")
+def settings():
+    """Choose what happens to paybill payments for unknown account numbers."""
+    form = SettingsForm()
+    if form.validate_on_submit():
+        current = callbacks.settings()
+        current.unknown_account = UnknownAccountAction(form.unknown_account.data)
+        current.updated_by_id = current_user.id
+        db.session.commit()
+        flash(_("M-Pesa settings saved."), "success")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+    return redirect(url_for("mpesa.index"))
+
+
+@bp.route("/mpesa/register-urls", methods=["POST"])
+@permission_required("mpesa.manage")
+def register_urls():
+    """Register our paybill validation and confirmation addresses with Daraja."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash(_("Your form expired. Please try again."), "error")
+        return redirect(url_for("mpesa.index"))
+    current = callbacks.settings()
+    try:
+        answer = get_provider().register_c2b_urls(
+            confirmation_url=callbacks.callback_url(CallbackKind.C2B_CONFIRMATION),
+            validation_url=callbacks.callback_url(CallbackKind.C2B_VALIDATION))
+    except ProviderError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("mpesa.index"))
+    current.c2b_registered_at = utcnow()
+    current.c2b_register_result = str(answer.get("ResponseDescription") or "")[:300]
+    current.updated_by_id = current_user.id
+    db.session.commit()
+    flash(_("Daraja accepted the paybill addresses: %(answer)s",
+            answer=current.c2b_register_result), "success")
+    return redirect(url_for("mpesa.index"))
+
+
+@bp.route("/mpesa/transactions/<int:tx_id>/confirm", methods=["POST"])
+@permission_required("mpesa.manage")
+def confirm(tx_id: int):
+    """Credit a payment Daraja could not confirm, after checking the M-Pesa statement."""
+    if db.session.get(MpesaTransaction, tx_id) is None:
+        abort(404)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash(_("Your form expired. Please try again."), "error")
+        return redirect(url_for("mpesa.index"))
+    try:
+        tx = callbacks.confirm_by_hand(tx_id, current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(_("M-Pesa %(code)s is confirmed.", code=tx.receipt_code), "success")
+    return redirect(url_for("mpesa.index"))
+
+
+@bp.route("/mpesa/transactions/<int:tx_id>/reject", methods=["POST"])
+@permission_required("mpesa.manage")
+def reject(tx_id: int):
+    """Reject a payment that is not in the M-Pesa statement; nothing is credited."""
+    if db.session.get(MpesaTransaction, tx_id) is None:
+        abort(404)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+        return redirect(url_for("mpesa.index"))
+    try:
+        tx = callbacks.reject_by_hand(tx_id, form.reason.data, current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(_("M-Pesa %(code)s is rejected.", code=tx.receipt_code), "success")
+    return redirect(url_for("mpesa.index"))
+
+
+# --- Paying by STK push ---------------------------------------------------------------------
+
+
+def _member_to_pay_for(form: PayForm) -> Member | None:
+    """The treasurer pays for any member (by number); anyone else for their own record."""
+    if current_user.can("mpesa.manage"):
+        number = (form.member.data or request.args.get("member") or "").strip()
+        if number:
+            try:
+                return get_member_by_number(number)
+            except MemberNotFoundError as error:
+                form.member.errors = [str(error)]
+                return None
+    if current_user.member_id:
+        return db.session.get(Member, current_user.member_id)
+    return None
+
+
+@bp.route("/mpesa/pay", methods=["GET", "POST"])
+@login_only
+def pay():
+    """Pay dues by M-Pesa: the phone gets a prompt; this page then follows the payment."""
+    form = PayForm()
+    member = _member_to_pay_for(form)
+    options = stk.suggested_amounts(member) if member else []
+    labels = {"owed": _("What is owed now")}
+    form.choice.choices = choices(
+        [(key, _("%(what)s: %(amount)s",
+                  what=labels.get(key) or ngettext("%(num)d month", "%(num)d months",
+                                                   int(key.split("-")[1])),
+                  amount=format_kes(cents))) for key, cents in options]
+        + [(OTHER, _("Another amount"))]
+    )
+    if request.method == "GET":
+        form.choice.data = options[0][0] if options else OTHER
+        if member and member.phone and not form.phone.data:
+            form.phone.data = "0" + member.phone[4:] if member.phone.startswith("+254") \
+                else member.phone
+        if member and current_user.can("mpesa.manage"):
+            form.member.data = member.member_no
+    if member is not None and form.validate_on_submit():
+        try:
+            amount = dict(options).get(form.choice.data) if form.choice.data != OTHER else None
+            if amount is None:
+                amount = to_cents(form.amount.data)
+            prompt = stk.create_request(member, amount, form.phone.data, current_user.id,
+                                        current_language())
+        except (DomainError, AmountError) as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()  # recorded before Daraja can call back
+            try:
+                stk.send_request(prompt)
+            except stk.StkError:
+                pass  # the request says why; its page shows it
+            db.session.commit()
+            return redirect(url_for("mpesa.pay_status", request_id=prompt.id))
+    elif request.method == "POST" and member is None and not form.member.errors:
+        flash(_("Choose the member to pay for."), "error")
+    return render_template("mpesa/pay.html", form=form, member=member,
+                           problems=config_problems(), manage=current_user.can("mpesa.manage"))
+
+
+@bp.route("/mpesa/pay/<int:request_id>")
+@login_only
+def pay_status(request_id: int):
+    """The prompt's progress; refreshes itself until the payment lands or fails."""
+    prompt = stk.visible_request(current_user, request_id)
+    if prompt is None:
+        abort(404)
+    if prompt.status == StkStatus.PENDING:
+        with acting_as("web:stk-status"):
+            stk.refresh_request(prompt)
+            db.session.commit()
+    tx = prompt.transaction
+    receipt = tx.payment.receipt if tx is not None and tx.payment is not None else None
+    if prompt.status == StkStatus.PAID and receipt is not None:
+        flash(_("Payment received: %(amount)s, M-Pesa %(code)s. Thank you!",
+                amount=format_kes(tx.amount_cents), code=tx.receipt_code), "success")
+        return redirect(url_for("receipts.detail", number=receipt.number))
+    waiting = prompt.status in (StkStatus.SENDING, StkStatus.PENDING) or (
+        prompt.status == StkStatus.PAID and receipt is None)
+    response = current_app.make_response(render_template(
+        "mpesa/pay_status.html", prompt=prompt, tx=tx, waiting=waiting,
+        failure=stk.failure_message(prompt)
+        if prompt.status in (StkStatus.FAILED, StkStatus.ERROR) else None,
+    ))
+    if waiting:
+        response.headers["Refresh"] = "5"
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,599 @@
+"""Daraja's callbacks: stored raw first, acknowledged, then processed idempotently.
+
+Every body that reaches a callback address with the right token is written to
+the append-only :class:`CallbackInbox` and committed before anything else, so a
+crash after the acknowledgement never loses a payment: ``flask mpesa
+reconcile`` processes any row left unprocessed. Processing is idempotent on the
+M-Pesa receipt code (unique in ``mpesa_transaction``) and on the
+CheckoutRequestID (the STK request row is locked while its callback is
+processed), so the same callback any number of times, even in parallel, makes
+one payment. Money is credited only after verification: the amount and
+shortcode must match, and Daraja confirms it (STK Push Query for prompts,
+Transaction Status for paybill payments where the credentials allow);
+otherwise it waits as ``unconfirmed`` for the treasurer.
+"""
+
+import hmac
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+
+from association.errors import DomainError
+from association.extensions import db
+from association.ledger.services import NAIROBI, normalise_mpesa_code
+from association.members.models import Member
+from association.money import MAX_CENTS
+from association.mpesa.models import (
+    CallbackInbox,
+    CallbackKind,
+    MpesaSettings,
+    MpesaTransaction,
+    StkRequest,
+    StkStatus,
+    TransactionSource,
+    TransactionStatus,
+    UnknownAccountAction,
+)
+from association.mpesa.provider import (
+    ProviderError,
+    allowed_callback_ips,
+    get_provider,
+    our_shortcodes,
+    status_query_enabled,
+)
+from association.mpesa.transactions import credit_transaction
+from association.types import utcnow
+
+log = logging.getLogger(__name__)
+
+#: The largest callback body kept; Daraja's are under 2 KB.
+MAX_BODY = 64 * 1024
+#: An STK callback naming a CheckoutRequestID we do not (yet) know is retried this long:
+#: it may have overtaken the commit of its own request.
+UNKNOWN_REQUEST_GRACE = timedelta(minutes=10)
+
+#: Our callback paths, without "mpesa" (Daraja refuses URLs containing it) for the URLs
+#: we give Daraja; the /mpesa/... spellings route to the same views.
+HOOK_PATHS = {
+    CallbackKind.STK: "/hooks/stk/callback/",
+    CallbackKind.C2B_VALIDATION: "/hooks/c2b/validation/",
+    CallbackKind.C2B_CONFIRMATION: "/hooks/c2b/confirmation/",
+    CallbackKind.STATUS_RESULT: "/hooks/status/result/",
+    CallbackKind.STATUS_TIMEOUT: "/hooks/status/timeout/",
+}
+
+_RECEIPT_RE = re.compile(r"^[A-Z0-9]{8,12}$")
+_HASH_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class CallbackError(DomainError):
+    """A callback body cannot be processed as it is (malformed, missing fields)."""
+
+
+class InboxChangeError(DomainError):
+    """Someone tried to change what a stored callback said, or to delete it."""
+
+
+#: What a stored callback said: never changed once written.
+_INBOX_FROZEN = ("kind", "raw_body", "remote_addr", "received_at")
+
+
+def _refuse_inbox_rewrites(session, flush_context, instances) -> None:
+    for obj in session.deleted:
+        if isinstance(obj, CallbackInbox):
+            raise InboxChangeError(_l("Stored M-Pesa callbacks are never deleted."))
+    for obj in session.dirty:
+        if isinstance(obj, CallbackInbox):
+            state = sa.inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in _INBOX_FROZEN):
+                raise InboxChangeError(_l("A stored M-Pesa callback is never changed."))
+
+
+def install_inbox_guard() -> None:
+    """Keep the inbox append-only at every flush of the app's sessions (idempotent)."""
+    session_class = db.session.session_factory.class_
+    if not event.contains(session_class, "before_flush", _refuse_inbox_rewrites):
+        event.listen(session_class, "before_flush", _refuse_inbox_rewrites)
+
+
+install_inbox_guard()
+
+
+@dataclass
+class Outcome:
+    """What processing a callback did, for the inbox row and the reconcile report."""
+
+    outcome: str
+    error: str | None = None
+    done: bool = True  # False: leave the row unprocessed, to be tried again
+
+
+def callback_url(kind: CallbackKind) -> str:
+    """The full URL Daraja should call for ``kind``."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return base + HOOK_PATHS[kind] + current_app.config["MPESA_CALLBACK_TOKEN"]
+
+
+def token_ok(token: str) -> bool:
+    """Whether ``token`` is our callback secret (compared in constant time)."""
+    expected = current_app.config.get("MPESA_CALLBACK_TOKEN") or ""
+    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def address_allowed(remote_addr: str | None) -> bool:
+    allowed = allowed_callback_ips()
+    return allowed is None or (remote_addr or "") in allowed
+
+
+# --- The inbox -----------------------------------------------------------------
+
+
+def store(kind: CallbackKind, raw: bytes, remote_addr: str | None) -> CallbackInbox:
+    """Keep the body exactly as it came (flushed; the caller commits at once)."""
+    row = CallbackInbox(kind=kind, raw_body=raw, remote_addr=(remote_addr or "")[:64] or None,
+                        received_at=utcnow())
+    if not address_allowed(remote_addr):
+        row.processed_at = utcnow()
+        row.outcome = "refused_address"
+        row.error = "address not in MPESA_ALLOWED_IPS"
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def acknowledgement(kind: CallbackKind) -> dict:
+    """The answer Daraja expects for a stored body (validation answers on its own)."""
+    if kind == CallbackKind.C2B_CONFIRMATION:
+        return {"ResultCode": 0, "ResultDesc": "Success"}
+    return {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+
+def process(row: CallbackInbox) -> Outcome:
+    """Process one stored body; never raises. Its work is kept or undone as a whole.
+
+    The row records the outcome (or the error, and stays unprocessed when it
+    is worth trying again); the caller commits.
+    """
+    row.attempts = (row.attempts or 0) + 1
+    savepoint = db.session.begin_nested()
+    try:
+        result = _dispatch(row)
+        savepoint.commit()
+    except DomainError as error:
+        savepoint.rollback()
+        # A body that will never parse is done; a ledger or provider hitch is retried.
+        result = Outcome("error", str(error)[:300], done=isinstance(error, CallbackError))
+    except Exception as error:  # noqa: BLE001 - stored for reconcile, never lost
+        savepoint.rollback()
+        log.exception("M-Pesa callback %s failed", row.id)
+        result = Outcome("error", f"{type(error).__name__}: {error}"[:300], done=False)
+    row.outcome = result.outcome
+    row.error = result.error
+    if result.done:
+        row.processed_at = utcnow()
+    db.session.flush()
+    return result
+
+
+def _dispatch(row: CallbackInbox) -> Outcome:
+    data = _parse(row.raw_body)
+    if row.kind == CallbackKind.STK:
+        return _process_stk(row, data)
+    if row.kind == CallbackKind.C2B_CONFIRMATION:
+        return _process_confirmation(row, data)
+    if row.kind == CallbackKind.C2B_VALIDATION:
+        return Outcome(validation_answer(data)[1])
+    if row.kind == CallbackKind.STATUS_RESULT:
+        return _process_status_result(row, data)
+    return Outcome("timeout")
+
+
+# --- Parsing -------------------------------------------------------------------
+
+
+def _parse(raw: bytes) -> dict:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CallbackError(_l("The callback body is not JSON.")) from None
+    if not isinstance(data, dict):
+        raise CallbackError(_l("The callback body is not a JSON object."))
+    return data
+
+
+def parse_cents(value) -> int | None:
+    """"50.00", 50, 50.0 or "1,500" -> cents; None when not a positive amount of money."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        return None
+    cents = int(amount * 100)
+    return cents if 0 < cents <= MAX_CENTS else None
+
+
+def parse_daraja_time(value) -> datetime:
+    """YYYYMMDDHHmmss in Nairobi time (string or number) -> naive UTC; now when unreadable."""
+    try:
+        local = datetime.strptime(str(value).strip()[:14], "%Y%m%d%H%M%S")
+    except (ValueError, TypeError):
+        return utcnow()
+    return local.replace(tzinfo=NAIROBI).astimezone(UTC).replace(tzinfo=None)
+
+
+def _receipt(value) -> str:
+    code = normalise_mpesa_code(str(value) if value is not None else None)
+    if not code or not _RECEIPT_RE.match(code):
+        raise CallbackError(_l("The callback has no valid M-Pesa receipt number."))
+    return code
+
+
+def _phone_or_hash(value) -> tuple[str | None, str | None]:
+    """A payer's MSISDN as Daraja sends it: plain, hashed (SHA-256 hex) or masked."""
+    text = str(value or "").strip().replace(" ", "")
+    if _HASH_RE.match(text):
+        return None, text.lower()
+    if text.isdigit() and len(text) == 12 and text.startswith("254"):
+        return "+" + text, None
+    return None, None
+
+
+def _text(value, length: int) -> str | None:
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text[:length] or None
+
+
+def settings() -> MpesaSettings:
+    """The one settings row, created on first use."""
+    found = db.session.get(MpesaSettings, 1)
+    if found is None:
+        found = MpesaSettings(id=1, unknown_account=UnknownAccountAction.SUSPENSE)
+        db.session.add(found)
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+        except IntegrityError:
+            found = db.session.get(MpesaSettings, 1)
+    return found
+
+
+def _match(reference, phone, msisdn_hash) -> Member | None:
+    from association.mpesa.matching import match_member
+
+    return match_member(reference, phone=phone, msisdn_hash=msisdn_hash)
+
+
+# --- Transactions ----------------------------------------------------------------
+
+
+def _lock(model, *where):
+    stmt = sa.select(model).where(*where).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
+
+
+def _get_or_create(receipt: str, values: dict) -> tuple[MpesaTransaction | None, bool]:
+    """The transaction with this receipt code, locked; created from ``values`` if new.
+
+    Returns (transaction, created); (None, False) when the insert clashed with
+    another receipt's CheckoutRequestID (a forged or garbled callback).
+    """
+    existing = _lock(MpesaTransaction, MpesaTransaction.receipt_code == receipt)
+    if existing is not None:
+        return existing, False
+    tx = MpesaTransaction(receipt_code=receipt, **values)
+    try:
+        with db.session.begin_nested():
+            db.session.add(tx)
+            db.session.flush()
+    except IntegrityError:
+        existing = _lock(MpesaTransaction, MpesaTransaction.receipt_code == receipt)
+        return existing, False
+    return tx, True
+
+
+def settle(tx: MpesaTransaction) -> str:
+    """A verified transaction: credit it to its member, or put it in suspense."""
+    if tx.member_id is None:
+        tx.status = TransactionStatus.SUSPENSE
+        db.session.flush()
+        return "suspense"
+    credit_transaction(tx, db.session.get(Member, tx.member_id), None)
+    return "credited"
+
+
+# --- STK callbacks -----------------------------------------------------------------
+
+
+def _stk_items(callback: dict) -> dict:
+    metadata = callback.get("CallbackMetadata") or {}
+    items = metadata.get("Item") if isinstance(metadata, dict) else None
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        raise CallbackError(_l("A successful STK callback has no CallbackMetadata."))
+    return {str(i.get("Name")): i.get("Value") for i in items if isinstance(i, dict)}
+
+
+def _process_stk(row: CallbackInbox, data: dict) -> Outcome:
+    try:
+        callback = data["Body"]["stkCallback"]
+        checkout = str(callback["CheckoutRequestID"]).strip()[:60]
+        code = str(callback["ResultCode"]).strip()
+    except (KeyError, TypeError):
+        raise CallbackError(_l("The STK callback lacks Body.stkCallback, its "
+                               "CheckoutRequestID or its ResultCode.")) from None
+    row.key = checkout
+    request = _lock(StkRequest, StkRequest.checkout_request_id == checkout)
+    if request is None:
+        if code == "0" and utcnow() - row.received_at > UNKNOWN_REQUEST_GRACE:
+            return _process_orphan_stk(checkout, callback)
+        late = utcnow() - row.received_at > UNKNOWN_REQUEST_GRACE
+        return Outcome("unknown_request", "no STK request has this CheckoutRequestID",
+                       done=late)
+    if code != "0":
+        if request.status in (StkStatus.SENDING, StkStatus.PENDING):
+            request.status = StkStatus.FAILED
+            request.result_code = code[:30]
+            request.result_desc = _text(callback.get("ResultDesc"), 300)
+        return Outcome("failed")
+    items = _stk_items(callback)
+    receipt = _receipt(items.get("MpesaReceiptNumber"))
+    amount = parse_cents(items.get("Amount"))
+    phone, _ = _phone_or_hash(items.get("PhoneNumber"))
+    tx, created = _get_or_create(receipt, dict(
+        amount_cents=amount or request.amount_cents,
+        transacted_at=parse_daraja_time(items.get("TransactionDate")),
+        source=TransactionSource.STK, status=TransactionStatus.UNCONFIRMED,
+        shortcode=current_app.config.get("MPESA_SHORTCODE"),
+        account_reference=request.account_reference, phone=phone or request.phone,
+        checkout_request_id=checkout, member_id=request.member_id,
+    ))
+    if tx is None or tx.checkout_request_id != checkout:
+        return Outcome("conflict", "the receipt code or CheckoutRequestID belongs to "
+                                   "another payment")
+    request.transaction_id = tx.id
+    if tx.status != TransactionStatus.UNCONFIRMED:
+        return Outcome("duplicate")
+    if amount != request.amount_cents:
+        tx.note = (f"The amount ({items.get('Amount')}) differs from the request "
+                   f"({request.amount_cents / 100}): not credited.")[:300]
+        request.result_desc = "amount differs from the request"
+        return Outcome("amount_mismatch")
+    return Outcome(verify_stk(tx, request))
+
+
+def _process_orphan_stk(checkout: str, callback: dict) -> Outcome:
+    """A paid prompt we have no request for (our push timed out after Daraja took it).
+
+    The money is real if Daraja confirms it: it is matched by the payer's phone,
+    or waits in suspense for the treasurer; it is never lost.
+    """
+    items = _stk_items(callback)
+    receipt = _receipt(items.get("MpesaReceiptNumber"))
+    amount = parse_cents(items.get("Amount"))
+    if amount is None:
+        raise CallbackError(_l("The paybill callback's amount is not a positive amount."))
+    phone, _ = _phone_or_hash(items.get("PhoneNumber"))
+    member = _match(None, phone, None) if phone else None
+    tx, created = _get_or_create(receipt, dict(
+        amount_cents=amount, transacted_at=parse_daraja_time(items.get("TransactionDate")),
+        source=TransactionSource.STK, status=TransactionStatus.UNCONFIRMED,
+        shortcode=current_app.config.get("MPESA_SHORTCODE"), phone=phone,
+        checkout_request_id=checkout, member_id=member.id if member else None,
+        note="No STK request had this CheckoutRequestID.",
+    ))
+    if tx is None or tx.checkout_request_id != checkout:
+        return Outcome("conflict", "the receipt code or CheckoutRequestID belongs to "
+                                   "another payment")
+    if tx.status != TransactionStatus.UNCONFIRMED:
+        return Outcome("duplicate")
+    return Outcome(verify_stk(tx, None))
+
+
+def verify_stk(tx: MpesaTransaction, request: StkRequest | None) -> str:
+    """Ask Daraja (STK Push Query) whether the prompt was paid, then credit or reject."""
+    try:
+        answer = get_provider().stk_query(tx.checkout_request_id)
+    except ProviderError as error:
+        tx.note = f"Not yet confirmed with Daraja: {error.detail or error}"[:300]
+        db.session.flush()
+        return "unconfirmed"
+    if request is not None:
+        request.last_queried_at = utcnow()
+        request.query_count = (request.query_count or 0) + 1
+    if answer.pending:
+        tx.note = "Daraja says the payment is still being processed."
+        return "unconfirmed"
+    if not answer.paid:
+        tx.status = TransactionStatus.REJECTED
+        tx.note = f"Daraja says this prompt was not paid ({answer.result_code})."[:300]
+        if request is not None:
+            request.status = StkStatus.FAILED
+            request.result_code = answer.result_code
+            request.result_desc = answer.result_desc
+        return "rejected"
+    tx.note = None
+    outcome = settle(tx)
+    if request is not None:
+        request.status = StkStatus.PAID
+        request.result_code = "0"
+    return outcome
+
+
+# --- C2B (paybill / till) -------------------------------------------------------------
+
+
+def _c2b_fields(data: dict) -> dict:
+    missing = [k for k in ("TransID", "TransAmount", "BusinessShortCode") if not data.get(k)]
+    if missing:
+        raise CallbackError(_l("The paybill callback lacks %(fields)s.",
+                               fields=", ".join(missing)))
+    phone, msisdn_hash = _phone_or_hash(data.get("MSISDN"))
+    names = " ".join(str(data.get(k) or "").strip()
+                     for k in ("FirstName", "MiddleName", "LastName")).strip()
+    return dict(
+        receipt=_receipt(data.get("TransID")),
+        amount=parse_cents(data.get("TransAmount")),
+        shortcode=str(data.get("BusinessShortCode")).strip()[:20],
+        reference=_text(data.get("BillRefNumber"), 40),
+        phone=phone, msisdn_hash=msisdn_hash, name=" ".join(names.split())[:120] or None,
+        transacted_at=parse_daraja_time(data.get("TransTime")),
+    )
+
+
+def validation_answer(data: dict) -> tuple[dict, str]:
+    """Accept or refuse a paybill payment before it happens: (answer, outcome)."""
+    try:
+        fields = _c2b_fields(data)
+    except CallbackError:
+        return {"ResultCode": "C2B00016", "ResultDesc": "Rejected"}, "rejected_malformed"
+    if fields["shortcode"] not in our_shortcodes():
+        return {"ResultCode": "C2B00015", "ResultDesc": "Rejected"}, "rejected_shortcode"
+    if fields["amount"] is None:
+        return {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}, "rejected_amount"
+    member = _match(fields["reference"], fields["phone"], fields["msisdn_hash"])
+    if member is None and settings().unknown_account == UnknownAccountAction.REJECT:
+        return {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}, "rejected_account"
+    return {"ResultCode": "0", "ResultDesc": "Accepted"}, "accepted"
+
+
+def _process_confirmation(row: CallbackInbox, data: dict) -> Outcome:
+    fields = _c2b_fields(data)
+    row.key = fields["receipt"]
+    if fields["amount"] is None:
+        raise CallbackError(_l("The paybill callback's amount is not a positive amount."))
+    member = _match(fields["reference"], fields["phone"], fields["msisdn_hash"])
+    tx, created = _get_or_create(fields["receipt"], dict(
+        amount_cents=fields["amount"], transacted_at=fields["transacted_at"],
+        source=TransactionSource.C2B, status=TransactionStatus.UNCONFIRMED,
+        shortcode=fields["shortcode"], account_reference=fields["reference"],
+        phone=fields["phone"], msisdn_hash=fields["msisdn_hash"], payer_name=fields["name"],
+        member_id=member.id if member else None,
+    ))
+    if tx is None:
+        return Outcome("conflict", "receipt code clash")
+    if not created:
+        if tx.amount_cents != fields["amount"] and tx.status == TransactionStatus.UNCONFIRMED:
+            tx.note = "A second callback for this receipt gave another amount."
+        return Outcome("duplicate")
+    if fields["shortcode"] not in our_shortcodes():
+        tx.status = TransactionStatus.REJECTED
+        tx.note = f"Paid to {fields['shortcode']}, not to our shortcode."[:300]
+        return Outcome("rejected")
+    return Outcome(verify_c2b(tx))
+
+
+def verify_c2b(tx: MpesaTransaction) -> str:
+    """Confirm a paybill payment with Transaction Status where we can, else settle it."""
+    if not status_query_enabled():
+        return settle(tx)
+    try:
+        get_provider().transaction_status(
+            receipt_code=tx.receipt_code, result_url=callback_url(CallbackKind.STATUS_RESULT),
+            timeout_url=callback_url(CallbackKind.STATUS_TIMEOUT))
+    except ProviderError as error:
+        tx.note = f"Not yet confirmed with Daraja: {error.detail or error}"[:300]
+        return "unconfirmed"
+    tx.note = "Waiting for Daraja's Transaction Status answer."
+    db.session.flush()
+    return "awaiting_confirmation"
+
+
+def _process_status_result(row: CallbackInbox, data: dict) -> Outcome:
+    result = data.get("Result")
+    if not isinstance(result, dict) or "ResultCode" not in result:
+        raise CallbackError(_l("The Transaction Status result lacks Result.ResultCode."))
+    parameters = (result.get("ResultParameters") or {})
+    items = parameters.get("ResultParameter") if isinstance(parameters, dict) else None
+    if isinstance(items, dict):
+        items = [items]
+    values = {str(i.get("Key")): i.get("Value") for i in items or [] if isinstance(i, dict)}
+    receipt = _receipt(values.get("ReceiptNo") or result.get("TransactionID"))
+    row.key = receipt
+    tx = _lock(MpesaTransaction, MpesaTransaction.receipt_code == receipt)
+    if tx is None:
+        return Outcome("unknown_receipt")
+    if tx.status != TransactionStatus.UNCONFIRMED:
+        return Outcome("duplicate")
+    code = str(result.get("ResultCode")).strip()
+    completed = str(values.get("TransactionStatus", "Completed")).strip().lower() == "completed"
+    amount = parse_cents(values.get("Amount")) if values.get("Amount") is not None else None
+    if code != "0" or not completed:
+        tx.note = f"Daraja could not confirm this receipt ({code}: " \
+                  f"{_text(result.get('ResultDesc'), 200)})."[:300]
+        return Outcome("not_confirmed")
+    if amount is not None and amount != tx.amount_cents:
+        tx.note = "Daraja confirms another amount for this receipt: not credited."
+        return Outcome("amount_mismatch")
+    tx.note = None
+    return Outcome(settle(tx))
+
+
+# --- The treasurer's decision on money Daraja could not confirm --------------------------------
+
+
+def _unconfirmed(tx_id: int) -> MpesaTransaction:
+    tx = _lock(MpesaTransaction, MpesaTransaction.id == tx_id)
+    if tx is None:
+        raise CallbackError(_l("That M-Pesa payment does not exist."))
+    if tx.status != TransactionStatus.UNCONFIRMED:
+        raise CallbackError(_l("The M-Pesa payment %(code)s is no longer waiting for "
+                               "confirmation: someone has already dealt with it.",
+                               code=tx.receipt_code))
+    return tx
+
+
+def confirm_by_hand(tx_id: int, by_user_id: int | None) -> MpesaTransaction:
+    """The treasurer found the receipt in the M-Pesa statement: credit it (or put it in
+    suspense when no member is known). The amount is what the callback said arrived.
+
+    Raises:
+        CallbackError: no such payment, or it is no longer waiting.
+    """
+    tx = _unconfirmed(tx_id)
+    tx.note = "Confirmed by hand against the M-Pesa statement."
+    tx.decided_by_id = by_user_id
+    if tx.member_id is None:
+        tx.status = TransactionStatus.SUSPENSE
+        db.session.flush()
+        return tx
+    credit_transaction(tx, db.session.get(Member, tx.member_id), by_user_id)
+    if tx.checkout_request_id:
+        request = db.session.scalar(sa.select(StkRequest).where(
+            StkRequest.checkout_request_id == tx.checkout_request_id))
+        if request is not None:
+            request.status = StkStatus.PAID
+            request.transaction_id = tx.id
+    db.session.flush()
+    return tx
+
+
+def reject_by_hand(tx_id: int, reason: str, by_user_id: int | None) -> MpesaTransaction:
+    """The treasurer decides the money never arrived (not in the statement): nothing is credited.
+
+    Raises:
+        CallbackError: no such payment, it is no longer waiting, or no reason was given.
+    """
+    reason = " ".join((reason or "").split())
+    if len(reason) < 5:
+        raise CallbackError(_l("Give the reason for rejecting this payment."))
+    tx = _unconfirmed(tx_id)
+    tx.status = TransactionStatus.REJECTED
+    tx.note = reason[:300]
+    tx.decided_by_id = by_user_id
+    db.session.flush()
+    return tx

@@ -1,0 +1,234 @@
+"""STK push ("Lipa na M-Pesa" prompts): ask a member's phone to pay, and follow the answer.
+
+A request is recorded (and committed by the caller) *before* the prompt is
+sent, so that its callback always finds the member and amount: Daraja does not
+echo the account reference back. The pending page and ``flask mpesa
+reconcile`` ask Daraja about prompts whose callback is late.
+"""
+
+from datetime import timedelta
+
+import phonenumbers
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from phonenumbers import carrier
+
+from association.errors import DomainError
+from association.extensions import db
+from association.ledger.services import (
+    member_balance,
+    month_start,
+    rate_for,
+    schedule_for,
+    today_in_nairobi,
+)
+from association.members.models import Member, MemberStatus
+from association.mpesa.callbacks import callback_url, verify_stk
+from association.mpesa.models import (
+    CallbackKind,
+    MpesaTransaction,
+    StkRequest,
+    StkStatus,
+    TransactionStatus,
+)
+from association.mpesa.provider import ProviderError, get_provider
+from association.phones import InvalidPhoneError, normalise_phone
+from association.types import utcnow
+
+#: Whole shillings: Daraja refuses decimals. The upper bound is M-Pesa's per-payment limit.
+MIN_SHILLINGS = 1
+MAX_SHILLINGS = 250_000
+#: A phone with an open prompt gets no second one this soon ("unable to lock subscriber").
+OPEN_PROMPT_WINDOW = timedelta(minutes=2)
+#: Ask Daraja about a prompt whose callback has not come after this long.
+QUERY_AFTER = timedelta(seconds=30)
+QUERY_EVERY = timedelta(seconds=20)
+#: Month counts offered on the payment page.
+MONTH_CHOICES = (1, 3, 6, 12)
+
+
+class StkError(DomainError):
+    """The prompt cannot be sent; nothing was charged."""
+
+
+#: What each Daraja ResultCode means for the payer, in their language.
+FAILURE_MESSAGES = {
+    "1032": _l("You cancelled the M-Pesa prompt. Nothing was paid."),
+    "1037": _l("Your phone could not be reached in time (it may be off or out of network). "
+               "Nothing was paid; try again."),
+    "1019": _l("The M-Pesa prompt expired before it was answered. Nothing was paid; try again."),
+    "1": _l("Your M-Pesa balance is not enough for this payment. Nothing was paid."),
+    "2001": _l("The M-Pesa PIN was wrong. Nothing was paid; try again."),
+    "8006": _l("Your M-Pesa PIN is locked. Call Safaricom (100) to unlock it, then try again."),
+    "17": _l("The same amount was sent a moment ago. Wait two minutes before trying again."),
+    "1001": _l("Another M-Pesa payment is in progress on this phone. "
+               "Wait a minute and try again."),
+}
+GENERIC_FAILURE = _l("M-Pesa did not complete the payment (code %(code)s). Nothing was paid.")
+
+
+def failure_message(request: StkRequest) -> str:
+    """Why the prompt did not become a payment, in the reader's language."""
+    if request.status == StkStatus.ERROR:
+        return str(_l("The prompt could not be sent: %(reason)s",
+                      reason=request.result_desc or request.result_code or "?"))
+    message = FAILURE_MESSAGES.get(str(request.result_code or ""))
+    return str(message) if message else str(GENERIC_FAILURE % {"code": request.result_code})
+
+
+def monthly_rate_cents(member: Member) -> int | None:
+    """The member's dues for one month under the rates in force, if any are set."""
+    rate = rate_for(member.category, member.rental_premises,
+                    schedule_for(month_start(today_in_nairobi())))
+    return rate.amount_cents if rate else None
+
+
+def suggested_amounts(member: Member) -> list[tuple[str, int]]:
+    """(key, cents) pairs for the payment page: what is owed now, and months ahead."""
+    options = []
+    owed = member_balance(member.id)
+    if owed > 0:
+        options.append(("owed", -(-owed // 100) * 100))  # round up to whole shillings
+    rate = monthly_rate_cents(member)
+    if rate:
+        for months in MONTH_CHOICES:
+            options.append((f"months-{months}", -(-rate * months // 100) * 100))
+    return options
+
+
+def mpesa_phone(text: str) -> str:
+    """A phone that can get an M-Pesa prompt, as E.164 (+2547XXXXXXXX or +2541XXXXXXXX).
+
+    Raises:
+        StkError: not a Kenyan mobile number.
+    """
+    try:
+        phone = normalise_phone(text)
+    except InvalidPhoneError as error:
+        raise StkError(error.message) from None
+    operator = carrier.name_for_number(phonenumbers.parse(phone), "en")
+    if not (phone.startswith(("+2547", "+2541")) and len(phone) == 13) or (
+            operator and operator != "Safaricom"):
+        raise StkError(_l("%(phone)s cannot receive an M-Pesa prompt: use a Safaricom number "
+                          "such as 0712 345 678.", phone=text))
+    return phone
+
+
+def create_request(member: Member, amount_cents: int, phone_text: str,
+                   requested_by_id: int | None, language: str | None = None) -> StkRequest:
+    """Record a prompt to be sent (the caller commits before :func:`send_request`).
+
+    Raises:
+        StkError: a bad amount or phone, a member who has left, or a prompt
+            already open on that phone.
+        MpesaDisabled: M-Pesa is not set up.
+    """
+    get_provider()  # refuses at once when M-Pesa is not set up
+    if member.status == MemberStatus.LEFT:
+        raise StkError(_l("%(no)s has left the association.", no=member.member_no))
+    if not isinstance(amount_cents, int) or amount_cents % 100:
+        raise StkError(_l("M-Pesa prompts are for whole shillings only (no cents)."))
+    if not MIN_SHILLINGS * 100 <= amount_cents <= MAX_SHILLINGS * 100:
+        raise StkError(_l("An M-Pesa prompt must be between KES %(low)s and KES %(high)s.",
+                          low=MIN_SHILLINGS, high=f"{MAX_SHILLINGS:,}"))
+    phone = mpesa_phone(phone_text)
+    open_prompt = db.session.scalar(
+        sa.select(StkRequest.id).where(
+            StkRequest.phone == phone,
+            StkRequest.status.in_((StkStatus.SENDING, StkStatus.PENDING)),
+            StkRequest.created_at > utcnow() - OPEN_PROMPT_WINDOW,
+        ).limit(1)
+    )
+    if open_prompt is not None:
+        raise StkError(_l("A prompt is already waiting on that phone. Answer it, or wait two "
+                          "minutes before asking again."), request_id=open_prompt)
+    request = StkRequest(member_id=member.id, amount_cents=amount_cents, phone=phone,
+                         account_reference=member.member_no[:12], status=StkStatus.SENDING,
+                         requested_by_id=requested_by_id, language=language)
+    db.session.add(request)
+    db.session.flush()
+    return request
+
+
+def send_request(request: StkRequest) -> StkRequest:
+    """Send the recorded prompt to Daraja; on refusal the request is marked and kept.
+
+    Commits first: the request is on record before any callback can arrive.
+
+    Raises:
+        StkError: Daraja refused or could not be reached (the request says why).
+    """
+    if request.status != StkStatus.SENDING:
+        raise StkError(_l("This prompt was already sent."))
+    values = dict(phone=request.phone.lstrip("+"), amount=request.amount_cents // 100,
+                  account_reference=request.account_reference, description="Dues",
+                  callback_url=callback_url(CallbackKind.STK))
+    # The request must be on record before Daraja can call back, and no transaction (on
+    # SQLite: the write lock) may be held while we wait for the network.
+    db.session.commit()
+    try:
+        accepted = get_provider().stk_push(**values)
+    except ProviderError as error:
+        request.status = StkStatus.ERROR
+        request.result_code = (error.code or "")[:30] or None
+        request.result_desc = str(error.message)[:300]
+        db.session.flush()
+        raise StkError(error.message) from None
+    request.checkout_request_id = accepted.checkout_request_id[:60]
+    request.merchant_request_id = (accepted.merchant_request_id or "")[:60] or None
+    request.status = StkStatus.PENDING
+    db.session.flush()
+    return request
+
+
+def refresh_request(request: StkRequest, force: bool = False) -> str | None:
+    """Ask Daraja about a prompt whose callback is late; returns what changed, if anything.
+
+    Without ``force`` it asks only after :data:`QUERY_AFTER` and at most every
+    :data:`QUERY_EVERY`, so a refreshing page does not hammer Daraja.
+    """
+    now = utcnow()
+    if request.status != StkStatus.PENDING or not request.checkout_request_id:
+        return None
+    if not force and (now - request.created_at < QUERY_AFTER or (
+            request.last_queried_at and now - request.last_queried_at < QUERY_EVERY)):
+        return None
+    tx = request.transaction or db.session.scalar(
+        sa.select(MpesaTransaction).where(
+            MpesaTransaction.checkout_request_id == request.checkout_request_id))
+    if tx is not None and tx.status == TransactionStatus.UNCONFIRMED:
+        if tx.amount_cents != request.amount_cents:
+            return None  # another amount arrived: the treasurer decides, not a query
+        return verify_stk(tx, request)
+    try:
+        answer = get_provider().stk_query(request.checkout_request_id)
+    except ProviderError:
+        request.last_queried_at = now
+        return None
+    request.last_queried_at = now
+    request.query_count = (request.query_count or 0) + 1
+    if answer.pending:
+        return None
+    if answer.paid:
+        # Paid, but the callback with the receipt code never came: the treasurer finds the
+        # code in the M-Pesa statement (or a later callback brings it).
+        request.result_code = "0"
+        request.result_desc = "Paid according to Daraja; the callback with the receipt is missing."
+        return "paid_no_receipt"
+    request.status = StkStatus.FAILED
+    request.result_code = answer.result_code
+    request.result_desc = answer.result_desc
+    db.session.flush()
+    return "failed"
+
+
+def visible_request(user, request_id: int) -> StkRequest | None:
+    """The prompt ``user`` may follow: their own member's, or any for the treasurer."""
+    request = db.session.get(StkRequest, request_id)
+    if request is None:
+        return None
+    if user.can("mpesa.view") or user.can("ledger.record"):
+        return request
+    if user.member_id is not None and user.member_id == request.member_id:
+        return request
+    return None

@@ -1,0 +1,211 @@
+"""Benchmark: paybill confirmation callbacks under gunicorn, with 20% duplicates.
+
+    python bench/mpesa_callbacks.py [--confirmations 2000] [--concurrency 16] [--workers 3]
+                                    [--database-url URL]
+
+Builds a fresh database (a temporary SQLite file, or the PostgreSQL database named
+by --database-url or BENCH_DATABASE_URL, whose public schema is dropped and
+recreated), registers 200 members, starts the app under gunicorn on a free port
+and POSTs C2B confirmations (Daraja's flat JSON, every value a string) from
+``--concurrency`` client threads: each distinct receipt once, and 20% of them a
+second time, shuffled. It prints the rate of callbacks acknowledged and fully
+processed, the median and p95 acknowledgement latency, and counts lost or doubled
+payments (both must be zero). Figures are printed for people to read, not checked
+against a number tuned by hand.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+
+from association import create_app  # noqa: E402
+from association.audit.services import acting_as  # noqa: E402
+from association.extensions import db  # noqa: E402
+from association.ledger.models import Payment  # noqa: E402
+from association.members.models import Category, Gender, Member  # noqa: E402
+from association.members.services import MemberData, register_members, save_zone  # noqa: E402
+from association.mpesa.models import CallbackInbox, MpesaTransaction  # noqa: E402
+from association.profile.models import MpesaKind, RegistrationBody  # noqa: E402
+from association.profile.services import ProfileData, save_profile  # noqa: E402
+from config import TestingConfig, _database_url  # noqa: E402
+
+TOKEN = TestingConfig.MPESA_CALLBACK_TOKEN
+DUPLICATE_SHARE = 0.2
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--confirmations", type=int, default=2000, help="distinct receipts")
+    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    return parser.parse_args(argv)
+
+
+def prepare(url: str, members: int = 200) -> list[str]:
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context(), acting_as("bench"):
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+                conn.exec_driver_sql("CREATE SCHEMA public")
+        upgrade()
+        save_profile(ProfileData(
+            name="Bench Association", short_code="BEN",
+            registration_body=RegistrationBody.SOCIAL_DEVELOPMENT, registration_number=None,
+            county="Nairobi", sub_county="Mathare", ward="Mlango Kubwa", estate="Mabatini",
+            contact_phone="0722000457", mpesa_kind=MpesaKind.PAYBILL, mpesa_number="174379",
+            fiscal_year_start_month=1))
+        zone = save_zone("Mabatini", None)
+        register_members([MemberData(
+            first_name="Member", other_names=f"No {i}", phone=f"0712{i:06d}",
+            gender=Gender.FEMALE, year_of_birth=1990, category=Category.RESIDENT,
+            zone_id=zone.id, plot=None, house=None, joined_on=date(2025, 1, 1))
+            for i in range(members)])
+        db.session.commit()
+        numbers = db.session.scalars(sa.select(Member.member_no)).all()
+        db.engine.dispose()
+    return numbers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def confirmation(receipt: str, account: str) -> bytes:
+    return json.dumps({
+        "TransactionType": "Pay Bill", "TransID": receipt, "TransTime": "20260301183012",
+        "TransAmount": "50.00", "BusinessShortCode": "174379", "BillRefNumber": account,
+        "InvoiceNumber": "", "OrgAccountBalance": "12500.00", "ThirdPartyTransID": "",
+        "MSISDN": "9f2c0d7e1b6a4c3f8e5d2a1b0c9f8e7d6c5b4a3928172635445362718190a0b1",
+        "FirstName": "JANE", "MiddleName": "", "LastName": ""}).encode()
+
+
+def run(args) -> int:
+    tmp = None
+    url = _database_url(args.database_url) if args.database_url else None
+    if url is None:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-mpesa-"))
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+    numbers = prepare(url)
+    rng = random.Random(2026)
+    receipts = [f"TB{n:08d}" for n in range(args.confirmations)]
+    stream = [(r, rng.choice(numbers).lower().replace("-", " ")) for r in receipts]
+    stream += rng.sample(stream, int(len(stream) * DUPLICATE_SHARE))
+    rng.shuffle(stream)
+    port = free_port()
+    env = {**os.environ, "APP_ENV": "testing", "TEST_DATABASE_URL": url,
+           "PYTHONPATH": str(ROOT)}
+    if url.startswith("sqlite"):
+        env.pop("TEST_DATABASE_URL")
+        env["BENCH_SQLITE_URL"] = url
+    server = subprocess.Popen(  # noqa: S603 - our own app under gunicorn
+        [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "--threads",
+         str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "bench.mpesa_callbacks:wsgi_app()"], cwd=ROOT, env=env)
+    endpoint = f"http://127.0.0.1:{port}/hooks/c2b/confirmation/{TOKEN}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        latencies, failures, lock = [], [], threading.Lock()
+        items = iter(stream)
+
+        def client():
+            while True:
+                with lock:
+                    item = next(items, None)
+                if item is None:
+                    return
+                request = urllib.request.Request(  # noqa: S310 - our own server
+                    endpoint, data=confirmation(*item), method="POST",
+                    headers={"Content-Type": "application/json"})
+                started = time.perf_counter()
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                        ok = response.status == 200 and json.loads(response.read())[
+                            "ResultCode"] == 0
+                except OSError as error:
+                    ok = False
+                    with lock:
+                        failures.append(str(error))
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    if not ok:
+                        failures.append(item[0])
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client) for _ in range(args.concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        codes = db.session.scalars(sa.select(Payment.mpesa_code)).all()
+        unprocessed = db.session.scalar(sa.select(sa.func.count(CallbackInbox.id)).where(
+            CallbackInbox.processed_at.is_(None)))
+        transactions = db.session.scalar(sa.select(sa.func.count(MpesaTransaction.id)))
+        dialect = db.engine.dialect.name
+        db.engine.dispose()
+    lost = len(set(receipts) - set(codes))
+    doubled = len(codes) - len(set(codes))
+    latencies.sort()
+    p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else float("nan")
+    print(f"database: {dialect}; gunicorn {args.workers} workers x {args.threads} threads; "
+          f"{args.concurrency} clients")
+    print(f"callbacks sent: {len(stream)} ({len(receipts)} receipts, "
+          f"{len(stream) - len(receipts)} duplicates); failed requests: {len(failures)}")
+    print(f"rate: {len(stream) / wall:.0f} callbacks/s acknowledged and processed "
+          f"({wall:.1f} s)")
+    print(f"ack latency: median {statistics.median(latencies) * 1000:.0f} ms, "
+          f"p95 {p95 * 1000:.0f} ms")
+    print(f"payments: {len(codes)}; transactions: {transactions}; unprocessed inbox rows: "
+          f"{unprocessed}; lost: {lost}; doubled: {doubled}")
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if lost == 0 and doubled == 0 else 1
+
+
+def wsgi_app():
+    """The app for gunicorn, on the benchmark's database."""
+    overrides = {}
+    if os.environ.get("BENCH_SQLITE_URL"):
+        overrides["SQLALCHEMY_DATABASE_URI"] = os.environ["BENCH_SQLITE_URL"]
+    return create_app(TestingConfig, overrides)
+
+
+if __name__ == "__main__":
+    sys.exit(run(parse_args()))

@@ -1,0 +1,429 @@
+"""Daraja's callbacks: token, raw inbox first, acknowledgement, idempotent verified credit."""
+
+import json
+import threading
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from association.audit.services import acting_as
+from association.extensions import db
+from association.ledger.models import Payment, PaymentMethod, Receipt
+from association.ledger.services import member_balance, record_payment
+from association.members.models import Member
+from association.mpesa import callbacks
+from association.mpesa.models import (
+    CallbackInbox,
+    MpesaSettings,
+    MpesaTransaction,
+    StkRequest,
+    StkStatus,
+    TransactionStatus,
+    UnknownAccountAction,
+)
+from tests.conftest import count
+from tests.mpesa.daraja_helpers import (  # noqa: F401 - fixtures
+    TOKEN,
+    c2b_confirmation,
+    daraja,
+    msisdn_hash,
+    sandbox,
+    stk_failure,
+    stk_success,
+    wait_for,
+)
+
+CONFIRM = f"/mpesa/c2b/confirmation/{TOKEN}"
+VALIDATE = f"/mpesa/c2b/validation/{TOKEN}"
+STK = f"/mpesa/stk/callback/{TOKEN}"
+
+
+def post(client, url, payload=None, raw=None):
+    data = raw if raw is not None else json.dumps(payload)
+    response = client.post(url, data=data, content_type="application/json")
+    body = response.get_json(silent=True)
+    response.close()
+    return response.status_code, body
+
+
+@pytest.fixture
+def member(app, make_member):
+    member_id, number = make_member(first_name="Amina", phone="0712345678",
+                                    joined_on=date(2025, 1, 10))
+    assert number == "MLK-0001"
+    return member_id
+
+
+def payments(app):
+    with app.app_context():
+        return db.session.scalars(sa.select(Payment)).all()
+
+
+# --- Tokens, the inbox, acknowledgements ------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/mpesa/stk/callback/", "/mpesa/c2b/validation/",
+                                  "/mpesa/c2b/confirmation/", "/hooks/c2b/confirmation/",
+                                  "/mpesa/status/result/"])
+def test_a_wrong_token_is_404_and_nothing_is_kept(app, client, member, path):
+    status, _ = post(client, path + "not-the-token", c2b_confirmation())
+    assert status == 404
+    status, _ = post(client, path + TOKEN[:-1], c2b_confirmation())
+    assert status == 404
+    with app.app_context():
+        assert count(CallbackInbox) == 0 and count(MpesaTransaction) == 0
+
+
+def test_no_token_configured_means_no_callback_address(app, client, member):
+    app.config["MPESA_CALLBACK_TOKEN"] = None
+    assert post(client, CONFIRM, c2b_confirmation())[0] == 404
+
+
+@pytest.mark.parametrize("raw", [b"", b"{not json", b"[1, 2]", b"\xff\xfe\x00garbage",
+                                 b'{"Body": {}}', b'{"Body": {"stkCallback": {"ResultCode": 0}}}'])
+def test_malformed_bodies_are_stored_raw_and_acknowledged(app, client, member, raw):
+    for url in (STK, CONFIRM):
+        status, body = post(client, url, raw=raw)
+        assert status == 200 and body["ResultCode"] == 0
+    with app.app_context():
+        stored = db.session.scalars(sa.select(CallbackInbox)).all()
+        assert [row.raw_body for row in stored] == [raw, raw]
+        assert all(row.outcome == "error" and row.error and row.processed_at for row in stored)
+        assert count(MpesaTransaction) == 0 and count(Payment) == 0
+
+
+def test_an_enormous_body_is_refused(app, client, member):
+    status, _ = post(client, CONFIRM, raw=b"{" + b" " * (callbacks.MAX_BODY + 10) + b"}")
+    assert status == 413
+    with app.app_context():
+        assert count(CallbackInbox) == 0
+
+
+def test_csrf_does_not_apply_to_callbacks_but_still_to_everything_else(app, client, member):
+    app.config["WTF_CSRF_ENABLED"] = True
+    assert post(client, CONFIRM, c2b_confirmation())[0] == 200
+    response = client.post("/login", data={"login": "chair", "password": "x"})
+    assert response.status_code == 400
+    response.close()
+
+
+# --- Paybill (C2B) confirmations --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["MLK-0001", "mlk 1", " Mlk-001 ", "0712345678", "MLKO001"])
+def test_a_paybill_payment_with_a_sloppy_account_lands_on_the_member(app, client, member, typed):
+    status, body = post(client, CONFIRM, c2b_confirmation(account=typed))
+    assert (status, body) == (200, {"ResultCode": 0, "ResultDesc": "Success"})
+    with app.app_context():
+        tx = db.session.scalar(sa.select(MpesaTransaction))
+        assert tx.status == TransactionStatus.CREDITED and tx.member_id == member
+        payment = db.session.scalar(sa.select(Payment))
+        assert payment.member_id == member and payment.amount_cents == 50_000
+        assert payment.method == PaymentMethod.MPESA and payment.mpesa_code == "TC57ABC9XY"
+        assert payment.receipt.number.startswith("MLK-")
+        row = db.session.scalar(sa.select(CallbackInbox))
+        assert row.outcome == "credited" and row.key == "TC57ABC9XY"
+
+
+def test_the_hashed_msisdn_finds_the_payer(app, client, member):
+    post(client, CONFIRM, c2b_confirmation(account="house 12",
+                                           msisdn=msisdn_hash("+254712345678")))
+    with app.app_context():
+        assert db.session.scalar(sa.select(Payment.member_id)) == member
+
+
+@pytest.mark.parametrize("amount, cents", [("500.00", 50_000), (500, 50_000), (500.5, 50_050),
+                                           ("1,500", 150_000), ("50", 5_000)])
+def test_amounts_as_strings_or_numbers(app, client, member, amount, cents):
+    post(client, CONFIRM, c2b_confirmation(amount=amount))
+    with app.app_context():
+        assert db.session.scalar(sa.select(Payment.amount_cents)) == cents
+
+
+@pytest.mark.parametrize("amount", ["0", "-50", "abc", "1e9999", "10.001", None, True,
+                                    "99999999999999"])
+def test_bad_amounts_are_stored_but_never_credited(app, client, member, amount):
+    status, _ = post(client, CONFIRM, c2b_confirmation(amount=amount))
+    assert status == 200
+    with app.app_context():
+        assert count(Payment) == 0 and count(MpesaTransaction) == 0
+        assert db.session.scalar(sa.select(CallbackInbox.outcome)) == "error"
+
+
+@pytest.mark.parametrize("field", ["TransID", "TransAmount", "BusinessShortCode"])
+def test_missing_fields(app, client, member, field):
+    body = c2b_confirmation()
+    del body[field]
+    assert post(client, CONFIRM, body)[0] == 200
+    with app.app_context():
+        assert count(Payment) == 0
+        assert field in db.session.scalar(sa.select(CallbackInbox.error))
+
+
+def test_money_paid_to_another_shortcode_is_rejected(app, client, member):
+    post(client, CONFIRM, c2b_confirmation(shortcode="999999"))
+    with app.app_context():
+        tx = db.session.scalar(sa.select(MpesaTransaction))
+        assert tx.status == TransactionStatus.REJECTED and count(Payment) == 0
+
+
+def test_an_unknown_account_waits_in_suspense(app, client, member):
+    post(client, CONFIRM, c2b_confirmation(account="HSE-12", msisdn="9" * 64))
+    with app.app_context():
+        tx = db.session.scalar(sa.select(MpesaTransaction))
+        assert tx.status == TransactionStatus.SUSPENSE and tx.member_id is None
+        assert count(Payment) == 0
+
+
+def test_a_replayed_confirmation_makes_one_payment(app, client, member):
+    for _ in range(5):
+        assert post(client, CONFIRM, c2b_confirmation())[0] == 200
+    with app.app_context():
+        assert count(Payment) == 1 and count(CallbackInbox) == 5
+        outcomes = db.session.scalars(sa.select(CallbackInbox.outcome)
+                                      .order_by(CallbackInbox.id)).all()
+        assert outcomes == ["credited"] + ["duplicate"] * 4
+        assert member_balance(member) == -50_000
+
+
+def test_a_receipt_already_typed_by_the_treasurer_is_not_counted_again(app, client, member):
+    with app.app_context(), acting_as("test"):
+        record_payment(db.session.get(Member, member), 50_000, PaymentMethod.MPESA,
+                       date(2025, 3, 5), None, reference="TC57ABC9XY")
+        db.session.commit()
+    post(client, CONFIRM, c2b_confirmation())
+    with app.app_context():
+        assert count(Payment) == 1 and count(Receipt) == 1
+        tx = db.session.scalar(sa.select(MpesaTransaction))
+        assert tx.status == TransactionStatus.CREDITED and tx.payment_id is not None
+
+
+def test_the_same_confirmation_20_times_in_parallel_makes_one_payment(app, daraja, member):  # noqa: F811, E501
+    body = c2b_confirmation(receipt="TC57PAR001", account="mlk-1")
+    start = threading.Barrier(20)
+    answers = []
+
+    def send():
+        start.wait()
+        answers.append(daraja.post(CONFIRM, body))
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [a[0] for a in answers] == [200] * 20
+    assert all(a[1] == {"ResultCode": 0, "ResultDesc": "Success"} for a in answers)
+    with app.app_context():
+        assert count(Payment) == 1 and count(Receipt) == 1 and count(MpesaTransaction) == 1
+        assert count(CallbackInbox) == 20
+        assert db.session.scalar(sa.select(sa.func.count(CallbackInbox.id)).where(
+            CallbackInbox.processed_at.is_(None))) == 0
+        assert member_balance(member) == -50_000
+
+
+# --- Paybill validation -------------------------------------------------------------------
+
+
+def test_validation_accepts_known_accounts(app, client, member):
+    status, body = post(client, VALIDATE, c2b_confirmation(account="mlk 1", OrgAccountBalance=""))
+    assert (status, body) == (200, {"ResultCode": "0", "ResultDesc": "Accepted"})
+    with app.app_context():
+        assert count(Payment) == 0  # validation is not payment
+        assert db.session.scalar(sa.select(CallbackInbox.outcome)) == "accepted"
+
+
+def test_validation_of_unknown_accounts_follows_the_treasurers_choice(app, client, member):
+    assert post(client, VALIDATE, c2b_confirmation(account="nobody 77", msisdn="1" * 64))[1] \
+        == {"ResultCode": "0", "ResultDesc": "Accepted"}
+    with app.app_context():
+        db.session.get(MpesaSettings, 1).unknown_account = UnknownAccountAction.REJECT
+        db.session.commit()
+    assert post(client, VALIDATE, c2b_confirmation(account="nobody 77", msisdn="1" * 64))[1] \
+        == {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}
+    assert post(client, VALIDATE, c2b_confirmation(account="MLK-0001"))[1]["ResultCode"] == "0"
+
+
+@pytest.mark.parametrize("change, code", [
+    ({"BusinessShortCode": "111111"}, "C2B00015"),
+    ({"TransAmount": "-5"}, "C2B00013"),
+    ({"TransID": ""}, "C2B00016"),
+])
+def test_validation_refusals(app, client, member, change, code):
+    assert post(client, VALIDATE, c2b_confirmation(**change))[1]["ResultCode"] == code
+
+
+def test_validation_of_a_malformed_body_is_refused(app, client, member):
+    assert post(client, VALIDATE, raw=b"nonsense")[1]["ResultCode"] == "C2B00016"
+
+
+# --- The allow-list -----------------------------------------------------------------------------
+
+
+def test_a_callback_from_outside_the_allow_list_is_kept_but_not_processed(app, client, member):
+    app.config["MPESA_ALLOWED_IPS"] = "196.201.214.200, 196.201.214.206"
+    status, _ = post(client, CONFIRM, c2b_confirmation())
+    assert status == 403
+    with app.app_context():
+        row = db.session.scalar(sa.select(CallbackInbox))
+        assert row.outcome == "refused_address" and row.remote_addr == "127.0.0.1"
+        assert count(Payment) == 0 and count(MpesaTransaction) == 0
+    app.config["MPESA_ALLOWED_IPS"] = "127.0.0.1"
+    assert post(client, CONFIRM, c2b_confirmation())[0] == 200
+    with app.app_context():
+        assert count(Payment) == 1
+
+
+def test_production_defaults_to_safaricoms_addresses(app, client, member):
+    app.config.update(MPESA_ENV="production", MPESA_ALLOWED_IPS="")
+    assert post(client, CONFIRM, c2b_confirmation())[0] == 403
+    app.config["MPESA_ALLOWED_IPS"] = "*"
+    assert post(client, CONFIRM, c2b_confirmation())[0] == 200
+
+
+# --- Transaction Status: verification before credit -----------------------------------------
+
+
+def test_with_initiator_credentials_paybill_money_waits_for_transaction_status(
+        app, daraja, sandbox, member):  # noqa: F811
+    app.config.update(MPESA_INITIATOR_NAME="testapi", MPESA_SECURITY_CREDENTIAL="cred")
+    app.extensions.pop("mpesa_provider", None)
+    sandbox.state.transactions["TC57GENUIN"] = {"amount": 500, "phone": "254712345678",
+                                                "shortcode": "174379", "time": None}
+    import datetime as dt
+
+    sandbox.state.transactions["TC57GENUIN"]["time"] = dt.datetime.now(dt.UTC)
+    for receipt in ("TC57GENUIN", "TC57FORGED"):
+        status, _ = daraja.post(CONFIRM, c2b_confirmation(receipt=receipt))
+        assert status == 200
+
+    def settled():
+        with app.app_context():
+            rows = db.session.scalars(sa.select(CallbackInbox.outcome).where(
+                CallbackInbox.kind == "status_result")).all()
+            return len(rows) == 2 and rows
+
+    wait_for(settled)
+    with app.app_context():
+        genuine = db.session.scalar(sa.select(MpesaTransaction).where(
+            MpesaTransaction.receipt_code == "TC57GENUIN"))
+        forged = db.session.scalar(sa.select(MpesaTransaction).where(
+            MpesaTransaction.receipt_code == "TC57FORGED"))
+        assert genuine.status == TransactionStatus.CREDITED
+        assert forged.status == TransactionStatus.UNCONFIRMED and "could not confirm" in forged.note
+        assert count(Payment) == 1 and member_balance(member) == -50_000
+
+
+# --- STK callbacks ------------------------------------------------------------------------------
+
+
+def _pending_request(app, member, checkout="ws_CO_TEST1", amount=50_000):
+    with app.app_context(), acting_as("test"):
+        request = StkRequest(member_id=member, amount_cents=amount, phone="+254712345678",
+                             account_reference="MLK-0001", status=StkStatus.PENDING,
+                             checkout_request_id=checkout)
+        db.session.add(request)
+        db.session.commit()
+        return request.id
+
+
+def test_an_stk_callback_for_an_unknown_request_changes_nothing(app, client, member):
+    status, body = post(client, STK, stk_success("ws_CO_NOBODY"))
+    assert status == 200 and body["ResultCode"] == 0
+    with app.app_context():
+        row = db.session.scalar(sa.select(CallbackInbox))
+        assert row.outcome == "unknown_request" and row.processed_at is None  # retried later
+        assert count(MpesaTransaction) == 0 and count(Payment) == 0
+
+
+def test_a_failure_callback_marks_the_request(app, client, member):
+    request_id = _pending_request(app, member)
+    post(client, STK, stk_failure("ws_CO_TEST1", 1032))
+    with app.app_context():
+        request = db.session.get(StkRequest, request_id)
+        assert request.status == StkStatus.FAILED and request.result_code == "1032"
+        assert count(Payment) == 0
+
+
+def test_an_amount_that_disagrees_with_the_request_is_not_credited(app, client, member):
+    _pending_request(app, member, amount=50_000)
+    post(client, STK, stk_success("ws_CO_TEST1", amount="5.00"))
+    with app.app_context():
+        tx = db.session.scalar(sa.select(MpesaTransaction))
+        assert tx.status == TransactionStatus.UNCONFIRMED and "differs" in tx.note
+        assert count(Payment) == 0
+
+
+def test_a_forged_success_that_daraja_does_not_know_is_rejected(app, daraja, sandbox, member):  # noqa: F811
+    """The right token and shape, a real pending prompt, but the payer cancelled it."""
+    from association.mpesa import stk
+
+    with app.app_context(), acting_as("test"):
+        request = stk.create_request(db.session.get(Member, member), 50_000, "0712341032", None)
+        db.session.commit()
+        stk.send_request(request)
+        db.session.commit()
+        checkout, request_id = request.checkout_request_id, request.id
+    sandbox.state.prompts[checkout]["answer_at"] = 0  # the sandbox has its answer: cancelled
+    sandbox.state.prompts[checkout]["done"] = True
+    status, _ = daraja.post(STK, stk_success(checkout, receipt="FORGED0001"))
+    assert status == 200
+    with app.app_context():
+        tx = db.session.scalar(sa.select(MpesaTransaction).where(
+            MpesaTransaction.receipt_code == "FORGED0001"))
+        assert tx.status == TransactionStatus.REJECTED and "1032" in tx.note
+        assert count(Payment) == 0
+        assert db.session.get(StkRequest, request_id).status == StkStatus.FAILED
+
+
+def test_the_same_stk_callback_20_times_in_parallel_makes_one_payment(
+        app, daraja, sandbox, member):  # noqa: F811
+    from association.mpesa import stk
+
+    with app.app_context(), acting_as("test"):
+        # A phone ending 9999: the sandbox records the payment but posts no callback itself.
+        request = stk.create_request(db.session.get(Member, member), 50_000, "0712349999", None)
+        db.session.commit()
+        stk.send_request(request)
+        db.session.commit()
+        checkout, request_id = request.checkout_request_id, request.id
+    wait_for(lambda: sandbox.state.prompts[checkout]["done"])
+    receipt = sandbox.state.prompts[checkout]["receipt"]
+    body = stk_success(checkout, receipt=receipt, amount="500.00")  # the amount as a string
+    start = threading.Barrier(20)
+    answers = []
+
+    def send():
+        start.wait()
+        answers.append(daraja.post(STK, body))
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [a[0] for a in answers] == [200] * 20
+    with app.app_context():
+        assert count(Payment) == 1 and count(MpesaTransaction) == 1
+        assert db.session.get(StkRequest, request_id).status == StkStatus.PAID
+        outcomes = db.session.scalars(sa.select(CallbackInbox.outcome)).all()
+        assert sorted(outcomes) == ["credited"] + ["duplicate"] * 19
+        assert member_balance(member) == -50_000
+
+
+def test_the_inbox_is_append_only(app, client, member):
+    from association.mpesa.callbacks import InboxChangeError
+
+    post(client, CONFIRM, c2b_confirmation())
+    with app.app_context():
+        row = db.session.scalar(sa.select(CallbackInbox))
+        row.raw_body = b'{"TransAmount": "5000000.00"}'
+        with pytest.raises(InboxChangeError):
+            db.session.flush()
+        db.session.rollback()
+        row = db.session.scalar(sa.select(CallbackInbox))
+        db.session.delete(row)
+        with pytest.raises(InboxChangeError):
+            db.session.flush()
+        db.session.rollback()
