@@ -1,0 +1,137 @@
+"""The public transparency page: aggregates only, never a name, phone, ID or address.
+
+For each recent month: money collected and spent by category (from the journal, through the
+ledger's income and expenditure report), the number of paying members, patrol nights covered
+and incident counts by zone and category (from the patrols' public summary), and the dates
+and resolutions of published general meetings.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from association.extensions import db
+from association.i18n import enum_label
+from association.ledger.models import Payment, Receipt
+from association.ledger.reports import Period, collections, income_expenditure
+from association.ledger.services import account, month_end, month_start, today_in_nairobi
+from association.meetings.models import GENERAL_TYPES, Meeting, MinutesStatus, ResolutionKind
+
+#: How many months the page shows.
+MONTHS = 6
+#: Categories with fewer payments than this are shown together, never on their own.
+MIN_PAYMENTS = 3
+
+
+@dataclass
+class MonthSummary:
+    month: date
+    income: list[tuple[str, int]] = field(default_factory=list)
+    expenses: list[tuple[str, int]] = field(default_factory=list)
+    income_cents: int = 0
+    expense_cents: int = 0
+    paying_members: int = 0
+    #: {"nights_covered", "nights", "incidents": {(zone, category): n}} or None.
+    patrols: dict | None = None
+    #: (date, label, [resolution texts]) of published general meetings in the month.
+    meetings: list[tuple[date, str, list[str]]] = field(default_factory=list)
+
+    def incident_rows(self) -> list[tuple[str, str, int]]:
+        if not self.patrols:
+            return []
+        rows = []
+        for (zone, category), count in sorted(self.patrols.get("incidents", {}).items(),
+                                              key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+            label = _incident_label(category)
+            rows.append((str(zone), label, int(count)))
+        return rows
+
+
+def _incident_label(category) -> str:
+    """The translated label of an incident category (given as its value or enum)."""
+    from association.i18n import ENUM_LABELS
+
+    if hasattr(category, "value"):
+        return enum_label(category)
+    label = ENUM_LABELS.get(("IncidentCategory", str(category)))
+    return str(label) if label is not None else str(category).replace("_", " ")
+
+
+def patrol_summary(start: date, end: date) -> dict | None:
+    """The patrols' public figures, or None while the patrols package offers none."""
+    try:
+        from association.patrols.public import public_summary
+    except ImportError:
+        return None
+    return public_summary(start, end)
+
+
+def paying_members(start: date, end: date) -> int:
+    """Members with at least one valid receipt for money paid in the period."""
+    return db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Payment.member_id)))
+        .join(Receipt, Receipt.payment_id == Payment.id)
+        .where(Receipt.voided_at.is_(None), Payment.paid_on >= start, Payment.paid_on <= end)
+    ) or 0
+
+
+def published_meetings(start: date, end: date) -> list[tuple[date, str, list[str]]]:
+    """Published general meetings in the period with their passed resolutions' texts
+    (elections left out, as they name people; confirmations of minutes too)."""
+    meetings = db.session.scalars(
+        sa.select(Meeting).where(Meeting.minutes_status == MinutesStatus.PUBLISHED,
+                                 Meeting.type.in_([t.value for t in GENERAL_TYPES]),
+                                 Meeting.held_on >= start, Meeting.held_on <= end)
+        .order_by(Meeting.held_on))
+    out = []
+    for meeting in meetings:
+        texts = [r.text for r in meeting.resolutions if r.passed and r.kind not in (
+            ResolutionKind.ELECTION, ResolutionKind.CONFIRM_MINUTES)]
+        out.append((meeting.held_on, enum_label(meeting.type), texts))
+    return out
+
+
+def month_summary(month: date) -> MonthSummary:
+    """The public figures of one month (up to today for the current month).
+
+    Collected is money actually received from members (valid receipts) by their category,
+    plus donations; spent is the expenditure posted in the books, by expense account.
+    """
+    start = month_start(month)
+    end = min(month_end(start), max(today_in_nairobi(), start))
+    period = Period(start, end)
+    received = collections(period)
+    by_category = received.tables[2]  # by member category
+    summary = MonthSummary(month=start)
+    # A category with one or two payers would show what those people paid: fold it in.
+    small = [row for row in by_category.rows if row[5] and row[1] < MIN_PAYMENTS]
+    summary.income = [(row[0], row[5]) for row in by_category.rows
+                      if row[5] and row[1] >= MIN_PAYMENTS]
+    if small:
+        summary.income.append((_("Other categories"), sum(row[5] for row in small)))
+    report = income_expenditure(period)
+    donations_code = account("donations").code
+    summary.income += [(row[1], row[2]) for row in report.tables[0].rows
+                       if row[0] == donations_code and row[2]]
+    summary.expenses = [(row[1], row[2]) for row in report.tables[1].rows if row[2]]
+    summary.income_cents = sum(cents for _name, cents in summary.income)
+    summary.expense_cents = report.figures["expenditure"]
+    summary.paying_members = paying_members(start, end)
+    summary.patrols = patrol_summary(start, end)
+    summary.meetings = published_meetings(start, end)
+    return summary
+
+
+def recent_months(today: date | None = None, count: int = MONTHS) -> list[date]:
+    first = month_start(today or today_in_nairobi())
+    months = []
+    for _i in range(count):
+        months.append(first)
+        first = month_start(first - timedelta(days=1))
+    return months
+
+
+def summaries(today: date | None = None) -> list[MonthSummary]:
+    return [month_summary(m) for m in recent_months(today)]
