@@ -18,6 +18,9 @@ from association.ledger.services import account, record_payment, request_waiver
 from association.members.models import ConsentChannel, ConsentPurpose, MemberConsent
 from association.members.services import record_consent
 from tests.conftest import PASSWORD, Web
+from tests.mpesa.daraja_helpers import mpesa_walk_values
+from tests.mpesa.desk_helpers import desk_walk_values
+from tests.patrols.helpers import patrol_walk_values
 
 ANON = "anonymous"
 ROLES = ("chair", "treasurer", "secretary", "coordinator", "auditor", "member")
@@ -94,11 +97,120 @@ EXPECTED = {
     "receipts.sms": EVERYONE,
     "receipts.void": {"chair", "treasurer"},
     "receipts.verify": "public",
+    # M-Pesa (issue 4): Daraja's callbacks are public (a secret token in the path); the desk
+    # is for those who keep or audit the books; any login may pay (for their own member).
+    "mpesa.stk_callback": "public",
+    "mpesa.c2b_validation": "public",
+    "mpesa.c2b_confirmation": "public",
+    "mpesa.status_result": "public",
+    "mpesa.status_timeout": "public",
+    "mpesa.index": {"chair", "treasurer", "auditor"},
+    "mpesa.settings": {"chair", "treasurer"},
+    "mpesa.register_urls": {"chair", "treasurer"},
+    "mpesa.confirm": {"chair", "treasurer"},
+    "mpesa.reject": {"chair", "treasurer"},
+    "mpesa.pay": EVERYONE,
+    "mpesa.pay_status": {"chair", "treasurer", "auditor", "member"},  # a member: own only
+    "mpesa_imports.sms": {"chair", "treasurer"},
+    "mpesa_imports.statement": {"chair", "treasurer"},
+    "mpesa_imports.preview": {"chair", "treasurer"},
+    "mpesa_imports.confirm": {"chair", "treasurer"},
+    "mpesa_imports.suspense": {"chair", "treasurer", "auditor"},
+    "mpesa_imports.assign": {"chair", "treasurer"},
+    "mpesa_imports.refund": {"chair", "treasurer"},
+    # Meetings and governance (issue 6): officials read meetings; the chair and secretary run
+    # them; any login reads published minutes (a member gets 404 for unpublished ones).
+    "meetings.index": OFFICIALS,
+    "meetings.new": {"chair", "secretary"},
+    "meetings.detail": OFFICIALS,
+    "meetings.edit": {"chair", "secretary"},
+    "meetings.delete": {"chair", "secretary"},
+    "meetings.agenda_add": {"chair", "secretary"},
+    "meetings.agenda_remove": {"chair", "secretary"},
+    "meetings.agenda_move": {"chair", "secretary"},
+    "meetings.attendance": {"chair", "secretary"},
+    "meetings.attendance_mark": {"chair", "secretary"},
+    "meetings.attendance_remove": {"chair", "secretary"},
+    "meetings.guest_add": {"chair", "secretary"},
+    "meetings.guest_remove": {"chair", "secretary"},
+    "meetings.headcount": {"chair", "secretary"},
+    "meetings.signin_sheet": OFFICIALS,
+    "meetings.minutes_edit": {"chair", "secretary"},
+    "meetings.minutes_circulate": {"chair", "secretary"},
+    "meetings.minutes_redraft": {"chair", "secretary"},
+    "meetings.minutes_publish": {"chair", "secretary"},
+    "meetings.comment": {"chair", "treasurer", "secretary", "coordinator"},
+    "meetings.addendum": {"chair", "secretary"},
+    "meetings.minutes_pdf": EVERYONE,
+    "meetings.minutes_list": EVERYONE,
+    "meetings.minutes_read": EVERYONE,
+    "meetings.resolution_new": {"chair", "secretary"},
+    "meetings.resolution_for_rate": OFFICIALS,
+    "meetings.action_add": {"chair", "secretary"},
+    "meetings.action_status": {"chair", "secretary"},
+    "meetings.election_new": {"chair", "secretary"},
+    "meetings.quorum": {"chair", "secretary"},
+    "meetings.officials": OFFICIALS,
+    "meetings.official_new": {"chair", "secretary"},
+    "meetings.official_end": {"chair", "secretary"},
+    "meetings.officials_pdf": OFFICIALS,
+    "meetings.notice_pdf": {"chair", "secretary"},
+    "meetings.notice_filed": {"chair", "secretary"},
+    "meetings.compliance": {"chair", "secretary", "auditor"},
+    "meetings.record": {"chair", "secretary"},
+    "meetings.constitution_new": {"chair", "secretary"},
+    "meetings.constitution_file": {"chair", "secretary", "auditor"},
+    "meetings.certificate_file": {"chair", "secretary", "auditor"},
+    "meetings.registration_pack": {"chair", "secretary", "auditor"},
+    "meetings.transparency": "public",
+    "meetings.transparency_pdf": "public",
+    # Patrols (issue 5): officials read the roster; chair and coordinator run it.
+    "patrols.index": OFFICIALS,
+    "patrols.generate": {"chair", "coordinator"},
+    "patrols.shift": OFFICIALS,
+    "patrols.assign": {"chair", "coordinator"},
+    "patrols.unassign": {"chair", "coordinator"},
+    "patrols.roster_print": OFFICIALS,
+    "patrols.roster_csv": OFFICIALS,
+    "patrols.settings": {"chair", "coordinator"},
+    "patrols.zone": {"chair", "coordinator"},
+    "patrols.template_add": {"chair", "coordinator"},
+    "patrols.template_retire": {"chair", "coordinator"},
+    "patrols.patrollers": OFFICIALS,
+    "patrols.enrol": {"chair", "coordinator"},
+    "patrols.patroller": OFFICIALS,
+    "patrols.patroller_edit": {"chair", "coordinator"},
+    "patrols.swaps": {"chair", "coordinator"},
+    "patrols.swap_decide": {"chair", "coordinator"},
+    "patrols.attendance": {"chair", "coordinator"},
+    # A patroller's own page and actions: any login; their own objects only (404 otherwise).
+    "patrols.me": EVERYONE,
+    "patrols.me_availability": EVERYONE,
+    "patrols.me_away": EVERYONE,
+    "patrols.me_away_remove": EVERYONE,
+    "patrols.me_offer": EVERYONE,
+    "patrols.me_take": EVERYONE,
+    "patrols.me_cancel": EVERYONE,
+    "patrols.me_calendar_new": EVERYONE,
+    "patrols.calendar": "public",  # the secret in the address is the key
+    "patrols.stipend_runs": {"chair", "treasurer", "coordinator"},
+    "patrols.stipend_new": {"chair", "treasurer", "coordinator"},
+    "patrols.stipend_run": {"chair", "treasurer", "coordinator"},
+    "patrols.stipend_pdf": {"chair", "treasurer", "coordinator"},
+    "patrols.stipend_approve": {"chair", "treasurer", "secretary"},
+    "patrols.stipend_reject": {"chair", "treasurer", "secretary"},
+    "patrols.incidents": {"chair", "coordinator", "secretary"},
+    "patrols.incident": {"chair", "coordinator", "secretary"},
+    "patrols.incidents_csv": {"chair", "coordinator", "secretary"},
+    "patrols.incident_new": {"chair", "coordinator"},
+    "patrols.incident_edit": {"chair", "coordinator"},
+    "patrols.incident_counts": EVERYONE,  # counts only
 }
 
 #: Object routes a member may use for their own objects only: another's gives 404.
 OWN_ONLY = {"members.detail", "members.withdraw_consent", "receipts.detail", "receipts.pdf",
             "receipts.sms", "reports.statement"}
+OWN_ONLY |= {"mpesa.pay_status"}  # M-Pesa (issue 4)
 
 #: Endpoints that end or replace the session: log in again after calling them.
 SESSION_CHANGING = {"auth.logout", "auth.login", "auth.password"}
@@ -129,8 +241,33 @@ def walk(app, people, make_user, setup_association):
             "waiver_id": waiver.id,
             "expense_id": expense.id,
             "account_id": account("cash").id,
+            **_meeting_walk_ids(people),
+            **mpesa_walk_values(app, people.other_member_id),
+            **desk_walk_values(),
+            **patrol_walk_values(people.other_member_id, setup_association.zone_id),
         }
     return app, values
+
+
+def _meeting_walk_ids(people) -> dict:
+    """A held meeting with an agenda item, a guest, an action item, an official and a notice."""
+    from association.meetings import governance
+    from association.meetings import services as meetings
+    from association.meetings.models import MeetingType
+    from association.members.models import Member
+
+    other = db.session.get(Member, people.other_member_id)
+    meeting = meetings.create_meeting(meetings.MeetingData(
+        type=MeetingType.GENERAL, title="Baraza", held_on=other.joined_on, venue="Camp",
+        convener="Chair", agenda=["Security"]), None)
+    guest = meetings.add_guest(meeting, "Insp. Wafula", "OCS", None)
+    action = meetings.add_action(meeting, "Buy torches", "Treasurer", None)
+    official = governance.appoint("chair", other, other.joined_on, None, elected_at=meeting)
+    notice = governance.pending_notices()[0]
+    db.session.commit()
+    return {"meeting_id": meeting.id, "item_id": meeting.agenda[0].id, "guest_id": guest.id,
+            "action_id": action.id, "official_id": official.id, "notice_id": notice.id,
+            "version_id": 999999, "month": "2025-01"}
 
 
 def _urls(app, values):

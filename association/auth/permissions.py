@@ -41,8 +41,24 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # treasurer (and chair) settle suspense, import statements and change settings.
     "mpesa.view": frozenset({R.CHAIR, R.TREASURER, R.AUDITOR}),
     "mpesa.manage": frozenset({R.CHAIR, R.TREASURER}),
-    # Patrols (issue 5).
+    # Patrols (issue 5): officials see rosters and coverage; the coordinator (and chair)
+    # run them. Stipends are computed by those who record expenses and approved under
+    # "ledger.expense_approve". Incidents: chair and coordinator record them and alone
+    # see who reported one; the secretary reads the register for the committee.
+    "patrols.view": OFFICIALS,
+    "patrols.manage": frozenset({R.CHAIR, R.COORDINATOR}),
+    "patrols.stipends": frozenset({R.CHAIR, R.TREASURER, R.COORDINATOR}),
+    "incidents.view": frozenset({R.CHAIR, R.COORDINATOR, R.SECRETARY}),
+    "incidents.manage": frozenset({R.CHAIR, R.COORDINATOR}),
+    "incidents.reporter": frozenset({R.CHAIR, R.COORDINATOR}),
     # Meetings and governance (issue 6).
+    # Officials read meetings; the chair and secretary run them and keep the governance
+    # records; the committee comments on circulated minutes; the auditor reads the pack.
+    "meetings.view": OFFICIALS,
+    "meetings.manage": frozenset({R.CHAIR, R.SECRETARY}),
+    "meetings.comment": frozenset({R.CHAIR, R.TREASURER, R.SECRETARY, R.COORDINATOR}),
+    "governance.manage": frozenset({R.CHAIR, R.SECRETARY}),
+    "governance.pack": frozenset({R.CHAIR, R.SECRETARY, R.AUDITOR}),
 }
 
 PUBLIC = "public"
