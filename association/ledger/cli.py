@@ -138,3 +138,46 @@ def print_trial_balance(fmt: str, as_of: str | None) -> None:
         click.echo(exports.trial_balance_csv(day).lstrip("\ufeff"), nl=False)
     else:
         click.echo(exports.trial_balance_text(day), nl=False)
+
+
+@ledger_cli.command("auditor-pack")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The ZIP file to write.")
+@click.option("--from", "start", default=None, metavar="YYYY-MM-DD",
+              help="The first day (default: the start of the financial year).")
+@click.option("--to", "end", default=None, metavar="YYYY-MM-DD",
+              help="The last day (default: today in Nairobi).")
+def write_auditor_pack(out: str, start: str | None, end: str | None) -> None:
+    """Write the auditor's pack (the same ZIP as the auditor's download) to a file.
+
+    For books too large to pack within a web request: run it on the server and hand
+    the file over.
+    """
+    import os
+
+    from association.audit.services import log_event
+    from association.ledger import exports, reports
+
+    with acting_as("cli:ledger-auditor-pack"):
+        try:
+            period = reports.parse_period(start, end)
+        except DomainError as error:
+            _fail(error)
+        partial = f"{out}.part"
+        try:
+            with open(partial, "wb") as target:
+                result = exports.auditor_pack(period, "flask ledger auditor-pack", target)
+            os.replace(partial, out)
+        except OSError as error:
+            _fail(error)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+        log_event("export", "auditor_pack", None, {
+            "from": period.start.isoformat(), "to": period.end.isoformat(),
+            "files": len(result.files) + 1, "manifest_sha256": result.manifest_sha256,
+            "audit_chain_ok": result.chain_ok, "file": os.path.basename(out),
+        })
+        db.session.commit()
+    click.echo(f"Wrote {out}: {len(result.files) + 1} files, {period.start} to {period.end}; "
+               f"audit chain {'verified' if result.chain_ok else 'BROKEN'}.")
