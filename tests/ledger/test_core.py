@@ -176,7 +176,7 @@ def test_a_rate_change_never_alters_past_charges(books):
     ([L.RateInput(Category.RESIDENT, 0)], "AGM", "more than zero"),
     ([L.RateInput(Category.LANDLORD, 300, 1, 5), L.RateInput(Category.LANDLORD, 600, 5, 9)],
      "AGM", "overlap"),
-    ([L.RateInput(Category.LANDLORD, 300, 6, 2)], "AGM", "back to front"),
+    ([L.RateInput(Category.LANDLORD, 300, 6, 2)], "AGM", "lowest number of premises is larger"),
 ])
 def test_bad_rate_schedules(books, rates, ref, message):
     with pytest.raises(L.RateError, match=message):

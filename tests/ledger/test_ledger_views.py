@@ -577,7 +577,7 @@ def test_treasurer_adopts_a_schedule_and_old_charges_keep_their_rate(app, web, r
     ({"tiers-0-max_premises": "99999999999999"}, "Enter a number from 0 to 10,000."),
     ({"tiers-1-min_premises": "2"}, "The tiers for landlord overlap."),
     ({"tiers-0-max_premises": ""}, "The tiers for landlord overlap."),
-    ({"tiers-1-max_premises": "1", "tiers-1-min_premises": "4"}, "back to front"),
+    ({"tiers-1-max_premises": "1", "tiers-1-min_premises": "4"}, "lowest number of premises is larger"),
     ({"effective": "2025-01"}, "A schedule already starts in 2025-01."),
     ({"resident": "", "business": "", "tiers-0-min_premises": "", "tiers-0-max_premises": "",
       "tiers-0-amount": "", "tiers-1-min_premises": "", "tiers-1-max_premises": "",
