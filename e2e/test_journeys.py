@@ -65,7 +65,7 @@ def test_treasurer_records_a_cash_payment_runs_dues_and_closes_a_month(visit):
     text = pdf_text(pdf)
     assert receipt_no in text and member_no in text and "KES 150.00" in text
     assert ("one hundred and fifty" in text.lower()) if visit.language == "en" \
-        else ("mia moja hamsini" in text.lower())
+        else ("shilingi mia moja na hamsini" in text.lower())
     codes = qr_codes(pdf)
     assert len(codes) == 1 and codes[0].startswith(f"{visit.base}/verify/{receipt_no}?c=")
     # The check page the QR code leads to says the receipt is genuine.
