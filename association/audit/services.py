@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from flask import g, has_request_context
@@ -93,7 +93,7 @@ def _plain(value):
     """A JSON-safe form of a column value."""
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, bytes):
         return "sha256:" + hashlib.sha256(value).hexdigest()

@@ -495,7 +495,8 @@ def add_rate_schedule(
             raise RateError(_l("Every rate must be more than zero."))
         if rate.min_premises < 0 or (rate.max_premises is not None
                                      and rate.max_premises < rate.min_premises):
-            raise RateError(_l("In a tier, the lowest number of premises is larger than the highest."))
+            raise RateError(_l("In a tier, the lowest number of premises is larger than the "
+                               "highest."))
         by_category[rate.category].append(rate)
     for category, tiers in by_category.items():
         tiers.sort(key=lambda r: r.min_premises)
