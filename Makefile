@@ -10,6 +10,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+E2E_STAMP := $(VENV)/.installed-e2e
 FLASK  := $(BIN)/flask --app wsgi
 
 PO := translations/sw/LC_MESSAGES/messages.po
@@ -25,7 +26,7 @@ DEMO_PASSWORD := mtaani-demo
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k members -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test install translations extract db-upgrade bench lint clean help
+.PHONY: run test e2e install translations extract db-upgrade bench lint clean help
 
 ## run: install, compile translations, migrate, seed the demo on first run, serve (with the local M-Pesa sandbox)
 run: install translations
@@ -55,6 +56,21 @@ test: install translations
 	else \
 		echo "(TEST_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
 	fi
+
+## e2e: browser journeys in Debian's Chromium (phone and laptop, English and Swahili) on SQLite, then on PostgreSQL when E2E_DATABASE_URL is set; screenshots in test-output/e2e/
+e2e: install translations $(E2E_STAMP)
+	@echo "== browser journeys on SQLite =="
+	env -u E2E_DATABASE_URL $(BIN)/python -m pytest e2e $(PYTEST_ARGS)
+	@if [ -n "$$E2E_DATABASE_URL" ]; then \
+		echo "== browser journeys on PostgreSQL (E2E_DATABASE_URL) =="; \
+		$(BIN)/python -m pytest e2e $(PYTEST_ARGS); \
+	else \
+		echo "(E2E_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
+	fi
+
+$(E2E_STAMP): requirements-e2e.txt $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -r requirements-e2e.txt
+	@touch $@
 
 ## install: create .venv and install requirements-dev.txt (again only when a requirements file changes)
 install: $(STAMP)

@@ -8,6 +8,7 @@ from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from association.extensions import babel, csrf, db, limiter, login_manager, migrate
 from config import BASE_DIR, Config, config_from_env
@@ -15,6 +16,14 @@ from config import BASE_DIR, Config, config_from_env
 #: Endpoints that work before the association profile exists.
 SETUP_EXEMPT = {"static", "auth.login", "auth.logout", "auth.language", "auth.password",
                 "profile.setup"}
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` in routes: 0 to 2,147,483,647, the range of an integer column."""
+
+    def __init__(self, url_map, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, **kwargs)
 
 
 def create_app(config_class: type[Config] | None = None, overrides: dict | None = None) -> Flask:
@@ -39,6 +48,9 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+    # Ids in addresses are database integers: a larger number is simply not found
+    # (PostgreSQL would refuse to compare it with an integer column).
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     register_extensions(app)
     register_blueprints(app)

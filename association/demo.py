@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from association.auth.models import Role, User
 from association.auth.services import create_user
 from association.extensions import db
-from association.ledger.models import PaymentMethod, Receipt
+from association.ledger.expenses import approve_expense, record_expense, reject_expense
+from association.ledger.models import Account, PaymentMethod, Receipt
 from association.ledger.services import (
     RateInput,
     add_rate_schedule,
@@ -193,9 +194,59 @@ def seed_books(members, today: date, rng: random.Random, treasurer_id: int) -> d
             payments += 1
     mistaken = db.session.scalar(sa.select(Receipt).order_by(Receipt.id.desc()).limit(1))
     void_receipt(mistaken, "Recorded against the wrong member", treasurer_id)
+    expenses = seed_expenses(months, today, rng, treasurer_id)
     for month in months[:-2]:
         close_month(month, treasurer_id)
-    return {"payments": payments, "months": len(months)}
+    return {"payments": payments, "months": len(months), "expenses": expenses}
+
+
+def seed_expenses(months: list[date], today: date, rng: random.Random, treasurer_id: int) -> int:
+    """A year of spending, recorded by the treasurer and approved by the chair: the night
+    patrols' stipends (the patrol records keep the latest months), torches and jackets, tea
+    at the barazas, M-Pesa charges, airtime for the police post; one claim rejected and one
+    still waiting for approval."""
+    chair_id = db.session.scalar(sa.select(User.id).where(User.username == "chair"))
+    accounts = {a.key: a for a in db.session.scalars(sa.select(Account))}
+    made = []
+
+    def spend(key, payee, amount, method, day, description, decide="approve", reason=None):
+        expense = record_expense(accounts[key], payee, amount, method, min(day, today),
+                                 description, None, treasurer_id)
+        if decide == "approve":
+            approve_expense(expense, chair_id)
+        elif decide == "reject":
+            reject_expense(expense, chair_id, reason)
+        made.append(expense)
+
+    for index, month in enumerate(months):
+        label = f"{month:%B %Y}"
+        if index < len(months) - 2:
+            nights = month_end(month).day
+            spend("patrol_stipends", "Patrol volunteers (payout list signed)",
+                  nights * 6 * 10_000, PaymentMethod.MPESA, month_end(month),
+                  f"Stipends for {label}: {nights} nights, 6 patrollers a night, KES 100 each")
+        spend("meeting_costs", "Mama Njeri's kiosk", rng.choice((1_200, 1_500, 1_800)) * 100,
+              PaymentMethod.CASH, month + timedelta(days=rng.randint(5, 20)),
+              f"Tea and mandazi for the {label} baraza")
+        spend("transaction_charges", "Safaricom", rng.randint(180, 420) * 100,
+              PaymentMethod.MPESA, month_end(month), f"M-Pesa charges for {label}")
+        if index % 4 == 1:
+            spend("patrol_equipment", "Gikomba hardware", 8_400_00, PaymentMethod.CASH,
+                  month + timedelta(days=3), "12 rechargeable torches and 12 whistles")
+        if index % 6 == 3:
+            spend("patrol_equipment", "Eastleigh safety supplies", 9_000_00,
+                  PaymentMethod.MPESA, month + timedelta(days=9),
+                  "15 reflective jackets with the association's name")
+        if index % 3 == 2:
+            spend("police_support", "Pangani police station (community policing desk)",
+                  1_000_00, PaymentMethod.MPESA, month + timedelta(days=12),
+                  "Airtime for the community policing hotline")
+    spend("patrol_equipment", "Gikomba hardware", 8_400_00, PaymentMethod.CASH,
+          months[-3] + timedelta(days=4), "12 rechargeable torches and 12 whistles",
+          decide="reject", reason="Already paid on the earlier claim: the same receipt")
+    spend("meeting_costs", "St. Teresa's hall", 2_500_00, PaymentMethod.CASH,
+          today, "Hall hire for the annual general meeting", decide=None)
+    return len(made)
 
 
 def _mpesa_code(day: date, rng: random.Random, used: set[str]) -> str:

@@ -726,6 +726,8 @@ def generate_ledger(
     _core_insert(ReceiptCounter, [{"year": y, "last_seq": s} for y, s in receipt_seq.items()],
                  batch_size)
     _reset_sequences(JournalEntry, Posting, DuesCharge, Payment, Allocation, Receipt)
+    # The postings went in around post_entry: add up their month totals as it would have.
+    services.rebuild_month_totals()
 
     result.receipts_by_year = dict(sorted(receipt_seq.items()))
     result.payments_by_method = by_method
@@ -868,6 +870,9 @@ def verify_ledger(made: GeneratedLedger | None = None) -> list[LedgerCheck]:
     checks.append(LedgerCheck("every entry balances", unbalanced == 0,
                               f"{entries:,} entries, {postings:,} postings, "
                               f"{unbalanced} unbalanced"))
+    differ = services.month_totals_differences()
+    checks.append(LedgerCheck("month totals agree with the postings", not differ,
+                              f"{len(differ)} account-months differ"))
 
     receivable = services.account("dues_receivable").id
     credit_account = services.account("member_credit").id

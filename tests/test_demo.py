@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from association.auth.models import User
 from association.extensions import db
+from association.ledger.models import Expense, ExpenseStatus
 from association.members.models import Category, Member, MemberStatus
 from tests.conftest import Web
 
@@ -24,6 +25,18 @@ def test_seed_demo_builds_the_association(app, runner):
         assert any(m.status == MemberStatus.LEFT for m in members)
         member_user = db.session.scalar(sa.select(User).where(User.username == "member"))
         assert member_user.member_id is not None
+        # A year of spending: approved by a second official and posted; one rejected with
+        # its reason; one waiting.
+        statuses = [e.status for e in db.session.scalars(sa.select(Expense))]
+        assert statuses.count(ExpenseStatus.REJECTED) == 1
+        assert statuses.count(ExpenseStatus.PENDING) == 1
+        approved = db.session.scalars(
+            sa.select(Expense).where(Expense.status == ExpenseStatus.APPROVED)).all()
+        assert len(approved) > 24 and all(e.entry_id and e.decided_by_id != e.recorded_by_id
+                                          for e in approved)
+        keys = {e.account.key for e in approved}
+        assert {"patrol_stipends", "patrol_equipment", "meeting_costs", "transaction_charges",
+                "police_support"} <= keys
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0 and "events checked" in verify.output
     again = runner.invoke(args=["seed-demo"])

@@ -1,5 +1,7 @@
 """``flask ledger ...``: the books from the command line."""
 
+import os
+from contextlib import contextmanager
 from datetime import date
 
 import click
@@ -21,6 +23,22 @@ def _fail(error: Exception) -> None:
     db.session.rollback()
     click.echo(f"Error: {error}", err=True)
     raise SystemExit(1)
+
+
+@contextmanager
+def _written(out: str, mode: str):
+    """A file written in full or not at all: ``out.part`` first, renamed when complete."""
+    partial = f"{out}.part"
+    try:
+        with open(partial, mode, **({} if "b" in mode else {"encoding": "utf-8",
+                                                           "newline": ""})) as target:
+            yield target
+        os.replace(partial, out)
+    except OSError as error:
+        _fail(error)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 @ledger_cli.command("bill")
@@ -89,8 +107,6 @@ def pay(member_no: str, amount: str, method: str, reference: str | None,
               help="The last day (default: today in Nairobi).")
 def export_ledger(fmt: str, out: str, start: str | None, end: str | None) -> None:
     """Write the general ledger as CSV, or as a journal that bean-check and hledger accept."""
-    import os
-
     from association.audit.services import log_event
     from association.ledger import exports, reports
 
@@ -102,19 +118,9 @@ def export_ledger(fmt: str, out: str, start: str | None, end: str | None) -> Non
                 raise reports.ReportError("--from is after --to.")
         except DomainError as error:
             _fail(error)
-        partial = f"{out}.part"
-        size = 0
-        try:
-            with open(partial, "w", encoding="utf-8", newline="") as target:
-                for piece in exports.JOURNALS[fmt](first, last):
-                    target.write(piece)
-                    size += len(piece)
-            os.replace(partial, out)
-        except OSError as error:
-            _fail(error)
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+        with _written(out, "w") as target:
+            for piece in exports.JOURNALS[fmt](first, last):
+                target.write(piece)
         log_event("export", "ledger", None, {"format": fmt, "from": str(first or ""),
                                              "to": last.isoformat(), "file": os.path.basename(out)})
         db.session.commit()
@@ -138,3 +144,36 @@ def print_trial_balance(fmt: str, as_of: str | None) -> None:
         click.echo(exports.trial_balance_csv(day).lstrip("\ufeff"), nl=False)
     else:
         click.echo(exports.trial_balance_text(day), nl=False)
+
+
+@ledger_cli.command("auditor-pack")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The ZIP file to write.")
+@click.option("--from", "start", default=None, metavar="YYYY-MM-DD",
+              help="The first day (default: the start of the financial year).")
+@click.option("--to", "end", default=None, metavar="YYYY-MM-DD",
+              help="The last day (default: today in Nairobi).")
+def write_auditor_pack(out: str, start: str | None, end: str | None) -> None:
+    """Write the auditor's pack (the same ZIP as the auditor's download) to a file.
+
+    For books too large to pack within a web request: run it on the server and hand
+    the file over.
+    """
+    from association.audit.services import log_event
+    from association.ledger import exports, reports
+
+    with acting_as("cli:ledger-auditor-pack"):
+        try:
+            period = reports.parse_period(start, end)
+        except DomainError as error:
+            _fail(error)
+        with _written(out, "wb") as target:
+            result = exports.auditor_pack(period, "flask ledger auditor-pack", target)
+        log_event("export", "auditor_pack", None, {
+            "from": period.start.isoformat(), "to": period.end.isoformat(),
+            "files": len(result.files) + 1, "manifest_sha256": result.manifest_sha256,
+            "audit_chain_ok": result.chain_ok, "file": os.path.basename(out),
+        })
+        db.session.commit()
+    click.echo(f"Wrote {out}: {len(result.files) + 1} files, {period.start} to {period.end}; "
+               f"audit chain {'verified' if result.chain_ok else 'BROKEN'}.")

@@ -94,6 +94,7 @@ def index():
     )
     return render_template(
         "expenses/index.html", form=form, page=page, totals=services.expense_totals(filters),
+        reversed_ids=services.reversed_expense_ids(page.items),
         ExpenseStatus=ExpenseStatus, account_name=account_name, ref=services.expense_reference,
     )
 

@@ -317,6 +317,15 @@ def expense_reversal(expense: Expense) -> JournalEntry | None:
     )
 
 
+def reversed_expense_ids(expenses) -> set[int]:
+    """Which of these (approved) expenses a reversing entry has cancelled."""
+    by_entry = {e.entry_id: e.id for e in expenses if e.entry_id is not None}
+    if not by_entry:
+        return set()
+    return {by_entry[entry_id] for entry_id in db.session.scalars(
+        sa.select(JournalEntry.reverses_id).where(JournalEntry.reverses_id.in_(list(by_entry))))}
+
+
 def reverse_expense(expense: Expense, reason: str, user_id: int | None,
                     on: date | None = None) -> JournalEntry:
     """Correct an approved expense with a reversing entry (dated today unless ``on``).

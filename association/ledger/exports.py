@@ -26,7 +26,7 @@ from association.ledger.models import Account, AccountType, JournalEntry, Postin
 from association.ledger.reports import DATE, MONEY, NUMBER, Report, Table
 from association.ledger.services import NAIROBI, today_in_nairobi
 from association.members.models import Member
-from association.members.register_io import _safe
+from association.sheets import formula_safe
 
 REPORT_FORMATS = ("html", "csv", "xlsx", "pdf")
 MIMETYPES = {
@@ -61,7 +61,7 @@ def _csv_cell(value, kind: str):
         return value.isoformat()
     if isinstance(value, int):
         return value
-    return _safe(str(value))
+    return formula_safe(str(value))
 
 
 def _csv_chunks(rows: Iterable[list]) -> Iterator[str]:
@@ -121,7 +121,7 @@ def _xlsx_value(value, kind: str):
         return Decimal(value).scaleb(-2)
     if isinstance(value, (date, int)):
         return value
-    return _ILLEGAL_XLSX.sub("", _safe(str(value)))
+    return _ILLEGAL_XLSX.sub("", formula_safe(str(value)))
 
 
 def report_xlsx(report: Report) -> bytes:
@@ -374,7 +374,7 @@ def _member_numbers() -> dict[int, str]:
 
 def general_ledger_rows(start: date | None, end: date | None) -> Iterator[list]:
     """The header, then one row per posting of the period, in date and entry order."""
-    accounts = {a.id: (a.code, _safe(reports.account_name(a)))
+    accounts = {a.id: (a.code, formula_safe(reports.account_name(a)))
                 for a in db.session.scalars(sa.select(Account))}
     members = _member_numbers()
     yield ["entry_id", "date", "memo", "source", "reference", "account_code", "account_name",
@@ -384,7 +384,8 @@ def general_ledger_rows(start: date | None, end: date | None) -> Iterator[list]:
         for entry_id, day, memo, source, reference, account_id, member_id, side, amount in result:
             code, name = accounts[account_id]
             amount = amount_text(amount)
-            yield [entry_id, day.isoformat(), _safe(memo), source.value, _safe(reference or ""),
+            yield [entry_id, day.isoformat(), formula_safe(memo), source.value,
+                   formula_safe(reference or ""),
                    code, name, members.get(member_id, "") if member_id else "",
                    amount if side == Side.DEBIT else "", amount if side == Side.CREDIT else ""]
     finally:

@@ -82,7 +82,7 @@ class PaymentForm(_MemberField, BaseForm):
         validators=[DataRequired(_l("Enter the member number.")), Length(max=30)],
     )
     amount = StringField(_l("Amount (KES)"), validators=[Length(max=30)])
-    method = SelectField(_l("Paid by"), choices=enum_choices(PaymentMethod), default="cash")
+    method = SelectField(_l("How it was paid"), choices=enum_choices(PaymentMethod), default="cash")
     reference = StringField(
         _l("M-Pesa code or bank reference"), validators=[Optional(), Length(max=60)]
     )

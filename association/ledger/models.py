@@ -135,6 +135,24 @@ class Posting(db.Model):
         return self.amount_cents if self.side == Side.DEBIT else -self.amount_cents
 
 
+class AccountMonthTotal(db.Model):
+    """The debits and credits of one account in one month.
+
+    ``post_entry`` adds every entry's lines here in the same transaction, so a
+    trial balance adds up a few hundred rows instead of millions of postings.
+    It is derived from the journal (``month_totals_differences`` proves they
+    agree) and is never edited otherwise; the audit trail records the postings.
+    """
+
+    __tablename__ = "account_month_total"
+    __audited__ = False
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    debit_cents: Mapped[cents]
+    credit_cents: Mapped[cents]
+
+
 class DuesRate(db.Model):
     """A monthly rate for a category (and, for landlords, a range of premises).
 

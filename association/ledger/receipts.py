@@ -13,7 +13,6 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,7 +23,6 @@ from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from reportlab import rl_config
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.barcode.qrencoder import QRCode, QRUtil
 from reportlab.lib.colors import Color, black
@@ -462,21 +460,23 @@ def receipt_sms(receipt: Receipt | ReceiptFacts, language: str = "en",
 # --- PDF -----------------------------------------------------------------------------------
 
 _FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-_fonts: tuple[str, str] | None = None
+#: The PDF viewer's own fonts: nothing to embed, so a receipt is small and quick to make.
+BUILTIN_FONTS = ("Helvetica", "Helvetica-Bold")
+_unicode: tuple[str, str] | None = None
 
 
-def _font_names() -> tuple[str, str]:
-    """(regular, bold): DejaVu Sans where installed (it has ĩ and ũ), else Helvetica."""
-    global _fonts
-    if _fonts is None:
+def _unicode_fonts() -> tuple[str, str] | None:
+    """(regular, bold) DejaVu Sans, for names the built-in fonts cannot show (ĩ, ũ);
+    None when it is not installed."""
+    global _unicode
+    if _unicode is None:
         regular, bold = _FONT_DIR / "DejaVuSans.ttf", _FONT_DIR / "DejaVuSans-Bold.ttf"
-        if regular.is_file() and bold.is_file():
-            pdfmetrics.registerFont(TTFont("ReceiptSans", str(regular)))
-            pdfmetrics.registerFont(TTFont("ReceiptSans-Bold", str(bold)))
-            _fonts = ("ReceiptSans", "ReceiptSans-Bold")
-        else:
-            _fonts = ("Helvetica", "Helvetica-Bold")
-    return _fonts
+        if not (regular.is_file() and bold.is_file()):
+            return None
+        pdfmetrics.registerFont(TTFont("ReceiptSans", str(regular)))
+        pdfmetrics.registerFont(TTFont("ReceiptSans-Bold", str(bold)))
+        _unicode = ("ReceiptSans", "ReceiptSans-Bold")
+    return _unicode
 
 
 def fold_for_latin1(text: str) -> str:
@@ -509,19 +509,25 @@ class _Op:
 class _Page:
     """Lays out one receipt from the top down; the roll layout's height is where it ends."""
 
-    def __init__(self, width: float, margin: float):
+    def __init__(self, width: float, margin: float, fonts: tuple[str, str]):
         self.width, self.margin = width, margin
         self.y = margin
         self.ops: list[_Op] = []
-        self.regular, self.bold = _font_names()
-        self.fold = self.regular == "Helvetica"
+        self.regular, self.bold = fonts
+        self.fold = fonts == BUILTIN_FONTS
+        #: Some text had letters the built-in fonts lack (they were folded: ũ -> u).
+        self.folded = False
 
     @property
     def inner(self) -> float:
         return self.width - 2 * self.margin
 
     def clean(self, text: str) -> str:
-        return fold_for_latin1(text) if self.fold else text
+        if not self.fold:
+            return text
+        folded = fold_for_latin1(text)
+        self.folded = self.folded or folded != text
+        return folded
 
     def lines(self, text, size, bold=False, align="left", x=None, width=None, gap=1.25,
               color=black):
@@ -673,9 +679,18 @@ def _header(language: str) -> _Header:
 
 def _layout(facts: ReceiptFacts, layout: str, language: str, header: _Header,
             url: str) -> _Page:
-    """Every line of one receipt, in the document's language (call under force_locale)."""
+    """Every line of one receipt, in the document's language (call under force_locale):
+    in the built-in fonts, or in DejaVu Sans when a name needs letters they lack."""
+    page = _layout_in(BUILTIN_FONTS, facts, layout, language, header, url)
+    if page.folded and (fonts := _unicode_fonts()):
+        page = _layout_in(fonts, facts, layout, language, header, url)
+    return page
+
+
+def _layout_in(fonts: tuple[str, str], facts: ReceiptFacts, layout: str, language: str,
+               header: _Header, url: str) -> _Page:
     roll = layout == "roll"
-    page = _Page(ROLL_WIDTH if roll else A5[0], 4 * mm if roll else 14 * mm)
+    page = _Page(ROLL_WIDTH if roll else A5[0], 4 * mm if roll else 14 * mm, fonts)
     scale = 0.85 if roll else 1.0
     page.lines(header.name, 13 * scale, bold=True, align="center")
     page.lines(header.registration, 8 * scale, align="center")
@@ -847,25 +862,8 @@ def render_receipts_pdf(
             canvas.setPageSize((page.width, height))
             _draw(canvas, page, height, facts)
             canvas.showPage()
-    with _binary_streams():
-        canvas.save()
+    canvas.save()
     return buffer.getvalue()
-
-
-@contextmanager
-def _binary_streams():
-    """Compressed page streams without reportlab's ASCII85 wrapping while saving.
-
-    Without the optional C accelerator (rl_accel) ASCII85 costs 5 ms a page in
-    pure Python, as much as the rest of the page, and makes the file larger;
-    a PDF is a binary file anyway. The setting is read only while saving.
-    """
-    saved = rl_config.useA85
-    rl_config.useA85 = 0
-    try:
-        yield
-    finally:
-        rl_config.useA85 = saved
 
 
 def render_receipt_pdf(receipt: Receipt, layout: str = "a5", language: str = "en",

@@ -166,34 +166,35 @@ def _args(period: reports.Period, *, at_only: bool = False) -> dict:
     return {"from": period.start.isoformat(), "to": period.end.isoformat()}
 
 
+def _period_report(build, stem: str, *, at_only: bool = False):
+    """A report of the requested period (or at its end), on screen or as a file."""
+    period = _period()
+    _format()
+    days = f"{period.end}" if at_only else f"{period.start}-{period.end}"
+    return _show(build(period), _args(period, at_only=at_only), f"{stem}-{days}")
+
+
 @bp.route("/reports/trial-balance")
 @permission_required("ledger.view")
 def trial_balance():
     """The trial balance at a date."""
-    period = _period()
-    _format()
-    report = reports.trial_balance_report(period.end)
-    return _show(report, _args(period, at_only=True), f"trial-balance-{period.end}")
+    return _period_report(lambda p: reports.trial_balance_report(p.end), "trial-balance",
+                          at_only=True)
 
 
 @bp.route("/reports/income-expenditure")
 @permission_required("ledger.view")
 def income_expenditure():
     """Income and expenditure for a period."""
-    period = _period()
-    _format()
-    report = reports.income_expenditure(period)
-    return _show(report, _args(period), f"income-expenditure-{period.start}-{period.end}")
+    return _period_report(reports.income_expenditure, "income-expenditure")
 
 
 @bp.route("/reports/financial-position")
 @permission_required("ledger.view")
 def financial_position():
     """The statement of financial position at a date."""
-    period = _period()
-    _format()
-    report = reports.financial_position(period.end)
-    return _show(report, _args(period, at_only=True), f"financial-position-{period.end}")
+    return _period_report(lambda p: reports.financial_position(p.end), "financial-position",
+                          at_only=True)
 
 
 @bp.route("/reports/cash-book")
@@ -225,20 +226,14 @@ def arrears():
 @permission_required("ledger.view")
 def receipts_register():
     """Every receipt number issued in a period, voided ones included."""
-    period = _period()
-    _format()
-    report = reports.receipts_register(period)
-    return _show(report, _args(period), f"receipts-register-{period.start}-{period.end}")
+    return _period_report(reports.receipts_register, "receipts-register")
 
 
 @bp.route("/reports/collections")
 @permission_required("ledger.view")
 def collections():
     """Money collected by month, zone and category."""
-    period = _period()
-    _format()
-    report = reports.collections(period)
-    return _show(report, _args(period), f"collections-{period.start}-{period.end}")
+    return _period_report(reports.collections, "collections")
 
 
 @bp.route("/reports/statement")

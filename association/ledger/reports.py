@@ -548,7 +548,7 @@ def statement_report(data: MemberStatement) -> Report:
                       no=member.member_no), period_label(period))
     report.tables.append(Table(
         [Column(_("Date"), DATE), Column(_("Description")), Column(_("Receipt")),
-         Column(_("Charged"), MONEY), Column(_("Paid"), MONEY), Column(_("Credit"), MONEY),
+         Column(_("Charged"), MONEY), Column(_("Paid"), MONEY), Column(_("Credit held"), MONEY),
          Column(_("Balance"), MONEY)],
         rows, totals=[period.end, _("Closing balance"), "", charged, paid,
                       data.closing_credit_cents, data.closing_cents],
@@ -655,7 +655,8 @@ def arrears(as_of: date | None = None) -> Report:
         Table([Column(_("Zone")), Column(_("Members in arrears"), NUMBER)] + bucket_columns,
               list(zones.values()), _("Summary by zone"), [_("All zones")] + totals),
         Table([Column(_("Zone")), Column(_("Member")), Column(_("Name")), Column(_("Category")),
-               Column(_("Unpaid months"), NUMBER), Column(_("Oldest"))] + bucket_columns,
+               Column(_("Unpaid months"), NUMBER), Column(_("Oldest unpaid month"))]
+              + bucket_columns,
               rows, _("Members in arrears"),
               [_("All zones"), "", "", "", sum(r[4] for r in rows), ""] + totals[1:]),
     ]
@@ -818,8 +819,8 @@ def collections(period: Period) -> Report:
             for i, v in enumerate(values, start=1):
                 row[i] += v
     grand = [sum(r[i] for r in by_month.values()) for i in range(1, 6)]
-    money = [Column(_("Payments"), NUMBER), Column(_("Cash"), MONEY), Column(_("M-Pesa"), MONEY),
-             Column(_("Bank"), MONEY), Column(_("Total"), MONEY)]
+    money = [Column(_("Number of payments"), NUMBER), Column(_("Cash"), MONEY),
+             Column(_("M-Pesa"), MONEY), Column(_("Bank"), MONEY), Column(_("Total"), MONEY)]
     total_row = [_("Total")] + grand
     report = Report("collections", _("Collections"), period_label(period))
     report.tables = [
@@ -830,7 +831,8 @@ def collections(period: Period) -> Report:
         Table([Column(_("Month")), Column(_("Zone")), Column(_("Category"))] + money, detail,
               _("By month, zone and category"), [_("Total"), "", ""] + grand),
     ]
-    report.facts = [(_("Payments"), str(grand[0])), (_("Total collected"), _kes(grand[4]))]
+    report.facts = [(_("Number of payments"), str(grand[0])),
+                    (_("Total collected"), _kes(grand[4]))]
     report.notes.append(_("Payments by the date paid; voided receipts are left out."))
     report.figures = {"count": grand[0], "cash": grand[1], "mpesa": grand[2], "bank": grand[3],
                       "total": grand[4]}

@@ -10,7 +10,7 @@ import calendar
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -19,11 +19,12 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from association.audit.services import log_event
+from association.audit.services import insert_audited, log_event
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import (
     Account,
+    AccountMonthTotal,
     AccountType,
     Allocation,
     ClosedMonth,
@@ -269,14 +270,80 @@ def post_entry(
         entry_date=entry_date, memo=memo[:300], source=source, reference=reference,
         posted_by_id=posted_by_id, reverses=reverses,
     )
-    entry.postings = [
-        Posting(account_id=line.account_id, member_id=line.member_id, side=line.side,
-                amount_cents=line.amount_cents)
-        for line in lines
-    ]
     db.session.add(entry)
     db.session.flush()
+    # One statement for all the lines: a dues run posts one line per member.
+    insert_audited(Posting, [
+        {"entry_id": entry.id, "account_id": line.account_id, "member_id": line.member_id,
+         "side": line.side, "amount_cents": line.amount_cents}
+        for line in lines
+    ])
+    _add_to_month_totals(entry_date, lines)
     return entry
+
+
+def _add_to_month_totals(entry_date: date, lines: list[Line]) -> None:
+    """Add an entry's lines to its month's per-account totals (an upsert per account)."""
+    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for line in lines:
+        sums[line.account_id][0 if line.side == Side.DEBIT else 1] += line.amount_cents
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    insert = (postgresql.insert if postgres else sqlite.insert)(AccountMonthTotal.__table__)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["account_id", "month"],
+        set_={"debit_cents": AccountMonthTotal.__table__.c.debit_cents
+              + insert.excluded.debit_cents,
+              "credit_cents": AccountMonthTotal.__table__.c.credit_cents
+              + insert.excluded.credit_cents},
+    )
+    month = month_start(entry_date)
+    # In account order, so two transactions never wait for each other's rows crosswise.
+    db.session.execute(stmt, [
+        {"account_id": account, "month": month, "debit_cents": debit, "credit_cents": credit}
+        for account, (debit, credit) in sorted(sums.items())
+    ])
+
+
+def _month_totals_from_journal() -> sa.Select:
+    """What the month totals should hold, computed from every posting."""
+    debit = sa.func.sum(sa.case((Posting.side == Side.DEBIT, Posting.amount_cents), else_=0))
+    credit = sa.func.sum(sa.case((Posting.side == Side.CREDIT, Posting.amount_cents), else_=0))
+    first = _first_of_month(JournalEntry.entry_date)
+    return (sa.select(Posting.account_id, first.label("month"), debit.label("debit_cents"),
+                      credit.label("credit_cents"))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .group_by(Posting.account_id, first))
+
+
+def _first_of_month(column):
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.date_trunc("month", column), sa.Date)
+    return sa.func.date(column, "start of month")
+
+
+def rebuild_month_totals() -> int:
+    """Recompute the month totals from the journal (after a bulk load); returns rows."""
+    table = AccountMonthTotal.__table__
+    db.session.execute(sa.delete(table))
+    rows = [{**row._mapping, "month": _as_date(row.month)}
+            for row in db.session.execute(_month_totals_from_journal())]
+    if rows:
+        db.session.execute(sa.insert(table), rows)
+    return len(rows)
+
+
+def month_totals_differences() -> list[tuple[int, date]]:
+    """(account id, month) pairs whose stored totals disagree with the journal: none, ever."""
+    want = {(r.account_id, _as_date(r.month)): (int(r.debit_cents), int(r.credit_cents))
+            for r in db.session.execute(_month_totals_from_journal())}
+    have = {(r.account_id, r.month): (r.debit_cents, r.credit_cents)
+            for r in db.session.scalars(sa.select(AccountMonthTotal))}
+    keys = set(want) | set(have)
+    return sorted(k for k in keys if want.get(k, (0, 0)) != have.get(k, (0, 0)))
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _merge(lines: list[Line]) -> list[Line]:
@@ -428,7 +495,8 @@ def add_rate_schedule(
             raise RateError(_l("Every rate must be more than zero."))
         if rate.min_premises < 0 or (rate.max_premises is not None
                                      and rate.max_premises < rate.min_premises):
-            raise RateError(_l("A tier's premises range is back to front."))
+            raise RateError(_l("In a tier, the lowest number of premises is larger than the "
+                               "highest."))
         by_category[rate.category].append(rate)
     for category, tiers in by_category.items():
         tiers.sort(key=lambda r: r.min_premises)
@@ -627,12 +695,12 @@ def bill_month(month: date, posted_by_id: int | None = None) -> BillingResult:
     entry = post_entry(end, f"Dues for {month:%Y-%m}", EntrySource.DUES_RUN, lines,
                        posted_by_id, reference=f"DUES-{month:%Y-%m}")
     result.entry_id = entry.id
-    db.session.add_all(
-        DuesCharge(member_id=m, month=month, amount_cents=a, rate_id=r, waiver_id=w,
-                   entry_id=entry.id, open_cents=a)
+    now = utcnow()
+    insert_audited(DuesCharge, [
+        {"member_id": m, "month": month, "amount_cents": a, "rate_id": r, "waiver_id": w,
+         "entry_id": entry.id, "open_cents": a, "created_at": now}
         for m, a, r, w in charges
-    )
-    db.session.flush()
+    ])
     result.credit_applied_cents = apply_credits(end, posted_by_id,
                                                 member_ids={c[0] for c in charges})
     return result
@@ -675,10 +743,21 @@ def member_balance(member_id: int) -> int:
 
 
 def _open_charges(member_id: int) -> list[DuesCharge]:
-    return list(db.session.scalars(
-        sa.select(DuesCharge).where(DuesCharge.member_id == member_id, DuesCharge.open_cents > 0)
-        .order_by(DuesCharge.month, DuesCharge.id)
-    ))
+    return _open_charges_of([member_id]).get(member_id, [])
+
+
+def _open_charges_of(member_ids) -> dict[int, list[DuesCharge]]:
+    """Each member's unpaid charges, oldest first, in one query."""
+    wanted = set(member_ids)
+    stmt = (sa.select(DuesCharge).where(DuesCharge.open_cents > 0)
+            .order_by(DuesCharge.member_id, DuesCharge.month, DuesCharge.id))
+    if len(wanted) <= 500:
+        stmt = stmt.where(DuesCharge.member_id.in_(wanted))
+    found = defaultdict(list)
+    for charge in db.session.scalars(stmt):
+        if charge.member_id in wanted:
+            found[charge.member_id].append(charge)
+    return found
 
 
 def _allocate(charges: list[DuesCharge], amount: int) -> list[tuple[DuesCharge, int]]:
@@ -700,8 +779,9 @@ def apply_credits(on: date, posted_by_id: int | None, member_ids=None) -> int:
         return 0
     credit_account, receivable = account_id("member_credit"), account_id("dues_receivable")
     lines, plans = [], []
+    open_charges = _open_charges_of(credits)
     for member_id, credit in sorted(credits.items()):
-        parts = _allocate(_open_charges(member_id), credit)
+        parts = _allocate(open_charges.get(member_id, []), credit)
         used = sum(part for _, part in parts)
         if used:
             lines += [Line(credit_account, Side.DEBIT, used, member_id),
@@ -711,14 +791,14 @@ def apply_credits(on: date, posted_by_id: int | None, member_ids=None) -> int:
         return 0
     entry = post_entry(on, "Member credit applied to dues", EntrySource.CREDIT_APPLIED, lines,
                        posted_by_id)
-    total = 0
+    allocations = []
     for parts in plans:
         for charge, part in parts:
             charge.open_cents -= part
-            db.session.add(Allocation(charge_id=charge.id, entry_id=entry.id, amount_cents=part))
-            total += part
-    db.session.flush()
-    return total
+            allocations.append({"charge_id": charge.id, "payment_id": None, "entry_id": entry.id,
+                                "amount_cents": part, "reversed_by_entry_id": None})
+    insert_audited(Allocation, allocations)
+    return sum(row["amount_cents"] for row in allocations)
 
 
 # --- Payments and receipts ------------------------------------------------
@@ -927,17 +1007,43 @@ class TrialBalance:
 
 
 def trial_balance(as_of: date | None = None, start: date | None = None) -> TrialBalance:
-    """Each account's net balance on its debit or credit side, up to ``as_of``."""
+    """Each account's net balance on its debit or credit side, from ``start`` to ``as_of``.
+
+    Whole months come from the month totals; only the days of a month cut by
+    ``start`` or ``as_of`` are added up from the postings themselves.
+    """
+    low, high = start or date.min, as_of or date.max
+    totals: dict[int, int] = defaultdict(int)
+    if month_start(low) == month_start(high):
+        whole, parts = [], [(low, high)]
+        if low.day == 1 and high == month_end(high):
+            whole, parts = [(low, low)], []
+    else:
+        parts = []
+        if low.day != 1:
+            parts.append((low, month_end(low)))
+            low = month_end(low) + timedelta(days=1)
+        if high != month_end(high):
+            parts.append((month_start(high), high))
+            high = month_start(high) - timedelta(days=1)
+        whole = [(low, month_start(high))] if low <= high else []
+    for first, last in whole:
+        stmt = (sa.select(AccountMonthTotal.account_id,
+                          sa.func.sum(AccountMonthTotal.debit_cents
+                                      - AccountMonthTotal.credit_cents))
+                .where(AccountMonthTotal.month.between(first, last))
+                .group_by(AccountMonthTotal.account_id))
+        for account, total in db.session.execute(stmt):
+            totals[account] += int(total)
     signed = sa.case((Posting.side == Side.DEBIT, Posting.amount_cents),
                      else_=-Posting.amount_cents)
-    stmt = (sa.select(Posting.account_id, sa.func.sum(signed))
-            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .group_by(Posting.account_id))
-    if as_of is not None:
-        stmt = stmt.where(JournalEntry.entry_date <= as_of)
-    if start is not None:
-        stmt = stmt.where(JournalEntry.entry_date >= start)
-    totals = {account_id: int(total) for account_id, total in db.session.execute(stmt)}
+    for first, last in parts:
+        stmt = (sa.select(Posting.account_id, sa.func.sum(signed))
+                .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                .where(JournalEntry.entry_date.between(first, last))
+                .group_by(Posting.account_id))
+        for account, total in db.session.execute(stmt):
+            totals[account] += int(total)
     accounts = db.session.scalars(sa.select(Account).order_by(Account.code))
     rows = [TrialBalanceRow(a, max(totals.get(a.id, 0), 0), max(-totals.get(a.id, 0), 0))
             for a in accounts if totals.get(a.id)]

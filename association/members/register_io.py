@@ -42,6 +42,7 @@ from association.members.services import (
     register_members,
     zone_by_name,
 )
+from association.sheets import FORMULA_START, formula_safe
 
 #: How long an uploaded file waits for its confirmation.
 STAGE_SECONDS = 24 * 60 * 60
@@ -105,8 +106,6 @@ _NOTHING = {"-", "–", "—", "n a", "na", "none", "nil", "hakuna"}
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T][\d:.]*)?$")
 _DMY_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 #: Cell text a spreadsheet would run as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_E164 = re.compile(r"^\+\d{6,15}$")
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -296,7 +295,7 @@ def _text(value) -> str:
         return value.isoformat()
     text = str(value).replace("\x00", "").strip()  # no database column can hold NUL
     # Our own export writes '=... for safety; read it back as it was typed.
-    if text.startswith("'") and text[1:2] in _FORMULA_START:
+    if text.startswith("'") and text[1:2] in FORMULA_START:
         text = text[1:]
     return text
 
@@ -714,17 +713,6 @@ def import_staged(token: str, user_id: int, today: date) -> list[Member]:
 # --- Export ----------------------------------------------------------------------------
 
 
-def _safe(value):
-    """Text a spreadsheet would run as a formula gets a leading apostrophe.
-
-    A phone number in E.164 (``+`` and digits only) is left alone: it cannot be a
-    formula, and the apostrophe would spoil it.
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _E164.match(value):
-        return "'" + value
-    return value
-
-
 def export_header() -> list[str]:
     return [
         _("Member number"), _("First name"), _("Other names"), _("Phone"), _("National ID"),
@@ -766,11 +754,12 @@ def export_rows(filters: MemberFilters, show_ids: bool) -> Iterator[list]:
         if r.year_of_birth is not None:
             youth = yes if YOUTH_AGES[0] <= this_year - r.year_of_birth <= YOUTH_AGES[1] else no
         national_id = r.national_id if show_ids else mask_national_id(r.national_id)
+        safe = formula_safe
         yield [
-            _safe(r.member_no), _safe(r.first_name), _safe(r.other_names), _safe(r.phone or ""),
-            _safe(national_id or ""), label(r.gender), r.year_of_birth, youth,
-            label(r.category), r.rental_premises, _safe(r.name), _safe(r.plot or ""),
-            _safe(r.house or ""), r.joined_on, label(r.status), r.status_since,
+            safe(r.member_no), safe(r.first_name), safe(r.other_names), safe(r.phone or ""),
+            safe(national_id or ""), label(r.gender), r.year_of_birth, youth,
+            label(r.category), r.rental_premises, safe(r.name), safe(r.plot or ""),
+            safe(r.house or ""), r.joined_on, label(r.status), r.status_since,
         ]
 
 

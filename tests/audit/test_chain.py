@@ -165,3 +165,16 @@ def test_logins_and_language_choices_name_the_user(app, web, setup_association):
         events = [e for e in _events("user") if e.action == "update"]
         assert [e.actor for e in events[-2:]] == ["chair", "chair"]
         assert "last_login_at" in events[-2].after and "language" in events[-1].after
+
+
+def test_every_kind_of_column_value_is_recorded_as_plain_json():
+    from datetime import date, datetime, time
+
+    from association.audit.services import _plain
+    from association.ledger.models import Side
+
+    assert _plain(time(19, 30)) == "19:30:00"
+    assert _plain(date(2026, 11, 21)) == "2026-11-21"
+    assert _plain(datetime(2026, 11, 21, 6, 0)) == "2026-11-21T06:00:00"
+    assert _plain(Side.DEBIT) == "debit"
+    assert _plain(b"x").startswith("sha256:")

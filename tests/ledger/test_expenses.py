@@ -722,6 +722,10 @@ def test_reverse_through_the_web_and_the_balance_warning(app, web, books):
                     follow_redirects=True)
     text = done.get_data(as_text=True)
     assert f"EXP-{small_id} is reversed." in text and "Supplier refunded us" in text
+    assert '<span class="badge rejected">Reversed</span>' in text  # no longer "Approved"
+    listed = web.get("/expenses").get_data(as_text=True)
+    row = listed[listed.index(f"EXP-{small_id}"):]
+    assert row.index("Reversed") < row.index("</tr>")
     again = web.post(f"/expenses/{small_id}/reverse", {"reason": "Twice"}, follow_redirects=True)
     assert "already been reversed" in again.get_data(as_text=True)
     refused = web.post(f"/expenses/{big_id}/reverse", {"reason": "Not posted yet"},

@@ -287,6 +287,43 @@ def test_auditors_pack_reports_a_broken_chain(app, web, books):
 # --- Commands ---------------------------------------------------------------------
 
 
+def test_auditor_pack_command_writes_the_same_pack(app, runner, books, tmp_path):
+    out = tmp_path / "pack.zip"
+    start = books.months[1]
+    result = runner.invoke(args=["ledger", "auditor-pack", "--out", str(out),
+                                 "--from", start.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "audit chain verified" in result.output
+    assert not Path(f"{out}.part").exists()
+    with zipfile.ZipFile(out) as archive:
+        names = set(archive.namelist())
+        manifest = archive.read("MANIFEST.txt").decode("utf-8")
+        (tmp_path / "journal.beancount").write_bytes(archive.read("journal.beancount"))
+    assert {"general-ledger.csv", "journal.hledger", "MANIFEST.txt"} <= names
+    assert all({f"{slug}.csv", f"{slug}.xlsx", f"{slug}.pdf"} <= names for slug in ALL_REPORTS)
+    assert f"{start.isoformat()} to {today_in_nairobi().isoformat()}" in manifest
+    bean_check(tmp_path / "journal.beancount")
+    with app.app_context():
+        event = db.session.query(AuditEvent).order_by(AuditEvent.seq.desc()).first()
+        assert (event.action, event.object_type) == ("export", "auditor_pack")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--from", "2026-13-01"], "not a date"),
+    (["--from", "2026-02-01", "--to", "2026-01-01"], "starts after it ends"),
+])
+def test_auditor_pack_command_refuses_bad_periods(app, runner, books, tmp_path, args, message):
+    out = tmp_path / "pack.zip"
+    with app.app_context():
+        before = count(AuditEvent)
+    result = runner.invoke(args=["ledger", "auditor-pack", "--out", str(out), *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not out.exists()
+    with app.app_context():
+        assert count(AuditEvent) == before
+
+
 @pytest.mark.parametrize("fmt", ["csv", "beancount", "hledger"])
 def test_export_command(app, runner, books, tmp_path, fmt):
     out = tmp_path / f"ledger.{fmt}"

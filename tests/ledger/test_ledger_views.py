@@ -129,6 +129,21 @@ def test_anonymous_is_sent_to_log_in(client, rates):
 # --- The treasurer's home --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("role,links,not_links", [
+    ("treasurer", ["/ledger", "/reports", "/expenses"], ["/expenses/new"]),
+    ("auditor", ["/ledger", "/reports", "/expenses"], ["/expenses/new"]),
+    ("coordinator", ["/expenses/new"], ["/ledger", "/reports", "/expenses"]),
+    ("member", [], ["/ledger", "/reports", "/expenses", "/expenses/new"]),
+])
+def test_the_menu_leads_to_the_books_reports_and_expenses(web, rates, role, links, not_links):
+    web.login(role)
+    page = web.get("/", follow_redirects=True).get_data(as_text=True)
+    menu = page[page.index("<nav"):page.index("</nav>")]
+    hrefs = set(re.findall(r'href="([^"]+)"', menu))
+    assert set(links) <= hrefs
+    assert not set(not_links) & hrefs
+
+
 def test_home_shows_money_held_owed_credit_and_months(app, web, rates):
     with app.app_context(), acting_as("test"):
         bill_month(_last_month())
@@ -577,7 +592,8 @@ def test_treasurer_adopts_a_schedule_and_old_charges_keep_their_rate(app, web, r
     ({"tiers-0-max_premises": "99999999999999"}, "Enter a number from 0 to 10,000."),
     ({"tiers-1-min_premises": "2"}, "The tiers for landlord overlap."),
     ({"tiers-0-max_premises": ""}, "The tiers for landlord overlap."),
-    ({"tiers-1-max_premises": "1", "tiers-1-min_premises": "4"}, "back to front"),
+    ({"tiers-1-max_premises": "1", "tiers-1-min_premises": "4"},
+     "lowest number of premises is larger"),
     ({"effective": "2025-01"}, "A schedule already starts in 2025-01."),
     ({"resident": "", "business": "", "tiers-0-min_premises": "", "tiers-0-max_premises": "",
       "tiers-0-amount": "", "tiers-1-min_premises": "", "tiers-1-max_premises": "",

@@ -364,6 +364,19 @@ def test_many_receipts_render_into_one_pdf(app, paid, tmp_path):
             R.render_receipts_pdf([], "a5")
 
 
+def test_names_beyond_latin1_keep_their_letters(app, paid, tmp_path):
+    """Built-in fonts for most receipts; DejaVu Sans (embedded) when a name needs ũ or ĩ."""
+    with app.app_context(), acting_as("test"):
+        plain = R.render_receipt_pdf(R.get_receipt(paid.own_receipt))
+        member = db.session.get(Member, paid.other_member_id)
+        member.first_name, member.other_names = "Wanjirũ", "Kĩmani"
+        db.session.commit()
+        special = R.render_receipt_pdf(R.get_receipt(paid.other_receipt))
+    assert b"FontFile2" not in plain and b"/Helvetica" in plain  # nothing embedded
+    assert b"FontFile2" in special  # a TrueType subset is embedded
+    assert "Wanjirũ Kĩmani" in squash(pdf_text(special, tmp_path))
+
+
 # --- Who may see a receipt ------------------------------------------------------------------
 
 

@@ -361,6 +361,7 @@ def test_an_oversized_upload_gets_the_413_page(app, chair):
     response = upload(chair, csv_bytes(rows))
     assert response.status_code == 413
     assert "File too large" in response.get_data(as_text=True)
+    assert "(at most 1 KB)" in response.get_data(as_text=True)
     assert member_count(app) == 0
 
 
