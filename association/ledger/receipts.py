@@ -10,12 +10,10 @@ import hmac
 import io
 import itertools
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from babel.dates import format_date
@@ -29,13 +27,12 @@ from reportlab.lib.colors import Color, black
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.orm import aliased
 
 from association.auth.models import User
 from association.extensions import db
+from association.fonts import BUILTIN_FONTS, fold_for_latin1, unicode_fonts
 from association.i18n import ENUM_LABELS, enum_label
 from association.ledger.models import (
     Allocation,
@@ -459,39 +456,6 @@ def receipt_sms(receipt: Receipt | ReceiptFacts, language: str = "en",
 
 # --- PDF -----------------------------------------------------------------------------------
 
-_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-#: The PDF viewer's own fonts: nothing to embed, so a receipt is small and quick to make.
-BUILTIN_FONTS = ("Helvetica", "Helvetica-Bold")
-_unicode: tuple[str, str] | None = None
-
-
-def _unicode_fonts() -> tuple[str, str] | None:
-    """(regular, bold) DejaVu Sans, for names the built-in fonts cannot show (ĩ, ũ);
-    None when it is not installed."""
-    global _unicode
-    if _unicode is None:
-        regular, bold = _FONT_DIR / "DejaVuSans.ttf", _FONT_DIR / "DejaVuSans-Bold.ttf"
-        if not (regular.is_file() and bold.is_file()):
-            return None
-        pdfmetrics.registerFont(TTFont("ReceiptSans", str(regular)))
-        pdfmetrics.registerFont(TTFont("ReceiptSans-Bold", str(bold)))
-        _unicode = ("ReceiptSans", "ReceiptSans-Bold")
-    return _unicode
-
-
-def fold_for_latin1(text: str) -> str:
-    """Text the built-in PDF fonts can show: "Wanjirũ" -> "Wanjiru"; other letters -> "?"."""
-    out = []
-    for char in text:
-        try:
-            char.encode("cp1252")
-            out.append(char)
-        except UnicodeEncodeError:
-            base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
-            out.append(base or "?")
-    return "".join(out)
-
-
 @dataclass
 class _Op:
     kind: str  # "text", "rule", "qr"
@@ -682,7 +646,7 @@ def _layout(facts: ReceiptFacts, layout: str, language: str, header: _Header,
     """Every line of one receipt, in the document's language (call under force_locale):
     in the built-in fonts, or in DejaVu Sans when a name needs letters they lack."""
     page = _layout_in(BUILTIN_FONTS, facts, layout, language, header, url)
-    if page.folded and (fonts := _unicode_fonts()):
+    if page.folded and (fonts := unicode_fonts()):
         page = _layout_in(fonts, facts, layout, language, header, url)
     return page
 

@@ -17,8 +17,8 @@ from association.ledger.services import today_in_nairobi
 from association.meetings import files, governance, pdf
 from association.meetings.models import MeetingType
 from association.members.models import Member, MemberStatus
-from association.members.register_io import _safe  # spreadsheet formula guard
 from association.members.services import mask_national_id
+from association.sheets import formula_safe as _safe
 
 
 def members_register_csv(show_ids: bool) -> str:

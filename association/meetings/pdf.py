@@ -7,7 +7,6 @@ printed as written), with DejaVu Sans so Swahili and any name print correctly.
 
 import io
 from datetime import date
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 from flask_babel import force_locale, format_date
@@ -16,36 +15,19 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from association.fonts import document_fonts
 from association.i18n import enum_label
 from association.meetings.models import AttendanceStatus, Meeting, Office
 from association.money import format_kes
-
-_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-_fonts: tuple[str, str] | None = None
-
-
-def _font_names() -> tuple[str, str]:
-    global _fonts
-    if _fonts is None:
-        regular, bold = _FONT_DIR / "DejaVuSans.ttf", _FONT_DIR / "DejaVuSans-Bold.ttf"
-        if regular.is_file() and bold.is_file():
-            pdfmetrics.registerFont(TTFont("MeetingSans", str(regular)))
-            pdfmetrics.registerFont(TTFont("MeetingSans-Bold", str(bold)))
-            _fonts = ("MeetingSans", "MeetingSans-Bold")
-        else:
-            _fonts = ("Helvetica", "Helvetica-Bold")
-    return _fonts
 
 
 class _Doc:
     """A flowing A4 document with a few paragraph styles."""
 
     def __init__(self, title: str, pagesize=A4, margin=16 * mm):
-        regular, bold = _font_names()
+        regular, bold = document_fonts()
         self.out = io.BytesIO()
         self.doc = SimpleDocTemplate(self.out, pagesize=pagesize, title=title,
                                      leftMargin=margin, rightMargin=margin,

@@ -22,13 +22,13 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from association.ledger.receipts import _font_names, fold_for_latin1
+from association.fonts import BUILTIN_FONTS, document_fonts, fold_for_latin1
 from association.money import format_kes
 from association.patrols.models import Attendance
 
 
 def _styles():
-    regular, bold = _font_names()
+    regular, bold = document_fonts()
     return {
         "title": ParagraphStyle("title", fontName=bold, fontSize=15, leading=19, spaceAfter=4),
         "h2": ParagraphStyle("h2", fontName=bold, fontSize=12, leading=15, spaceBefore=8,
@@ -43,7 +43,7 @@ def _styles():
 
 def _p(text, style) -> Paragraph:
     text = str(text)
-    if _font_names()[0] == "Helvetica":
+    if document_fonts() == BUILTIN_FONTS:
         text = fold_for_latin1(text)
     return Paragraph(escape(text).replace("\n", "<br/>"), style)
 

@@ -234,3 +234,25 @@ def test_export_links_carry_the_filters_but_not_stray_arguments(web, make_member
     links = re.findall(r'href="(/members/export[^"]*)"', page)
     assert links == ["/members/export?format=csv&amp;q=amina",
                      "/members/export?format=xlsx&amp;q=amina"]
+
+
+def test_a_member_record_leads_to_paying_and_recording_payments(web, people):
+    web.login("member")
+    own = web.get(f"/members/{people.own_member_id}").get_data(as_text=True)
+    assert 'href="/mpesa/pay"' in own and "/ledger/payments/new" not in own
+    web.logout()
+    web.login("treasurer")
+    page = web.get(f"/members/{people.other_member_id}").get_data(as_text=True)
+    number = re.search(r"MLK-\d{4}", page).group(0)
+    assert f'href="/mpesa/pay?member={number}"' in page
+    assert f'href="/ledger/payments/new?member={number}"' in page
+    web.logout()
+    web.login("secretary")
+    page = web.get(f"/members/{people.other_member_id}").get_data(as_text=True)
+    assert "/mpesa/pay" not in page and "/ledger/payments/new" not in page
+
+
+def test_every_page_links_to_the_public_transparency_page(client, setup_association):
+    page = client.get("/login").get_data(as_text=True)
+    assert 'href="/transparency"' in page
+    assert client.get("/transparency").status_code == 200
