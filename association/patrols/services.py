@@ -7,6 +7,7 @@ Times are Nairobi wall-clock times. A night is the date of its evening; see
 import calendar
 import csv
 import io
+import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -846,6 +847,7 @@ def record_attendance(night: date, entries: list[AttendanceInput], user_id: int 
                 raise PatrolError(_l("%(name)s was already on that shift.",
                                      name=replaced_by.member.full_name))
         checked.append((a, entry, replaced_by))
+    _refuse_two_places_at_once(rows, checked)
     for a, entry, replaced_by in checked:
         new = (entry.status, replaced_by.id if replaced_by else None,
                " ".join((entry.note or "").split())[:200] or None)
@@ -857,6 +859,36 @@ def record_attendance(night: date, entries: list[AttendanceInput], user_id: int 
         changed += 1
     db.session.flush()
     return changed
+
+
+def _refuse_two_places_at_once(rows: dict, checked: list) -> None:
+    """A replacement cannot have been on another shift of the night at the same time.
+
+    Raises:
+        PatrolError: after these entries, someone would be patrolling two overlapping
+            shifts (as rostered, or as another replacement).
+    """
+    final = {b.id: (b.attendance, b.replaced_by_id) for b in rows.values()}
+    for a, entry, replaced_by in checked:
+        final[a.id] = (entry.status, replaced_by.id if replaced_by else None)
+
+    def on_duty(b) -> int | None:
+        status, replacement = final[b.id]
+        if status == Attendance.REPLACED:
+            return replacement
+        return None if status in (Attendance.ABSENT, Attendance.EXCUSED) else b.patroller_id
+
+    duty = sorted(((on_duty(b), b) for b in rows.values() if on_duty(b) is not None),
+                  key=lambda pair: (pair[0], pair[1].starts_at))
+    for (person, first), (other, second) in itertools.pairwise(duty):
+        if person == other and second.starts_at < first.ends_at:
+            changed = {a.id for a, _entry, _replaced_by in checked}
+            later = second if second.id in changed else first
+            name = db.session.get(Patroller, person).member.full_name
+            elsewhere = first if later is second else second
+            raise PatrolError(_l("%(name)s was on another shift at that time: %(zone)s "
+                                 "from %(start)s.", name=name, zone=elsewhere.zone.name,
+                                 start=elsewhere.starts_at.strftime("%H:%M")))
 
 
 def attended_shifts(month: date) -> dict[int, int]:

@@ -277,6 +277,30 @@ def test_attendance_all_or_nothing_and_replacements(patrols):
     assert services.attended_shifts(a.night) == {patrols.v1[0].id: 1, patrols.v1[2].id: 1}
 
 
+def test_a_replacement_cannot_have_been_on_another_shift_at_the_time(patrols):
+    a = _past_shift(patrols, person=patrols.v1[1])
+    elsewhere = _past_shift(patrols, zone=patrols.zone2, person=patrols.v1[2])
+    with pytest.raises(PatrolError, match="was on another shift at that time"):
+        services.record_attendance(a.night, [
+            services.AttendanceInput(a.id, Attendance.REPLACED, patrols.v1[2].id)], None)
+    assert a.attendance is None and a.replaced_by_id is None
+    # Recorded absent from their own shift in the same go, they may have replaced someone.
+    services.record_attendance(a.night, [
+        services.AttendanceInput(elsewhere.id, Attendance.ABSENT),
+        services.AttendanceInput(a.id, Attendance.REPLACED, patrols.v1[2].id)], None)
+    assert a.replaced_by_id == patrols.v1[2].id
+    # ...and then they cannot be marked present on their own shift as well.
+    with pytest.raises(PatrolError, match="was on another shift at that time"):
+        services.record_attendance(a.night, [
+            services.AttendanceInput(elsewhere.id, Attendance.PRESENT),
+            services.AttendanceInput(a.id, Attendance.REPLACED, patrols.v1[2].id)], None)
+    assert elsewhere.attendance == Attendance.ABSENT
+    with pytest.raises(PatrolError, match="was on another shift at that time"):
+        services.record_attendance(a.night, [
+            services.AttendanceInput(elsewhere.id, Attendance.PRESENT)], None)
+    assert elsewhere.attendance == Attendance.ABSENT
+
+
 def _paid_month(patrols, rate=20_000):
     """Two attended shifts last month, at ``rate`` cents a shift."""
     services.set_stipend_rate(rate)
