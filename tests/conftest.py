@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from association import create_app
 from association.audit.services import acting_as
@@ -75,12 +76,22 @@ def upload_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("uploads")
 
 
+class ClosingClient(FlaskClient):
+    """Closes each response as a server does once it is sent, so work the app defers
+    until then (M-Pesa callbacks are processed after their acknowledgement) is done
+    when the request returns."""
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, upload_dir):
     """The app on the test database; CSRF is on unless a test turns it off."""
     app = create_app(
         TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "UPLOAD_DIR": upload_dir}
     )
+    app.test_client_class = ClosingClient
     yield app
     with app.app_context():
         db.session.remove()

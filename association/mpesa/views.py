@@ -55,7 +55,12 @@ bp = Blueprint("mpesa", __name__)
 
 
 def _receive(kind: CallbackKind, token: str):
-    """Store the body, acknowledge it in Daraja's form, process it (idempotently)."""
+    """Store the body, acknowledge it in Daraja's form, then process it (idempotently).
+
+    Processing runs once the acknowledgement has been sent (when the server closes
+    the response), so Daraja never waits for our checks with Safaricom. A validation
+    is answered from its checks, so it is the one kind processed before answering.
+    """
     if not callbacks.token_ok(token):
         abort(404)
     if (request.content_length or 0) > callbacks.MAX_BODY:
@@ -82,14 +87,32 @@ def _receive(kind: CallbackKind, token: str):
                 answer, outcome = {"ResultCode": "0", "ResultDesc": "Accepted"}, "error"
                 row = db.session.get(CallbackInbox, row.id)
             row.outcome, row.processed_at = outcome, utcnow()
-        else:
-            callbacks.process(row)
+            _commit_or_leave_for_reconcile(row.id)
+            return jsonify(answer)
+    response = jsonify(answer)
+    app, row_id = current_app._get_current_object(), row.id
+    response.call_on_close(lambda: _process_after_ack(app, row_id))
+    return response
+
+
+def _process_after_ack(app, row_id: int) -> None:
+    """Process a stored callback after its acknowledgement has gone out."""
+    with app.app_context(), acting_as("daraja:callback"):
         try:
-            db.session.commit()
+            callbacks.process(db.session.get(CallbackInbox, row_id))
         except Exception:  # noqa: BLE001 - the body is stored: reconcile processes it
             db.session.rollback()
-            current_app.logger.exception("M-Pesa callback %s not processed", row.id)
-    return jsonify(answer)
+            app.logger.exception("M-Pesa callback %s not processed", row_id)
+            return
+        _commit_or_leave_for_reconcile(row_id)
+
+
+def _commit_or_leave_for_reconcile(row_id: int) -> None:
+    try:
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the body is stored: reconcile processes it
+        db.session.rollback()
+        current_app.logger.exception("M-Pesa callback %s not processed", row_id)
 
 
 def _callback_view(kind: CallbackKind, name: str, *paths: str):

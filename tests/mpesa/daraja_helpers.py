@@ -16,6 +16,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 from association.audit.services import acting_as
 from association.extensions import db
@@ -40,11 +41,36 @@ class LiveApp:
 
     def __init__(self, app):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.busy = 0
+        self.idle = threading.Condition()
+        self.server = make_server("127.0.0.1", 0, self._counted, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def _counted(self, environ, start_response):
+        """The app, counting requests until the server has closed their responses (the
+        app processes callbacks after acknowledging them, as the server closes them)."""
+        with self.idle:
+            self.busy += 1
+
+        def done():
+            with self.idle:
+                self.busy -= 1
+                self.idle.notify_all()
+
+        try:
+            return ClosingIterator(self.app(environ, start_response), [done])
+        except BaseException:
+            done()
+            raise
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        """Until every request so far has been answered and its work done."""
+        with self.idle:
+            assert self.idle.wait_for(lambda: self.busy == 0, timeout), "the app stayed busy"
+
     def post(self, path: str, payload, raw: bytes | None = None) -> tuple[int, dict | None]:
+        """POST like Daraja; returns once the app has also processed what it acknowledged."""
         data = raw if raw is not None else json.dumps(payload).encode()
         request = urllib.request.Request(  # noqa: S310 - our own test server
             self.url + path, data=data, method="POST",
@@ -55,6 +81,7 @@ class LiveApp:
         except urllib.error.HTTPError as error:
             body, status = error.read(), error.code
             error.close()
+        self.wait_idle()
         try:
             return status, json.loads(body)
         except ValueError:

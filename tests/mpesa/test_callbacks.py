@@ -199,6 +199,22 @@ def test_a_receipt_already_typed_by_the_treasurer_is_not_counted_again(app, clie
         assert tx.status == TransactionStatus.CREDITED and tx.payment_id is not None
 
 
+def test_the_acknowledgement_goes_out_before_processing(app, daraja, member):  # noqa: F811
+    """Daraja gets its answer while the payment is still being checked and credited."""
+    client = app.test_client()
+    response = client.post(CONFIRM, data=json.dumps(c2b_confirmation(receipt="TC57ACK001",
+                                                                     account="mlk-1")),
+                           content_type="application/json", buffered=False)
+    assert response.status_code == 200
+    assert response.get_json() == {"ResultCode": 0, "ResultDesc": "Success"}
+    with app.app_context():  # answered, stored, not yet processed
+        assert count(CallbackInbox) == 1 and count(Payment) == 0
+    response.close()  # the server closes the response once it is sent
+    with app.app_context():
+        assert count(Payment) == 1
+        assert db.session.scalar(sa.select(CallbackInbox.processed_at)) is not None
+
+
 def test_the_same_confirmation_20_times_in_parallel_makes_one_payment(app, daraja, member):  # noqa: F811, E501
     body = c2b_confirmation(receipt="TC57PAR001", account="mlk-1")
     start = threading.Barrier(20)
