@@ -42,7 +42,8 @@ from association.ledger.models import (
     Side,
     WaiverStatus,
 )
-from association.members.models import Category, Member, MemberStatus, MemberStatusChange
+from association.members.models import Category, Member, MemberStatus
+from association.members.services import statuses_on
 from association.money import MAX_CENTS, format_kes
 from association.types import utcnow
 
@@ -602,20 +603,6 @@ class BillingResult:
     entry_id: int | None = None
 
 
-def _status_at(day: date) -> dict[int, MemberStatus]:
-    """Each member's status in force on ``day``, from the dated history."""
-    rows = db.session.execute(
-        sa.select(MemberStatusChange.member_id, MemberStatusChange.status)
-        .where(MemberStatusChange.effective_on <= day)
-        .order_by(MemberStatusChange.member_id, MemberStatusChange.effective_on,
-                  MemberStatusChange.id)
-    )
-    status = {}
-    for member_id, value in rows:
-        status[member_id] = value
-    return status
-
-
 def _approved_waivers(month: date) -> dict[int, DuesWaiver]:
     waivers = db.session.scalars(
         sa.select(DuesWaiver).where(
@@ -654,7 +641,7 @@ def bill_month(month: date, posted_by_id: int | None = None) -> BillingResult:
         raise LedgerError(_l("No dues rates apply to %(month)s. Enter the rate schedule first.",
                              month=month.strftime("%Y-%m")))
     end = month_end(month)
-    status = _status_at(end)
+    status = statuses_on(end)
     waivers = _approved_waivers(month)
     charged_ids = set(db.session.scalars(
         sa.select(DuesCharge.member_id).where(DuesCharge.month == month)))

@@ -45,7 +45,8 @@ from association.meetings.models import (
     ResolutionKind,
     ResolutionRate,
 )
-from association.members.models import Gender, Member, MemberStatus, MemberStatusChange
+from association.members.models import Gender, Member, MemberStatus
+from association.members.services import statuses_on
 from association.types import utcnow
 
 #: No meeting is recorded before this, whatever the founding date says (a typo guard).
@@ -508,16 +509,7 @@ def set_quorum_rule(meeting_type: MeetingType, kind: QuorumKind, numerator: int 
 
 def active_members_on(day: date) -> int:
     """How many members were active on ``day``, from the dated status history."""
-    rows = db.session.execute(
-        sa.select(MemberStatusChange.member_id, MemberStatusChange.status)
-        .where(MemberStatusChange.effective_on <= day)
-        .order_by(MemberStatusChange.member_id, MemberStatusChange.effective_on,
-                  MemberStatusChange.id)
-    )
-    status = {}
-    for member_id, value in rows:
-        status[member_id] = value
-    return sum(1 for value in status.values() if value == MemberStatus.ACTIVE)
+    return sum(1 for value in statuses_on(day).values() if value == MemberStatus.ACTIVE)
 
 
 @dataclass

@@ -472,6 +472,17 @@ def withdraw_consent(
     return consent
 
 
+def statuses_on(day: date) -> dict[int, MemberStatus]:
+    """Each member's status in force on ``day``, from the dated status history."""
+    rows = db.session.execute(
+        sa.select(MemberStatusChange.member_id, MemberStatusChange.status)
+        .where(MemberStatusChange.effective_on <= day)
+        .order_by(MemberStatusChange.member_id, MemberStatusChange.effective_on,
+                  MemberStatusChange.id)
+    )
+    return {member_id: status for member_id, status in rows}
+
+
 def mask_national_id(value: str | None) -> str:
     """Show only the last 3 characters of an ID number."""
     if not value:
