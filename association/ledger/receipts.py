@@ -6,6 +6,7 @@ module only reads them. Everything a receipt shows is gathered once into a
 then rendered: an A5 page, an 80 mm roll for thermal printers, or a short SMS.
 """
 
+import functools
 import hmac
 import io
 import itertools
@@ -22,13 +23,19 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.barcode.qrencoder import QRCode, QRUtil
+from reportlab.graphics.barcode.qrencoder import (
+    EXP_TABLE,
+    LOG_TABLE,
+    QRBitBuffer,
+    QRCode,
+    QRRSBlock,
+    QRUtil,
+)
 from reportlab.lib.colors import Color, black
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
-from sqlalchemy.orm import aliased
 
 from association.auth.models import User
 from association.extensions import db
@@ -164,50 +171,64 @@ def facts_for(receipt_ids: Iterable[int]) -> list[ReceiptFacts]:
     return [found[i] for i in ids if i in found]
 
 
+@functools.cache
+def _facts_statements() -> tuple[sa.Select, sa.Select]:
+    """The two queries behind receipts' facts, built once (on the tables, not the ORM: a
+    receipt download spends its time drawing, not assembling SQL)."""
+    receipt, payment, member = Receipt.__table__, Payment.__table__, Member.__table__
+    receiver, voider = User.__table__.alias("receiver"), User.__table__.alias("voider")
+    posting = Posting.__table__
+    ids = sa.bindparam("ids", expanding=True)
+    credit_account = sa.bindparam("credit_account")
+    # The credit kept is what the payment's own entry put on the member's credit account.
+    credit = (sa.select(sa.func.coalesce(sa.func.sum(posting.c.amount_cents), 0))
+              .where(posting.c.entry_id == payment.c.entry_id,
+                     posting.c.account_id == credit_account,
+                     posting.c.side == Side.CREDIT)
+              .scalar_subquery())
+    facts = (
+        sa.select(receipt.c.id, receipt.c.number, receipt.c.check_code, receipt.c.issued_at,
+                  receipt.c.voided_at, receipt.c.void_reason, voider.c.full_name,
+                  payment.c.id, payment.c.paid_on, payment.c.amount_cents,
+                  payment.c.method, payment.c.mpesa_code, payment.c.reference,
+                  receiver.c.full_name, member.c.member_no, member.c.first_name,
+                  member.c.other_names, credit)
+        .select_from(receipt)
+        .join(payment, payment.c.id == receipt.c.payment_id)
+        .join(member, member.c.id == payment.c.member_id)
+        .outerjoin(receiver, receiver.c.id == payment.c.received_by_id)
+        .outerjoin(voider, voider.c.id == receipt.c.voided_by_id)
+        .where(receipt.c.id.in_(ids))
+    )
+    allocation, charge = Allocation.__table__, DuesCharge.__table__
+    months = (
+        sa.select(allocation.c.payment_id, charge.c.month, allocation.c.amount_cents,
+                  charge.c.amount_cents)
+        .join(charge, charge.c.id == allocation.c.charge_id)
+        .where(allocation.c.payment_id.in_(sa.bindparam("payment_ids", expanding=True)))
+        .order_by(allocation.c.payment_id, charge.c.month, allocation.c.id)
+    )
+    return facts, months
+
+
 def _facts_chunk(ids: list[int]) -> dict[int, ReceiptFacts]:
-    receiver, voider = aliased(User), aliased(User)
+    facts, months_paid = _facts_statements()
     rows = db.session.execute(
-        sa.select(Receipt.id, Receipt.number, Receipt.check_code, Receipt.issued_at,
-                  Receipt.voided_at, Receipt.void_reason, voider.full_name,
-                  Payment.id, Payment.entry_id, Payment.paid_on, Payment.amount_cents,
-                  Payment.method, Payment.mpesa_code, Payment.reference, receiver.full_name,
-                  Member.member_no, Member.first_name, Member.other_names)
-        .join(Payment, Payment.id == Receipt.payment_id)
-        .join(Member, Member.id == Payment.member_id)
-        .outerjoin(receiver, receiver.id == Payment.received_by_id)
-        .outerjoin(voider, voider.id == Receipt.voided_by_id)
-        .where(Receipt.id.in_(ids))
-    ).all()
-    payment_ids = [row[7] for row in rows]
-    entry_ids = [row[8] for row in rows]
+        facts, {"ids": ids, "credit_account": account_id("member_credit")}).all()
     months: dict[int, list[MonthPaid]] = defaultdict(list)
     for payment_id, month, part, charged in db.session.execute(
-        sa.select(Allocation.payment_id, DuesCharge.month, Allocation.amount_cents,
-                  DuesCharge.amount_cents)
-        .join(DuesCharge, DuesCharge.id == Allocation.charge_id)
-        .where(Allocation.payment_id.in_(payment_ids))
-        .order_by(Allocation.payment_id, DuesCharge.month, Allocation.id)
-    ):
+            months_paid, {"payment_ids": [row[7] for row in rows]}):
         months[payment_id].append(MonthPaid(month, part, part < charged))
-    # The credit kept is what the payment's own entry put on the member's credit account.
-    credit: dict[int, int] = defaultdict(int)
-    credit_id = account_id("member_credit")
-    for entry_id, amount in db.session.execute(
-        sa.select(Posting.entry_id, Posting.amount_cents)
-        .where(Posting.entry_id.in_(entry_ids), Posting.account_id == credit_id,
-               Posting.side == Side.CREDIT)
-    ):
-        credit[entry_id] += amount
     result = {}
     for (receipt_id, number, check_code, issued_at, voided_at, void_reason, voided_by,
-         payment_id, entry_id, paid_on, amount, method, mpesa_code, reference, received_by,
-         member_no, first_name, other_names) in rows:
+         payment_id, paid_on, amount, method, mpesa_code, reference, received_by,
+         member_no, first_name, other_names, credit) in rows:
         result[receipt_id] = ReceiptFacts(
             number=number, check_code=check_code, issued_on=_nairobi_date(issued_at),
             paid_on=paid_on, member_no=member_no, member_name=f"{first_name} {other_names}",
             amount_cents=amount, method=method, mpesa_code=mpesa_code, reference=reference,
             received_by=received_by, months=months.get(payment_id, []),
-            credit_cents=credit.get(entry_id, 0),
+            credit_cents=int(credit),
             voided_on=_nairobi_date(voided_at) if voided_at else None,
             void_reason=void_reason, voided_by=voided_by,
         )
@@ -534,51 +555,132 @@ class _Page:
 
 
 def _qr_modules(url: str) -> list[list[bool]]:
-    """The QR code's modules, encoded by reportlab's own widget (error level M).
+    """The QR code's modules, as reportlab's own widget makes them (error level M).
 
     reportlab's ``make()`` spends most of its time choosing the mask: it lays
-    the data out eight times and scores each in pure Python. Here the same
-    choice, by the same scoring rules, is made with string and integer
-    operations; reportlab then builds the code with the chosen mask. The result
-    is identical to ``make()`` (a test checks it), two to three times faster.
+    the data out eight times and scores each in pure Python. Here each row is an
+    integer (one bit a module): the data is laid out once, each mask is one XOR
+    a row, and the same scoring rules choose the same mask. The function
+    patterns (with each mask's format information) come from reportlab, once per
+    version; the data bytes and their error correction are reportlab's. The
+    result is identical to ``make()`` (a test checks it).
     """
     qr = QrCodeWidget(url, barLevel="M").qr
     if qr.version is None:
         qr.version = qr.calculate_version()
     if qr.dataCache is None:
-        qr.dataCache = QRCode.createData(qr.version, qr.errorCorrectLevel, qr.dataList)
-    base, positions, masks = _qr_grid(qr)
-    bits = [bool(byte & bit) for byte in qr.dataCache for bit in (128, 64, 32, 16, 8, 4, 2, 1)]
-    bits = (bits + [False] * len(positions))[:len(positions)]
+        qr.dataCache = _qr_data(qr.version, qr.errorCorrectLevel, qr.dataList)
+    grid = _qr_grid(qr)
+    count = len(grid.scoring)
+    data = [0] * count
+    bits = (bool(byte & bit) for byte in qr.dataCache for bit in (128, 64, 32, 16, 8, 4, 2, 1))
+    for (row, value), bit in zip(grid.cells, bits, strict=False):  # the rest stays light
+        if bit:
+            data[row] |= value
     best = None
-    for pattern, mask in enumerate(masks):
-        modules = [row[:] for row in base]
-        for (col, row), bit, flip in zip(positions, bits, mask, strict=True):
-            modules[row][col] = "1" if bit != flip else "0"
-        score = _mask_penalty(["".join(row) for row in modules])
+    for pattern, mask in enumerate(grid.masks):
+        rows = [format(f | (d ^ m), f"0{count}b")
+                for f, d, m in zip(grid.scoring, data, mask, strict=True)]
+        score = _mask_penalty(rows)
         if best is None or score < best[0]:
             best = (score, pattern)
-    qr._dataPosList = positions  # reportlab's own cache of the same list
-    qr.makeImpl(False, best[1])
-    return [[bool(dark) for dark in row] for row in qr.modules]
+    pattern = best[1]
+    return [[dark == "1" for dark in format(f | (d ^ m), f"0{count}b")]
+            for f, d, m in zip(grid.function[pattern], data, grid.masks[pattern], strict=True)]
 
 
-#: Per QR version: the function patterns (as when scoring), the data positions, and each
-#: mask's value at every data position; they depend only on the version.
-_QR_GRIDS: dict[int, tuple] = {}
+@dataclass(frozen=True)
+class _QrGrid:
+    """What one QR version's modules are made of, each row an integer (leftmost module =
+    highest bit)."""
+
+    #: (row, bit) of every data module, in the order reportlab fills them.
+    cells: list[tuple[int, int]]
+    #: The function patterns as when scoring masks (format information left light).
+    scoring: list[int]
+    #: Per mask pattern: the function patterns with that mask's format information.
+    function: list[list[int]]
+    #: Per mask pattern: which data modules it darkens.
+    masks: list[list[int]]
 
 
-def _qr_grid(qr) -> tuple:
-    if qr.version not in _QR_GRIDS:
+#: One grid per QR version (they depend only on the version and error level).
+_QR_GRIDS: dict[tuple[int, int], _QrGrid] = {}
+
+
+def _qr_grid(qr) -> _QrGrid:
+    key = (qr.version, qr.errorCorrectLevel)
+    if key not in _QR_GRIDS:
         qr.makeImpl(True, 0)
+        count = qr.getModuleCount()
         positions = list(qr.dataPosIterator())
-        base = [["1" if dark else "0" for dark in row] for row in qr.modules]
-        for col, row in positions:
-            base[row][col] = "0"
-        masks = [[bool(QRUtil.getMask(pattern)(row, col)) for col, row in positions]
-                 for pattern in range(8)]
-        _QR_GRIDS[qr.version] = (base, positions, masks)
-    return _QR_GRIDS[qr.version]
+        cells = [(row, 1 << (count - 1 - col)) for col, row in positions]
+        data_cells = [0] * count
+        for row, value in cells:
+            data_cells[row] |= value
+
+        def rows_without_data() -> list[int]:
+            return [int("".join("1" if dark else "0" for dark in modules), 2) & ~data_cells[r]
+                    for r, modules in enumerate(qr.modules)]
+
+        scoring = rows_without_data()
+        function, masks = [], []
+        for pattern in range(8):
+            qr.makeImpl(False, pattern)
+            function.append(rows_without_data())
+            mask, darkens = [0] * count, QRUtil.getMask(pattern)
+            for (col, row), (_row, value) in zip(positions, cells, strict=True):
+                if darkens(row, col):
+                    mask[row] |= value
+            masks.append(mask)
+        _QR_GRIDS[key] = _QrGrid(cells, scoring, function, masks)
+    return _QR_GRIDS[key]
+
+
+def _qr_data(version: int, level: int, data_list) -> list[int]:
+    """The code's bytes with their error correction, as reportlab's ``QRCode.createData``
+    makes them (a test checks it), with each Reed-Solomon generator polynomial computed
+    once, and the remainders by the usual shift register rather than recursive division."""
+    blocks = QRRSBlock.getRSBlocks(version, level)
+    capacity = sum(block.dataCount for block in blocks)
+    buffer = QRBitBuffer()
+    for data in data_list:
+        data.write(buffer, version)
+    if buffer.getLengthInBits() + 4 <= capacity * 8:
+        buffer.put(0, 4)  # the terminator
+    while buffer.getLengthInBits() % 8:
+        buffer.putBit(False)
+    padding = itertools.cycle((QRCode.PAD0, QRCode.PAD1))
+    while buffer.getLengthInBits() < capacity * 8:
+        buffer.put(next(padding), 8)
+    data_blocks, ec_blocks, offset = [], [], 0
+    for block in blocks:
+        data_blocks.append(buffer.buffer[offset:offset + block.dataCount])
+        offset += block.dataCount
+        ec_blocks.append(_rs_remainder(data_blocks[-1], block.totalCount - block.dataCount))
+    return [byte for column in itertools.chain(itertools.zip_longest(*data_blocks),
+                                               itertools.zip_longest(*ec_blocks))
+            for byte in column if byte is not None]
+
+
+@functools.cache
+def _rs_generator_logs(ec_count: int) -> list[int]:
+    """The logarithms of reportlab's Reed-Solomon generator coefficients (after the first)."""
+    generator = QRUtil.getErrorCorrectPolynomial(ec_count).num
+    return [LOG_TABLE[coefficient] for coefficient in generator[1:]]
+
+
+def _rs_remainder(data: list[int], ec_count: int) -> list[int]:
+    generator = _rs_generator_logs(ec_count)
+    remainder = [0] * ec_count
+    for byte in data:
+        factor = byte ^ remainder[0]
+        remainder = remainder[1:] + [0]
+        if factor:
+            log = LOG_TABLE[factor]
+            for i, coefficient in enumerate(generator):
+                remainder[i] ^= EXP_TABLE[(log + coefficient) % 255]
+    return remainder
 
 
 _RUNS = re.compile(r"0{5,}|1{5,}")
@@ -588,11 +690,10 @@ _FINDER_LIKE = "10111010000"
 def _mask_penalty(rows: list[str]) -> int:
     """The QR penalty score of rows of "0"/"1", as reportlab's ``QRUtil.getLostPoint``."""
     columns = ["".join(column) for column in zip(*rows, strict=True)]
-    score = 0
-    for line in rows + columns:
-        score += sum(len(run) - 2 for run in _RUNS.findall(line))  # runs of 5 or more
+    runs = _RUNS.findall("2".join(rows + columns))  # runs of 5 or more, along both ways
+    score = sum(map(len, runs)) - 2 * len(runs)
     # Finder-like patterns: reportlab looks along the rows only.
-    score += 40 * sum(row[:-1].count(_FINDER_LIKE) for row in rows)
+    score += 40 * "2".join(row[:-1] for row in rows).count(_FINDER_LIKE)
     full = (1 << len(rows)) - 1
     values = [int(row, 2) for row in rows]
     for a, b in itertools.pairwise(values):  # 2x2 blocks of one colour
@@ -601,7 +702,7 @@ def _mask_penalty(rows: list[str]) -> int:
         light = la & lb & (la >> 1) & (lb >> 1)
         score += 3 * (dark.bit_count() + light.bit_count())
     cells = len(rows) ** 2
-    dark_count = sum(row.count("1") for row in rows)
+    dark_count = "".join(rows).count("1")
     return score + 10 * (abs(100 * dark_count // cells - 50) // 5)
 
 

@@ -136,6 +136,23 @@ def test_qr_codes_are_exactly_what_reportlab_makes():
         assert R._qr_modules(url) == [[bool(m) for m in row] for row in widget.qr.modules], url
 
 
+def test_qr_error_correction_is_exactly_what_reportlab_computes():
+    """Every version and error level: the same bytes as reportlab's own createData."""
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.barcode.qrencoder import QRCode
+
+    checked = set()
+    for length in range(1, 700, 7):
+        for level in "LMQH":
+            text = ("MLK-2026-000001?c=1284ee7f/é" * 30)[:length]
+            qr = QrCodeWidget(text, barLevel=level).qr
+            qr.version = qr.calculate_version()
+            checked.add(qr.version)
+            assert R._qr_data(qr.version, qr.errorCorrectLevel, qr.dataList) == \
+                QRCode.createData(qr.version, qr.errorCorrectLevel, qr.dataList), (length, level)
+    assert len(checked) > 20
+
+
 # --- Reading PDFs back ------------------------------------------------------------------
 
 
