@@ -213,8 +213,27 @@ def append_events(conn: sa.Connection, events: list[tuple]) -> None:
         }
         row["hash"] = prev_hash = event_hash(prev_hash, _content(row))
         rows.append(row)
-    conn.execute(sa.insert(events_table), rows)
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        _copy_into(conn, events_table, rows)
+    else:
+        conn.execute(sa.insert(events_table), rows)
     conn.execute(sa.update(head).where(head.c.id == 1).values(hash=prev_hash))
+
+
+#: From this many events at once, PostgreSQL takes them by COPY: a dues run writes one per
+#: charge and posting (40,000 for 20,000 members), and COPY streams them in one go where
+#: INSERT costs a round trip each.
+COPY_FROM = 100
+
+
+def _copy_into(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """``rows`` into ``table`` by PostgreSQL's COPY, inside the caller's transaction."""
+    columns = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
 
 
 def insert_audited(model, rows: list[dict]) -> list[int]:

@@ -178,3 +178,21 @@ def test_every_kind_of_column_value_is_recorded_as_plain_json():
     assert _plain(datetime(2026, 11, 21, 6, 0)) == "2026-11-21T06:00:00"
     assert _plain(Side.DEBIT) == "debit"
     assert _plain(b"x").startswith("sha256:")
+
+
+def test_a_large_batch_of_events_keeps_the_chain(app, setup_association):
+    """A batch as large as a dues run's (on PostgreSQL written by COPY) chains like any write."""
+    from association.audit.services import COPY_FROM, append_events
+
+    with app.app_context(), acting_as("bulk-test"):
+        before = len(_events())
+        events = [("create", "thing", str(n), None, {"n": n, "name": f"Wanjirũ {n}\t\"x\"\\"})
+                  for n in range(COPY_FROM + 5)]
+        append_events(db.session.connection(), events)
+        db.session.commit()
+        written = _events("thing")
+        assert len(_events()) == before + COPY_FROM + 5
+        assert [json.loads(e.after)["n"] for e in written] == list(range(COPY_FROM + 5))
+        assert json.loads(written[3].after)["name"] == "Wanjirũ 3\t\"x\"\\"
+        assert {e.actor for e in written} == {"bulk-test"}
+        assert verify_chain().ok
