@@ -214,7 +214,7 @@ def seed_meetings(members, today, rng) -> dict:
             pending[family] = []
         if meeting_type == MeetingType.AGM:
             _agm_business(meeting, members, present, day, agm1_day, agm2_day, today, rng)
-            made["resolutions"] += 3
+            made["resolutions"] += 4
         elif meeting_type == MeetingType.GENERAL:
             svc.record_resolution(meeting, _vote(
                 "The security and finance reports are adopted.", present, rng), None,
@@ -299,6 +299,10 @@ def _agm_business(meeting, members, present, day, agm1_day, agm2_day, today, rng
              (Office.VICE_SECRETARY, 1), (Office.TREASURER, 1),
              (Office.ORGANISING_SECRETARY, 1), (Office.COMMITTEE_MEMBER, 3)]
     votes_left = present
+    adopted = svc.record_resolution(meeting, _vote(
+        "The results of the elections, as declared by the returning officer, are adopted: the "
+        "candidates declared elected take office today for one year.", present, rng,
+        ResolutionKind.ELECTION), None, today=today)
     for office, count in seats:
         if len(pool) < count + 1:
             break  # a small demo: fewer candidates than offices
@@ -307,4 +311,4 @@ def _agm_business(meeting, members, present, day, agm1_day, agm2_day, today, rng
                        reverse=True)
         governance.record_election(meeting, office, count, list(zip(running, votes,
                                                                     strict=True)),
-                                   term_end, today=today)
+                                   term_end, adopted, today=today)

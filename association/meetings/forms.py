@@ -133,8 +133,7 @@ def parse_rates(text: str) -> list[RateInput]:
 
 
 class ResolutionForm(BaseForm):
-    kind = SelectField(_l("Kind"), choices=[c for c in enum_choices(ResolutionKind)
-                                            if c.value != ResolutionKind.ELECTION.value],
+    kind = SelectField(_l("Kind"), choices=enum_choices(ResolutionKind),
                        validators=[DataRequired()])
     text = TextAreaField(_l("Resolution"), validators=[DataRequired(), Length(max=4000)])
     proposer = StringField(_l("Proposed by"), validators=[DataRequired(), Length(max=120)])
@@ -185,6 +184,8 @@ class OfficialForm(BaseForm):
     term_end = DateField(_l("Term ends (optional)"), validators=[Optional()])
     elected_at_id = SelectField(_l("Elected at (optional)"), coerce=optional_int,
                                 validators=[Optional()])
+    resolution_id = SelectField(_l("By resolution (optional)"), coerce=optional_int,
+                                validators=[Optional()])
     phone = StringField(_l("Phone (optional; the member's by default)"),
                         validators=[Length(max=30)])
     email = StringField(_l("E-mail (optional)"), validators=[Length(max=120)])
@@ -203,6 +204,8 @@ class ElectionForm(BaseForm):
                                   "votes: \"MLK-0012 45\")"),
                                validators=[DataRequired(), Length(max=3000)])
     term_end = DateField(_l("Term ends (optional)"), validators=[Optional()])
+    resolution_id = SelectField(_l("Resolution adopting the result"), coerce=optional_int,
+                                validators=[Optional()])
 
 
 class NoticeFiledForm(BaseForm):

@@ -25,6 +25,7 @@ from association.meetings.models import (
     Official,
     OfficialsNotice,
     Resolution,
+    ResolutionKind,
 )
 from association.meetings.services import (
     MeetingError,
@@ -33,6 +34,7 @@ from association.meetings.services import (
     _line,
     governance_record,
     present_count,
+    resolution_ref,
 )
 from association.members.models import Member, MemberStatus
 from association.phones import InvalidPhoneError, normalise_phone
@@ -126,8 +128,9 @@ def appoint(office: Office, member: Member | None, term_start: date, term_end: d
         raise GovernanceError(_l("The term cannot start more than a year from now."))
     if term_start < member.joined_on:
         raise GovernanceError(_l("%(name)s joined after that date.", name=member.full_name))
-    if resolution is not None and elected_at is not None and resolution.meeting_id != elected_at.id:
-        raise GovernanceError(_l("The resolution was not made at that meeting."))
+    if resolution is not None:
+        _check_electing_resolution(resolution, elected_at)
+        elected_at = elected_at or resolution.meeting
     phone, email = _contact(phone, email, member)
     for holder in current_officials(term_start):
         # A single office has one holder; a committee seat is the member's own.
@@ -147,10 +150,47 @@ def appoint(office: Office, member: Member | None, term_start: date, term_end: d
                         email=email)
     db.session.add(official)
     db.session.flush()
+    by = f", elected by {resolution_ref(resolution)}" if resolution is not None else ""
     _note_change(term_start, f"{_office_en(office)}: {member.full_name} ({member.member_no}) "
-                             f"from {term_start.isoformat()}",
+                             f"from {term_start.isoformat()}{by}",
                  elected_at.id if elected_at else None)
     return official
+
+
+def _check_electing_resolution(resolution: Resolution, meeting: Meeting | None) -> None:
+    """A resolution can put someone in office only if it passed, at a quorate meeting, and
+    (when the meeting is named) at that meeting.
+
+    Raises:
+        GovernanceError: a resolution of another meeting, one that failed, or one decided
+            without a quorum.
+    """
+    if meeting is not None and resolution.meeting_id != meeting.id:
+        raise GovernanceError(_l("The resolution was not made at that meeting."))
+    if not resolution.passed:
+        raise GovernanceError(_l("Resolution %(number)d did not pass: it cannot put anyone in "
+                                 "office.", number=resolution.number))
+    if resolution.inquorate:
+        raise GovernanceError(_l("Resolution %(number)d was decided without a quorum: it "
+                                 "cannot put anyone in office.", number=resolution.number))
+
+
+def electing_resolutions(meeting: Meeting) -> list[Resolution]:
+    """The meeting's passed election resolutions, which an election's result can rest on."""
+    return [r for r in meeting.resolutions
+            if r.kind == ResolutionKind.ELECTION and r.passed and not r.inquorate]
+
+
+def official_resolutions(meetings) -> list[Resolution]:
+    """Passed resolutions of these meetings, for the officials form's choice."""
+    ids = [m.id for m in meetings]
+    if not ids:
+        return []
+    return list(db.session.scalars(
+        sa.select(Resolution).join(Meeting, Meeting.id == Resolution.meeting_id)
+        .where(Resolution.meeting_id.in_(ids), Resolution.passed.is_(True),
+               Resolution.inquorate.is_(False))
+        .order_by(Meeting.held_on.desc(), Resolution.number)))
 
 
 def end_term(official: Official, on: date, reason: str, today: date | None = None) -> Official:
@@ -200,15 +240,24 @@ def mark_notice_filed(notice: OfficialsNotice, filed_on: date,
 
 def record_election(meeting: Meeting, office: Office, seats: int,
                     candidates: list[tuple[Member | None, int]], term_end: date | None,
-                    today: date | None = None) -> Election:
-    """Record an election's candidates and votes; the winners take office from the meeting.
+                    resolution: Resolution | None, today: date | None = None) -> Election:
+    """Record an election's candidates and votes; the winners take office from the meeting,
+    elected by ``resolution`` (the meeting's resolution adopting the result).
 
     Raises:
-        GovernanceError: no candidates, the same candidate twice, votes that add up to more
-            than those present could cast, a tie for the last seat, a bad term.
+        GovernanceError: no resolution, a resolution of another meeting, one that failed or
+            was not about an election; no candidates, the same candidate twice, votes that
+            add up to more than those present could cast, a tie for the last seat, a bad term.
     """
     _check_editable(meeting)
     _check_held(meeting, today)
+    if resolution is None:
+        raise GovernanceError(_l("Choose the resolution that adopted the result (record it "
+                                 "first)."))
+    _check_electing_resolution(resolution, meeting)
+    if resolution.kind != ResolutionKind.ELECTION:
+        raise GovernanceError(_l("Resolution %(number)d is not about an election.",
+                                 number=resolution.number))
     office = Office(office)
     if isinstance(seats, bool) or not isinstance(seats, int) or not 1 <= seats <= 30:
         raise GovernanceError(_l("Seats must be between 1 and 30."))
@@ -247,7 +296,8 @@ def record_election(meeting: Meeting, office: Office, seats: int,
                                                      elected=index < seats))
     db.session.flush()
     for member, _votes in ranked[:seats]:
-        appoint(office, member, meeting.held_on, term_end, elected_at=meeting, today=today)
+        appoint(office, member, meeting.held_on, term_end, elected_at=meeting,
+                resolution=resolution, today=today)
     return election
 
 

@@ -261,13 +261,23 @@ def officials_pdf(officials, language: str, as_of: date, show_contacts: bool = T
                 enum_label(o.office), o.member.full_name, enum_label(o.member.gender),
                 (o.phone or "") if show_contacts else "",
                 f"{o.term_start.isoformat()} – {o.term_end.isoformat() if o.term_end else ''}",
-                f"{enum_label(o.elected_at.type)} {o.elected_at.held_on.isoformat()}"
-                if o.elected_at else "",
+                _elected_by(o),
             ])
         if len(rows) == 1:
             doc.text(_("No officials are recorded."))
-        doc.table(rows, widths=[30 * mm, 38 * mm, 16 * mm, 30 * mm, 38 * mm, 26 * mm])
+        doc.table(rows, widths=[28 * mm, 34 * mm, 15 * mm, 27 * mm, 36 * mm, 38 * mm])
         return doc.finish()
+
+
+def _elected_by(official) -> str:
+    """"AGM 2026-10-07, resolution 4": the meeting and resolution that elected them."""
+    if official.elected_at is None:
+        return ""
+    meeting = f"{enum_label(official.elected_at.type)} {official.elected_at.held_on.isoformat()}"
+    if official.resolution is None:
+        return meeting
+    return _("%(meeting)s, resolution %(number)d", meeting=meeting,
+             number=official.resolution.number)
 
 
 def notice_pdf(notice, officials, language: str) -> bytes:
@@ -287,11 +297,11 @@ def notice_pdf(notice, officials, language: str) -> bytes:
         doc.text(_("Changes"), "h")
         doc.text(notice.summary)
         doc.text(_("Officials after the change"), "h")
-        rows = [[_("Office"), _("Name"), _("ID number"), _("Phone")]]
+        rows = [[_("Office"), _("Name"), _("ID number"), _("Phone"), _("Elected at")]]
         for o in officials:
             rows.append([enum_label(o.office), o.member.full_name, o.member.national_id or "",
-                         o.phone or ""])
-        doc.table(rows, widths=[40 * mm, 55 * mm, 35 * mm, 40 * mm])
+                         o.phone or "", _elected_by(o)])
+        doc.table(rows, widths=[32 * mm, 42 * mm, 26 * mm, 30 * mm, 48 * mm])
         doc.text(_("Signed by three officers"), "h")
         doc.table([[_("Name"), _("Office"), _("Signature"), _("Date")]]
                   + [["", "", "", ""] for _i in range(3)],
@@ -336,14 +346,26 @@ def transparency_pdf(summary, language: str) -> bytes:
         doc.table(rows, widths=[120 * mm, 50 * mm])
         doc.space(2)
         if summary.patrols is not None:
-            doc.text(_("Patrol nights covered: %(covered)d of %(nights)d.",
-                       covered=summary.patrols["nights_covered"],
-                       nights=summary.patrols["nights"]), "big")
-            incidents = summary.incident_rows()
-            if incidents:
-                doc.table([[_("Zone"), _("Incidents"), _("Number")]]
-                          + [[z, c, str(n)] for z, c, n in incidents],
-                          widths=[60 * mm, 80 * mm, 30 * mm])
+            if summary.patrols["nights"]:
+                doc.text(_("Patrol nights covered: %(covered)d of %(nights)d.",
+                           covered=summary.patrols["nights_covered"],
+                           nights=summary.patrols["nights"]), "big")
+            table = summary.incidents()
+            if table:
+                rows = [[_("Zone")] + [summary.category_label(c) for c in table.categories]
+                        + [_("Total")]]
+                rows += [[zone] + [str(table.cell(zone, c)) for c in table.categories]
+                         + [str(table.zone_totals[zone])] for zone in table.zones]
+                rows.append([_("Total")] + [str(table.category_totals[c])
+                                            for c in table.categories] + [str(table.total)])
+                width = (186 - 36 - 20) / len(table.categories)
+                doc.text(_("Incidents by zone"), "h")
+                doc.table(rows, widths=[36 * mm] + [width * mm] * len(table.categories)
+                          + [20 * mm])
+                if table.folded:
+                    doc.text(_("To protect the families involved, a count of one or two is "
+                               "shown as \"fewer than 3\", and totals that include such "
+                               "counts as a range."), "small")
         if summary.meetings:
             doc.text(_("Meetings"), "h")
             for meeting_date, label, resolutions in summary.meetings:

@@ -624,6 +624,18 @@ def circulate_minutes(meeting: Meeting) -> Meeting:
     return meeting
 
 
+def minutes_awaiting_comment(user_id: int) -> list[Meeting]:
+    """Circulated minutes the user has not commented on since they were circulated: the
+    committee's in-app notice (there is no other notification channel)."""
+    commented = sa.select(MinutesComment.id).where(
+        MinutesComment.meeting_id == Meeting.id, MinutesComment.user_id == user_id,
+        MinutesComment.created_at >= Meeting.circulated_at)
+    return list(db.session.scalars(
+        sa.select(Meeting).where(Meeting.minutes_status == MinutesStatus.CIRCULATED,
+                                 ~commented.exists())
+        .order_by(Meeting.circulated_at, Meeting.id)))
+
+
 def reopen_draft(meeting: Meeting) -> Meeting:
     """Take circulated minutes back to draft (to rework them after comments)."""
     if meeting.minutes_status != MinutesStatus.CIRCULATED:

@@ -18,7 +18,7 @@ from association.ledger.models import Payment, Receipt
 from association.ledger.reports import Period, collections, income_expenditure
 from association.ledger.services import account, month_end, month_start, today_in_nairobi
 from association.meetings.models import GENERAL_TYPES, Meeting, MinutesStatus, ResolutionKind
-from association.patrols.public import public_summary
+from association.patrols.public import IncidentTable, incident_table, public_summary
 
 #: How many months the page shows.
 MONTHS = 6
@@ -39,15 +39,14 @@ class MonthSummary:
     #: (date, label, [resolution texts]) of published general meetings in the month.
     meetings: list[tuple[date, str, list[str]]] = field(default_factory=list)
 
-    def incident_rows(self) -> list[tuple[str, str, int]]:
-        if not self.patrols:
-            return []
-        rows = []
-        for (zone, category), count in sorted(self.patrols.get("incidents", {}).items(),
-                                              key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
-            label = _incident_label(category)
-            rows.append((str(zone), label, int(count)))
-        return rows
+    def incidents(self) -> IncidentTable:
+        """Incident counts by zone and category, with counts below 3 folded so that no cell
+        or total points at a household (see :func:`association.patrols.public.incident_table`)."""
+        return incident_table((self.patrols or {}).get("incidents", {}))
+
+    @staticmethod
+    def category_label(category: str) -> str:
+        return _incident_label(category)
 
 
 def _incident_label(category) -> str:

@@ -59,6 +59,7 @@ from association.meetings.models import (
     MinutesStatus,
     Official,
     OfficialsNotice,
+    Resolution,
 )
 from association.members.models import Member
 from association.members.services import MemberFilters, get_member_by_number, member_query
@@ -167,8 +168,15 @@ def index():
     return render_template(
         "meetings/index.html", page=page, types=list(MeetingType), wanted=wanted,
         actions=svc.open_actions()[:30], notices=governance.pending_notices(),
-        today=today_in_nairobi(),
+        today=today_in_nairobi(), to_comment=_to_comment(),
     )
+
+
+def _to_comment():
+    """Circulated minutes waiting for the signed-in committee member's comments."""
+    if not current_user.can("meetings.comment"):
+        return []
+    return svc.minutes_awaiting_comment(current_user.id)
 
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
@@ -612,11 +620,17 @@ def election_new(meeting_id: int):
     """Record an election: candidates and votes; the winners take office."""
     meeting = _meeting(meeting_id)
     form = ElectionForm()
+    electing = governance.electing_resolutions(meeting)
+    form.resolution_id.choices = choices(
+        ((r.id, _("Resolution %(number)d: %(text)s", number=r.number, text=_short(r.text)))
+         for r in electing), _("Choose"))
     if form.validate_on_submit():
         try:
             candidates = governance.parse_candidates(form.candidates.data)
+            resolution = db.session.get(Resolution, form.resolution_id.data) \
+                if form.resolution_id.data else None
             governance.record_election(meeting, form.office.data, form.seats.data, candidates,
-                                       form.term_end.data)
+                                       form.term_end.data, resolution)
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -626,7 +640,12 @@ def election_new(meeting_id: int):
                     "change-of-officials notice is due within 14 days."), "success")
             return _detail(meeting)
     return render_template("meetings/election_form.html", meeting=meeting, form=form,
-                           quorum=svc.quorum_for(meeting))
+                           quorum=svc.quorum_for(meeting), electing=electing)
+
+
+def _short(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @bp.route("/resolutions/for-rate")
@@ -695,14 +714,22 @@ def officials():
 def official_new():
     """Put a member in office (co-option, or an election recorded elsewhere)."""
     form = OfficialForm()
-    form.elected_at_id.choices = _meeting_choices(_recent_meetings(), _("None"))
+    recent = _recent_meetings()
+    form.elected_at_id.choices = _meeting_choices(recent, _("None"))
+    form.resolution_id.choices = choices(
+        ((r.id, f"{r.meeting.held_on.isoformat()} · {enum_label(r.meeting.type)} · "
+                f"{_('Resolution %(number)d: %(text)s', number=r.number, text=_short(r.text))}")
+         for r in governance.official_resolutions(recent)), _("None"))
     if form.validate_on_submit():
         try:
             member = get_member_by_number(form.member_no.data)
             elected_at = db.session.get(Meeting, form.elected_at_id.data) \
                 if form.elected_at_id.data else None
+            resolution = db.session.get(Resolution, form.resolution_id.data) \
+                if form.resolution_id.data else None
             governance.appoint(form.office.data, member, form.term_start.data,
                                form.term_end.data, elected_at=elected_at,
+                               resolution=resolution,
                                phone=form.phone.data, email=form.email.data)
         except DomainError as error:
             db.session.rollback()

@@ -1,4 +1,4 @@
-"""Demo data for patrols: shifts in every zone, ~45 volunteers (the demo member among them),
+"""Demo data for patrols: shifts in every zone, ~60 volunteers (the demo member among them),
 last month's and this month's rosters, attendance for past nights, incidents, and last
 month's stipends approved and posted."""
 
@@ -16,7 +16,7 @@ from association.patrols import services, stipends
 from association.patrols.incidents import IncidentData, record_incident
 from association.patrols.models import Assignment, Attendance, IncidentCategory
 
-VOLUNTEERS = 45
+VOLUNTEERS = 60
 #: Busy zones get two shifts a night; quieter ones one longer shift.
 TWO_SHIFTS = ((time(21), time(1)), (time(1), time(5)))
 ONE_SHIFT = ((time(21), time(3)),)
@@ -41,6 +41,9 @@ INCIDENTS = (
      "patrol.", ["warned"], False, None),
 )
 
+#: How often each of INCIDENTS happens, in that order.
+INCIDENT_WEIGHTS = (8, 7, 5, 3, 2, 1, 3, 2)
+
 
 def _user_id(username: str) -> int | None:
     return db.session.scalar(sa.select(User.id).where(User.username == username))
@@ -54,7 +57,7 @@ def seed_patrols(members, today, rng) -> dict:
     coordinator = _user_id("coordinator")
     treasurer = _user_id("treasurer")
     member_user = db.session.scalar(sa.select(User).where(User.username == "member"))
-    services.set_stipend_rate(20_000)  # KES 200 a shift
+    services.set_stipend_rate(5_000)  # KES 50 a shift, about what the dues can carry
     for n, zone in enumerate(zones):
         for start, end in (TWO_SHIFTS if n < 2 else ONE_SHIFT):
             services.add_templates(zone, list(range(7)), start, end)
@@ -77,7 +80,7 @@ def seed_patrols(members, today, rng) -> dict:
         places = {home}
         if rng.random() < 0.35:
             places.add(rng.choice(zone_ids))
-        nights = rng.sample(range(7), rng.randint(3, 5))
+        nights = rng.sample(range(7), rng.randint(4, 6))
         services.set_availability(p, {(d, z) for d in nights for z in places})
         patrollers.append(p)
     away = rng.choice(patrollers)
@@ -89,7 +92,8 @@ def seed_patrols(members, today, rng) -> dict:
     for month in (last_month, this_month):
         services.generate_roster(month, coordinator, today=month)
 
-    # Attendance for every shift that has ended.
+    # Attendance for every shift that has ended: most turn up, and when someone cannot,
+    # the coordinator usually finds a replacement, so most nights stay covered.
     now = services.now_in_nairobi()
     by_id = {p.id: p for p in patrollers}
     done = db.session.scalars(sa.select(Assignment).where(
@@ -97,12 +101,12 @@ def seed_patrols(members, today, rng) -> dict:
     attended = 0
     for a in done:
         roll = rng.random()
-        if roll < 0.86:
+        if roll < 0.91:
             a.attendance = Attendance.PRESENT
             attended += 1
-        elif roll < 0.92:
+        elif roll < 0.93:
             a.attendance = Attendance.ABSENT
-        elif roll < 0.97:
+        elif roll < 0.95:
             a.attendance = Attendance.EXCUSED
             a.attendance_note = "Sick"
         else:
@@ -126,13 +130,17 @@ def seed_patrols(members, today, rng) -> dict:
             offers += 1
             break
 
+    # Break-ins and muggings are the common ones, and two zones see most of them.
     incidents = 0
-    for days_ago in sorted(rng.sample(range(1, 45), k=12), reverse=True):
-        category, text, actions, weapon, station = rng.choice(INCIDENTS)
+    hotspots = [3 if n < 2 else 1 for n in range(len(zone_ids))]
+    for days_ago in sorted(rng.choices(range(1, 60), k=36), reverse=True):
+        category, text, actions, weapon, station = rng.choices(
+            INCIDENTS, weights=INCIDENT_WEIGHTS)[0]
         night = today - timedelta(days=days_ago)
         at = datetime.combine(night, time(rng.choice((21, 22, 23)), rng.choice((5, 20, 45))))
         data = IncidentData(
-            occurred_at=at, zone_id=rng.choice(zone_ids), place=f"Near plot {rng.randint(1, 90)}",
+            occurred_at=at, zone_id=rng.choices(zone_ids, weights=hotspots)[0],
+            place=f"Near plot {rng.randint(1, 90)}",
             category=category, description=text, actions=list(actions), weapon_involved=weapon,
             police_station=station,
             ob_number=f"OB {rng.randint(1, 60)}/{night:%d/%m/%Y}" if station else None,

@@ -151,6 +151,7 @@ def roster_pdf(month: date, assignments: list, slots: list, zones: dict, associa
 def payout_pdf(run, association: str, language: str) -> bytes:
     """The stipend payout list: one line per patroller, with a column to sign."""
     from association.i18n import enum_label
+    from association.patrols.stipends import run_status
 
     with force_locale(language):
         s = _styles()
@@ -160,7 +161,7 @@ def payout_pdf(run, association: str, language: str) -> bytes:
             _p(title, s["title"]), _p(association, s["body"]),
             _p(_("Run STP-%(id)d · %(rate)s a shift · paid by %(method)s · status: %(status)s",
                  id=run.id, rate=format_kes(run.rate_cents),
-                 method=enum_label(run.expense.method), status=enum_label(run.expense.status)),
+                 method=enum_label(run.expense.method), status=run_status(run).label),
                s["body"]),
             Spacer(0, 4 * mm),
         ]

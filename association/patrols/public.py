@@ -1,9 +1,11 @@
 """Aggregate patrol figures for the transparency page: counts only, never names or details."""
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from association.extensions import db
 from association.members.models import Zone
@@ -11,6 +13,7 @@ from association.patrols.models import (
     Assignment,
     Attendance,
     Incident,
+    IncidentCategory,
     PatrolZone,
     ShiftTemplate,
 )
@@ -43,7 +46,8 @@ def public_summary(start: date, end: date) -> dict:
     A night is *covered* when at least one shift was planned for it and every
     planned shift (each active shift template of each active patrol zone for
     that weekday) had at least its zone's minimum of patrollers who were
-    rostered and not marked absent or excused (a replacement counts).
+    rostered and not marked absent or excused (a replacement counts). Nights
+    before the first rostered night are not counted: the patrols had not started.
 
     Returns:
         ``{"nights_covered": int, "nights": int,
@@ -63,7 +67,8 @@ def public_summary(start: date, end: date) -> dict:
         )
         if attendance in STAFFED
     )
-    nights = planned_shifts(start, end)
+    first = db.session.scalar(sa.select(sa.func.min(Assignment.night)))
+    nights = planned_shifts(max(start, first), end) if first is not None else {}
     covered = sum(
         1 for night, templates in nights.items()
         if templates and all(staffed[(night, t.id)] >= minimum.get(t.zone_id, 2)
@@ -80,3 +85,84 @@ def public_summary(start: date, end: date) -> dict:
         )
     }
     return {"nights_covered": covered, "nights": len(nights), "incidents": incidents}
+
+
+# --- Counts that cannot point at a household -------------------------------------------
+
+#: A count below this is never shown exactly: one or two incidents in a small zone can
+#: point at a household.
+SMALL_COUNT = 3
+
+
+@dataclass(frozen=True)
+class SafeCount:
+    """A count as published: exact, or only known to lie between ``low`` and ``high``.
+
+    A cell of 1 or 2 is published as "fewer than 3" (low 1, high 2). A total that includes
+    such cells is published as the range it must lie in given what is shown, so no total
+    lets anyone subtract back to a small cell: everything on the table follows from the
+    exact cells and the positions of the small ones.
+    """
+
+    low: int
+    high: int
+
+    @property
+    def exact(self) -> bool:
+        return self.low == self.high
+
+    def __str__(self) -> str:
+        if self.exact:
+            return str(self.low)
+        if self.high < SMALL_COUNT:
+            return str(_l("fewer than %(n)d", n=SMALL_COUNT))
+        return str(_l("%(low)d to %(high)d", low=self.low, high=self.high))
+
+
+def safe_count(n: int) -> SafeCount:
+    return SafeCount(1, SMALL_COUNT - 1) if 0 < n < SMALL_COUNT else SafeCount(n, n)
+
+
+def _sum(counts) -> SafeCount:
+    counts = list(counts)
+    return SafeCount(sum(c.low for c in counts), sum(c.high for c in counts))
+
+
+@dataclass
+class IncidentTable:
+    """Incident counts by zone (rows) and category (columns), with totals, safe to publish."""
+
+    zones: list[str]
+    categories: list[str]
+    cells: dict[tuple[str, str], SafeCount]
+    zone_totals: dict[str, SafeCount]
+    category_totals: dict[str, SafeCount]
+    total: SafeCount
+
+    def cell(self, zone: str, category: str) -> SafeCount:
+        return self.cells.get((zone, category), SafeCount(0, 0))
+
+    @property
+    def folded(self) -> bool:
+        """Whether any count is shown only as "fewer than 3" or a range."""
+        return not self.total.exact
+
+    def __bool__(self) -> bool:
+        return bool(self.cells)
+
+
+def incident_table(counts: dict[tuple[str, str], int]) -> IncidentTable:
+    """Fold ``{(zone, category value): n}`` into a publishable table (see :class:`SafeCount`).
+
+    Categories keep the register's order; zones are sorted by name.
+    """
+    counts = {key: int(n) for key, n in counts.items() if n}
+    order = {c.value: i for i, c in enumerate(IncidentCategory)}
+    zones = sorted({zone for zone, _c in counts}, key=str)
+    categories = sorted({str(c) for _z, c in counts}, key=lambda c: (order.get(c, 99), c))
+    cells = {(zone, str(category)): safe_count(n) for (zone, category), n in counts.items()}
+    zone_totals = {z: _sum(v for (zone, _c), v in cells.items() if zone == z) for z in zones}
+    category_totals = {c: _sum(v for (_z, cat), v in cells.items() if cat == c)
+                       for c in categories}
+    return IncidentTable(zones, categories, cells, zone_totals, category_totals,
+                         _sum(cells.values()))

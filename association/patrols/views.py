@@ -23,8 +23,9 @@ from association.auth.permissions import login_only, permission_required, public
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_choices, enum_label
-from association.ledger.models import ExpenseStatus, PaymentMethod
+from association.ledger.models import PaymentMethod
 from association.ledger.services import month_end, month_start, parse_month, today_in_nairobi
+from association.meetings.services import minutes_awaiting_comment
 from association.members.models import Zone
 from association.members.services import MemberNotFoundError, get_member_by_number, list_zones
 from association.money import format_kes, to_cents
@@ -48,6 +49,7 @@ from association.patrols.models import (
     SwapStatus,
 )
 from association.patrols.pdf import payout_pdf, roster_pdf
+from association.patrols.public import safe_count
 from association.patrols.roster import Slot
 from association.profile.services import get_profile
 from association.web import flash_form_errors
@@ -85,6 +87,10 @@ def _association() -> str:
 def index():
     """The month's roster by night, its shortages, and what waits for the coordinator."""
     month = _month_arg(request.args.get("month"))
+    services.settings()
+    # The settings row, if it was just created; committed before anything is loaded, as a
+    # commit expires what was read and the page would then reload each shift on its own.
+    db.session.commit()
     zones = {z.id: z.name for z in list_zones()}
     slots = services.month_slots(month)
     assignments = services.month_assignments(month)
@@ -104,7 +110,6 @@ def index():
                                                        a.starts_at, a.ends_at, 0))
     for night_slots in nights.values():
         night_slots.sort(key=lambda s: (zones.get(s.zone_id, ""), s.starts_at))
-    db.session.commit()  # the settings row, if it was just created
     return render_template(
         "patrols/index.html", month=month, zones=zones, nights=sorted(nights.items()),
         by_slot=by_slot, short_keys=short_keys,
@@ -113,6 +118,8 @@ def index():
         generate_form=forms.GenerateForm(month=month.strftime("%Y-%m")),
         today=today_in_nairobi(), prev=month_start(date.fromordinal(month.toordinal() - 1)),
         next=month_start(date.fromordinal(month_end(month).toordinal() + 1)),
+        to_comment=minutes_awaiting_comment(current_user.id)
+        if current_user.can("meetings.comment") else [],
     )
 
 
@@ -185,8 +192,8 @@ def assign(template_id: int, night: str):
         flash_form_errors(form)
         return redirect(back)
     try:
-        _, warnings = services.assign(night_date, template,
-                                      db.session.get(Patroller, form.patroller_id.data))
+        _assignment, warnings = services.assign(
+            night_date, template, db.session.get(Patroller, form.patroller_id.data))
     except DomainError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -703,12 +710,12 @@ def stipend_runs():
     default = month_start(date.fromordinal(month_start(today).toordinal() - 1))
     month = _month_arg(request.args.get("month")) if request.args.get("month") else default
     rate, lines = stipends.preview(month)
-    existing = next((run for run in stipends.runs(month)
-                     if run.expense.status != ExpenseStatus.REJECTED), None)
+    existing = stipends.standing_run(month)
+    all_runs = stipends.runs()
     db.session.commit()
     return render_template(
-        "patrols/stipends.html", month=month, rate=rate, lines=lines, runs=stipends.runs(),
-        existing=existing,
+        "patrols/stipends.html", month=month, rate=rate, lines=lines, runs=all_runs,
+        existing=existing, statuses=stipends.run_statuses(all_runs),
         total=sum(line.amount_cents for line in lines),
         unrecorded=services.unrecorded_shifts(month),
         form=forms.StipendRunForm(formdata=None, month=month.strftime("%Y-%m")),
@@ -749,7 +756,8 @@ def _run_or_404(run_id: int):
 def stipend_run(run_id: int):
     """One stipend run: its lines, its expense and its state."""
     run = _run_or_404(run_id)
-    return render_template("patrols/stipend.html", run=run, approve_form=forms.ConfirmForm(),
+    return render_template("patrols/stipend.html", run=run, status=stipends.run_status(run),
+                           approve_form=forms.ConfirmForm(),
                            reject_form=forms.RejectForm(formdata=None))
 
 
@@ -954,4 +962,4 @@ def incident_counts():
     today = today_in_nairobi()
     start = date(today.year - 1, today.month, 1)
     return render_template("patrols/incident_counts.html", rows=inc.counts(start, today),
-                           start=start)
+                           start=start, safe_count=safe_count)

@@ -15,6 +15,7 @@ from association.meetings.models import (
     ActionStatus,
     AgendaItem,
     AttendanceStatus,
+    Election,
     MajorityRule,
     Meeting,
     MeetingType,
@@ -312,26 +313,80 @@ def test_officials_terms_succession_and_notice(app, crowd, s):
         governance.end_term(new, new.term_start - timedelta(days=1), "Resigned")
 
 
+def _resolve(meeting, kind=ResolutionKind.ELECTION, votes=(5, 1, 0),
+             text="The election results declared by the returning officer are adopted."):
+    return svc.record_resolution(meeting, svc.ResolutionInput(
+        text=text, proposer="Member from Mabatini", seconder="Member from Kosovo",
+        votes_for=votes[0], votes_against=votes[1], votes_abstain=votes[2], kind=kind), None)
+
+
 def test_election_records_votes_and_puts_the_winner_in_office(app, crowd, held_meeting, s):
     meeting = db.session.get(Meeting, held_meeting(meeting_type=MeetingType.AGM, present=6))
+    adopted = _resolve(meeting)
     a, b, c = (db.session.get(Member, i) for i in crowd[:3])
     with pytest.raises(governance.GovernanceError, match="7 votes were recorded but only 6"):
-        governance.record_election(meeting, Office.CHAIR, 1, [(a, 4), (b, 3)], None)
+        governance.record_election(meeting, Office.CHAIR, 1, [(a, 4), (b, 3)], None, adopted)
     with pytest.raises(governance.GovernanceError, match="tie"):
-        governance.record_election(meeting, Office.CHAIR, 1, [(a, 3), (b, 3)], None)
+        governance.record_election(meeting, Office.CHAIR, 1, [(a, 3), (b, 3)], None, adopted)
     with pytest.raises(governance.GovernanceError, match="listed twice"):
-        governance.record_election(meeting, Office.CHAIR, 1, [(a, 3), (a, 2)], None)
+        governance.record_election(meeting, Office.CHAIR, 1, [(a, 3), (a, 2)], None, adopted)
     assert count(Official) == 0
     election = governance.record_election(meeting, Office.CHAIR, 1, [(b, 2), (a, 4)],
-                                           meeting.held_on + timedelta(days=730))
+                                           meeting.held_on + timedelta(days=730), adopted)
     assert [(x.member_id, x.votes, x.elected) for x in election.candidates] == [
         (a.id, 4, True), (b.id, 2, False)]
     holders = governance.current_officials(today_in_nairobi())
-    assert [(o.office, o.member_id, o.elected_at_id) for o in holders] == [
-        (Office.CHAIR, a.id, meeting.id)]
+    assert [(o.office, o.member_id, o.elected_at_id, o.resolution_id) for o in holders] == [
+        (Office.CHAIR, a.id, meeting.id, adopted.id)]
+    notice = db.session.scalar(sa.select(OfficialsNotice).where(
+        OfficialsNotice.changed_on == meeting.held_on))
+    assert f"elected by {svc.resolution_ref(adopted)}" in notice.summary
     governance.record_election(meeting, Office.COMMITTEE_MEMBER, 2,
-                               [(b, 5), (c, 4), (a, 1)], None)
+                               [(b, 5), (c, 4), (a, 1)], None, adopted)
     assert governance.election_meeting(today_in_nairobi()).id == meeting.id
+    assert {o.resolution_id for o in governance.current_officials(today_in_nairobi())} == {
+        adopted.id}
+
+
+def test_an_election_rests_on_a_passed_election_resolution_of_its_meeting(
+        app, crowd, held_meeting, s):
+    ids = (held_meeting(meeting_type=MeetingType.AGM, present=6),
+           held_meeting(meeting_type=MeetingType.AGM, present=6, days_ago=40))
+    meeting, other = (db.session.get(Meeting, i) for i in ids)
+    a, b = (db.session.get(Member, i) for i in crowd[:2])
+    elsewhere = _resolve(other)
+    failed = _resolve(meeting, votes=(1, 4, 1))
+    general = _resolve(meeting, ResolutionKind.GENERAL, text="The reports are adopted.")
+    bad = [(None, "Choose the resolution that adopted the result"),
+           (elsewhere, "not made at that meeting"),
+           (failed, f"Resolution {failed.number} did not pass"),
+           (general, f"Resolution {general.number} is not about an election")]
+    for resolution, message in bad:
+        with pytest.raises(governance.GovernanceError, match=message):
+            governance.record_election(meeting, Office.CHAIR, 1, [(a, 4), (b, 1)], None,
+                                       resolution)
+    assert count(Official) == 0 and count(Election) == 0
+    assert governance.electing_resolutions(meeting) == []
+    # appointing by hand checks the same: another meeting's or a failed resolution
+    with pytest.raises(governance.GovernanceError, match="not made at that meeting"):
+        governance.appoint(Office.TREASURER, a, meeting.held_on, None, elected_at=meeting,
+                           resolution=elsewhere)
+    with pytest.raises(governance.GovernanceError, match="did not pass"):
+        governance.appoint(Office.TREASURER, a, meeting.held_on, None, resolution=failed)
+    official = governance.appoint(Office.TREASURER, a, meeting.held_on, None,
+                                  resolution=general)
+    assert official.elected_at_id == meeting.id and official.resolution_id == general.id
+
+
+def test_an_inquorate_meeting_cannot_elect(app, crowd, held_meeting, s):
+    meeting = db.session.get(Meeting, held_meeting(meeting_type=MeetingType.AGM, present=6))
+    svc.set_quorum_rule(MeetingType.AGM, QuorumKind.FIXED, None, None, 10)
+    adopted = _resolve(meeting)
+    assert adopted.passed and adopted.inquorate
+    a, b = (db.session.get(Member, i) for i in crowd[:2])
+    with pytest.raises(governance.GovernanceError, match="without a quorum"):
+        governance.record_election(meeting, Office.CHAIR, 1, [(a, 4), (b, 1)], None, adopted)
+    assert count(Official) == 0
 
 
 def test_candidates_are_parsed_from_member_numbers(app, crowd, s):

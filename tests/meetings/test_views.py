@@ -5,6 +5,7 @@ import re
 import zipfile
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from association.audit.services import acting_as
@@ -178,20 +179,58 @@ def test_election_and_officials_register(app, web, people, crowd, held_meeting, 
     meeting_id = held_meeting(meeting_type=MeetingType.AGM, present=6)
     with app.app_context():
         numbers = [db.session.get(Member, i).member_no for i in crowd[:3]]
+    other_id = held_meeting(meeting_type=MeetingType.AGM, present=6, days_ago=60)
     web.login("chair")
+    page = web.get(f"/meetings/{meeting_id}/elections/new").get_data(as_text=True)
+    assert "First record the resolution that adopted the result" in page
+    chair = {"office": "chair", "seats": "1", "candidates": f"{numbers[0]} 5\n{numbers[1]} 1"}
+    page = web.post(f"/meetings/{meeting_id}/elections/new", chair,
+                    follow_redirects=True).get_data(as_text=True)
+    assert "Choose the resolution that adopted the result" in page
+    adopt = {"kind": "election", "text": "The election results are adopted.", "proposer": "A",
+             "seconder": "B", "votes_for": "5", "votes_against": "1", "votes_abstain": "0",
+             "majority": "simple"}
+    assert web.post(f"/meetings/{other_id}/resolutions/new", adopt).status_code == 302
+    assert web.post(f"/meetings/{meeting_id}/resolutions/new",
+                    dict(adopt, votes_for="1", votes_against="5")).status_code == 302
+    assert web.post(f"/meetings/{meeting_id}/resolutions/new", adopt).status_code == 302
+    with app.app_context():
+        refs = {(r.meeting_id, r.passed): r.id for r in db.session.scalars(sa.select(Resolution))}
+    # another meeting's resolution, or one that failed: a message, nobody in office
+    for bad in (refs[(other_id, True)], refs[(meeting_id, False)], 99999):
+        page = web.post(f"/meetings/{meeting_id}/elections/new", dict(chair, resolution_id=bad),
+                        follow_redirects=True).get_data(as_text=True)
+        assert "Not a valid choice" in page
+    with app.app_context(), acting_as("test"):
+        from association.meetings import governance
+        with pytest.raises(governance.GovernanceError, match="not made at that meeting"):
+            governance.record_election(
+                db.session.get(Meeting, meeting_id), "chair", 1,
+                governance.parse_candidates(chair["candidates"]), None,
+                db.session.get(Resolution, refs[(other_id, True)]))
+        db.session.rollback()
+        assert count(Official) == 0
+    adopted = refs[(meeting_id, True)]
     page = web.post(f"/meetings/{meeting_id}/elections/new", {
-        "office": "chair", "seats": "1", "candidates": f"{numbers[0]} 3\n{numbers[1]} 3"},
-        follow_redirects=True).get_data(as_text=True)
+        "office": "chair", "seats": "1", "candidates": f"{numbers[0]} 3\n{numbers[1]} 3",
+        "resolution_id": adopted}, follow_redirects=True).get_data(as_text=True)
     assert "tie for the last seat" in page
-    response = web.post(f"/meetings/{meeting_id}/elections/new", {
-        "office": "chair", "seats": "1", "candidates": f"{numbers[0]} 5\n{numbers[1]} 1"})
+    page = web.post(f"/meetings/{meeting_id}/elections/new", {
+        "office": "chair", "seats": "1", "candidates": f"{numbers[0]} 9\n{numbers[1]} 1",
+        "resolution_id": adopted}, follow_redirects=True).get_data(as_text=True)
+    assert "10 votes were recorded but only 6" in page
+    response = web.post(f"/meetings/{meeting_id}/elections/new",
+                        dict(chair, resolution_id=adopted))
     assert response.status_code == 302
     page = web.get("/officials").get_data(as_text=True)
-    assert "Person0 Mwangi" in page and "due by" in page
+    assert "Person0 Mwangi" in page and "due by" in page and "resolution 2" in page
+    register = pdf_text(web.get("/officials.pdf").data, tmp_path)
+    assert "Person0 Mwangi" in register and "resolution 2" in register
     with app.app_context():
         notice_id = db.session.scalar(sa.text("SELECT id FROM officials_notice"))
     notice = pdf_text(web.get(f"/officials/notices/{notice_id}.pdf").data, tmp_path)
     assert "Notice of change of officials" in notice and "Person0 Mwangi" in notice
+    assert "resolution 2" in notice
     page = web.post("/officials/new", {"office": "treasurer", "member_no": numbers[2],
                                        "term_start": "2026-05-01", "term_end": "2026-04-01"},
                     follow_redirects=True).get_data(as_text=True)
@@ -205,8 +244,15 @@ def test_registration_pack_downloads_complete(app, web, people, crowd, held_meet
     with app.app_context():
         numbers = [db.session.get(Member, i).member_no for i in crowd[:2]]
     web.login("chair")
-    web.post(f"/meetings/{meeting_id}/elections/new", {
-        "office": "secretary", "seats": "1", "candidates": f"{numbers[0]} 5\n{numbers[1]} 1"})
+    web.post(f"/meetings/{meeting_id}/resolutions/new", {
+        "kind": "election", "text": "The election results are adopted.", "proposer": "A",
+        "seconder": "B", "votes_for": "6", "votes_against": "0", "votes_abstain": "0",
+        "majority": "simple"})
+    with app.app_context():
+        adopted = db.session.scalar(sa.select(Resolution.id))
+    assert web.post(f"/meetings/{meeting_id}/elections/new", {
+        "office": "secretary", "seats": "1", "candidates": f"{numbers[0]} 5\n{numbers[1]} 1",
+        "resolution_id": adopted}).status_code == 302
     pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
     response = web.post("/compliance/constitution", {
         "label": "2024", "adopted_on": "2024-03-01", "adopted_at_id": "",
@@ -230,6 +276,8 @@ def test_registration_pack_downloads_complete(app, web, people, crowd, held_meet
         cover = pdf_text(zf.read("00-cover.pdf"), tmp_path)
         assert "Registration pack" in cover and "03-constitution.pdf" in cover
         assert zf.read("03-constitution.pdf") == pdf
+        officials = pdf_text(zf.read("02-officials.pdf"), tmp_path)
+        assert "Person0 Mwangi" in officials and "resolution 1" in officials
         agm_minutes = next(n for n in names if n.startswith("04-minutes-agm-"))
         signed = pdf_text(zf.read(agm_minutes), tmp_path)
         assert "Person0 Mwangi" in signed  # the secretary elected signs the minutes
@@ -399,3 +447,39 @@ def test_edit_a_meeting_and_read_the_settings_pages(app, web, people, held_meeti
                 f"/meetings/{meeting_id}/minutes/edit", f"/meetings/{meeting_id}/elections/new",
                 "/officials.pdf"):
         assert web.get(url).status_code == 200, url
+
+
+def test_circulated_minutes_notify_the_committee_until_they_comment(app, web, people,
+                                                                     held_meeting):
+    meeting_id = held_meeting(meeting_type=MeetingType.COMMITTEE)
+    with app.app_context(), acting_as("test"):
+        meeting = db.session.get(Meeting, meeting_id)
+        svc.save_minutes(meeting, {meeting.agenda[0].id: ("Break-ins are down.", None)}, "en")
+        db.session.commit()
+    notice = "are circulated to the committee for your comments"
+    web.login("treasurer")
+    assert notice not in web.get("/meetings").get_data(as_text=True)  # still a draft
+    web.logout()
+    web.login("secretary")
+    assert web.post(f"/meetings/{meeting_id}/minutes/circulate").status_code == 302
+    web.logout()
+    web.login("treasurer")
+    page = web.get("/meetings").get_data(as_text=True)
+    assert notice in page and f"/meetings/{meeting_id}#comments" in page
+    assert web.post(f"/meetings/{meeting_id}/comments",
+                    {"text": "Add the OCS's name."}).status_code == 302
+    assert notice not in web.get("/meetings").get_data(as_text=True)
+    web.logout()
+    web.login("coordinator")  # the coordinator starts on the roster: the notice is there too
+    assert notice in web.get("/patrols/").get_data(as_text=True)
+    web.logout()
+    web.login("auditor")  # reads meetings but is not asked to comment
+    assert notice not in web.get("/meetings").get_data(as_text=True)
+    web.logout()
+    # back to draft and circulated again: the treasurer is asked again
+    web.login("secretary")
+    web.post(f"/meetings/{meeting_id}/minutes/redraft")
+    web.post(f"/meetings/{meeting_id}/minutes/circulate")
+    web.logout()
+    web.login("treasurer")
+    assert notice in web.get("/meetings").get_data(as_text=True)

@@ -349,10 +349,25 @@ def test_stipends_for_a_closed_month_are_refused_and_nothing_is_saved(patrols):
     month = _paid_month(patrols)
     close_month(month, None)
     runs, expenses = count(StipendRun), db.session.scalar(sa.text("select count(*) from expense"))
-    with pytest.raises(ClosedPeriodError):
+    with pytest.raises(ClosedPeriodError, match="closed in the books: its stipends cannot"):
         stipends.create_run(month, PaymentMethod.CASH, None)
     assert count(StipendRun) == runs
     assert db.session.scalar(sa.text("select count(*) from expense")) == expenses
+
+
+def test_a_waiting_run_whose_month_was_closed_cannot_be_approved(patrols):
+    from association.auth.models import Role
+
+    treasurer = _user("treas", Role.TREASURER)
+    month = _paid_month(patrols)
+    run = stipends.create_run(month, PaymentMethod.CASH, None)
+    close_month(month, None)
+    with pytest.raises(ClosedPeriodError, match="Ask the chair to reopen the month"):
+        stipends.approve_run(run, treasurer)
+    assert stipends.run_status(run).state == stipends.RunState.PENDING
+    assert run.expense.entry_id is None
+    stipends.reject_run(run, treasurer, "Month closed; pay from next month's float")
+    assert stipends.run_status(run).state == stipends.RunState.REJECTED
 
 
 def test_stipends_need_an_ended_month_a_rate_and_attendance(patrols):
@@ -377,8 +392,62 @@ def test_a_rejected_run_can_be_computed_again(patrols):
     month = _paid_month(patrols)
     run = stipends.create_run(month, PaymentMethod.CASH, None)
     stipends.reject_run(run, treasurer, "Wrong rate")
+    assert stipends.run_status(run) == stipends.RunStatus(stipends.RunState.REJECTED,
+                                                          "Wrong rate")
     again = stipends.create_run(month, PaymentMethod.CASH, None)
     assert again.id != run.id
+    assert stipends.standing_run(month).id == again.id
+
+
+def test_a_reversed_run_no_longer_blocks_the_month_but_a_standing_one_does(patrols):
+    from association.auth.models import Role
+    from association.ledger.expenses import reverse_expense
+
+    treasurer = _user("treas", Role.TREASURER)
+    month = _paid_month(patrols)
+    run = stipends.create_run(month, PaymentMethod.MPESA, None)
+    stipends.approve_run(run, treasurer)
+    assert stipends.run_status(run).state == stipends.RunState.APPROVED
+    assert stipends.standing_run(month).id == run.id
+    # an approved run that stands blocks a second one: no stipend is paid twice
+    with pytest.raises(PatrolError, match="already recorded"):
+        stipends.create_run(month, PaymentMethod.CASH, None)
+    assert count(StipendRun) == 1
+    reverse_expense(run.expense, "Sent to the wrong M-Pesa numbers", treasurer)
+    status = stipends.run_status(run)
+    assert status.state == stipends.RunState.REVERSED and not status.stands
+    assert "Sent to the wrong M-Pesa numbers" in status.reason
+    assert status.reversed_on == today_in_nairobi()
+    assert stipends.standing_run(month) is None
+    again = stipends.create_run(month, PaymentMethod.CASH, None)
+    assert again.total_cents == run.total_cents
+    assert stipends.standing_run(month).id == again.id
+    with pytest.raises(PatrolError, match="already recorded"):
+        stipends.create_run(month, PaymentMethod.CASH, None)
+    stipends.approve_run(again, treasurer)
+    # the books hold the stipend once: posted twice, reversed once
+    net = db.session.scalar(sa.select(sa.func.sum(sa.case(
+        (Posting.side == Side.DEBIT, Posting.amount_cents), else_=-Posting.amount_cents)))
+        .where(Posting.account_id == account_id("patrol_stipends")))
+    assert net == run.total_cents
+    statuses = stipends.run_statuses(stipends.runs(month))
+    assert [statuses[r.id].state for r in stipends.runs(month)] == [
+        stipends.RunState.APPROVED, stipends.RunState.REVERSED]
+
+
+def test_a_reversed_run_in_a_month_since_closed_cannot_be_computed_again(patrols):
+    from association.auth.models import Role
+    from association.ledger.expenses import reverse_expense
+
+    treasurer = _user("treas", Role.TREASURER)
+    month = _paid_month(patrols)
+    run = stipends.create_run(month, PaymentMethod.CASH, None)
+    stipends.approve_run(run, treasurer)
+    reverse_expense(run.expense, "Counted the wrong month", treasurer)
+    close_month(month, None)
+    with pytest.raises(ClosedPeriodError):
+        stipends.create_run(month, PaymentMethod.CASH, None)
+    assert count(StipendRun) == 1
 
 
 def test_public_summary_counts_covered_nights_and_incidents(patrols):
@@ -386,6 +455,10 @@ def test_public_summary_counts_covered_nights_and_incidents(patrols):
     from association.patrols.models import IncidentCategory
 
     night = today_in_nairobi() - timedelta(days=2)
+    # before anyone was ever rostered, the patrols had not started: no nights to count
+    assert public_summary(night, night) == {"nights_covered": 0, "nights": 0, "incidents": {}}
+    earlier = template_of(patrols.zone1.id, (night.weekday() - 1) % 7, EVENING[0])
+    services.assign(night - timedelta(days=1), earlier, patrols.v1[5], now=long_ago())
     summary = public_summary(night, night)
     assert summary == {"nights_covered": 0, "nights": 1, "incidents": {}}
     for zone, people in ((patrols.zone1, patrols.v1), (patrols.zone2, patrols.v2)):

@@ -263,6 +263,25 @@ def test_attendance_and_stipends_end_to_end(web, site, app, tmp_path):
     web.post(f"/patrols/stipends/{run_id}/approve")
     with app.app_context():
         assert db.session.get(Expense, expense_id).status == ExpenseStatus.APPROVED
+    # reversed in the books: the run says so, and the month can be computed again
+    web.post(f"/expenses/{expense_id}/reverse", {"reason": "Paid to the wrong numbers"})
+    web.logout()
+    web.login("coordinator")
+    page = text(web.get(f"/patrols/stipends/{run_id}"))
+    assert "Reversed" in page and "Paid to the wrong numbers" in page
+    page = text(web.get(f"/patrols/stipends?month={night:%Y-%m}"))
+    assert "Send for approval" in page and "Reversed" in page
+    out = pdf_text(web.get(f"/patrols/stipends/{run_id}/payout.pdf").data,
+                   tmp_path / "reversed.pdf")
+    assert "status: Reversed" in out
+    response = web.post("/patrols/stipends/new", {"month": f"{night:%Y-%m}", "method": "cash"},
+                        follow_redirects=True)
+    assert "wait for another official" in text(response)
+    response = web.post("/patrols/stipends/new", {"month": f"{night:%Y-%m}", "method": "cash"},
+                        follow_redirects=True)
+    assert "already recorded" in text(response)
+    with app.app_context():
+        assert count(StipendRun) == 2
 
 
 def _incident(app, zone_id, **kw):
