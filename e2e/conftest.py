@@ -8,6 +8,10 @@ under ``test-output/e2e/``.
 
 PostgreSQL: set ``E2E_DATABASE_URL`` (a database this run may wipe); each
 journey then gets a copy made with ``CREATE DATABASE ... TEMPLATE``.
+
+M-Pesa: one local Daraja sandbox (``flask mpesa sandbox``) runs beside the apps for
+the whole run, and every app talks to it with ``MPESA_BASE_URL`` and gives it its own
+``PUBLIC_BASE_URL`` for the callbacks, as ``make run`` does.
 """
 
 import os
@@ -29,6 +33,10 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "mtaani-demo"
+CALLBACK_TOKEN = "e2e-only-callback-token-" + "y" * 24
+#: Seconds the sandbox's "phone" takes to answer a prompt: long enough to see the
+#: pending page, short enough to keep the journeys quick.
+SANDBOX_DELAY = "4"
 
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "laptop": {"width": 1280, "height": 800}}
 LANGUAGES = ("en", "sw")
@@ -36,7 +44,7 @@ LANGUAGES = ("en", "sw")
 
 def _flask(env: dict, *args: str) -> str:
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=600, check=False)
+                            env=env, capture_output=True, text=True, timeout=1800, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
@@ -45,7 +53,8 @@ def _flask(env: dict, *args: str) -> str:
 def _base_env(database_url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "E2E_"))}
     env.update(APP_ENV="development", DATABASE_URL=database_url, FLASK_DEBUG="0",
-               SECRET_KEY="e2e-only-secret-key-" + "x" * 40, PYTHONUNBUFFERED="1")
+               SECRET_KEY="e2e-only-secret-key-" + "x" * 40, PYTHONUNBUFFERED="1",
+               MPESA_CALLBACK_TOKEN=CALLBACK_TOKEN)
     return env
 
 
@@ -80,9 +89,41 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session")
+def sandbox(template_db, tmp_path_factory):
+    """The local Daraja sandbox, started the way ``make run`` starts it; yields its URL."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "mpesa", "sandbox", "--port", str(port),
+         "--delay", SANDBOX_DELAY], cwd=ROOT, env=_base_env(template_db), stdout=log,
+        stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the sandbox exited:\n{log_path.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the sandbox did not start:\n{log_path.read_text()}") \
+                        from error
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
 @pytest.fixture
-def server(template_db, tmp_path):
-    """The app on 127.0.0.1 with a fresh copy of the demo database; yields its base URL."""
+def server(template_db, sandbox, tmp_path):
+    """The app on 127.0.0.1 with a fresh copy of the demo database, talking to the local
+    Daraja sandbox; yields its base URL."""
     copy_name = None
     if template_db.startswith("sqlite:///"):
         path = tmp_path / "app.sqlite3"
@@ -94,21 +135,49 @@ def server(template_db, tmp_path):
         _pg_admin(template_db, f'CREATE DATABASE "{copy_name}" TEMPLATE "{template}"')
         url = urlunsplit(urlsplit(template_db)._replace(path=f"/{copy_name}"))
     port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = _base_env(url)
+    env.update(MPESA_BASE_URL=sandbox, PUBLIC_BASE_URL=base)
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1",
          "--port", str(port), "--no-reload"],
-        cwd=ROOT, env=_base_env(url), stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_until_up(base, process, tmp_path / "server.log")
-        yield base
+        yield Server(base, env)
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
         if copy_name:
             _pg_admin(template_db, f'DROP DATABASE IF EXISTS "{copy_name}" WITH (FORCE)')
+
+
+class Server(str):
+    """The app's base URL, knowing the environment it runs with (its database)."""
+
+    env: dict
+
+    def __new__(cls, base: str, env: dict):
+        made = super().__new__(cls, base)
+        made.env = env
+        return made
+
+    def python(self, code: str) -> str:
+        """Run ``code`` inside the app (an app context, audited as ``cli:e2e``) against
+        this server's database, for what the people of a journey cannot do in a browser
+        (e.g. a patroller with no login); returns what it prints."""
+        script = ("from wsgi import app\nfrom association.audit.services import acting_as\n"
+                  "from association.extensions import db\n"
+                  "with app.app_context(), acting_as('cli:e2e'):\n"
+                  + "".join(f"    {line}\n" for line in code.strip().splitlines())
+                  + "    db.session.commit()\n")
+        result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=300, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"in the app:\n{code}\n{result.stdout}\n{result.stderr}")
+        return result.stdout
 
 
 def _wait_until_up(base: str, process, log_path: Path) -> None:
@@ -178,6 +247,11 @@ class Visit:
         self.page.locator("main form button[type=submit]").click()
         self.page.wait_for_load_state()
         assert "/login" not in self.page.url, self.page.content()[:2000]
+
+    def switch_user(self, username: str) -> None:
+        """Log out (forget the session) and log in as someone else."""
+        self.page.context.clear_cookies()
+        self.login(username)
 
     def shot(self, name: str) -> Path:
         self.count += 1
