@@ -945,8 +945,10 @@ def shortage_text(shortage, zones: dict) -> str:
     text = head + " " + ngettext("%(num)d volunteer is available here that night",
                                  "%(num)d volunteers are available here that night",
                                  shortage.available)
-    if not parts:
+    if not parts and shortage.available <= shortage.have:
         return text + "; " + _("all of them are already on this shift.")
+    if not parts:  # free to take it: the roster is not generated yet, or they were left off
+        return text + "; " + _("no rule stops them: generate the roster or assign them.")
     return text + ": " + "; ".join(parts) + "."
 
 

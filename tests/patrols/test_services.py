@@ -120,6 +120,15 @@ def test_generate_fills_every_shift_it_can_and_explains_the_rest(patrols):
         assert (a.patroller_id, a.night - timedelta(days=1)) not in seen
 
 
+def test_before_the_roster_is_generated_the_shortage_says_to_generate_it(patrols):
+    month = next_month()
+    shortages = services.current_shortages(month)
+    zone1 = [s for s in shortages if s.slot.zone_id == patrols.zone1.id]
+    assert zone1 and all(s.have == 0 and s.available == 10 for s in zone1)
+    text = services.shortage_text(zone1[0], {patrols.zone1.id: "Mabatini"})
+    assert "generate the roster" in text and "already on this shift" not in text
+
+
 def test_regenerating_keeps_manual_edits_unless_asked(patrols):
     month = next_month()
     services.generate_roster(month, None)
