@@ -162,13 +162,26 @@ def run(args) -> int:
                     if not ok:
                         failures.append(item[0])
 
+        watcher = sa.create_engine(url)
         started = time.perf_counter()
         threads = [threading.Thread(target=client) for _ in range(args.concurrency)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        acked = time.perf_counter() - started
+        # "Processed" is measured, not assumed: wait until no stored body is left untried.
+        unprocessed = sa.text("SELECT count(*) FROM mpesa_callback_inbox "
+                              "WHERE processed_at IS NULL AND attempts = 0")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with watcher.connect() as conn:
+                if conn.execute(unprocessed).scalar() == 0:
+                    break
+            time.sleep(0.02)
         wall = time.perf_counter() - started
+        watcher.dispose()
+        cpu = server_cpu_seconds(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
@@ -187,9 +200,13 @@ def run(args) -> int:
     print(f"database: {dialect}; gunicorn {args.workers} workers x {args.threads} threads; "
           f"{args.concurrency} clients")
     print(f"callbacks sent: {len(stream)} ({len(receipts)} receipts, "
-          f"{len(stream) - len(receipts)} duplicates); failed requests: {len(failures)}")
+          f"{len(stream) - len(receipts)} duplicates); failed requests: {len(failures)}"
+          + (f" (e.g. {failures[0]})" if failures else ""))
     print(f"rate: {len(stream) / wall:.0f} callbacks/s acknowledged and processed "
-          f"({wall:.1f} s)")
+          f"({wall:.1f} s; the last acknowledgement after {acked:.1f} s)")
+    print(f"server CPU: {cpu * 1000 / len(stream):.1f} ms a callback "
+          f"({cpu:.1f} s over gunicorn's processes); load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
     print(f"ack latency: median {statistics.median(latencies) * 1000:.0f} ms, "
           f"p95 {p95 * 1000:.0f} ms")
     print(f"payments: {len(codes)}; transactions: {transactions}; unprocessed inbox rows: "
@@ -197,6 +214,21 @@ def run(args) -> int:
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0 if lost == 0 and doubled == 0 else 1
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of gunicorn's master and its workers so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid] + [int(p) for p in children.read_text().split()] if children.exists() else [pid]
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def wsgi_app():

@@ -124,6 +124,10 @@ DEFAULT_CHART = (
      AccountType.ASSET),
     ("2000", "member_credit", "Member credit (paid in advance)",
      "Salio la wanachama (malipo ya mapema)", AccountType.LIABILITY),
+    # M-Pesa money that matches no member yet: owed to a member once identified, or
+    # to the payer until refunded.
+    ("2010", "unidentified_receipts", "Unidentified receipts", "Malipo yasiyotambuliwa",
+     AccountType.LIABILITY),
     ("3000", "accumulated_fund", "Accumulated fund", "Hazina iliyolimbikizwa", AccountType.EQUITY),
     ("4000", "residents_dues", "Residents' dues", "Michango ya wakazi", AccountType.INCOME),
     ("4010", "landlords_levy", "Landlords' levy", "Ada ya wenye nyumba", AccountType.INCOME),
@@ -205,6 +209,7 @@ def account_id(key: str) -> int:
 
 def _forget_account_ids(session, previous_transaction=None) -> None:
     session.info.pop("ledger_account_ids", None)
+    _forget_closed_months(session)
 
 
 # --- Posting --------------------------------------------------------------
@@ -221,12 +226,26 @@ class Line:
 
 
 def is_closed(day: date) -> bool:
-    """Whether the month of ``day`` is closed."""
-    return db.session.scalar(
-        sa.select(sa.func.count(ClosedMonth.id)).where(
-            ClosedMonth.month == month_start(day), ClosedMonth.reopened_at.is_(None)
-        )
-    ) > 0
+    """Whether the month of ``day`` is closed (asked once per month and transaction)."""
+    month = month_start(day)
+    known = db.session.info.setdefault("ledger_closed_months", {})
+    if month not in known:
+        known[month] = db.session.scalar(
+            sa.select(sa.func.count(ClosedMonth.id)).where(
+                ClosedMonth.month == month, ClosedMonth.reopened_at.is_(None)
+            )
+        ) > 0
+    return known[month]
+
+
+def _forget_closed_months(session, *args) -> None:
+    """A month may be closed or reopened by anyone once this transaction is over."""
+    session.info.pop("ledger_closed_months", None)
+
+
+def _forget_closed_months_on_write(session, flush_context, instances) -> None:
+    if any(isinstance(obj, ClosedMonth) for obj in (*session.new, *session.dirty)):
+        _forget_closed_months(session)
 
 
 def check_open(day: date) -> None:
@@ -394,6 +413,9 @@ def install_guards() -> None:
     if not event.contains(session_class, "before_flush", _refuse_changes_to_posted):
         event.listen(session_class, "before_flush", _refuse_changes_to_posted)
         event.listen(session_class, "after_soft_rollback", _forget_account_ids)
+    if not event.contains(session_class, "after_commit", _forget_closed_months):
+        event.listen(session_class, "after_commit", _forget_closed_months)
+        event.listen(session_class, "before_flush", _forget_closed_months_on_write)
 
 
 # --- Periods --------------------------------------------------------------
@@ -832,10 +854,10 @@ def record_payment(
             raise LedgerError(_l("Enter the M-Pesa code from the confirmation message, "
                                  "e.g. TC57ABC9XY."))
         reference = None
-        if db.session.scalar(sa.select(Payment.id).where(Payment.mpesa_code == mpesa_code)):
-            raise DuplicatePaymentError(
-                _l("The M-Pesa code %(code)s is already in the books.", code=mpesa_code))
-    reference = (reference or "").strip()[:60] or None
+        # A code already in the books is refused by its unique index (below).
+    reference = (reference or "").strip() or None
+    if reference and len(reference) > 40:  # the journal entry keeps 40 characters
+        raise LedgerError(_l("The reference is too long: at most 40 characters."))
     check_open(paid_on)
 
     cash = account_id(METHOD_ACCOUNT_KEY[method])
@@ -860,12 +882,12 @@ def record_payment(
                           mpesa_code=mpesa_code, reference=reference, paid_on=paid_on,
                           received_by_id=received_by_id, entry_id=entry.id)
         db.session.add(payment)
-        db.session.flush()
         for charge, part in parts:
             charge.open_cents -= part
-            db.session.add(Allocation(charge_id=charge.id, payment_id=payment.id,
+            db.session.add(Allocation(charge_id=charge.id, payment=payment,
                                       entry_id=entry.id, amount_cents=part))
-        issue_receipt(payment, issued_on)
+        _new_receipt(payment, issued_on)
+        db.session.flush()  # the payment, its allocations and receipt: one write, one audit
         savepoint.commit()
     except IntegrityError:
         savepoint.rollback()
@@ -892,16 +914,33 @@ def _next_receipt_seq(year: int) -> int:
 
 def issue_receipt(payment: Payment, issued_on: date | None = None) -> Receipt:
     """Give a payment the next receipt number of the year it is issued in."""
+    receipt = _new_receipt(payment, issued_on)
+    db.session.flush()
+    return receipt
+
+
+def _short_code() -> str:
+    """The association's short code, which never changes once numbers carry it
+    (remembered for the session)."""
     from association.profile.services import get_profile
 
+    info = db.session.info
+    if "ledger_short_code" not in info:
+        info["ledger_short_code"] = get_profile().short_code
+    return info["ledger_short_code"]
+
+
+def _new_receipt(payment: Payment, issued_on: date | None) -> Receipt:
+    """The payment's receipt, numbered and added to the session (flushed by the caller)."""
     # A back-dated receipt (demo data) is stamped 09:00 Nairobi time (06:00 UTC) that day.
     issued_at = utcnow() if issued_on is None else datetime.combine(issued_on, time(6, 0))
     year = (issued_on or today_in_nairobi()).year
-    seq = _next_receipt_seq(year)
-    receipt = Receipt(number=f"{get_profile().short_code}-{year}-{seq:06d}", year=year, seq=seq,
+    with db.session.no_autoflush:  # the payment is flushed with its receipt, in one write
+        seq = _next_receipt_seq(year)
+        number = f"{_short_code()}-{year}-{seq:06d}"
+    receipt = Receipt(number=number, year=year, seq=seq,
                       payment=payment, check_code=secrets.token_hex(4), issued_at=issued_at)
     db.session.add(receipt)
-    db.session.flush()
     return receipt
 
 

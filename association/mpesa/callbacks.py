@@ -17,6 +17,8 @@ import hmac
 import json
 import logging
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -27,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from association.audit.services import acting_as
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.services import NAIROBI, normalise_mpesa_code
@@ -50,7 +53,7 @@ from association.mpesa.provider import (
     our_shortcodes,
     status_query_enabled,
 )
-from association.mpesa.transactions import credit_transaction
+from association.mpesa.transactions import credit_transaction, put_in_suspense
 from association.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -163,7 +166,6 @@ def process(row: CallbackInbox) -> Outcome:
     The row records the outcome (or the error, and stays unprocessed when it
     is worth trying again); the caller commits.
     """
-    row.attempts = (row.attempts or 0) + 1
     savepoint = db.session.begin_nested()
     try:
         result = _dispatch(row)
@@ -176,12 +178,128 @@ def process(row: CallbackInbox) -> Outcome:
         savepoint.rollback()
         log.exception("M-Pesa callback %s failed", row.id)
         result = Outcome("error", f"{type(error).__name__}: {error}"[:300], done=False)
+    # One write of the row (and one audit event) for the attempt and its outcome.
+    row.key = getattr(row, "_named_key", None) or row.key
+    row.attempts = (row.attempts or 0) + 1
     row.outcome = result.outcome
     row.error = result.error
     if result.done:
         row.processed_at = utcnow()
     db.session.flush()
     return result
+
+
+#: Stored bodies processed in one transaction: one commit for many payments, and at most
+#: about DRAIN_SECONDS of work, so that a new body waits little for the write lock
+#: (SQLite's, or the audit trail's on PostgreSQL) before it is stored and acknowledged.
+DRAIN_BATCH = 25
+DRAIN_SECONDS = 0.2
+
+
+def _fresh_rows(limit: int, skip: set[int]) -> list[CallbackInbox]:
+    """Stored bodies never tried yet, oldest first; on PostgreSQL locked, skipping rows
+    another process is working on (it processes them)."""
+    stmt = (sa.select(CallbackInbox)
+            .where(CallbackInbox.processed_at.is_(None), CallbackInbox.attempts == 0,
+                   # a validation is answered (and marked) by its own request
+                   CallbackInbox.kind != CallbackKind.C2B_VALIDATION)
+            .order_by(CallbackInbox.id).limit(limit))
+    if skip:
+        stmt = stmt.where(CallbackInbox.id.not_in(skip))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(db.session.scalars(stmt))
+
+
+def process_pending(batch: int = DRAIN_BATCH) -> int:
+    """Process every stored body that was never tried, ``batch`` at a time, each batch
+    in one transaction (committed here); returns how many were processed.
+
+    A batch that cannot be committed is undone and its bodies processed one by
+    one; a body that fails even alone is marked as tried (with the error) and
+    left for ``flask mpesa reconcile``, as are bodies whose processing must wait
+    (Daraja unreachable, a callback that overtook its request). Bodies already
+    tried are reconcile's, never retried here.
+    """
+    done, skip = 0, set()
+    while True:
+        rows = _fresh_rows(batch, skip)
+        if not rows:
+            db.session.rollback()  # end the (read) transaction: no lock kept
+            return done
+        ids, started = [row.id for row in rows], time.monotonic()
+        try:
+            n = 0
+            for row in rows:
+                process(row)
+                n += 1
+                if time.monotonic() - started > DRAIN_SECONDS:
+                    break  # the rest are fetched again by the next round
+            db.session.commit()
+            done += n
+            continue
+        except Exception:  # noqa: BLE001 - undone as a whole, then tried one by one
+            db.session.rollback()
+            log.exception("M-Pesa callbacks %s-%s not processed as a batch", ids[0], ids[-1])
+        for row_id in ids:
+            done += _process_alone(row_id)
+        skip.update(ids)
+
+
+def _process_alone(row_id: int) -> int:
+    try:
+        row = db.session.get(CallbackInbox, row_id)
+        if row is None or row.processed_at is not None or row.attempts:
+            db.session.rollback()
+            return 0
+        process(row)
+        db.session.commit()
+        return 1
+    except Exception as error:  # noqa: BLE001 - the body is stored: reconcile processes it
+        db.session.rollback()
+        log.exception("M-Pesa callback %s not processed", row_id)
+        try:
+            row = db.session.get(CallbackInbox, row_id)
+            row.attempts = (row.attempts or 0) + 1
+            row.outcome = "error"
+            row.error = f"{type(error).__name__}: {error}"[:300]
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - left as it is; reconcile still finds it
+            db.session.rollback()
+        return 0
+
+
+class _Drainer:
+    """One drainer per app and process: callbacks stored meanwhile are left to it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.wanted = False
+
+
+def drain(app) -> None:
+    """Process stored bodies after an acknowledgement, unless this process is already
+    doing so (then it will find them: ``wanted`` makes it look again before it stops)."""
+    drainer = app.extensions.setdefault("mpesa_drainer", _Drainer())
+    drainer.wanted = True
+    while drainer.wanted:
+        if not drainer.lock.acquire(blocking=False):
+            return
+        try:
+            drainer.wanted = False
+            with app.app_context(), acting_as("daraja:callback"):
+                try:
+                    process_pending()
+                except Exception:  # noqa: BLE001 - stored bodies wait for reconcile
+                    db.session.rollback()
+                    log.exception("M-Pesa callbacks not processed")
+        finally:
+            drainer.lock.release()
+
+
+def _names(row: CallbackInbox, key: str) -> None:
+    """Note the receipt code or CheckoutRequestID a body names; written with its outcome."""
+    row._named_key = key[:60]
 
 
 def _dispatch(row: CallbackInbox) -> Outcome:
@@ -285,13 +403,16 @@ def _lock(model, *where):
     return db.session.scalar(stmt)
 
 
-def _get_or_create(receipt: str, values: dict) -> tuple[MpesaTransaction | None, bool]:
-    """The transaction with this receipt code, locked; created from ``values`` if new.
+def _get_or_create(receipt: str, values: dict,
+                   looked: bool = False) -> tuple[MpesaTransaction | None, bool]:
+    """The transaction with this receipt code, locked; created from ``values`` if new
+    (``looked``: the caller has just looked for it under lock and found none).
 
     Returns (transaction, created); (None, False) when the insert clashed with
     another receipt's CheckoutRequestID (a forged or garbled callback).
     """
-    existing = _lock(MpesaTransaction, MpesaTransaction.receipt_code == receipt)
+    existing = None if looked else _lock(MpesaTransaction,
+                                         MpesaTransaction.receipt_code == receipt)
     if existing is not None:
         return existing, False
     tx = MpesaTransaction(receipt_code=receipt, **values)
@@ -308,9 +429,8 @@ def _get_or_create(receipt: str, values: dict) -> tuple[MpesaTransaction | None,
 def settle(tx: MpesaTransaction) -> str:
     """A verified transaction: credit it to its member, or put it in suspense."""
     if tx.member_id is None:
-        tx.status = TransactionStatus.SUSPENSE
-        db.session.flush()
-        return "suspense"
+        put_in_suspense(tx, None)
+        return "suspense" if tx.status == TransactionStatus.SUSPENSE else "credited"
     credit_transaction(tx, db.session.get(Member, tx.member_id), None)
     return "credited"
 
@@ -336,7 +456,7 @@ def _process_stk(row: CallbackInbox, data: dict) -> Outcome:
     except (KeyError, TypeError):
         raise CallbackError(_l("The STK callback lacks Body.stkCallback, its "
                                "CheckoutRequestID or its ResultCode.")) from None
-    row.key = checkout
+    _names(row, checkout)
     request = _lock(StkRequest, StkRequest.checkout_request_id == checkout)
     if request is None:
         if code == "0" and utcnow() - row.received_at > UNKNOWN_REQUEST_GRACE:
@@ -473,17 +593,20 @@ def validation_answer(data: dict) -> tuple[dict, str]:
 
 def _process_confirmation(row: CallbackInbox, data: dict) -> Outcome:
     fields = _c2b_fields(data)
-    row.key = fields["receipt"]
+    _names(row, fields["receipt"])
     if fields["amount"] is None:
         raise CallbackError(_l("The paybill callback's amount is not a positive amount."))
-    member = _match(fields["reference"], fields["phone"], fields["msisdn_hash"])
-    tx, created = _get_or_create(fields["receipt"], dict(
+    # A receipt already known (a duplicate, 20% of a burst) needs no member matching.
+    known = _lock(MpesaTransaction, MpesaTransaction.receipt_code == fields["receipt"])
+    member = None if known else _match(fields["reference"], fields["phone"],
+                                       fields["msisdn_hash"])
+    tx, created = (known, False) if known else _get_or_create(fields["receipt"], dict(
         amount_cents=fields["amount"], transacted_at=fields["transacted_at"],
         source=TransactionSource.C2B, status=TransactionStatus.UNCONFIRMED,
         shortcode=fields["shortcode"], account_reference=fields["reference"],
         phone=fields["phone"], msisdn_hash=fields["msisdn_hash"], payer_name=fields["name"],
         member_id=member.id if member else None,
-    ))
+    ), looked=True)
     if tx is None:
         return Outcome("conflict", "receipt code clash")
     if not created:
@@ -523,7 +646,7 @@ def _process_status_result(row: CallbackInbox, data: dict) -> Outcome:
         items = [items]
     values = {str(i.get("Key")): i.get("Value") for i in items or [] if isinstance(i, dict)}
     receipt = _receipt(values.get("ReceiptNo") or result.get("TransactionID"))
-    row.key = receipt
+    _names(row, receipt)
     tx = _lock(MpesaTransaction, MpesaTransaction.receipt_code == receipt)
     if tx is None:
         return Outcome("unknown_receipt")
@@ -568,8 +691,7 @@ def confirm_by_hand(tx_id: int, by_user_id: int | None) -> MpesaTransaction:
     tx.note = "Confirmed by hand against the M-Pesa statement."
     tx.decided_by_id = by_user_id
     if tx.member_id is None:
-        tx.status = TransactionStatus.SUSPENSE
-        db.session.flush()
+        put_in_suspense(tx, by_user_id)
         return tx
     credit_transaction(tx, db.session.get(Member, tx.member_id), by_user_id)
     if tx.checkout_request_id:

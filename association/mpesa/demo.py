@@ -23,6 +23,7 @@ from association.mpesa.models import (
     TransactionStatus,
     UnknownAccountAction,
 )
+from association.mpesa.transactions import put_in_suspense
 from association.types import utcnow
 
 SHORTCODE = "174379"
@@ -89,16 +90,21 @@ def seed_mpesa(members, today, rng) -> dict:
         note="Daraja could not confirm this receipt (2001: The initiator information is "
              "invalid.).", created_at=now - timedelta(hours=2), updated_at=now,
     ))
+    unidentified = "TL" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789")
+                                  for _ in range(8))
     transactions.append(dict(
-        receipt_code="TL" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789")
-                                    for _ in range(8)),
+        receipt_code=unidentified,
         amount_cents=5_000, transacted_at=now - timedelta(hours=5), source=TransactionSource.C2B,
-        status=TransactionStatus.SUSPENSE, shortcode=SHORTCODE, account_reference="HSE 12 MAMA",
-        payer_name="GRACE W", member_id=None, created_at=now - timedelta(hours=5),
-        updated_at=now - timedelta(hours=5),
+        status=TransactionStatus.UNCONFIRMED, shortcode=SHORTCODE,
+        account_reference="HSE 12 MAMA", payer_name="GRACE W", member_id=None,
+        created_at=now - timedelta(hours=5), updated_at=now - timedelta(hours=5),
     ))
     db.session.execute(sa.insert(MpesaTransaction), transactions)
-    db.session.execute(sa.insert(CallbackInbox), inbox)
+    # Money that matches no member is in the books (M-Pesa / Unidentified receipts).
+    put_in_suspense(db.session.scalar(sa.select(MpesaTransaction).where(
+        MpesaTransaction.receipt_code == unidentified)), None)
+    if inbox:  # an empty list would insert one row of defaults
+        db.session.execute(sa.insert(CallbackInbox), inbox)
     demo_member = next((m for m in members if m.phone and m.status.value == "active"
                         and m.category.value == "resident"), None)
     prompts = 0

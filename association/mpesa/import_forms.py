@@ -2,11 +2,12 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import DateField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from association.forms import BaseForm
 from association.i18n import choices
+from association.ledger.services import today_in_nairobi
 from association.mpesa.imports import MAX_SMS_CHARS
 from association.mpesa.suspense import REASON_MAX, REASON_MIN
 
@@ -54,6 +55,26 @@ class RefundForm(BaseForm):
     )
 
 
+class RefundSentForm(BaseForm):
+    refund_code = StringField(
+        _l("M-Pesa code of the refund"),
+        validators=[DataRequired(_l("Enter the M-Pesa code of the refund (the reversal or the "
+                                    "money sent back), e.g. TC57ABC9XY.")), Length(max=20)],
+    )
+    refunded_on = DateField(
+        _l("Date sent"), default=today_in_nairobi,
+        validators=[InputRequired(_l("Enter the date the refund was sent."))],
+    )
+
+
+class UndoAssignForm(BaseForm):
+    reason = StringField(
+        _l("Why the assignment was wrong"),
+        validators=[DataRequired(_l("Give the reason for undoing the assignment.")),
+                    Length(min=REASON_MIN, max=REASON_MAX)],
+    )
+
+
 class QueueFilterForm(BaseForm):
     class Meta:
         csrf = False
@@ -61,6 +82,7 @@ class QueueFilterForm(BaseForm):
     queue = SelectField(_l("Show"), choices=choices((
         ("suspense", _l("Waiting in suspense")),
         ("refund", _l("Marked for refund")),
+        ("refunded", _l("Refunds sent")),
         ("credited", _l("Credited by an official")),
     )), default="suspense", validators=[Optional()])
     q = StringField(_l("Search"), validators=[Optional(), Length(max=60)],

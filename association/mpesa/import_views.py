@@ -18,8 +18,10 @@ from association.mpesa.import_forms import (
     ConfirmForm,
     QueueFilterForm,
     RefundForm,
+    RefundSentForm,
     SmsForm,
     StatementForm,
+    UndoAssignForm,
 )
 from association.mpesa.matching import MatchedBy
 from association.mpesa.models import MpesaTransaction, TransactionStatus
@@ -134,11 +136,17 @@ def confirm(token: str):
     db.session.commit()
     if not result.remaining:
         imports.discard(token)
-    flash(ngettext(
-        "%(num)d M-Pesa payment imported (%(amount)s).",
-        "%(num)d M-Pesa payments imported (%(amount)s).",
-        result.credited + result.suspense, amount=format_kes(result.total_cents)),
-        "success")
+    if result.credited + result.suspense or not result.confirmed:
+        flash(ngettext(
+            "%(num)d M-Pesa payment imported (%(amount)s).",
+            "%(num)d M-Pesa payments imported (%(amount)s).",
+            result.credited + result.suspense, amount=format_kes(result.total_cents)),
+            "success")
+    if result.confirmed:
+        flash(ngettext("%(num)d payment that was waiting for confirmation is confirmed by this "
+                       "import.",
+                       "%(num)d payments that were waiting for confirmation are confirmed by "
+                       "this import.", result.confirmed), "success")
     if result.credited:
         flash(ngettext("%(num)d is credited to its member, with a receipt.",
                        "%(num)d are credited to their members, with receipts.",
@@ -184,6 +192,7 @@ def suspense():
         members=members, names=suspense_service.decided_by_names(page.items),
         totals=suspense_service.queue_totals(queue),
         assign_form=AssignForm(formdata=None), refund_form=RefundForm(formdata=None),
+        sent_form=RefundSentForm(formdata=None), undo_form=UndoAssignForm(formdata=None),
         TransactionStatus=TransactionStatus,
     )
 
@@ -241,3 +250,51 @@ def refund(tx_id: int):
     flash(_("%(code)s (%(amount)s) is marked for refund. Send the money back to the payer by "
             "M-Pesa.", code=tx.receipt_code, amount=format_kes(tx.amount_cents)), "success")
     return redirect(url_for("mpesa_imports.suspense", queue="refund"))
+
+
+@bp.route("/mpesa/suspense/<int:tx_id>/refund-sent", methods=["POST"])
+@permission_required("mpesa.manage")
+def refund_sent(tx_id: int):
+    """Record the refund sent back by M-Pesa (its code and date): the money leaves the books."""
+    tx = _waiting_or_404(tx_id)
+    form = RefundSentForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("mpesa_imports.suspense", queue="refund", _anchor=f"tx-{tx.id}"))
+    try:
+        tx = suspense_service.record_refund_sent(tx.id, form.refund_code.data,
+                                                 form.refunded_on.data, current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("mpesa_imports.suspense", queue="refund", _anchor=f"tx-{tx_id}"))
+    db.session.commit()
+    flash(_("The refund of %(code)s (%(amount)s) is recorded as sent (%(refund)s).",
+            code=tx.receipt_code, amount=format_kes(tx.amount_cents), refund=tx.refund_code),
+          "success")
+    return redirect(url_for("mpesa_imports.suspense", queue="refunded"))
+
+
+@bp.route("/mpesa/suspense/<int:tx_id>/undo", methods=["POST"])
+@permission_required("mpesa.manage")
+def undo(tx_id: int):
+    """Undo a wrong assignment: the receipt is voided and the money goes back to suspense."""
+    tx = _waiting_or_404(tx_id)
+    form = UndoAssignForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("mpesa_imports.suspense", queue="credited",
+                                _anchor=f"tx-{tx.id}"))
+    receipt = tx.payment.receipt.number if tx.payment and tx.payment.receipt else ""
+    try:
+        tx = suspense_service.undo_assignment(tx.id, form.reason.data, current_user.id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("mpesa_imports.suspense", queue="credited",
+                                _anchor=f"tx-{tx_id}"))
+    db.session.commit()
+    flash(_("The assignment of %(code)s is undone: receipt %(receipt)s is void and the money "
+            "waits in suspense. Assign it to the right member.",
+            code=tx.receipt_code, receipt=receipt), "success")
+    return redirect(url_for("mpesa_imports.suspense", _anchor=f"tx-{tx.id}"))

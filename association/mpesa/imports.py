@@ -41,7 +41,7 @@ from association.money import AmountError, to_cents
 from association.mpesa.matching import MAX_REFERENCE, Match, current_index
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from association.mpesa.suspense import SuspenseError, find_member
-from association.mpesa.transactions import credit_transaction, known_codes
+from association.mpesa.transactions import credit_transaction, known_codes, put_in_suspense
 from association.types import utcnow
 
 #: How long a staged import waits for its confirmation.
@@ -678,6 +678,14 @@ class PreviewRow:
     typed: str = ""
     problem: object | None = None
     editable: bool = True
+    #: The transaction already in the books with this code, waiting for confirmation
+    #: (a callback Daraja could not confirm): the import confirms it.
+    waiting: MpesaTransaction | None = None
+
+    @property
+    def agrees(self) -> bool:
+        """Whether the waiting transaction's amount is the one the import shows."""
+        return self.waiting is not None and self.waiting.amount_cents == self.tx.amount_cents
 
 
 @dataclass
@@ -697,7 +705,17 @@ class Preview:
 
     @property
     def known_count(self) -> int:
-        return sum(1 for row in self.rows if row.known)
+        return sum(1 for row in self.rows if row.known and row.waiting is None)
+
+    @property
+    def confirm_rows(self) -> list[PreviewRow]:
+        """Waiting transactions this import confirms (the amounts agree)."""
+        return [row for row in self.rows if row.agrees]
+
+    @property
+    def disagree_rows(self) -> list[PreviewRow]:
+        """Waiting transactions whose amount differs from the import's: left as they are."""
+        return [row for row in self.rows if row.waiting is not None and not row.agrees]
 
     @property
     def new_total_cents(self) -> int:
@@ -724,8 +742,26 @@ def _known(codes: list[str]) -> set[str]:
     return found
 
 
-def _digest(codes) -> str:
-    return hashlib.sha256(",".join(sorted(codes)).encode()).hexdigest()
+def _waiting(codes: list[str]) -> dict[str, MpesaTransaction]:
+    """Transactions in the books with these codes, still waiting for confirmation."""
+    found = {}
+    for start in range(0, len(codes), CHUNK):
+        found.update((tx.receipt_code, tx) for tx in db.session.scalars(
+            sa.select(MpesaTransaction).where(
+                MpesaTransaction.receipt_code.in_(codes[start:start + CHUNK]),
+                MpesaTransaction.status == TransactionStatus.UNCONFIRMED)))
+    return found
+
+
+def _confirmable(parsed: Parsed, waiting: dict[str, MpesaTransaction]) -> list[ImportedTx]:
+    return [item for item in parsed.items if item.receipt_code in waiting
+            and waiting[item.receipt_code].amount_cents == item.amount_cents]
+
+
+def _digest(codes, confirmable=()) -> str:
+    """What the preview promised: the new codes, and the waiting codes it confirms."""
+    text = ",".join(sorted(codes)) + "|" + ",".join(sorted(confirmable))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def build_preview(parsed: Parsed, typed: dict[str, str] | None = None,
@@ -739,6 +775,7 @@ def build_preview(parsed: Parsed, typed: dict[str, str] | None = None,
     typed = typed or {}
     problems = problems or {}
     known = _known([item.receipt_code for item in parsed.items])
+    waiting = _waiting(sorted(known))
     index = current_index()
     matches = {item.receipt_code: index.match(item.account_reference, item.phone)
                for item in parsed.items if item.receipt_code not in known}
@@ -750,6 +787,14 @@ def build_preview(parsed: Parsed, typed: dict[str, str] | None = None,
     rows = []
     for item in parsed.items:
         code = item.receipt_code
+        if code in waiting:
+            tx = waiting[code]
+            match = Match(tx.member_id) if tx.member_id else \
+                index.match(item.account_reference, item.phone)
+            member = tx.member if tx.member_id else (
+                db.session.get(Member, match.member_id) if match.member_id else None)
+            rows.append(PreviewRow(item, True, match, member, editable=False, waiting=tx))
+            continue
         if code in known:
             rows.append(PreviewRow(item, True, Match(None), None, editable=False))
             continue
@@ -764,7 +809,9 @@ def build_preview(parsed: Parsed, typed: dict[str, str] | None = None,
                 row.member = _typed_member(typed[code])
         rows.append(row)
     return Preview(parsed.kind, parsed.filename, rows, parsed.skipped,
-                   _digest(item.receipt_code for item in new), _receipt_numbers(known))
+                   _digest((item.receipt_code for item in new),
+                           (item.receipt_code for item in _confirmable(parsed, waiting))),
+                   _receipt_numbers(known))
 
 
 def _receipt_numbers(codes: set[str]) -> dict[str, str]:
@@ -811,6 +858,8 @@ class ImportResult:
     total_cents: int
     #: New payments left for the next part of a large import.
     remaining: int = 0
+    #: Transactions waiting for confirmation that this import confirmed.
+    confirmed: int = 0
 
 
 def confirm(parsed: Parsed, expect: str, typed: dict[str, str], user_id: int) -> ImportResult:
@@ -831,11 +880,13 @@ def confirm(parsed: Parsed, expect: str, typed: dict[str, str], user_id: int) ->
     codes = [item.receipt_code for item in parsed.items]
     known = _known(codes)
     new = [item for item in parsed.items if item.receipt_code not in known]
-    if _digest(item.receipt_code for item in new) != expect:
+    confirmable = _confirmable(parsed, _waiting(sorted(known)))
+    if _digest((item.receipt_code for item in new),
+               (item.receipt_code for item in confirmable)) != expect:
         raise ImportStaleError(_l(
             "Some of these payments reached the books since the preview (from another tab, "
             "a callback or another import). Nothing was imported: check the list again."))
-    if not new:
+    if not new and not confirmable:
         raise ImportStaleError(_l("Every payment here is already in the books. Nothing to "
                                   "import."))
     problems = check_typed(parsed, typed)
@@ -844,6 +895,7 @@ def confirm(parsed: Parsed, expect: str, typed: dict[str, str], user_id: int) ->
     remaining = max(0, len(new) - BATCH_ROWS)
     new = new[:BATCH_ROWS]
     index = current_index()
+    confirmed = _confirm_waiting(confirmable, parsed.kind, index, user_id)
     chosen: list[tuple[MpesaTransaction, int | None]] = []
     for item in new:
         code = item.receipt_code
@@ -854,7 +906,7 @@ def confirm(parsed: Parsed, expect: str, typed: dict[str, str], user_id: int) ->
             member_id = index.match(item.account_reference, item.phone).member_id
         tx = MpesaTransaction(
             receipt_code=code, amount_cents=item.amount_cents, transacted_at=item.transacted_at,
-            source=parsed.kind, status=TransactionStatus.SUSPENSE,
+            source=parsed.kind, status=TransactionStatus.UNCONFIRMED,
             account_reference=item.account_reference, phone=item.phone,
             payer_name=item.payer_name,
         )
@@ -875,6 +927,32 @@ def confirm(parsed: Parsed, expect: str, typed: dict[str, str], user_id: int) ->
     for tx, member_id in chosen:
         if member_id is not None:
             credit_transaction(tx, members[member_id], user_id)
-            credited += 1
-    return ImportResult(credited, len(chosen) - credited, len(known),
-                        sum(item.amount_cents for item in new), remaining)
+        else:
+            put_in_suspense(tx, user_id)
+        credited += tx.status == TransactionStatus.CREDITED
+    return ImportResult(credited, len(chosen) - credited, len(known) - confirmed,
+                        sum(item.amount_cents for item in new), remaining, confirmed)
+
+
+def _confirm_waiting(items: list[ImportedTx], kind: TransactionSource, index,
+                     user_id: int) -> int:
+    """Confirm the waiting transactions the import shows with the same amount: the
+    statement (or the SMS the line received) is the proof Daraja could not give.
+
+    Each is credited to its member (the one the callback named, else the one the
+    import matches), or put in suspense; never counted twice (the transaction is
+    locked and must still be waiting).
+    """
+    from association.mpesa.callbacks import confirm_by_hand
+
+    for item in items:
+        tx = db.session.scalar(sa.select(MpesaTransaction).where(
+            MpesaTransaction.receipt_code == item.receipt_code))
+        if tx.member_id is None:
+            tx.member_id = index.match(item.account_reference, item.phone).member_id
+            db.session.flush()
+        confirm_by_hand(tx.id, user_id)
+        tx.note = ("Confirmed by the imported M-Pesa statement." if kind ==
+                   TransactionSource.STATEMENT else "Confirmed by a pasted M-Pesa SMS.")
+        db.session.flush()
+    return len(items)

@@ -9,7 +9,7 @@ treasurer, as ``unconfirmed`` or in ``suspense``.
 """
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -69,6 +69,17 @@ class MpesaTransaction(db.Model):
     #: Why it was rejected or is to be refunded.
     note: Mapped[str | None] = mapped_column(String(300))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: The entry that put the money in the books while it matched no member
+    #: (Dr M-Pesa / Cr Unidentified receipts).
+    suspense_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    #: The entry that took it out of Unidentified receipts again (assigned to a member,
+    #: or refunded); cleared when an assignment is undone (the entry is reversed).
+    cleared_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    #: When the treasurer assigned it from the suspense queue (so it can be undone).
+    assigned_from_suspense_at: Mapped[datetime | None]
+    #: The refund the treasurer sent back by M-Pesa: its code and Nairobi date.
+    refund_code: Mapped[str | None] = mapped_column(String(20))
+    refunded_on: Mapped[date | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

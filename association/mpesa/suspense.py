@@ -1,13 +1,19 @@
 """The suspense queue: genuine M-Pesa money that matches no member, and what became of it.
 
-The treasurer settles each transaction one of two ways: assigns it to a member
-(the money becomes a ledger payment with a receipt, through
-``credit_transaction``) or marks it for refund with a reason (the money is sent
-back by M-Pesa outside the app; it never entered the books). Both are final
-here, recorded with who decided, and written to the audit trail.
+Money in suspense is in the books already, as a liability: Dr M-Pesa / Cr
+Unidentified receipts (``put_in_suspense``). The treasurer settles each
+transaction one of two ways: assigns it to a member (the money moves out of
+Unidentified receipts and becomes the member's ledger payment with a receipt,
+through ``credit_transaction``) or marks it for refund with a reason; the money
+stays owed to the payer until the treasurer records the refund sent back by
+M-Pesa (its code and date: Dr Unidentified receipts / Cr M-Pesa). A wrong
+assignment can be undone: the receipt is voided through the ledger and the money
+goes back to suspense, to be assigned again. Every decision records who made it
+and is written to the audit trail.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -15,12 +21,27 @@ from flask_babel import lazy_gettext as _l
 from association.audit.services import log_event
 from association.errors import DomainError
 from association.extensions import db
+from association.ledger.models import JournalEntry
+from association.ledger.services import (
+    is_closed,
+    normalise_mpesa_code,
+    reverse_entry,
+    today_in_nairobi,
+    void_receipt,
+)
 from association.members.models import Member
 from association.members.services import MemberNotFoundError, get_member_by_number
 from association.mpesa.matching import Match, current_index
 from association.mpesa.models import MpesaTransaction, TransactionStatus
-from association.mpesa.transactions import TransactionError, credit_transaction
+from association.mpesa.transactions import (
+    TransactionError,
+    clear_suspense,
+    credit_transaction,
+    nairobi_date,
+    post_into_suspense,
+)
 from association.phones import InvalidPhoneError, looks_like_phone, normalise_phone
+from association.types import utcnow
 
 #: Shortest and longest reason for a refund, and longest note on an assignment.
 REASON_MIN, REASON_MAX = 3, 300
@@ -33,7 +54,10 @@ class SuspenseError(DomainError):
 #: Which list the queue page shows.
 QUEUES = {
     "suspense": (TransactionStatus.SUSPENSE,),
+    #: Marked for refund, the money not yet sent back (still owed to the payer).
     "refund": (TransactionStatus.REFUND,),
+    #: Refunds sent back by M-Pesa.
+    "refunded": (TransactionStatus.REFUND,),
     #: Credited by an official's decision (assigned here, or imported), newest first.
     "credited": (TransactionStatus.CREDITED,),
 }
@@ -44,6 +68,10 @@ def _in_queue(queue: str):
     clause = MpesaTransaction.status.in_(statuses)
     if queue == "credited":
         clause = sa.and_(clause, MpesaTransaction.decided_by_id.is_not(None))
+    elif queue == "refund":
+        clause = sa.and_(clause, MpesaTransaction.refunded_on.is_(None))
+    elif queue == "refunded":
+        clause = sa.and_(clause, MpesaTransaction.refunded_on.is_not(None))
     return clause
 
 
@@ -61,7 +89,7 @@ def queue_query(queue: str = "suspense", q: str = "") -> sa.Select:
             MpesaTransaction.account_reference.icontains(q, autoescape=True),
             MpesaTransaction.payer_name.icontains(q, autoescape=True),
         ))
-    if queue in ("refund", "credited"):
+    if queue in ("refund", "refunded", "credited"):
         return stmt.order_by(MpesaTransaction.updated_at.desc(), MpesaTransaction.id.desc())
     return stmt.order_by(MpesaTransaction.transacted_at, MpesaTransaction.id)
 
@@ -180,6 +208,7 @@ def assign(tx_id: int, member: Member, by_user_id: int | None,
         raise SuspenseError(error.message) from None
     if note:
         tx.note = note
+    tx.assigned_from_suspense_at = utcnow()
     db.session.flush()
     log_event("mpesa.suspense.assign", "mpesa_transaction", tx.id,
               {"receipt_code": tx.receipt_code, "member_no": member.member_no,
@@ -208,4 +237,132 @@ def mark_for_refund(tx_id: int, reason: str, by_user_id: int | None) -> MpesaTra
     log_event("mpesa.suspense.refund", "mpesa_transaction", tx.id,
               {"receipt_code": tx.receipt_code, "amount_cents": tx.amount_cents,
                "reason": reason})
+    return tx
+
+
+def _refund_waiting(tx_id: int) -> MpesaTransaction:
+    tx = _locked(tx_id)
+    if tx is None:
+        raise SuspenseError(_l("That M-Pesa payment does not exist."))
+    if tx.status != TransactionStatus.REFUND:
+        raise SuspenseError(_l("The M-Pesa payment %(code)s is not marked for refund.",
+                               code=tx.receipt_code))
+    if tx.refunded_on is not None:
+        raise SuspenseError(_l(
+            "The refund of %(code)s was already recorded as sent (%(refund)s).",
+            code=tx.receipt_code, refund=tx.refund_code or ""))
+    return tx
+
+
+def record_refund_sent(tx_id: int, refund_code: str, refunded_on: date | None,
+                       by_user_id: int | None) -> MpesaTransaction:
+    """The money marked for refund was sent back by M-Pesa: it leaves the books.
+
+    Posts Dr Unidentified receipts / Cr M-Pesa on the day it was sent.
+
+    Args:
+        refund_code: the M-Pesa code of the reversal or of the money sent back.
+        refunded_on: the Nairobi day it was sent.
+
+    Raises:
+        SuspenseError: a missing or malformed code, a day before the payment or in
+            the future, or the transaction is not waiting for its refund.
+        ClosedPeriodError: that day's month is closed.
+    """
+    code = normalise_mpesa_code(refund_code)
+    if not code or not code.isalnum() or not 8 <= len(code) <= 12:
+        raise SuspenseError(_l("Enter the M-Pesa code of the refund (the reversal or the "
+                               "money sent back), e.g. TC57ABC9XY."))
+    if refunded_on is None:
+        raise SuspenseError(_l("Enter the date the refund was sent."))
+    if refunded_on > today_in_nairobi():
+        raise SuspenseError(_l("The refund cannot be dated in the future."))
+    tx = _refund_waiting(tx_id)
+    if code == tx.receipt_code:
+        raise SuspenseError(_l("%(code)s is the code of the payment itself. Enter the code "
+                               "of the refund.", code=code))
+    if refunded_on < nairobi_date(tx.transacted_at):
+        raise SuspenseError(_l("The refund cannot be dated before the payment (%(date)s).",
+                               date=nairobi_date(tx.transacted_at).strftime("%d/%m/%Y")))
+    if tx.suspense_entry_id is not None:
+        entry = db.session.get(JournalEntry, tx.suspense_entry_id)
+        if refunded_on < entry.entry_date:
+            raise SuspenseError(_l(
+                "The refund cannot be dated before the payment entered the books "
+                "(%(date)s).", date=entry.entry_date.strftime("%d/%m/%Y")))
+    clear_suspense(tx, f"Refund of M-Pesa receipt {tx.receipt_code} sent ({code})",
+                   refunded_on, by_user_id)
+    tx.refund_code = code
+    tx.refunded_on = refunded_on
+    db.session.flush()
+    log_event("mpesa.suspense.refund_sent", "mpesa_transaction", tx.id,
+              {"receipt_code": tx.receipt_code, "amount_cents": tx.amount_cents,
+               "refund_code": code, "refunded_on": refunded_on.isoformat(),
+               "entry_id": tx.cleared_entry_id})
+    return tx
+
+
+def undo_assignment(tx_id: int, reason: str, by_user_id: int | None) -> MpesaTransaction:
+    """Undo a wrong assignment from the suspense queue: the money goes back to suspense.
+
+    The payment's receipt is voided through the ledger (reversing entry dated today;
+    the number stays in the register, marked VOID with the reason); the entry that
+    moved the money out of Unidentified receipts is reversed too, so the money is a
+    liability again; the transaction waits in suspense to be assigned to the right
+    member. The voided payment keeps its M-Pesa code as its reference, so the code
+    can be credited again.
+
+    Raises:
+        SuspenseError: no reason, the transaction is gone, was not assigned from the
+            suspense queue, was already undone, or its payment is in a closed month.
+        ClosedPeriodError: today's month is closed.
+    """
+    reason = " ".join((reason or "").split())
+    if len(reason) < REASON_MIN:
+        raise SuspenseError(_l("Give the reason for undoing the assignment."))
+    if len(reason) > REASON_MAX:
+        raise SuspenseError(_l("The reason is too long (%(n)d characters at most).",
+                               n=REASON_MAX))
+    tx = _locked(tx_id)
+    if tx is None:
+        raise SuspenseError(_l("That M-Pesa payment does not exist."))
+    if tx.status == TransactionStatus.SUSPENSE:
+        raise SuspenseError(_l("The assignment of %(code)s was already undone: it is waiting "
+                               "in suspense.", code=tx.receipt_code))
+    if tx.status != TransactionStatus.CREDITED or tx.assigned_from_suspense_at is None \
+            or tx.payment is None:
+        raise SuspenseError(_l("%(code)s was not assigned from the suspense queue, so it "
+                               "cannot be undone here. To correct it, void its receipt.",
+                               code=tx.receipt_code))
+    payment = tx.payment
+    if is_closed(payment.paid_on):
+        raise SuspenseError(_l(
+            "The payment is in %(month)s, which is closed: the assignment cannot be undone. "
+            "Ask the chair to reopen the month first.",
+            month=payment.paid_on.strftime("%Y-%m")))
+    member = payment.member
+    receipt = payment.receipt
+    if receipt is not None and not receipt.is_void:
+        void_receipt(receipt, f"Assignment from suspense undone: {reason}"[:300], by_user_id)
+    # The voided payment keeps the code as its reference; the code can be credited again.
+    payment.reference = payment.mpesa_code
+    payment.mpesa_code = None
+    if tx.cleared_entry_id is not None:
+        cleared = db.session.get(JournalEntry, tx.cleared_entry_id)
+        reverse_entry(cleared, f"Assignment of M-Pesa receipt {tx.receipt_code} undone",
+                      by_user_id)
+        tx.cleared_entry_id = None
+    else:  # assigned before suspense money was in the books: put it there now
+        post_into_suspense(tx, today_in_nairobi(), by_user_id)
+    tx.status = TransactionStatus.SUSPENSE
+    tx.member_id = None
+    tx.payment_id = None
+    tx.assigned_from_suspense_at = None
+    tx.decided_by_id = None
+    tx.note = reason
+    db.session.flush()
+    log_event("mpesa.suspense.undo", "mpesa_transaction", tx.id,
+              {"receipt_code": tx.receipt_code, "amount_cents": tx.amount_cents,
+               "member_no": member.member_no, "payment_id": payment.id,
+               "receipt": receipt.number if receipt else None, "reason": reason})
     return tx

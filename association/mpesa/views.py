@@ -90,21 +90,11 @@ def _receive(kind: CallbackKind, token: str):
             _commit_or_leave_for_reconcile(row.id)
             return jsonify(answer)
     response = jsonify(answer)
-    app, row_id = current_app._get_current_object(), row.id
-    response.call_on_close(lambda: _process_after_ack(app, row_id))
+    # Processed once the acknowledgement has gone out, with whatever else arrived
+    # meanwhile: many bodies to a transaction (callbacks.drain).
+    app = current_app._get_current_object()
+    response.call_on_close(lambda: callbacks.drain(app))
     return response
-
-
-def _process_after_ack(app, row_id: int) -> None:
-    """Process a stored callback after its acknowledgement has gone out."""
-    with app.app_context(), acting_as("daraja:callback"):
-        try:
-            callbacks.process(db.session.get(CallbackInbox, row_id))
-        except Exception:  # noqa: BLE001 - the body is stored: reconcile processes it
-            db.session.rollback()
-            app.logger.exception("M-Pesa callback %s not processed", row_id)
-            return
-        _commit_or_leave_for_reconcile(row_id)
 
 
 def _commit_or_leave_for_reconcile(row_id: int) -> None:

@@ -282,6 +282,17 @@ def test_duplicate_mpesa_codes_are_refused(books):
     assert db.session.scalar(sa.select(sa.func.count(Receipt.id))) == 1
 
 
+def test_a_bank_reference_longer_than_the_books_keep_is_refused(books):
+    member = _member(books.zone_id)
+    with pytest.raises(L.LedgerError, match="at most 40"):
+        L.record_payment(member, 5_000, PaymentMethod.BANK, date(2025, 2, 1), None,
+                         reference="EQ" + "7" * 39)
+    assert db.session.scalar(sa.select(sa.func.count(Receipt.id))) == 0
+    L.record_payment(member, 5_000, PaymentMethod.BANK, date(2025, 2, 1), None,
+                     reference="EQ" + "7" * 38)
+    assert db.session.scalar(sa.select(sa.func.count(Receipt.id))) == 1
+
+
 @pytest.mark.parametrize("amount", [0, -100, 10**15, 12.5])
 def test_bad_payment_amounts(books, amount):
     member = _member(books.zone_id)

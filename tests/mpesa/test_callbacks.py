@@ -15,6 +15,7 @@ from association.members.models import Member
 from association.mpesa import callbacks
 from association.mpesa.models import (
     CallbackInbox,
+    CallbackKind,
     MpesaSettings,
     MpesaTransaction,
     StkRequest,
@@ -318,7 +319,7 @@ def test_with_initiator_credentials_paybill_money_waits_for_transaction_status(
         with app.app_context():
             rows = db.session.scalars(sa.select(CallbackInbox.outcome).where(
                 CallbackInbox.kind == "status_result")).all()
-            return len(rows) == 2 and rows
+            return len(rows) == 2 and all(rows)  # both stored and processed
 
     wait_for(settled)
     with app.app_context():
@@ -443,3 +444,73 @@ def test_the_inbox_is_append_only(app, client, member):
         with pytest.raises(InboxChangeError):
             db.session.flush()
         db.session.rollback()
+
+
+# --- Processing many stored bodies at once -------------------------------------------------
+
+
+def _store(app, *bodies):
+    with app.app_context(), acting_as("test"):
+        for body in bodies:
+            callbacks.store(CallbackKind.C2B_CONFIRMATION, json.dumps(body).encode(), None)
+        db.session.commit()
+
+
+def test_a_burst_is_processed_in_batches_each_receipt_once(app, member):
+    bodies = [c2b_confirmation(receipt=f"TB{n:08d}", account="mlk 1", amount="50.00")
+              for n in range(12)]
+    _store(app, *bodies, *bodies[:3], {"TransID": "TB99999999"})  # 3 repeats, 1 malformed
+    with app.app_context(), acting_as("test"):
+        assert callbacks.process_pending(batch=5) == 16
+        assert callbacks.process_pending(batch=5) == 0  # nothing left, nothing redone
+    with app.app_context():
+        codes = db.session.scalars(sa.select(Payment.mpesa_code)).all()
+        assert sorted(codes) == sorted(b["TransID"] for b in bodies)
+        assert count(Receipt) == 12 and member_balance(member) == -12 * 5_000
+        rows = db.session.scalars(sa.select(CallbackInbox).order_by(CallbackInbox.id)).all()
+        assert [r.outcome for r in rows] == ["credited"] * 12 + ["duplicate"] * 3 + ["error"]
+        assert all(r.processed_at is not None and r.attempts == 1 for r in rows)
+        assert [r.key for r in rows[:13]] == [b["TransID"] for b in bodies] + ["TB00000000"]
+
+
+def test_one_callback_processes_what_others_left_stored(app, client, member):
+    """Bodies stored by requests that died before processing them are not left waiting."""
+    _store(app, c2b_confirmation(receipt="TC57LEFT01", account="MLK-0001", amount="50"))
+    assert post(client, CONFIRM, c2b_confirmation(receipt="TC57NEXT01", amount="70"))[0] == 200
+    with app.app_context():
+        assert sorted(db.session.scalars(sa.select(Payment.mpesa_code))) == ["TC57LEFT01",
+                                                                             "TC57NEXT01"]
+
+
+def test_bodies_already_tried_are_left_to_reconcile(app, client, member):
+    """A body whose processing must wait (here an STK callback that overtook its request)
+    is tried once after its acknowledgement, then only by ``flask mpesa reconcile``."""
+    assert post(client, STK, stk_success("ws_CO_NOTYET", amount=50))[0] == 200
+    assert post(client, CONFIRM, c2b_confirmation())[0] == 200
+    with app.app_context():
+        waiting = db.session.scalar(sa.select(CallbackInbox).where(
+            CallbackInbox.key == "ws_CO_NOTYET"))
+        assert waiting.processed_at is None and waiting.attempts == 1
+        assert waiting.outcome == "unknown_request" and count(Payment) == 1
+
+
+def test_a_batch_that_cannot_be_committed_is_processed_one_by_one(app, member):
+    bodies = [c2b_confirmation(receipt=f"TF{n:08d}", account="MLK-0001") for n in range(4)]
+    _store(app, *bodies)
+    failures = []
+
+    def refuse_once(session):  # the database refuses the first commit (a lost connection)
+        if not failures and not session.in_nested_transaction():
+            failures.append(True)
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("connection lost"))
+
+    with app.app_context(), acting_as("test"):
+        sa.event.listen(db.session.session_factory.class_, "before_commit", refuse_once)
+        try:
+            assert callbacks.process_pending() == 4
+        finally:
+            sa.event.remove(db.session.session_factory.class_, "before_commit", refuse_once)
+    with app.app_context():
+        assert failures and count(Payment) == 4 and count(Receipt) == 4
+        assert db.session.scalar(sa.select(sa.func.count(CallbackInbox.id)).where(
+            CallbackInbox.processed_at.is_(None))) == 0
