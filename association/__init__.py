@@ -125,7 +125,8 @@ def register_request_hooks(app: Flask) -> None:
     def refuse_nul_bytes():
         """No text column can hold a NUL byte (PostgreSQL refuses them): refuse it early."""
         values = [*request.args.values(), *request.form.values(), *request.args.keys(),
-                  *request.form.keys(), *(f.filename or "" for f in request.files.values())]
+                  *request.form.keys(), *(f.filename or "" for f in request.files.values()),
+                  *(v for v in (request.view_args or {}).values() if isinstance(v, str))]
         if any("\x00" in value for value in values):
             abort(400)
 

@@ -118,6 +118,8 @@ EXPECTED = {
     "mpesa_imports.suspense": {"chair", "treasurer", "auditor"},
     "mpesa_imports.assign": {"chair", "treasurer"},
     "mpesa_imports.refund": {"chair", "treasurer"},
+    "mpesa_imports.refund_sent": {"chair", "treasurer"},
+    "mpesa_imports.undo": {"chair", "treasurer"},
     # Meetings and governance (issue 6): officials read meetings; the chair and secretary run
     # them; any login reads published minutes (a member gets 404 for unpublished ones).
     "meetings.index": OFFICIALS,
@@ -242,10 +244,13 @@ def walk(app, people, make_user, setup_association):
             "expense_id": expense.id,
             "account_id": account("cash").id,
             **_meeting_walk_ids(people),
-            **mpesa_walk_values(app, people.other_member_id),
             **desk_walk_values(),
             **patrol_walk_values(people.other_member_id, setup_association.zone_id),
         }
+        # Both the callbacks and the calendar feed take a "token": each gets its own.
+        mpesa = mpesa_walk_values(app, people.other_member_id)
+        values["request_id"] = mpesa["request_id"]
+        values["callback_token"] = mpesa["token"]
     return app, values
 
 
@@ -276,7 +281,8 @@ def _urls(app, values):
             continue
         url = rule.rule
         for name in rule.arguments:
-            value = str(values[name])
+            callback = name == "token" and rule.endpoint.startswith("mpesa.")
+            value = str(values["callback_token" if callback else name])
             url = url.replace(f"<int:{name}>", value).replace(f"<{name}>", value)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, url

@@ -84,7 +84,7 @@ class PaymentForm(_MemberField, BaseForm):
     amount = StringField(_l("Amount (KES)"), validators=[Length(max=30)])
     method = SelectField(_l("How it was paid"), choices=enum_choices(PaymentMethod), default="cash")
     reference = StringField(
-        _l("M-Pesa code or bank reference"), validators=[Optional(), Length(max=60)]
+        _l("M-Pesa code or bank reference"), validators=[Optional(), Length(max=40)]
     )
     paid_on = DateField(
         _l("Date paid"), default=today_in_nairobi,

@@ -256,7 +256,7 @@ def test_success_flash_names_the_receipt(app, web, rates):
     ({"paid_on": "2999-01-01"}, "A payment cannot be dated in the future."),
     ({"method": "mpesa", "reference": ""}, "Enter the M-Pesa code"),
     ({"method": "mpesa", "reference": "12"}, "Enter the M-Pesa code"),
-    ({"reference": "x" * 61}, "Field cannot be longer than 60 characters."),
+    ({"reference": "x" * 41}, "Field cannot be longer than 40 characters."),
 ])
 def test_bad_payments_show_the_problem_and_write_nothing(app, web, rates, overrides, message):
     web.login("treasurer")
