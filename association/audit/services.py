@@ -257,8 +257,11 @@ def insert_audited(model, rows: list[dict]) -> list[int]:
         raise ValueError(f"{table.name}: give exactly the columns {sorted(expected)}")
     session = db.session
     session.flush()
-    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = list(session.execute(statement, rows).scalars())
+    if session.get_bind().dialect.name == "sqlite":
+        ids = _sqlite_insert(table, rows)
+    else:
+        statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = list(session.execute(statement, rows).scalars())
     redact = _redacted_keys(model)
     events = [
         ("create", table.name, str(row_id), None, {
@@ -269,6 +272,23 @@ def insert_audited(model, rows: list[dict]) -> list[int]:
         for row_id, row in zip(ids, rows, strict=True)
     ]
     append_events(session.connection(), events)
+    return ids
+
+
+def _sqlite_insert(table: sa.Table, rows: list[dict]) -> list[int]:
+    """Insert ``rows`` in one executemany; their ids, in order.
+
+    SQLite can only return ids in order one row per statement (20,000 statements
+    for a dues run). Without RETURNING it numbers each new row one above the
+    highest id, and the transaction's write lock, taken by the first row, keeps
+    every other writer out until commit: the rows just written are the last ones.
+    """
+    session = db.session
+    session.execute(sa.insert(table), rows)
+    ids = list(session.scalars(
+        sa.select(table.c.id).order_by(table.c.id.desc()).limit(len(rows))))[::-1]
+    if ids != list(range(ids[0], ids[0] + len(rows))):
+        raise RuntimeError(f"{table.name}: the new rows' ids are not consecutive")
     return ids
 
 
