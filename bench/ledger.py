@@ -97,6 +97,10 @@ def parse_args(argv=None):
         "--keep", action="store_true",
         help="keep the database (and the exported journal) afterwards and print where they are",
     )
+    parser.add_argument(
+        "--only", type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=list(CHILDREN),
+        help=f"measure only these, comma-separated (of {', '.join(CHILDREN)})")
     # Internal: a child process that takes one measurement on the generated database.
     parser.add_argument("--measure", choices=CHILDREN, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -118,6 +122,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.measure:
         return child(args)
+    if unknown := sorted(set(args.only) - set(CHILDREN)):
+        print(f"--only: unknown {', '.join(unknown)} (choose from {', '.join(CHILDREN)})",
+              file=sys.stderr)
+        return 2
     tmp = Path(tempfile.mkdtemp(prefix="association-bench-"))
     if args.database_url:
         url = _database_url(args.database_url)
@@ -186,8 +194,8 @@ def run(app, url: str, tmp: Path, args) -> int:
 
     results: dict[str, dict] = {}
     failed = []
-    for name in CHILDREN:
-        print(f"  measuring {name}...", flush=True)
+    for name in (name for name in CHILDREN if name in args.only):
+        print(f"  measuring {name}... (load average {os.getloadavg()[0]:.2f})", flush=True)
         command = [sys.executable, str(Path(__file__).resolve()), "--measure", name,
                    "--url", url, "--tmp", str(tmp), "--member-id", str(made.busiest_member_id)]
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
