@@ -222,6 +222,12 @@ SESSION_CHANGING = {"auth.logout", "auth.login", "auth.password"}
 def walk(app, people, make_user, setup_association):
     """The demo-like people, a spare user to act on, and a consent on another member."""
     app.config["WTF_CSRF_ENABLED"] = False
+    return app, walk_values(app, people, make_user, setup_association)
+
+
+def walk_values(app, people, make_user, setup_association) -> dict:
+    """Another member's objects (consent, receipt, waiver, STK request, patrol duty, meeting
+    records), an expense and a spare user: a value for every argument of every route."""
     victim_id = make_user("spare", Role.TREASURER)
     with app.app_context():
         from association.members.models import Member
@@ -251,7 +257,7 @@ def walk(app, people, make_user, setup_association):
         mpesa = mpesa_walk_values(app, people.other_member_id)
         values["request_id"] = mpesa["request_id"]
         values["callback_token"] = mpesa["token"]
-    return app, values
+    return values
 
 
 def _meeting_walk_ids(people) -> dict:

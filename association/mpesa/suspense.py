@@ -142,6 +142,17 @@ def decided_by_names(transactions) -> dict[int, str]:
         sa.select(User.id, User.full_name).where(User.id.in_(ids))).all())
 
 
+def _reason(typed: str | None, missing) -> str:
+    """The reason given, spaces tidied; ``missing`` is the message when there is none."""
+    reason = " ".join((typed or "").split())
+    if len(reason) < REASON_MIN:
+        raise SuspenseError(missing)
+    if len(reason) > REASON_MAX:
+        raise SuspenseError(_l("The reason is too long (%(n)d characters at most).",
+                               n=REASON_MAX))
+    return reason
+
+
 def _locked(tx_id: int) -> MpesaTransaction | None:
     """The transaction, re-read and locked so two officials cannot decide it at once."""
     return db.session.scalar(
@@ -223,12 +234,7 @@ def mark_for_refund(tx_id: int, reason: str, by_user_id: int | None) -> MpesaTra
         SuspenseError: no reason, a reason too short or long, or the transaction is
             gone or no longer in suspense.
     """
-    reason = " ".join((reason or "").split())
-    if len(reason) < REASON_MIN:
-        raise SuspenseError(_l("Give the reason for the refund."))
-    if len(reason) > REASON_MAX:
-        raise SuspenseError(_l("The reason is too long (%(n)d characters at most).",
-                               n=REASON_MAX))
+    reason = _reason(reason, _l("Give the reason for the refund."))
     tx = _waiting(tx_id)
     tx.status = TransactionStatus.REFUND
     tx.note = reason
@@ -317,12 +323,7 @@ def undo_assignment(tx_id: int, reason: str, by_user_id: int | None) -> MpesaTra
             suspense queue, was already undone, or its payment is in a closed month.
         ClosedPeriodError: today's month is closed.
     """
-    reason = " ".join((reason or "").split())
-    if len(reason) < REASON_MIN:
-        raise SuspenseError(_l("Give the reason for undoing the assignment."))
-    if len(reason) > REASON_MAX:
-        raise SuspenseError(_l("The reason is too long (%(n)d characters at most).",
-                               n=REASON_MAX))
+    reason = _reason(reason, _l("Give the reason for undoing the assignment."))
     tx = _locked(tx_id)
     if tx is None:
         raise SuspenseError(_l("That M-Pesa payment does not exist."))

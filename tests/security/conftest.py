@@ -6,23 +6,13 @@ forms its pages render. A route or form added later is attacked without anyone e
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
 
-from association.auth.models import Role
 from association.extensions import db
-from association.ledger.expenses import record_expense
-from association.ledger.models import PaymentMethod
-from association.ledger.services import account, record_payment, request_waiver
-from association.members.models import ConsentChannel, ConsentPurpose, Member
-from association.members.services import record_consent
-from tests.mpesa.daraja_helpers import mpesa_walk_values
-from tests.mpesa.desk_helpers import desk_walk_values
-from tests.patrols.helpers import patrol_walk_values
-from tests.test_access import _meeting_walk_ids
+from tests.test_access import walk_values
 
 #: Daraja's callbacks: public, exempt from CSRF, guarded by the secret token in their path.
 CALLBACKS = {"mpesa.stk_callback", "mpesa.c2b_validation", "mpesa.c2b_confirmation",
@@ -43,33 +33,8 @@ class World:
 def world(app, people, make_user, setup_association):
     """Another member with a receipt, a consent, a waiver, an STK request, patrol duty and
     meeting records; an expense, a suspense transaction, a spare user. CSRF stays on."""
-    victim_id = make_user("spare", Role.TREASURER)
-    with app.app_context():
-        other = db.session.get(Member, people.other_member_id)
-        consent = record_consent(other, ConsentPurpose.SMS, ConsentChannel.PAPER,
-                                 other.joined_on, "en", None)
-        receipt = record_payment(other, 5_000, PaymentMethod.CASH, other.joined_on, None).receipt
-        waiver = request_waiver(other, date(2025, 1, 1), None, 0, "Fire in the plot", None)
-        expense = record_expense(account("patrol_equipment"), "Juja Road hardware", 120_000,
-                                 PaymentMethod.CASH, date(2025, 2, 1), "Six torches", None, None)
-        db.session.commit()
-        mpesa = mpesa_walk_values(app, people.other_member_id)
-        values = {
-            "member_id": people.other_member_id,
-            "user_id": victim_id,
-            "zone_id": setup_association.zone_id,
-            "consent_id": consent.id,
-            "number": receipt.number,
-            "waiver_id": waiver.id,
-            "expense_id": expense.id,
-            "account_id": account("cash").id,
-            **_meeting_walk_ids(people),
-            **mpesa,
-            **desk_walk_values(),
-            **patrol_walk_values(people.other_member_id, setup_association.zone_id),
-        }
-        values["ical_token"] = values.pop("token")
-        values["callback_token"] = mpesa["token"]
+    values = walk_values(app, people, make_user, setup_association)
+    values["ical_token"] = values.pop("token")
     # The suite logs in and out many times a minute: not a brute-force attack.
     app.config.update(LOGIN_RATE_LIMIT="1000 per minute",
                       LOGIN_RATE_LIMIT_PER_ACCOUNT="1000 per minute")
