@@ -4,7 +4,8 @@ Every flush of the application's session is audited automatically: the
 ``before_flush``/``after_flush`` hooks below turn each created, changed or
 deleted row into an :class:`AuditEvent`, so no service can forget to. Events
 that are not row writes (an export of personal data, say) go through
-:func:`log_event`.
+:func:`log_event`. A transaction's events are chained when it commits, in the
+same transaction: all of them or none.
 """
 
 import contextlib
@@ -164,7 +165,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 
 
 def _after_flush(session: Session, flush_context) -> None:
-    """Append the flushed writes to the chain, in the same transaction."""
+    """Keep the flushed writes, to be chained when the transaction commits."""
     pending = session.info.pop("audit_pending", [])
     new = session.info.pop("audit_new", [])
     events = [
@@ -172,35 +173,100 @@ def _after_flush(session: Session, flush_context) -> None:
         for action, obj, before, after in pending
     ]
     events += [("create", _object_type(o), _object_id(o), None, _column_values(o)) for o in new]
+    _defer(session, events)
+
+
+# --- Events wait for the commit -----------------------------------------------------
+#
+# A transaction's events are chained once, when it commits: one lock of the chain's head
+# and one insert for everything it wrote (an M-Pesa batch flushes a hundred times), and
+# the head is locked only for the moment of the commit, not for the whole transaction.
+# A savepoint that is rolled back takes its events with it.
+
+
+def _waiting(session: Session) -> dict:
+    return session.info.setdefault("audit_waiting", {"events": [], "savepoints": {}})
+
+
+def _defer(session: Session, events: list[tuple]) -> None:
+    """Keep ``events`` with who is acting now (the actor may change before the commit)."""
     if events:
-        append_events(session.connection(), events)
+        actor = current_actor()
+        _waiting(session)["events"].extend((*each, *actor) for each in events)
+
+
+def _savepoint_begun(session: Session, transaction) -> None:
+    if transaction.nested:
+        waiting = _waiting(session)
+        waiting["savepoints"][transaction] = len(waiting["events"])
+
+
+def _rolled_back(session: Session, previous_transaction) -> None:
+    waiting = _waiting(session)
+    if previous_transaction.nested:
+        kept = waiting["savepoints"].pop(previous_transaction, None)
+        if kept is not None:
+            del waiting["events"][kept:]
+    else:
+        session.info.pop("audit_waiting", None)
+
+
+def _before_commit(session: Session) -> None:
+    """Chain the transaction's events in it, just before it commits (not a savepoint's
+    release: those events wait for the transaction)."""
+    if session.in_nested_transaction():
+        return
+    session.flush()
+    waiting = session.info.pop("audit_waiting", None)
+    if waiting and waiting["events"]:
+        _write(session.connection(), waiting["events"])
+
+
+def _transaction_ended(session: Session, transaction) -> None:
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop("audit_waiting", None)
 
 
 def append_events(conn: sa.Connection, events: list[tuple]) -> None:
-    """Append events to the chain on ``conn``; the caller's transaction commits them.
+    """Append events to the chain on ``conn`` at once; the caller's transaction commits them.
 
     Args:
         conn: a connection inside the caller's transaction.
         events: ``(action, object_type, object_id, before, after)`` tuples;
             ``before`` and ``after`` are dicts or None.
     """
-    head = AuditHead.__table__
-    events_table = AuditEvent.__table__
-    reserve = sa.update(head).where(head.c.id == 1).values(seq=head.c.seq + len(events))
+    actor = current_actor()
+    _write(conn, [(*each, *actor) for each in events])
+
+
+_HEAD = AuditHead.__table__
+_EVENTS = AuditEvent.__table__
+#: Built once: an M-Pesa callback or a payment commits in a few milliseconds, and building
+#: these statements anew each time cost as much as running them.
+_RESERVE = (sa.update(_HEAD).where(_HEAD.c.id == 1)
+            .values(seq=_HEAD.c.seq + sa.bindparam("n", type_=sa.Integer)))
+_READ_HEAD = sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
+_MOVE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1).values(hash=sa.bindparam("new_hash"))
+_INSERT_EVENTS = sa.insert(_EVENTS)
+
+
+def _write(conn: sa.Connection, events: list[tuple]) -> None:
+    """Chain ``events`` (each with its actor id and label) after the head, in order."""
     # Locking the head row first serialises concurrent writers on both databases.
-    if conn.execute(reserve).rowcount == 0:
+    if conn.execute(_RESERVE, {"n": len(events)}).rowcount == 0:
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
-            insert(head).values(id=1, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
+            insert(_HEAD).values(id=1, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
         )
-        conn.execute(reserve)
-    last_seq, prev_hash = conn.execute(sa.select(head.c.seq, head.c.hash)).one()
-    actor_id, actor = current_actor()
+        conn.execute(_RESERVE, {"n": len(events)})
+    last_seq, prev_hash = conn.execute(_READ_HEAD).one()
     now = utcnow()
     rows = []
-    for offset, (action, object_type, object_id, before, after) in enumerate(events):
+    first = last_seq - len(events) + 1
+    for offset, (action, object_type, object_id, before, after, actor_id, actor) \
+            in enumerate(events):
         row = {
-            "seq": last_seq - len(events) + 1 + offset,
+            "seq": first + offset,
             "occurred_at": now,
             "actor_id": actor_id,
             "actor": actor,
@@ -214,10 +280,10 @@ def append_events(conn: sa.Connection, events: list[tuple]) -> None:
         row["hash"] = prev_hash = event_hash(prev_hash, _content(row))
         rows.append(row)
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
-        _copy_into(conn, events_table, rows)
+        _copy_into(conn, _EVENTS, rows)
     else:
-        conn.execute(sa.insert(events_table), rows)
-    conn.execute(sa.update(head).where(head.c.id == 1).values(hash=prev_hash))
+        conn.execute(_INSERT_EVENTS, rows)
+    conn.execute(_MOVE_HEAD, {"new_hash": prev_hash})
 
 
 #: From this many events at once, PostgreSQL takes them by COPY: a dues run writes one per
@@ -271,7 +337,7 @@ def insert_audited(model, rows: list[dict]) -> list[int]:
         })
         for row_id, row in zip(ids, rows, strict=True)
     ]
-    append_events(session.connection(), events)
+    _defer(session(), events)
     return ids
 
 
@@ -293,11 +359,10 @@ def _sqlite_insert(table: sa.Table, rows: list[dict]) -> list[int]:
 
 
 def log_event(action: str, object_type: str, object_id=None, details: dict | None = None) -> None:
-    """Record something that is not a row write (an export, say) in the trail."""
-    append_events(
-        db.session.connection(),
-        [(action, object_type, None if object_id is None else str(object_id), None, details)],
-    )
+    """Record something that is not a row write (an export, say) in the trail, when the
+    transaction commits."""
+    _defer(db.session(),
+           [(action, object_type, None if object_id is None else str(object_id), None, details)])
 
 
 def _walk(rows) -> tuple[str, int, tuple[int, str] | None]:
@@ -341,3 +406,7 @@ def install_hooks() -> None:
     if not event.contains(session_class, "before_flush", _before_flush):
         event.listen(session_class, "before_flush", _before_flush)
         event.listen(session_class, "after_flush", _after_flush)
+        event.listen(session_class, "after_transaction_create", _savepoint_begun)
+        event.listen(session_class, "after_soft_rollback", _rolled_back)
+        event.listen(session_class, "before_commit", _before_commit)
+        event.listen(session_class, "after_transaction_end", _transaction_ended)

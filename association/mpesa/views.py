@@ -70,8 +70,9 @@ def _receive(kind: CallbackKind, token: str):
         abort(413)
     with acting_as("daraja:callback"):
         row = callbacks.store(kind, raw, request.remote_addr)
+        refused = row.outcome == "refused_address"  # read before the commit expires it
         db.session.commit()  # kept before anything else can fail
-        if row.outcome == "refused_address":
+        if refused:
             return jsonify({"ResultCode": 1, "ResultDesc": "Rejected"}), 403
         answer = callbacks.acknowledgement(kind)
         if kind == CallbackKind.C2B_VALIDATION:

@@ -196,3 +196,43 @@ def test_a_large_batch_of_events_keeps_the_chain(app, setup_association):
         assert json.loads(written[3].after)["name"] == "Wanjirũ 3\t\"x\"\\"
         assert {e.actor for e in written} == {"bulk-test"}
         assert verify_chain().ok
+
+
+def test_events_are_chained_at_the_commit_and_a_rolled_back_savepoint_takes_its_own(
+        app, setup_association):
+    """Events wait for the commit: a savepoint rolled back drops the events of its writes
+    only; a released one keeps them; each event keeps the actor of the moment it was
+    written; the whole transaction moves the chain's head once."""
+    from association.audit.models import AuditHead
+
+    head_writes = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.startswith("UPDATE audit_head"):
+            head_writes.append(statement)
+
+    with app.app_context():
+        before = len(_events())
+        seq_before = db.session.scalar(sa.select(AuditHead.seq))
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            with acting_as("first"):
+                create_user("kept1", "Kept One", "a-long-passphrase", {Role.AUDITOR})
+            savepoint = db.session.begin_nested()
+            with acting_as("undone"):
+                create_user("undone", "Undone", "a-long-passphrase", {Role.AUDITOR})
+            savepoint.rollback()
+            with db.session.begin_nested(), acting_as("second"):
+                create_user("kept2", "Kept Two", "a-long-passphrase", {Role.AUDITOR})
+            assert len(_events()) == before  # nothing is chained before the commit
+            db.session.commit()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        created = [e for e in _events("user") if e.action == "create"]
+        names = [json.loads(e.after)["username"] for e in created]
+        assert "undone" not in names
+        assert names[-2:] == ["kept1", "kept2"]
+        assert [e.actor for e in created[-2:]] == ["first", "second"]
+        assert db.session.scalar(sa.select(AuditHead.seq)) == seq_before + len(_events()) - before
+        assert len(head_writes) == 2  # one reservation and one new hash for the transaction
+        assert verify_chain().ok
