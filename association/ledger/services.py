@@ -272,19 +272,7 @@ def post_entry(
             debits that do not equal credits.
         ClosedPeriodError: ``entry_date`` is in a closed month.
     """
-    lines = _merge(lines)
-    if len(lines) < 2:
-        raise UnbalancedEntryError(_l("An entry needs at least two lines."))
-    for line in lines:
-        if not isinstance(line.amount_cents, int) or not 0 < line.amount_cents <= MAX_CENTS * 1000:
-            raise UnbalancedEntryError(_l("Every line needs an amount above zero."))
-    debits = sum(line.amount_cents for line in lines if line.side == Side.DEBIT)
-    credits = sum(line.amount_cents for line in lines if line.side == Side.CREDIT)
-    if debits != credits:
-        raise UnbalancedEntryError(
-            _l("Debits (%(debits)s) and credits (%(credits)s) must be equal.",
-               debits=format_kes(debits), credits=format_kes(credits))
-        )
+    lines = _balanced(lines)
     check_open(entry_date)
     entry = JournalEntry(
         entry_date=entry_date, memo=memo[:300], source=source, reference=reference,
@@ -300,6 +288,29 @@ def post_entry(
     ])
     _add_to_month_totals(entry_date, lines)
     return entry
+
+
+def _balanced(lines: list[Line]) -> list[Line]:
+    """An entry's lines, merged, once they are shown to balance.
+
+    Raises:
+        UnbalancedEntryError: fewer than two lines, a non-positive amount, or
+            debits that do not equal credits.
+    """
+    lines = _merge(lines)
+    if len(lines) < 2:
+        raise UnbalancedEntryError(_l("An entry needs at least two lines."))
+    for line in lines:
+        if not isinstance(line.amount_cents, int) or not 0 < line.amount_cents <= MAX_CENTS * 1000:
+            raise UnbalancedEntryError(_l("Every line needs an amount above zero."))
+    debits = sum(line.amount_cents for line in lines if line.side == Side.DEBIT)
+    credits = sum(line.amount_cents for line in lines if line.side == Side.CREDIT)
+    if debits != credits:
+        raise UnbalancedEntryError(
+            _l("Debits (%(debits)s) and credits (%(credits)s) must be equal.",
+               debits=format_kes(debits), credits=format_kes(credits))
+        )
+    return lines
 
 
 def _add_to_month_totals(entry_date: date, lines: list[Line]) -> None:
@@ -775,6 +786,8 @@ def _allocate(charges: list[DuesCharge], amount: int) -> list[tuple[DuesCharge, 
     for charge in charges:
         if amount <= 0:
             break
+        if charge.open_cents <= 0:
+            continue  # settled by an earlier payment of the same batch
         part = min(charge.open_cents, amount)
         parts.append((charge, part))
         amount -= part
@@ -843,40 +856,13 @@ def record_payment(
         DuplicatePaymentError: that M-Pesa code is already in the books.
         ClosedPeriodError: ``paid_on`` is in a closed month.
     """
-    if not isinstance(amount_cents, int) or not 0 < amount_cents <= MAX_CENTS:
-        raise LedgerError(_l("The amount must be more than zero."))
-    if paid_on > today_in_nairobi():
-        raise LedgerError(_l("A payment cannot be dated in the future."))
-    mpesa_code = None
-    if method == PaymentMethod.MPESA:
-        mpesa_code = normalise_mpesa_code(reference)
-        if not mpesa_code or not mpesa_code.isalnum() or not 8 <= len(mpesa_code) <= 12:
-            raise LedgerError(_l("Enter the M-Pesa code from the confirmation message, "
-                                 "e.g. TC57ABC9XY."))
-        reference = None
-        # A code already in the books is refused by its unique index (below).
-    reference = (reference or "").strip() or None
-    if reference and len(reference) > 40:  # the journal entry keeps 40 characters
-        raise LedgerError(_l("The reference is too long: at most 40 characters."))
-    check_open(paid_on)
-
-    cash = account_id(METHOD_ACCOUNT_KEY[method])
-    lines = [Line(cash, Side.DEBIT, amount_cents)]
-    parts = []
-    if settings().voluntary_contributions:
-        income = account_id(DUES_INCOME_KEY[member.category])
-        lines.append(Line(income, Side.CREDIT, amount_cents))
-    else:
-        parts = _allocate(_open_charges(member.id), amount_cents)
-        settled = sum(part for _, part in parts)
-        if settled:
-            lines.append(Line(account_id("dues_receivable"), Side.CREDIT, settled, member.id))
-        if amount_cents > settled:
-            lines.append(Line(account_id("member_credit"), Side.CREDIT, amount_cents - settled,
-                              member.id))
+    mpesa_code, reference = _checked_payment(amount_cents, method, paid_on, reference)
+    voluntary = settings().voluntary_contributions
+    parts = [] if voluntary else _allocate(_open_charges(member.id), amount_cents)
+    lines = _payment_lines(member.id, member.category, amount_cents, method, parts, voluntary)
     savepoint = db.session.begin_nested()
     try:
-        entry = post_entry(paid_on, f"{method.value} payment from {member.member_no}", source,
+        entry = post_entry(paid_on, _payment_memo(method, member.member_no), source,
                            lines, received_by_id, reference=mpesa_code or reference)
         payment = Payment(member_id=member.id, amount_cents=amount_cents, method=method,
                           mpesa_code=mpesa_code, reference=reference, paid_on=paid_on,
@@ -897,12 +883,145 @@ def record_payment(
     return payment
 
 
-def _next_receipt_seq(year: int) -> int:
-    """Take the next number of ``year``; the lock is held until the transaction ends,
-    and a rollback gives the number back, so numbers have no gaps."""
+def _checked_payment(amount_cents: int, method: PaymentMethod, paid_on: date,
+                     reference: str | None) -> tuple[str | None, str | None]:
+    """A payment's (M-Pesa code, other reference), once it may be recorded.
+
+    Raises:
+        LedgerError: a bad amount or date, an M-Pesa payment without its code, a
+            reference too long.
+        ClosedPeriodError: ``paid_on`` is in a closed month.
+    """
+    if not isinstance(amount_cents, int) or not 0 < amount_cents <= MAX_CENTS:
+        raise LedgerError(_l("The amount must be more than zero."))
+    if paid_on > today_in_nairobi():
+        raise LedgerError(_l("A payment cannot be dated in the future."))
+    mpesa_code = None
+    if method == PaymentMethod.MPESA:
+        mpesa_code = normalise_mpesa_code(reference)
+        if not mpesa_code or not mpesa_code.isalnum() or not 8 <= len(mpesa_code) <= 12:
+            raise LedgerError(_l("Enter the M-Pesa code from the confirmation message, "
+                                 "e.g. TC57ABC9XY."))
+        reference = None
+        # A code already in the books is refused by its unique index.
+    reference = (reference or "").strip() or None
+    if reference and len(reference) > 40:  # the journal entry keeps 40 characters
+        raise LedgerError(_l("The reference is too long: at most 40 characters."))
+    check_open(paid_on)
+    return mpesa_code, reference
+
+
+def _payment_memo(method: PaymentMethod, member_no: str) -> str:
+    return f"{method.value} payment from {member_no}"
+
+
+def _payment_lines(member_id: int, category: Category, amount_cents: int,
+                   method: PaymentMethod, parts: list[tuple[DuesCharge, int]],
+                   voluntary: bool) -> list[Line]:
+    """Dr the money's account; Cr the dues settled by ``parts`` and the rest to the
+    member's credit (or, for voluntary contributions, Cr the category's income)."""
+    lines = [Line(account_id(METHOD_ACCOUNT_KEY[method]), Side.DEBIT, amount_cents)]
+    if voluntary:
+        lines.append(Line(account_id(DUES_INCOME_KEY[category]), Side.CREDIT, amount_cents))
+        return lines
+    settled = sum(part for _, part in parts)
+    if settled:
+        lines.append(Line(account_id("dues_receivable"), Side.CREDIT, settled, member_id))
+    if amount_cents > settled:
+        lines.append(Line(account_id("member_credit"), Side.CREDIT, amount_cents - settled,
+                          member_id))
+    return lines
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    """One payment of a batch for :func:`record_payments`."""
+
+    member_id: int
+    member_no: str
+    category: Category
+    amount_cents: int
+    method: PaymentMethod
+    paid_on: date
+    reference: str | None = None
+
+
+def record_payments(payments: list[NewPayment], received_by_id: int | None = None,
+                    source: EntrySource = EntrySource.PAYMENT) -> list[int]:
+    """Record many payments at once (a batch of M-Pesa confirmations): for each, the
+    same entry, allocations, credit and numbered receipt as :func:`record_payment`,
+    in a few statements for the whole batch. Returns the payments' ids, in order.
+
+    Payments of one member settle their charges in the order given. The receipts
+    take consecutive numbers of this year.
+
+    Raises:
+        LedgerError, ClosedPeriodError: as :func:`record_payment`, for any payment;
+            nothing of the batch is written.
+        IntegrityError: an M-Pesa code already in the books (the caller undoes the
+            transaction).
+    """
+    if not payments:
+        return []
+    checked = [_checked_payment(p.amount_cents, p.method, p.paid_on, p.reference)
+               for p in payments]
+    voluntary = settings().voluntary_contributions
+    charges = {} if voluntary else _open_charges_of({p.member_id for p in payments})
+    plans = []
+    for payment, (mpesa_code, reference) in zip(payments, checked, strict=True):
+        parts = [] if voluntary else _allocate(charges.get(payment.member_id, []),
+                                                payment.amount_cents)
+        for charge, part in parts:
+            charge.open_cents -= part  # the member's next payment settles the next charge
+        lines = _balanced(_payment_lines(payment.member_id, payment.category,
+                                         payment.amount_cents, payment.method, parts,
+                                         voluntary))
+        plans.append((payment, mpesa_code, reference, parts, lines))
+    now = utcnow()
+    entry_ids = insert_audited(JournalEntry, [
+        {"entry_date": p.paid_on, "memo": _payment_memo(p.method, p.member_no), "source": source,
+         "reference": code or reference, "posted_by_id": received_by_id, "posted_at": now,
+         "reverses_id": None}
+        for p, code, reference, _, _ in plans])
+    insert_audited(Posting, [
+        {"entry_id": entry_id, "account_id": line.account_id, "member_id": line.member_id,
+         "side": line.side, "amount_cents": line.amount_cents}
+        for entry_id, (*_, lines) in zip(entry_ids, plans, strict=True) for line in lines])
+    by_month: dict[date, list[Line]] = defaultdict(list)
+    for p, *_, lines in plans:
+        by_month[month_start(p.paid_on)] += lines
+    for month, lines in sorted(by_month.items()):
+        _add_to_month_totals(month, lines)
+    payment_ids = insert_audited(Payment, [
+        {"member_id": p.member_id, "amount_cents": p.amount_cents, "method": p.method,
+         "mpesa_code": code, "reference": reference, "paid_on": p.paid_on,
+         "received_by_id": received_by_id, "entry_id": entry_id, "created_at": now}
+        for entry_id, (p, code, reference, _, _) in zip(entry_ids, plans, strict=True)])
+    insert_audited(Allocation, [
+        {"charge_id": charge.id, "payment_id": payment_id, "entry_id": entry_id,
+         "amount_cents": part, "reversed_by_entry_id": None}
+        for payment_id, entry_id, (_, _, _, parts, _) in zip(payment_ids, entry_ids, plans,
+                                                               strict=True)
+        for charge, part in parts])
+    year = today_in_nairobi().year
+    first = _next_receipt_seq(year, len(plans)) - len(plans) + 1
+    short = _short_code()
+    insert_audited(Receipt, [
+        {"number": f"{short}-{year}-{seq:06d}", "year": year, "seq": seq,
+         "payment_id": payment_id, "check_code": secrets.token_hex(4), "issued_at": now,
+         "voided_at": None, "void_reason": None, "voided_by_id": None, "void_entry_id": None}
+        for seq, payment_id in enumerate(payment_ids, start=first)])
+    db.session.flush()  # the charges' open amounts (audited as any flush)
+    return payment_ids
+
+
+def _next_receipt_seq(year: int, count: int = 1) -> int:
+    """Take the next ``count`` numbers of ``year`` (returns the last); the lock is held
+    until the transaction ends, and a rollback gives the numbers back, so numbers have
+    no gaps."""
     counter = ReceiptCounter.__table__
     bump = (sa.update(counter).where(counter.c.year == year)
-            .values(last_seq=counter.c.last_seq + 1).returning(counter.c.last_seq))
+            .values(last_seq=counter.c.last_seq + count).returning(counter.c.last_seq))
     seq = db.session.execute(bump).scalar()
     if seq is None:
         insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"

@@ -29,12 +29,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from association.audit.services import acting_as
+from association.audit.services import acting_as, insert_audited
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import NAIROBI, normalise_mpesa_code
+from association.ledger.models import EntrySource, PaymentMethod
+from association.ledger.services import (
+    NAIROBI,
+    NewPayment,
+    normalise_mpesa_code,
+    record_payments,
+)
 from association.members.models import Member
 from association.money import MAX_CENTS
+from association.mpesa.matching import current_index
 from association.mpesa.models import (
     CallbackInbox,
     CallbackKind,
@@ -53,7 +60,12 @@ from association.mpesa.provider import (
     our_shortcodes,
     status_query_enabled,
 )
-from association.mpesa.transactions import credit_transaction, put_in_suspense
+from association.mpesa.transactions import (
+    books_day,
+    credit_transaction,
+    known_codes,
+    put_in_suspense,
+)
 from association.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -229,8 +241,9 @@ def process_pending(batch: int = DRAIN_BATCH) -> int:
             return done
         ids, started = [row.id for row in rows], time.monotonic()
         try:
-            n = 0
-            for row in rows:
+            alone = _credit_together(rows)
+            n = len(rows) - len(alone)
+            for row in alone:
                 process(row)
                 n += 1
                 if time.monotonic() - started > DRAIN_SECONDS:
@@ -244,6 +257,78 @@ def process_pending(batch: int = DRAIN_BATCH) -> int:
         for row_id in ids:
             done += _process_alone(row_id)
         skip.update(ids)
+
+
+def _credit_together(rows: list[CallbackInbox]) -> list[CallbackInbox]:
+    """Credit a batch's plain paybill confirmations in one go, and return the rows left
+    for :func:`process`, one by one, in their order.
+
+    Plain is the common case of a burst: a receipt code new to the books, paid to our
+    shortcode, whose account or payer names a member, with no Transaction Status to
+    ask Daraja for. Each gets what :func:`process` would give it (the transaction,
+    the payment with its receipt, the inbox row's outcome) in a few statements for
+    the whole batch. Everything else is left alone: other kinds, repeats, money for
+    suspense, amounts or shortcodes to refuse. A receipt code another process
+    records meanwhile makes the insert fail, and the caller redoes the batch one by
+    one.
+    """
+    if status_query_enabled():
+        return rows
+    shortcodes = our_shortcodes()
+    candidates, codes = [], set()
+    for row in rows:
+        fields = _plain_confirmation(row, shortcodes)
+        if fields is not None and fields["receipt"] not in codes:
+            codes.add(fields["receipt"])
+            candidates.append((row, fields))
+    known = known_codes(codes)
+    index = current_index() if candidates else None
+    chosen = []
+    for row, fields in candidates:
+        if fields["receipt"] not in known and (found := index.match(
+                fields["reference"], fields["phone"], fields["msisdn_hash"])):
+            chosen.append((row, fields, found.member_id))
+    if not chosen:
+        return rows
+    members = {member.id: member for member in db.session.execute(
+        sa.select(Member.id, Member.member_no, Member.category)
+        .where(Member.id.in_({member_id for *_, member_id in chosen})))}
+    payment_ids = record_payments([
+        NewPayment(member_id, members[member_id].member_no, members[member_id].category,
+                   fields["amount"], PaymentMethod.MPESA, books_day(fields["transacted_at"]),
+                   fields["receipt"])
+        for _, fields, member_id in chosen], None, EntrySource.MPESA)
+    now = utcnow()
+    insert_audited(MpesaTransaction, [
+        {"receipt_code": fields["receipt"], "amount_cents": fields["amount"],
+         "transacted_at": fields["transacted_at"], "source": TransactionSource.C2B,
+         "status": TransactionStatus.CREDITED, "shortcode": fields["shortcode"],
+         "account_reference": fields["reference"], "phone": fields["phone"],
+         "msisdn_hash": fields["msisdn_hash"], "payer_name": fields["name"],
+         "checkout_request_id": None, "member_id": member_id, "payment_id": payment_id,
+         "note": None, "decided_by_id": None, "suspense_entry_id": None,
+         "cleared_entry_id": None, "assigned_from_suspense_at": None, "refund_code": None,
+         "refunded_on": None, "created_at": now, "updated_at": now}
+        for (_, fields, member_id), payment_id in zip(chosen, payment_ids, strict=True)])
+    for row, fields, _ in chosen:
+        row.key = fields["receipt"]
+        row.attempts = (row.attempts or 0) + 1
+        row.outcome, row.error, row.processed_at = "credited", None, now
+    done = {id(row) for row, *_ in chosen}
+    return [row for row in rows if id(row) not in done]
+
+
+def _plain_confirmation(row: CallbackInbox, shortcodes) -> dict | None:
+    """A paybill confirmation's fields, when nothing in it needs a second look."""
+    if row.kind != CallbackKind.C2B_CONFIRMATION:
+        return None
+    try:
+        fields = _c2b_fields(_parse(row.raw_body))
+    except CallbackError:
+        return None
+    if fields["amount"] is None or fields["shortcode"] not in shortcodes:
+        return None
+    return fields
 
 
 def _process_alone(row_id: int) -> int:

@@ -63,7 +63,12 @@ def books_date(tx: MpesaTransaction) -> date:
     """The day M-Pesa money enters the books: the Nairobi day it arrived, or today when
     that month is closed (late news of old money never reopens a closed month; the
     same rule as for the member's payment) or the day is in the future."""
-    day = nairobi_date(tx.transacted_at)
+    return books_day(tx.transacted_at)
+
+
+def books_day(transacted_at: datetime) -> date:
+    """:func:`books_date` of money that arrived at ``transacted_at`` (naive UTC)."""
+    day = nairobi_date(transacted_at)
     if is_closed(day) or day > today_in_nairobi():
         day = today_in_nairobi()
     return day

@@ -514,3 +514,89 @@ def test_a_batch_that_cannot_be_committed_is_processed_one_by_one(app, member):
         assert failures and count(Payment) == 4 and count(Receipt) == 4
         assert db.session.scalar(sa.select(sa.func.count(CallbackInbox.id)).where(
             CallbackInbox.processed_at.is_(None))) == 0
+
+
+def test_a_batch_credits_its_plain_confirmations_together_with_the_same_books(app, make_member):
+    """The plain confirmations of a batch (new code, our shortcode, a member named) are
+    credited together, each with the books one at a time would give it: oldest dues
+    first, the rest kept as credit, the next receipt number. The others (a repeat, money
+    for suspense, a wrong shortcode, a code typed by hand, a malformed body) are
+    processed one by one as before."""
+    from association.audit.models import AuditEvent
+    from association.audit.services import verify_chain
+    from association.ledger.models import Allocation, DuesCharge, Posting, Side
+    from association.ledger.services import add_rate_schedule, bill_month, credit_balances
+    from tests.ledger.conftest import EXAMPLE_RATES
+
+    amina, _ = make_member(first_name="Amina", phone="0712345678", joined_on=date(2025, 1, 10))
+    baraka, _ = make_member(first_name="Baraka", phone="0722000111", joined_on=date(2025, 1, 10))
+    with app.app_context(), acting_as("test"):
+        add_rate_schedule(date(2025, 1, 1), EXAMPLE_RATES, "AGM 2025-01-18, resolution 4", None)
+        for month in (1, 2, 3):
+            bill_month(date(2025, month, 1))
+        record_payment(db.session.get(Member, baraka), 5_000, PaymentMethod.MPESA,
+                       date(2025, 3, 2), None, reference="TH00000005")  # typed by hand
+        db.session.commit()
+    plain = [c2b_confirmation(receipt="TH00000001", account="mlk 1", amount="70.00"),
+             c2b_confirmation(receipt="TH00000002", account="MLK-0001", amount="100")]
+    _store(app, *plain, plain[0],
+           c2b_confirmation(receipt="TH00000003", account="nobody"),
+           c2b_confirmation(receipt="TH00000004", shortcode="999999"),
+           c2b_confirmation(receipt="TH00000005", account="MLK-0002", amount="50"),
+           {"TransID": "TH00000006"},
+           c2b_confirmation(receipt="TH00000007", account="MLK-0002", amount="50"))
+    inserts = []
+
+    def count_inserts(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO payment "):
+            inserts.append(statement)
+
+    with app.app_context(), acting_as("daraja:callback"):
+        sa.event.listen(db.engine, "before_cursor_execute", count_inserts)
+        try:
+            assert callbacks.process_pending() == 8
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count_inserts)
+    assert len(inserts) == 1  # the three new payments in one statement
+    with app.app_context():
+        rows = db.session.scalars(sa.select(CallbackInbox).order_by(CallbackInbox.id)).all()
+        assert [r.outcome for r in rows] == ["credited", "credited", "duplicate", "suspense",
+                                             "rejected", "credited", "error", "credited"]
+        assert all(r.processed_at is not None and r.attempts == 1 for r in rows)
+        assert [r.key for r in rows[:2]] == ["TH00000001", "TH00000002"]
+        by_code = {p.mpesa_code: p for p in db.session.scalars(sa.select(Payment))}
+        assert sorted(by_code) == ["TH00000001", "TH00000002", "TH00000005", "TH00000007"]
+
+        def settled(code):
+            return [(a.charge.month.month, a.amount_cents) for a in db.session.scalars(
+                sa.select(Allocation).join(DuesCharge).where(
+                    Allocation.payment_id == by_code[code].id).order_by(DuesCharge.month))]
+
+        assert settled("TH00000001") == [(1, 5_000), (2, 2_000)]
+        assert settled("TH00000002") == [(2, 3_000), (3, 5_000)]
+        assert settled("TH00000007") == [(2, 5_000)]  # Baraka's hand payment took January
+        assert member_balance(amina) == -2_000 and credit_balances([amina]) == {amina: 2_000}
+        assert member_balance(baraka) == 5_000  # March still open
+        txs = {t.receipt_code: t for t in db.session.scalars(sa.select(MpesaTransaction))}
+        for code in ("TH00000001", "TH00000002", "TH00000007"):
+            assert txs[code].status == TransactionStatus.CREDITED
+            assert txs[code].payment_id == by_code[code].id
+            assert txs[code].member_id == by_code[code].member_id
+            assert by_code[code].receipt is not None
+        assert txs["TH00000003"].status == TransactionStatus.SUSPENSE
+        assert txs["TH00000004"].status == TransactionStatus.REJECTED
+        assert txs["TH00000005"].payment_id == by_code["TH00000005"].id
+        seqs = sorted(db.session.scalars(sa.select(Receipt.seq)))
+        assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) == 4  # no gaps
+        debit = sa.func.sum(sa.case((Posting.side == Side.DEBIT, Posting.amount_cents), else_=0))
+        credit = sa.func.sum(sa.case((Posting.side == Side.CREDIT, Posting.amount_cents),
+                                     else_=0))
+        debits, credits = db.session.execute(sa.select(debit, credit)).one()
+        assert debits == credits
+        audited = set(db.session.execute(sa.select(AuditEvent.object_type, AuditEvent.object_id)
+                                         .where(AuditEvent.action == "create")))
+        for code in ("TH00000001", "TH00000002", "TH00000007"):
+            assert ("payment", str(by_code[code].id)) in audited
+            assert ("receipt", str(by_code[code].receipt.id)) in audited
+            assert ("mpesa_transaction", str(txs[code].id)) in audited
+        assert verify_chain().ok
