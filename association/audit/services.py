@@ -244,8 +244,8 @@ _EVENTS = AuditEvent.__table__
 #: Built once: an M-Pesa callback or a payment commits in a few milliseconds, and building
 #: these statements anew each time cost as much as running them.
 _RESERVE = (sa.update(_HEAD).where(_HEAD.c.id == 1)
-            .values(seq=_HEAD.c.seq + sa.bindparam("n", type_=sa.Integer)))
-_READ_HEAD = sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
+            .values(seq=_HEAD.c.seq + sa.bindparam("n", type_=sa.Integer))
+            .returning(_HEAD.c.seq, _HEAD.c.hash))
 _MOVE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1).values(hash=sa.bindparam("new_hash"))
 _INSERT_EVENTS = sa.insert(_EVENTS)
 
@@ -253,13 +253,14 @@ _INSERT_EVENTS = sa.insert(_EVENTS)
 def _write(conn: sa.Connection, events: list[tuple]) -> None:
     """Chain ``events`` (each with its actor id and label) after the head, in order."""
     # Locking the head row first serialises concurrent writers on both databases.
-    if conn.execute(_RESERVE, {"n": len(events)}).rowcount == 0:
+    head = conn.execute(_RESERVE, {"n": len(events)}).first()
+    if head is None:
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
             insert(_HEAD).values(id=1, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
         )
-        conn.execute(_RESERVE, {"n": len(events)})
-    last_seq, prev_hash = conn.execute(_READ_HEAD).one()
+        head = conn.execute(_RESERVE, {"n": len(events)}).one()
+    last_seq, prev_hash = head
     now = utcnow()
     rows = []
     first = last_seq - len(events) + 1

@@ -206,6 +206,26 @@ def process(row: CallbackInbox) -> Outcome:
 #: (SQLite's, or the audit trail's on PostgreSQL) before it is stored and acknowledged.
 DRAIN_BATCH = 25
 DRAIN_SECONDS = 0.2
+#: How long a drainer waits, once the acknowledgement is out, before it looks.
+DRAIN_GATHER_SECONDS = 0.02
+
+
+#: The same number in every process: see :func:`processing_turn`.
+_PROCESSING_LOCK = 0x4D504553
+
+
+def processing_turn() -> None:
+    """Wait for this transaction's turn to process stored callbacks.
+
+    Drainers of different workers, their one-by-one retries and ``flask mpesa
+    reconcile`` take turns, a transaction each (PostgreSQL's advisory lock, released
+    at its end; SQLite's write lock does this already). Processing a batch takes
+    milliseconds; in parallel, two batches holding the original and the repeat of
+    one receipt code waited for each other's insert until PostgreSQL broke the
+    deadlock.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PROCESSING_LOCK)))
 
 
 def _fresh_rows(limit: int, skip: set[int]) -> list[CallbackInbox]:
@@ -235,6 +255,7 @@ def process_pending(batch: int = DRAIN_BATCH) -> int:
     """
     done, skip = 0, set()
     while True:
+        processing_turn()
         rows = _fresh_rows(batch, skip)
         if not rows:
             db.session.rollback()  # end the (read) transaction: no lock kept
@@ -333,6 +354,7 @@ def _plain_confirmation(row: CallbackInbox, shortcodes) -> dict | None:
 
 def _process_alone(row_id: int) -> int:
     try:
+        processing_turn()
         row = db.session.get(CallbackInbox, row_id)
         if row is None or row.processed_at is not None or row.attempts:
             db.session.rollback()
@@ -344,6 +366,7 @@ def _process_alone(row_id: int) -> int:
         db.session.rollback()
         log.exception("M-Pesa callback %s not processed", row_id)
         try:
+            processing_turn()
             row = db.session.get(CallbackInbox, row_id)
             row.attempts = (row.attempts or 0) + 1
             row.outcome = "error"
@@ -371,6 +394,9 @@ def drain(app) -> None:
         if not drainer.lock.acquire(blocking=False):
             return
         try:
+            # Let the burst's next bodies be stored first: one transaction then takes
+            # them all, where each would otherwise start its own to find little or nothing.
+            time.sleep(DRAIN_GATHER_SECONDS)
             drainer.wanted = False
             with app.app_context(), acting_as("daraja:callback"):
                 try:

@@ -78,8 +78,10 @@ def _reprocess_inbox(report: ReconcileReport, limit: int) -> None:
         .order_by(CallbackInbox.id).limit(limit)
     ).all()
     for row_id in ids:
+        callbacks.processing_turn()
         row = db.session.get(CallbackInbox, row_id)
         if row is None or row.processed_at is not None:
+            db.session.rollback()  # the turn is another's again
             continue
         result = callbacks.process(row)
         if _commit_or_rollback(report, f"callback {row_id}"):
