@@ -42,6 +42,7 @@ from association.mpesa.demo import seed_mpesa
 from association.patrols.demo import seed_patrols
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, get_profile, save_profile
+from association.types import today_in_nairobi
 
 DEMO_PASSWORD = "mtaani-demo"  # noqa: S105 - the demo logins are public by design
 DEMO_USERS = (
@@ -79,7 +80,7 @@ def demo_exists() -> bool:
 
 def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026) -> dict:
     """Fill an empty database with the demo association; return what was made."""
-    today = today or date.today()
+    today = today or today_in_nairobi()
     rng = random.Random(rng_seed)  # noqa: S311 - repeatable demo data, not secrets
     save_profile(
         ProfileData(

@@ -1,16 +1,25 @@
-"""Annotated column types shared by every model."""
+"""Annotated column types shared by every model, and the clock they are filled from."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger
 from sqlalchemy.orm import mapped_column
 
+NAIROBI = ZoneInfo("Africa/Nairobi")
+
 
 def utcnow() -> datetime:
     """Now in UTC, without tzinfo: stored the same way on SQLite and PostgreSQL."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def today_in_nairobi() -> date:
+    """Today where the association is. The server's clock may be on UTC, three hours
+    behind: from 21:00 UTC its ``date.today()`` is still yesterday in Nairobi."""
+    return datetime.now(NAIROBI).date()
 
 
 intpk = Annotated[int, mapped_column(primary_key=True)]

@@ -11,7 +11,6 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -45,9 +44,7 @@ from association.ledger.models import (
 from association.members.models import Category, Member, MemberStatus
 from association.members.services import statuses_on
 from association.money import MAX_CENTS, format_kes
-from association.types import utcnow
-
-NAIROBI = ZoneInfo("Africa/Nairobi")
+from association.types import NAIROBI, today_in_nairobi, utcnow  # noqa: F401 - re-exported
 
 
 class LedgerError(DomainError):
@@ -107,10 +104,6 @@ def parse_month(text: str) -> date:
     except ValueError:
         raise LedgerError(_l("%(value)s is not a month. Write it as YYYY-MM, e.g. 2026-03.",
                              value=str(text)[:20])) from None
-
-
-def today_in_nairobi() -> date:
-    return datetime.now(NAIROBI).date()
 
 
 # --- Chart of accounts ----------------------------------------------------

@@ -1,6 +1,5 @@
 """Member, status, consent, search and zone forms (shape only; rules are in services)."""
 
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -23,6 +22,7 @@ from association.members.models import (
     Gender,
     MemberStatus,
 )
+from association.types import today_in_nairobi
 
 
 class MemberForm(BaseForm):
@@ -61,7 +61,7 @@ class MemberForm(BaseForm):
     plot = StringField(_l("Plot"), validators=[Optional(), Length(max=60)])
     house = StringField(_l("House"), validators=[Optional(), Length(max=60)])
     joined_on = DateField(
-        _l("Date joined"), default=date.today,
+        _l("Date joined"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date the member joined."))],
     )
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
@@ -70,7 +70,7 @@ class MemberForm(BaseForm):
 class StatusForm(BaseForm):
     status = SelectField(_l("New status"), choices=enum_choices(MemberStatus))
     effective_on = DateField(
-        _l("From"), default=date.today,
+        _l("From"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date of the change."))],
     )
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=300)])
@@ -84,7 +84,7 @@ class ConsentForm(BaseForm):
         choices=language_choices(),
     )
     given_on = DateField(
-        _l("Date given"), default=date.today,
+        _l("Date given"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date consent was given."))],
     )
 

@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from association.extensions import db
-from association.types import created_at, intpk, str_enum, utcnow
+from association.types import created_at, intpk, str_enum, today_in_nairobi, utcnow
 
 #: Youth, as Kenyan registration forms count it.
 YOUTH_AGES = (18, 35)
@@ -118,7 +118,7 @@ class Member(db.Model):
 
     def is_youth(self, today: date | None = None) -> bool:
         """18 to 35 years old this year (birth dates are held only to the year)."""
-        age = self.age_in((today or date.today()).year)
+        age = self.age_in((today or today_in_nairobi()).year)
         return age is not None and YOUTH_AGES[0] <= age <= YOUTH_AGES[1]
 
 

@@ -43,6 +43,7 @@ from association.members.services import (
     zone_by_name,
 )
 from association.sheets import FORMULA_START, formula_safe
+from association.types import today_in_nairobi
 
 #: How long an uploaded file waits for its confirmation.
 STAGE_SECONDS = 24 * 60 * 60
@@ -740,7 +741,7 @@ def export_rows(filters: MemberFilters, show_ids: bool) -> Iterator[list]:
         .join(Zone, Member.zone_id == Zone.id)
         .execution_options(yield_per=1000)
     )
-    this_year = date.today().year
+    this_year = today_in_nairobi().year
     yes, no = _("Yes"), _("No")
     labels: dict = {}
 

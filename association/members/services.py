@@ -27,6 +27,7 @@ from association.members.models import (
     Zone,
 )
 from association.phones import InvalidPhoneError, looks_like_phone, normalise_phone
+from association.types import today_in_nairobi
 
 MIN_MEMBER_AGE = 18
 MAX_PREMISES = 500
@@ -149,7 +150,7 @@ def clean_member_data(
         The cleaned details and a dict of problems (field name -> message), empty
         when all is well.
     """
-    today = today or date.today()
+    today = today or today_in_nairobi()
     problems: dict = {}
     d = replace(
         data,
@@ -378,7 +379,7 @@ def change_status(
     Raises:
         MemberStatusError: same status, no reason, or a date out of order.
     """
-    today = today or date.today()
+    today = today or today_in_nairobi()
     reason = (reason or "").strip() or None
     if status == member.status:
         raise MemberStatusError(_l("The member's status is already %(status)s.",
@@ -431,7 +432,7 @@ def record_consent(
     Raises:
         ConsentError: already given and not withdrawn, or dated in the future.
     """
-    today = today or date.today()
+    today = today or today_in_nairobi()
     if given_on > today:
         raise ConsentError(_l("Consent cannot be dated in the future."))
     if any(c.purpose == purpose and c.is_active for c in member.consents):
@@ -460,7 +461,7 @@ def withdraw_consent(
     Raises:
         ConsentError: already withdrawn, or a date out of order.
     """
-    today = today or date.today()
+    today = today or today_in_nairobi()
     if not consent.is_active:
         raise ConsentError(_l("This consent was already withdrawn."))
     if withdrawn_on > today or withdrawn_on < consent.given_on:

@@ -1,7 +1,6 @@
 """The members register: list, detail, add, edit, status, consent, zones."""
 
 import io
-from datetime import date
 
 from flask import (
     Blueprint,
@@ -45,6 +44,7 @@ from association.members.models import (
     MemberStatus,
     Zone,
 )
+from association.types import today_in_nairobi
 from association.web import flash_form_errors
 
 bp = Blueprint("members", __name__)
@@ -241,7 +241,7 @@ def withdraw_consent(member_id: int, consent_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.withdraw_consent(record, date.today(), form.reason.data, current_user.id)
+        services.withdraw_consent(record, today_in_nairobi(), form.reason.data, current_user.id)
     except DomainError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -306,7 +306,7 @@ def import_upload():
         upload = form.file.data
         try:
             preview, token = register_io.preview_upload(
-                upload.filename or "", upload.read(), current_user.id, date.today()
+                upload.filename or "", upload.read(), current_user.id, today_in_nairobi()
             )
         except register_io.RegisterFileError as error:
             flash(str(error), "error")
@@ -328,7 +328,7 @@ def import_confirm():
         return redirect(url_for("members.import_upload"))
     token = form.token.data
     try:
-        members = register_io.import_staged(token, current_user.id, date.today())
+        members = register_io.import_staged(token, current_user.id, today_in_nairobi())
     except register_io.RegisterImportError as error:
         db.session.rollback()
         register_io.discard_staged(token)
@@ -376,7 +376,7 @@ def export():
         io.BytesIO(content),
         mimetype=register_io.EXPORT_MIMETYPES[fmt],
         as_attachment=True,
-        download_name=f"members-{date.today().isoformat()}.{fmt}",
+        download_name=f"members-{today_in_nairobi().isoformat()}.{fmt}",
         max_age=0,
     )
     response.headers["Cache-Control"] = "no-store"  # personal data: keep no copy in caches

@@ -28,7 +28,7 @@ def pdf_text(content: bytes, tmp_path) -> str:
 @pytest.fixture
 def crowd(app, make_member):
     """Twelve members: 7 women (4 of them youth), 5 men (1 youth); ids in order."""
-    this_year = date.today().year
+    this_year = today_in_nairobi().year
     ids = []
     for i in range(12):
         female = i < 7

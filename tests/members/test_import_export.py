@@ -27,6 +27,7 @@ from association.extensions import db
 from association.members import register_io
 from association.members.models import Category, Gender, Member, MemberStatus
 from association.members.services import MemberFilters, mask_national_id, register_member
+from association.types import today_in_nairobi
 from tests.conftest import count, member_data
 
 HEADER = ["First name", "Other names", "Phone", "National ID", "Gender", "Year of birth",
@@ -140,7 +141,7 @@ def test_clean_csv_import_end_to_end(app, chair, runner):
     assert imported[0].national_id == "12345678"
     assert imported[1].category == Category.LANDLORD and imported[1].rental_premises == 3
     assert imported[1].gender == Gender.MALE and imported[1].zone_id == app_zone(app, "Kosovo")
-    assert imported[2].joined_on == date.today()  # an empty join date becomes today
+    assert imported[2].joined_on == today_in_nairobi()  # an empty join date becomes today
     assert imported[0].joined_on == date(2025, 1, 15)
     assert all(m.status == MemberStatus.ACTIVE for m in imported)
     assert staged_files(app) == []  # the staged upload is gone
@@ -221,7 +222,7 @@ def test_swahili_headers_and_values(app, chair):
     assert zoe.category == Category.LANDLORD and zoe.rental_premises == 4
     assert zoe.joined_on == date(2024, 3, 31) and zoe.notes == "Mwenyekiti wa zamani"
     assert juma.gender == Gender.MALE and juma.category == Category.BUSINESS
-    assert neema.category == Category.RESIDENT and neema.joined_on == date.today()
+    assert neema.category == Category.RESIDENT and neema.joined_on == today_in_nairobi()
 
 
 def test_every_problem_shows_in_the_preview_and_nothing_is_written(app, chair, make_member):
@@ -240,7 +241,7 @@ def test_every_problem_shows_in_the_preview_and_nothing_is_written(app, chair, m
         row("", "Noname", "0712000037"),                                         # row 12
         row("Landlord", "Nopremises", "0712000038", category="landlord"),        # row 13
         row("Bad", "Year", "0712000039", year="nineteen"),                       # row 14
-        row("Too", "Young", "0712000040", year=str(date.today().year - 10)),     # row 15
+        row("Too", "Young", "0712000040", year=str(today_in_nairobi().year - 10)),     # row 15
         row("Bad", "Date", "0712000041", joined="yesterday"),                    # row 16
         row("Bad", "Gender", "0712000042", gender="x?"),                         # row 17
         row("Bad", "Premises", "0712000043", category="landlord", premises="many"),  # row 18
@@ -423,13 +424,13 @@ def test_the_upload_page_explains_the_columns(chair):
 def test_messages_go_through_gettext(rctx):
     """Problem and file messages are lazy gettext strings, so they follow the user's language."""
     rows = [row("", "X", "123"), row(zone="Nowhere", category="Squatter", phone="0712000081")]
-    preview = register_io.parse_register("r.csv", csv_bytes(rows), date.today())
+    preview = register_io.parse_register("r.csv", csv_bytes(rows), today_in_nairobi())
     messages = [m for r in preview.rows for m in r.problems.values()]
     assert messages and all(isinstance(m, LazyString) for m in messages)
     with force_locale("sw"):
         assert all(str(m) for m in messages)
     with pytest.raises(register_io.RegisterFileError) as error:
-        register_io.parse_register("r.csv", b"", date.today())
+        register_io.parse_register("r.csv", b"", today_in_nairobi())
     assert isinstance(error.value.message, LazyString)
 
 
@@ -454,13 +455,13 @@ def test_full_name_column_blank_rows_and_row_numbers(rctx):
 
 def test_old_excel_files_get_their_own_advice(rctx):
     with pytest.raises(register_io.RegisterFileError, match=r"\.xls\)"):
-        register_io.parse_register("old.XLS", b"\xd0\xcf\x11\xe0", date.today())
+        register_io.parse_register("old.XLS", b"\xd0\xcf\x11\xe0", today_in_nairobi())
 
 
 def test_confirm_import_refuses_a_bad_file(rctx, app):
     content = csv_bytes([row(), row()])  # the same phone twice
     with pytest.raises(register_io.RegisterImportError) as error:
-        register_io.confirm_import("r.csv", content, None, date.today())
+        register_io.confirm_import("r.csv", content, None, today_in_nairobi())
     assert error.value.preview.rows[1].problems["phone"]
     assert count(Member) == 0
 
@@ -520,7 +521,7 @@ def test_export_csv_and_xlsx_contain_the_members(app, web, people):
     assert response.mimetype == "text/csv"
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment")
-    assert f"members-{date.today().isoformat()}.csv" in disposition
+    assert f"members-{today_in_nairobi().isoformat()}.csv" in disposition
     assert response.headers["Cache-Control"] == "no-store"
     rows = read_csv(response)
     assert rows[0][:3] == ["Member number", "First name", "Other names"]
@@ -533,7 +534,8 @@ def test_export_csv_and_xlsx_contain_the_members(app, web, people):
     response = export(web, "xlsx")
     assert response.status_code == 200
     assert response.mimetype == register_io.XLSX_MIMETYPE
-    assert f"members-{date.today().isoformat()}.xlsx" in response.headers["Content-Disposition"]
+    disposition = response.headers["Content-Disposition"]
+    assert f"members-{today_in_nairobi().isoformat()}.xlsx" in disposition
     rows = read_xlsx(response)
     assert [r[0] for r in rows[1:]] == [people.own_member_no, people.other_member_no]
     assert rows[1][6] == 1994 and isinstance(rows[1][13], datetime)

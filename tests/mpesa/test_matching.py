@@ -1,7 +1,6 @@
 """Matching M-Pesa payments to members: sloppy account numbers, phones, hashed MSISDNs."""
 
 import hashlib
-from datetime import date
 
 import pytest
 
@@ -11,6 +10,7 @@ from association.members.models import Member, MemberStatus
 from association.members.services import change_status, register_members
 from association.mpesa import matching
 from association.mpesa.matching import MatchedBy, find_match, match_member
+from association.types import today_in_nairobi
 from tests.conftest import member_data
 
 
@@ -22,7 +22,7 @@ def register(app, make_member):
     ids[2], _ = make_member(first_name="Baraka", phone="0110123456")
     ids[3], _ = make_member(first_name="Chebet", phone="0722000333")
     with app.app_context(), acting_as("test"):
-        change_status(db.session.get(Member, ids[3]), MemberStatus.LEFT, date.today(),
+        change_status(db.session.get(Member, ids[3]), MemberStatus.LEFT, today_in_nairobi(),
                       "Moved to Kayole", None)
         db.session.commit()
     with app.app_context():
@@ -122,7 +122,7 @@ def test_members_who_left_match_by_number_only(register):
 def test_suspended_members_match_every_way(register):
     with acting_as("test"):
         change_status(db.session.get(Member, register[1]), MemberStatus.SUSPENDED,
-                      date.today(), "Arrears", None)
+                      today_in_nairobi(), "Arrears", None)
         db.session.flush()
         assert match_member(None, phone="0712345678").id == register[1]
         assert match_member("mlk1").id == register[1]
