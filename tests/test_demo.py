@@ -1,11 +1,14 @@
 """The demo association: believable data, one working login per role, a whole audit chain."""
 
+from collections import defaultdict
+
 import sqlalchemy as sa
 
 from association.auth.models import User
 from association.extensions import db
 from association.ledger.models import Expense, ExpenseStatus
 from association.members.models import Category, Member, MemberStatus
+from association.patrols.models import Assignment
 from tests.conftest import Web
 
 ROLES = ("chair", "treasurer", "secretary", "coordinator", "auditor", "member")
@@ -37,6 +40,16 @@ def test_seed_demo_builds_the_association(app, runner):
         keys = {e.account.key for e in approved}
         assert {"patrol_stipends", "patrol_equipment", "meeting_costs", "transaction_charges",
                 "police_support"} <= keys
+        # A replacement was free that night: not rostered on it, not replacing twice.
+        rostered, replacing = defaultdict(set), defaultdict(list)
+        for night, patroller_id, replaced_by_id in db.session.execute(sa.select(
+                Assignment.night, Assignment.patroller_id, Assignment.replaced_by_id)):
+            rostered[night].add(patroller_id)
+            if replaced_by_id is not None:
+                replacing[night].append(replaced_by_id)
+        assert any(replacing.values())
+        for night, ids in replacing.items():
+            assert len(ids) == len(set(ids)) and not set(ids) & rostered[night], night
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0 and "events checked" in verify.output
     again = runner.invoke(args=["seed-demo"])

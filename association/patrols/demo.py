@@ -2,6 +2,7 @@
 last month's and this month's rosters, attendance for past nights, incidents, and last
 month's stipends approved and posted."""
 
+from collections import defaultdict
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -98,6 +99,11 @@ def seed_patrols(members, today, rng) -> dict:
     by_id = {p.id: p for p in patrollers}
     done = db.session.scalars(sa.select(Assignment).where(
         Assignment.ends_at <= now).order_by(Assignment.night, Assignment.id)).all()
+    # A replacement is someone free that night: not rostered, not already replacing.
+    busy = defaultdict(set)
+    for night, patroller_id in db.session.execute(
+            sa.select(Assignment.night, Assignment.patroller_id)):
+        busy[night].add(patroller_id)
     attended = 0
     for a in done:
         roll = rng.random()
@@ -109,11 +115,13 @@ def seed_patrols(members, today, rng) -> dict:
         elif roll < 0.95:
             a.attendance = Attendance.EXCUSED
             a.attendance_note = "Sick"
-        else:
-            others = [p for p in patrollers if p.id != a.patroller_id]
+        elif free := [p for p in patrollers if p.id not in busy[a.night]]:
             a.attendance = Attendance.REPLACED
-            a.replaced_by_id = rng.choice(others).id
+            a.replaced_by_id = rng.choice(free).id
+            busy[a.night].add(a.replaced_by_id)
             attended += 1
+        else:
+            a.attendance = Attendance.ABSENT
         a.attendance_by_id = coordinator
         a.attendance_at = datetime.combine(a.night + timedelta(days=1), time(9))
     db.session.flush()
