@@ -202,13 +202,12 @@ def _savepoint_begun(session: Session, transaction) -> None:
 
 
 def _rolled_back(session: Session, previous_transaction) -> None:
-    waiting = _waiting(session)
+    """A savepoint rolled back drops its events (a whole transaction's end drops all)."""
     if previous_transaction.nested:
+        waiting = _waiting(session)
         kept = waiting["savepoints"].pop(previous_transaction, None)
         if kept is not None:
             del waiting["events"][kept:]
-    else:
-        session.info.pop("audit_waiting", None)
 
 
 def _before_commit(session: Session) -> None:
@@ -223,7 +222,7 @@ def _before_commit(session: Session) -> None:
 
 
 def _transaction_ended(session: Session, transaction) -> None:
-    if transaction.parent is None and not transaction.nested:
+    if transaction.parent is None:  # committed (events written) or rolled back
         session.info.pop("audit_waiting", None)
 
 

@@ -998,10 +998,8 @@ def record_payments(payments: list[NewPayment], received_by_id: int | None = Non
         for charge, part in parts])
     year = today_in_nairobi().year
     first = _next_receipt_seq(year, len(plans)) - len(plans) + 1
-    short = _short_code()
     insert_audited(Receipt, [
-        {"number": f"{short}-{year}-{seq:06d}", "year": year, "seq": seq,
-         "payment_id": payment_id, "check_code": secrets.token_hex(4), "issued_at": now,
+        {**_numbered(year, seq), "payment_id": payment_id, "issued_at": now,
          "voided_at": None, "void_reason": None, "voided_by_id": None, "void_entry_id": None}
         for seq, payment_id in enumerate(payment_ids, start=first)])
     db.session.flush()  # the charges' open amounts (audited as any flush)
@@ -1048,12 +1046,16 @@ def _new_receipt(payment: Payment, issued_on: date | None) -> Receipt:
     issued_at = utcnow() if issued_on is None else datetime.combine(issued_on, time(6, 0))
     year = (issued_on or today_in_nairobi()).year
     with db.session.no_autoflush:  # the payment is flushed with its receipt, in one write
-        seq = _next_receipt_seq(year)
-        number = f"{_short_code()}-{year}-{seq:06d}"
-    receipt = Receipt(number=number, year=year, seq=seq,
-                      payment=payment, check_code=secrets.token_hex(4), issued_at=issued_at)
+        numbered = _numbered(year, _next_receipt_seq(year))
+    receipt = Receipt(**numbered, payment=payment, issued_at=issued_at)
     db.session.add(receipt)
     return receipt
+
+
+def _numbered(year: int, seq: int) -> dict:
+    """A receipt's number (``{SHORT}-{YYYY}-{NNNNNN}``) and the code that proves it."""
+    return {"number": f"{_short_code()}-{year}-{seq:06d}", "year": year, "seq": seq,
+            "check_code": secrets.token_hex(4)}
 
 
 def void_receipt(receipt: Receipt, reason: str, voided_by_id: int | None) -> Receipt:

@@ -1,6 +1,5 @@
 """Member, status, consent, search and zone forms (shape only; rules are in services)."""
 
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
