@@ -177,7 +177,17 @@ WTFORMS_MESSAGES = (
 )
 
 
+#: Dates and times are written as in Kenya in both languages: day first, 24-hour clock
+#: ("03/11/2026, 23:07", "3 Nov 2026"), not plain English's "11/3/26, 11:07 PM".
+TERRITORY = "KE"
+
+
 def select_locale() -> str:
+    """The user's language, as spoken in Kenya (``en_KE`` or ``sw_KE``)."""
+    return f"{_chosen_language()}_{TERRITORY}"
+
+
+def _chosen_language() -> str:
     """The user's saved choice, else this browser's choice, else its Accept-Language."""
     if not has_request_context():
         return "en"  # command-line output
@@ -189,7 +199,9 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    return str(get_locale() or "en")
+    """``en`` or ``sw``: the language of the page (its territory aside)."""
+    locale = get_locale()
+    return locale.language if locale is not None else "en"
 
 
 def enum_label(value) -> str:

@@ -1,12 +1,14 @@
 """English and Swahili: every string the app can show has a Swahili translation."""
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from flask import render_template_string
 from flask_babel import force_locale
 
 from association.members.models import ConsentPurpose
@@ -102,3 +104,15 @@ def test_consent_words_are_recorded_in_the_language_used(app):
 def test_command_line_messages_stay_english(app):
     with app.test_request_context(), force_locale("sw"):
         assert consent_wording(ConsentPurpose.REGISTER, "en").startswith("I agree")
+
+
+@pytest.mark.parametrize("language,expected", [
+    ("en", "03/11/2026, 23:07 · 3 Nov 2026"),  # not "11/3/26, 11:07 PM · Nov 3, 2026"
+    ("sw", "03/11/2026 23:07 · 3 Nov 2026"),
+])
+def test_dates_are_written_day_first_in_nairobi_time(app, language, expected):
+    with app.test_request_context(headers={"Accept-Language": language}):
+        text = render_template_string(
+            "{{ when|datetimeformat('short') }} · {{ when|dateformat('medium') }}",
+            when=datetime(2026, 11, 3, 20, 7))  # UTC, as stored
+    assert text == expected
