@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from association.audit.services import acting_as
 from association.auth.permissions import login_only, permission_required, public
 from association.errors import DomainError
-from association.extensions import csrf, db
+from association.extensions import csrf, db, limiter
 from association.i18n import choices, current_language
 from association.members.models import Member
 from association.members.services import MemberNotFoundError, get_member_by_number
@@ -69,10 +69,9 @@ def _receive(kind: CallbackKind, token: str):
     if len(raw) > callbacks.MAX_BODY:
         abort(413)
     with acting_as("daraja:callback"):
-        row = callbacks.store(kind, raw, request.remote_addr)
-        refused = row.outcome == "refused_address"  # read before the commit expires it
+        stored = callbacks.store(kind, raw, request.remote_addr)
         db.session.commit()  # kept before anything else can fail
-        if refused:
+        if stored.refused:
             return jsonify({"ResultCode": 1, "ResultDesc": "Rejected"}), 403
         answer = callbacks.acknowledgement(kind)
         if kind == CallbackKind.C2B_VALIDATION:
@@ -84,11 +83,11 @@ def _receive(kind: CallbackKind, token: str):
                 answer, outcome = callbacks.validation_answer(data)
             except Exception:  # noqa: BLE001 - never bounce real money on our own bug
                 db.session.rollback()
-                current_app.logger.exception("M-Pesa validation %s failed", row.id)
+                current_app.logger.exception("M-Pesa validation %s failed", stored.id)
                 answer, outcome = {"ResultCode": "0", "ResultDesc": "Accepted"}, "error"
-                row = db.session.get(CallbackInbox, row.id)
+            row = db.session.get(CallbackInbox, stored.id)
             row.outcome, row.processed_at = outcome, utcnow()
-            _commit_or_leave_for_reconcile(row.id)
+            _commit_or_leave_for_reconcile(stored.id)
             return jsonify(answer)
     response = jsonify(answer)
     # Processed once the acknowledgement has gone out, with whatever else arrived
@@ -106,7 +105,19 @@ def _commit_or_leave_for_reconcile(row_id: int) -> None:
         current_app.logger.exception("M-Pesa callback %s not processed", row_id)
 
 
+#: The callbacks' endpoints: no rate limit applies to them (a token in the path and the
+#: allow-list guard them, and a burst of payments is normal), so the limiter skips them.
+CALLBACK_ENDPOINTS = set()
+
+
+@limiter.request_filter
+def _not_rate_limited() -> bool:
+    return request.endpoint in CALLBACK_ENDPOINTS
+
+
 def _callback_view(kind: CallbackKind, name: str, *paths: str):
+    CALLBACK_ENDPOINTS.add(f"{bp.name}.{name}")
+
     def view(token: str):
         return _receive(kind, token)
 

@@ -1,5 +1,6 @@
 """Daraja's callbacks: token, raw inbox first, acknowledgement, idempotent verified credit."""
 
+import hashlib
 import json
 import threading
 from datetime import date
@@ -7,6 +8,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from association.audit.models import AuditEvent
 from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod, Receipt
@@ -92,6 +94,13 @@ def test_malformed_bodies_are_stored_raw_and_acknowledged(app, client, member, r
         assert [row.raw_body for row in stored] == [raw, raw]
         assert all(row.outcome == "error" and row.error and row.processed_at for row in stored)
         assert count(MpesaTransaction) == 0 and count(Payment) == 0
+        created = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type == "mpesa_callback_inbox", AuditEvent.action == "create")
+            .order_by(AuditEvent.seq)).all()  # every stored body is audited, by its hash
+        assert [(e.object_id, e.actor) for e in created] == [
+            (str(row.id), "daraja:callback") for row in stored]
+        assert all(json.loads(e.after)["raw_body"] == "sha256:" + hashlib.sha256(raw).hexdigest()
+                   for e in created)
 
 
 def test_an_enormous_body_is_refused(app, client, member):
@@ -522,7 +531,6 @@ def test_a_batch_credits_its_plain_confirmations_together_with_the_same_books(ap
     first, the rest kept as credit, the next receipt number. The others (a repeat, money
     for suspense, a wrong shortcode, a code typed by hand, a malformed body) are
     processed one by one as before."""
-    from association.audit.models import AuditEvent
     from association.audit.services import verify_chain
     from association.ledger.models import Allocation, DuesCharge, Posting, Side
     from association.ledger.services import add_rate_schedule, bill_month, credit_balances
