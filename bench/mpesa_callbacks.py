@@ -15,6 +15,7 @@ against a number tuned by hand.
 """
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -25,9 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -47,6 +46,7 @@ from association.members.services import MemberData, register_members, save_zone
 from association.mpesa.models import CallbackInbox, MpesaTransaction  # noqa: E402
 from association.profile.models import MpesaKind, RegistrationBody  # noqa: E402
 from association.profile.services import ProfileData, save_profile  # noqa: E402
+from bench.gunicorn_ready import wait_until_ready  # noqa: E402
 from config import TestingConfig, _database_url  # noqa: E402
 
 TOKEN = TestingConfig.MPESA_CALLBACK_TOKEN
@@ -56,8 +56,9 @@ DUPLICATE_SHARE = 0.2
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--confirmations", type=int, default=2000, help="distinct receipts")
-    parser.add_argument("--concurrency", type=int, default=16, help="client threads")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="client connections at a time")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one a core)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     return parser.parse_args(argv)
@@ -104,6 +105,37 @@ def confirmation(receipt: str, account: str) -> bytes:
         "FirstName": "JANE", "MiddleName": "", "LastName": ""}).encode()
 
 
+async def send(port: int, path: str, stream: list[tuple[str, str]],
+               concurrency: int) -> tuple[list[float], list[str]]:
+    """POST every confirmation of ``stream`` once, ``concurrency`` at a time, each on a new
+    connection as Daraja's own callbacks come. Returns the acknowledgement latencies and
+    what failed. One thread with asyncio: the client's CPU stays small beside the server's."""
+    latencies, failures = [], []
+    items = iter(stream)
+
+    async def client():
+        for receipt, account in items:  # one shared iterator: each item is sent once
+            body = confirmation(receipt, account)
+            request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                       "Connection: close\r\n\r\n").encode() + body
+            started = time.perf_counter()
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request)
+                answer = await asyncio.wait_for(reader.read(), 60)  # to the server's close
+                writer.close()
+                head, _, payload = answer.partition(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200 ") or json.loads(payload)["ResultCode"]:
+                    failures.append(f"{receipt}: {answer[:60]!r}")
+            except (OSError, TimeoutError, ValueError, KeyError) as error:
+                failures.append(f"{receipt}: {error!r}")
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies, failures
+
+
 def run(args) -> int:
     tmp = None
     url = _database_url(args.database_url) if args.database_url else None
@@ -122,54 +154,22 @@ def run(args) -> int:
     if url.startswith("sqlite"):
         env.pop("TEST_DATABASE_URL")
         env["BENCH_SQLITE_URL"] = url
+    ready = Path(tempfile.mkdtemp(prefix="bench-ready-"))
+    env["BENCH_READY_DIR"] = str(ready)
     server = subprocess.Popen(  # noqa: S603 - our own app under gunicorn
-        [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "--threads",
-         str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "bench.mpesa_callbacks:wsgi_app()"], cwd=ROOT, env=env)
-    endpoint = f"http://127.0.0.1:{port}/hooks/c2b/confirmation/{TOKEN}"
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "bench" / "gunicorn_ready.py"),
+         "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "bench.mpesa_callbacks:wsgi_app()"], cwd=ROOT, env=env)
+    path = f"/hooks/c2b/confirmation/{TOKEN}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        latencies, failures, lock = [], [], threading.Lock()
-        items = iter(stream)
-
-        def client():
-            while True:
-                with lock:
-                    item = next(items, None)
-                if item is None:
-                    return
-                request = urllib.request.Request(  # noqa: S310 - our own server
-                    endpoint, data=confirmation(*item), method="POST",
-                    headers={"Content-Type": "application/json"})
-                started = time.perf_counter()
-                try:
-                    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                        ok = response.status == 200 and json.loads(response.read())[
-                            "ResultCode"] == 0
-                except OSError as error:
-                    ok = False
-                    with lock:
-                        failures.append(str(error))
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    if not ok:
-                        failures.append(item[0])
-
+        booted = wait_until_ready(ready, args.workers, server)
+        boot_cpu = server_cpu_seconds(server.pid)
         watcher = sa.create_engine(url)
         started = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(args.concurrency)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        client_started = time.process_time()
+        latencies, failures = asyncio.run(send(port, path, stream, args.concurrency))
         acked = time.perf_counter() - started
+        client_cpu = time.process_time() - client_started
         # "Processed" is measured, not assumed: wait until no stored body is left untried.
         unprocessed = sa.text("SELECT count(*) FROM mpesa_callback_inbox "
                               "WHERE processed_at IS NULL AND attempts = 0")
@@ -181,10 +181,11 @@ def run(args) -> int:
             time.sleep(0.02)
         wall = time.perf_counter() - started
         watcher.dispose()
-        cpu = server_cpu_seconds(server.pid)
+        cpu = server_cpu_seconds(server.pid) - boot_cpu
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
+        shutil.rmtree(ready, ignore_errors=True)
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         codes = db.session.scalars(sa.select(Payment.mpesa_code)).all()
@@ -197,16 +198,18 @@ def run(args) -> int:
     doubled = len(codes) - len(set(codes))
     latencies.sort()
     p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else float("nan")
-    print(f"database: {dialect}; gunicorn {args.workers} workers x {args.threads} threads; "
-          f"{args.concurrency} clients")
+    print(f"database: {dialect}; gunicorn {args.workers} workers x {args.threads} threads "
+          f"(ready {booted:.1f} s after starting, {boot_cpu:.1f} s of CPU: not counted); "
+          f"{args.concurrency} client connections at a time, a new one a callback")
     print(f"callbacks sent: {len(stream)} ({len(receipts)} receipts, "
           f"{len(stream) - len(receipts)} duplicates); failed requests: {len(failures)}"
           + (f" (e.g. {failures[0]})" if failures else ""))
     print(f"rate: {len(stream) / wall:.0f} callbacks/s acknowledged and processed "
           f"({wall:.1f} s; the last acknowledgement after {acked:.1f} s)")
     print(f"server CPU: {cpu * 1000 / len(stream):.1f} ms a callback "
-          f"({cpu:.1f} s over gunicorn's processes); load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} CPUs")
+          f"({cpu:.1f} s over gunicorn's processes); client CPU: "
+          f"{client_cpu * 1000 / len(stream):.1f} ms a callback; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"ack latency: median {statistics.median(latencies) * 1000:.0f} ms, "
           f"p95 {p95 * 1000:.0f} ms")
     print(f"payments: {len(codes)}; transactions: {transactions}; unprocessed inbox rows: "

@@ -1,0 +1,31 @@
+"""gunicorn settings for the benchmarks: every worker says when it can serve.
+
+gunicorn opens its port before its workers have imported the app, so a benchmark
+that starts its clock when the port answers also times the workers' start (about
+2 s of CPU each here). With ``-c bench/gunicorn_ready.py`` and ``BENCH_READY_DIR``
+set, each worker touches a file named by its pid once the app is loaded, and
+``wait_until_ready`` waits for all of them.
+"""
+
+import os
+import time
+from pathlib import Path
+
+
+def post_worker_init(worker):
+    """gunicorn's hook, in each worker after the app is loaded."""
+    folder = os.environ.get("BENCH_READY_DIR")
+    if folder:
+        Path(folder, str(worker.pid)).touch()
+
+
+def wait_until_ready(folder: Path, workers: int, process, timeout: float = 120) -> float:
+    """Wait until ``workers`` workers have loaded the app; return the seconds waited."""
+    started = time.monotonic()
+    while len(list(folder.iterdir())) < workers:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode} while starting")
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"gunicorn's workers were not ready after {timeout:.0f} s")
+        time.sleep(0.05)
+    return time.monotonic() - started
