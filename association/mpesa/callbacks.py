@@ -300,29 +300,62 @@ def _credit_together(rows: list[CallbackInbox]) -> list[CallbackInbox]:
     shortcode, whose account or payer names a member, with no Transaction Status to
     ask Daraja for. Each gets what :func:`process` would give it (the transaction,
     the payment with its receipt, the inbox row's outcome) in a few statements for
-    the whole batch. Everything else is left alone: other kinds, repeats, money for
-    suspense, amounts or shortcodes to refuse. A receipt code another process
-    records meanwhile makes the insert fail, and the caller redoes the batch one by
-    one.
+    the whole batch. A repeat of a receipt whose transaction has the same amount (in
+    the books, or credited by this batch) is a duplicate, as :func:`process` finds it,
+    without a look of its own. Everything else is left alone: other kinds, other
+    repeats, money for suspense, amounts or shortcodes to refuse. A receipt code
+    another process records meanwhile makes the insert fail, and the caller redoes the
+    batch one by one.
     """
     if status_query_enabled():
         return rows
     shortcodes = our_shortcodes()
-    candidates, codes = [], set()
+    candidates, repeats, amounts = [], [], {}
     for row in rows:
         fields = _plain_confirmation(row, shortcodes)
-        if fields is not None and fields["receipt"] not in codes:
-            codes.add(fields["receipt"])
+        if fields is None:
+            continue
+        if fields["receipt"] in amounts:
+            repeats.append((row, fields))  # sent twice in the same burst
+        else:
+            amounts[fields["receipt"]] = fields["amount"]
             candidates.append((row, fields))
-    known = known_codes(codes)
-    index = current_index() if candidates else None
+    known = known_codes(amounts)
+    # A repeat is a duplicate, as process() finds it, when its receipt's M-Pesa transaction
+    # has the same amount; anything else about a known code is left to process().
+    recorded = {code: cents for code, cents in db.session.execute(
+        sa.select(MpesaTransaction.receipt_code, MpesaTransaction.amount_cents)
+        .where(MpesaTransaction.receipt_code.in_(known)))} if known else {}
+    index = current_index() if len(known) < len(candidates) else None
     chosen = []
     for row, fields in candidates:
         if fields["receipt"] not in known and (found := index.match(
                 fields["reference"], fields["phone"], fields["msisdn_hash"])):
             chosen.append((row, fields, found.member_id))
-    if not chosen:
+    credited = {fields["receipt"]: fields["amount"] for _, fields, _ in chosen}
+    duplicates = [(row, fields) for row, fields in candidates
+                  if recorded.get(fields["receipt"]) == fields["amount"]]
+    duplicates += [(row, fields) for row, fields in repeats
+                   if fields["amount"] in (recorded.get(fields["receipt"]),
+                                           credited.get(fields["receipt"]))]
+    if not chosen and not duplicates:
         return rows
+    now = utcnow()
+    if chosen:
+        _record_together(chosen, now)
+    finished = [(row, fields, "credited") for row, fields, _ in chosen]
+    finished += [(row, fields, "duplicate") for row, fields in duplicates]
+    for row, fields, outcome in finished:
+        row.key = fields["receipt"]
+        row.attempts = (row.attempts or 0) + 1
+        row.outcome, row.error, row.processed_at = outcome, None, now
+    done = {id(row) for row, *_ in finished}
+    return [row for row in rows if id(row) not in done]
+
+
+def _record_together(chosen: list[tuple[CallbackInbox, dict, int]], now: datetime) -> None:
+    """The payments, receipts and M-Pesa transactions of ``chosen`` (row, fields, member
+    id), a few INSERTs for them all."""
     members = {member.id: member for member in db.session.execute(
         sa.select(Member.id, Member.member_no, Member.category)
         .where(Member.id.in_({member_id for *_, member_id in chosen})))}
@@ -331,7 +364,6 @@ def _credit_together(rows: list[CallbackInbox]) -> list[CallbackInbox]:
                    fields["amount"], PaymentMethod.MPESA, books_day(fields["transacted_at"]),
                    fields["receipt"])
         for _, fields, member_id in chosen], None, EntrySource.MPESA)
-    now = utcnow()
     insert_audited(MpesaTransaction, [
         {"receipt_code": fields["receipt"], "amount_cents": fields["amount"],
          "transacted_at": fields["transacted_at"], "source": TransactionSource.C2B,
@@ -343,12 +375,6 @@ def _credit_together(rows: list[CallbackInbox]) -> list[CallbackInbox]:
          "cleared_entry_id": None, "assigned_from_suspense_at": None, "refund_code": None,
          "refunded_on": None, "created_at": now, "updated_at": now}
         for (_, fields, member_id), payment_id in zip(chosen, payment_ids, strict=True)])
-    for row, fields, _ in chosen:
-        row.key = fields["receipt"]
-        row.attempts = (row.attempts or 0) + 1
-        row.outcome, row.error, row.processed_at = "credited", None, now
-    done = {id(row) for row, *_ in chosen}
-    return [row for row in rows if id(row) not in done]
 
 
 def _plain_confirmation(row: CallbackInbox, shortcodes) -> dict | None:

@@ -553,11 +553,13 @@ def test_a_batch_credits_its_plain_confirmations_together_with_the_same_books(ap
            c2b_confirmation(receipt="TH00000005", account="MLK-0002", amount="50"),
            {"TransID": "TH00000006"},
            c2b_confirmation(receipt="TH00000007", account="MLK-0002", amount="50"))
-    inserts = []
+    inserts, savepoints = [], []
 
     def count_inserts(conn, cursor, statement, *args):
         if statement.startswith("INSERT INTO payment "):
             inserts.append(statement)
+        if statement.startswith("SAVEPOINT"):
+            savepoints.append(statement)
 
     with app.app_context(), acting_as("daraja:callback"):
         sa.event.listen(db.engine, "before_cursor_execute", count_inserts)
@@ -566,6 +568,7 @@ def test_a_batch_credits_its_plain_confirmations_together_with_the_same_books(ap
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", count_inserts)
     assert len(inserts) == 1  # the three new payments in one statement
+    assert len(savepoints) == 6  # the one-by-one rows only (7 when the repeat was one too)
     with app.app_context():
         rows = db.session.scalars(sa.select(CallbackInbox).order_by(CallbackInbox.id)).all()
         assert [r.outcome for r in rows] == ["credited", "credited", "duplicate", "suspense",
@@ -608,3 +611,27 @@ def test_a_batch_credits_its_plain_confirmations_together_with_the_same_books(ap
             assert ("receipt", str(by_code[code].receipt.id)) in audited
             assert ("mpesa_transaction", str(txs[code].id)) in audited
         assert verify_chain().ok
+
+
+def test_repeats_in_a_batch_are_duplicates_whatever_the_amount(app, member):
+    """A repeat of a receipt credited earlier or in the same batch is a duplicate and
+    changes nothing; one with another amount is looked at alone, with the same outcome."""
+    first = c2b_confirmation(receipt="TR00000001", account="mlk 1", amount="50")
+    _store(app, first)
+    with app.app_context(), acting_as("daraja:callback"):
+        assert callbacks.process_pending() == 1
+    second = c2b_confirmation(receipt="TR00000002", account="mlk 1", amount="70")
+    _store(app, first, second, second, {**second, "TransAmount": "71.00"},
+           {**first, "TransAmount": "49"})
+    with app.app_context(), acting_as("daraja:callback"):
+        assert callbacks.process_pending() == 5
+    with app.app_context():
+        rows = db.session.scalars(sa.select(CallbackInbox).order_by(CallbackInbox.id)).all()
+        assert [r.outcome for r in rows] == ["credited", "duplicate", "credited", "duplicate",
+                                             "duplicate", "duplicate"]
+        assert [r.key for r in rows] == ["TR00000001", "TR00000001", "TR00000002",
+                                         "TR00000002", "TR00000002", "TR00000001"]
+        assert all(r.attempts == 1 and r.processed_at for r in rows)
+        assert sorted(db.session.scalars(sa.select(Payment.amount_cents))) == [5_000, 7_000]
+        assert member_balance(member) == -12_000
+        assert count(MpesaTransaction) == 2
