@@ -59,6 +59,7 @@ from association.extensions import db  # noqa: E402
 from association.ledger import services  # noqa: E402
 from association.ledger.models import DuesCharge, Receipt  # noqa: E402
 from association.members.models import Member  # noqa: E402
+from association.types import today_in_nairobi  # noqa: E402
 from bench.generate import DEFAULT_SEED, generate_ledger  # noqa: E402
 from config import TestingConfig, _database_url  # noqa: E402
 
@@ -442,7 +443,7 @@ def measure_statement(app, tmp, args) -> dict:
 
     member = db.session.get(Member, args.member_id)
     first = db.session.scalar(sa.select(sa.func.min(DuesCharge.month)))
-    period = reports.Period(first, services.today_in_nairobi())
+    period = reports.Period(first, today_in_nairobi())
     results = {}
     if hasattr(reports, "member_statement_data") and hasattr(reports, "statement_report"):
         def statement():
@@ -525,7 +526,7 @@ def measure_arrears(app, tmp, args) -> dict:
 
     if hasattr(reports, "arrears"):
         def arrears():
-            return reports.arrears(services.today_in_nairobi())
+            return reports.arrears(today_in_nairobi())
         how = "reports.arrears"
     else:
         arrears, how = _arrears_query, "an aggregate of open charges by member and zone"
@@ -545,7 +546,7 @@ def measure_arrears(app, tmp, args) -> dict:
 def _arrears_query():
     from association.members.models import Zone
 
-    this_month = services.month_start(services.today_in_nairobi())
+    this_month = services.month_start(today_in_nairobi())
     year, month = divmod(this_month.year * 12 + this_month.month - 1 - 2, 12)
     three = date(year, month + 1, 1)
     open_ = DuesCharge.open_cents

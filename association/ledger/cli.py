@@ -14,6 +14,7 @@ from association.ledger import services
 from association.ledger.models import PaymentMethod
 from association.members.services import get_member_by_number
 from association.money import format_kes, to_cents
+from association.types import today_in_nairobi
 
 ledger_cli = AppGroup("ledger", help="The dues ledger: billing, payments, exports.")
 
@@ -74,7 +75,7 @@ def pay(member_no: str, amount: str, method: str, reference: str | None,
     with acting_as("cli:ledger-pay"):
         try:
             cents = to_cents(amount)
-            day = services.today_in_nairobi()
+            day = today_in_nairobi()
             if paid_on is not None:
                 try:
                     day = date.fromisoformat(paid_on.strip())
@@ -113,7 +114,7 @@ def export_ledger(fmt: str, out: str, start: str | None, end: str | None) -> Non
     with acting_as("cli:ledger-export"):
         try:
             first = reports.parse_date(start, "--from")
-            last = reports.parse_date(end, "--to") or services.today_in_nairobi()
+            last = reports.parse_date(end, "--to") or today_in_nairobi()
             if first is not None and first > last:
                 raise reports.ReportError("--from is after --to.")
         except DomainError as error:
@@ -137,7 +138,7 @@ def print_trial_balance(fmt: str, as_of: str | None) -> None:
     from association.ledger import exports, reports
 
     try:
-        day = reports.parse_date(as_of, "--at") or services.today_in_nairobi()
+        day = reports.parse_date(as_of, "--at") or today_in_nairobi()
     except DomainError as error:
         _fail(error)
     if fmt == "csv":

@@ -9,8 +9,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from association.forms import BaseForm, optional_int
 from association.i18n import enum_choices
 from association.ledger.models import AccountType, ExpenseStatus, PaymentMethod
-from association.ledger.services import today_in_nairobi
 from association.money import AmountError, to_cents
+from association.types import today_in_nairobi
 
 #: The chart's headings, one per kind of account.
 ACCOUNT_TYPE_HEADINGS = {

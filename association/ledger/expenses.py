@@ -42,10 +42,9 @@ from association.ledger.services import (
     ensure_chart,
     post_entry,
     reverse_entry,
-    today_in_nairobi,
 )
 from association.money import MAX_CENTS
-from association.types import utcnow
+from association.types import today_in_nairobi, utcnow
 
 
 class ExpenseError(LedgerError):

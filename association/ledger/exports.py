@@ -24,9 +24,9 @@ from association.extensions import db
 from association.ledger import reports
 from association.ledger.models import Account, AccountType, JournalEntry, Posting, Side
 from association.ledger.reports import DATE, MONEY, NUMBER, Report, Table
-from association.ledger.services import NAIROBI, today_in_nairobi
 from association.members.models import Member
 from association.sheets import formula_safe
+from association.types import NAIROBI, today_in_nairobi
 
 REPORT_FORMATS = ("html", "csv", "xlsx", "pdf")
 MIMETYPES = {

@@ -31,14 +31,10 @@ from association.errors import DomainError
 from association.forms import BaseForm
 from association.i18n import BabelTranslations, choices, enum_choices
 from association.ledger.models import PaymentMethod
-from association.ledger.services import (
-    LedgerError,
-    month_start,
-    parse_month,
-    today_in_nairobi,
-)
+from association.ledger.services import LedgerError, month_start, parse_month
 from association.members.services import get_member_by_number
 from association.money import AmountError, to_cents
+from association.types import today_in_nairobi
 
 #: Digits with commas only between groups of three ("1,500", "12,000.50").
 

@@ -49,11 +49,12 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.services import NAIROBI, account_id
+from association.ledger.services import account_id
 from association.members.models import Member
 from association.money import format_kes
 from association.phones import display_phone
 from association.profile.models import RegistrationBody
+from association.types import NAIROBI
 
 #: The page layouts a receipt can be printed in.
 LAYOUTS = ("a5", "roll")

@@ -25,6 +25,7 @@ from association.ledger import exports, reports
 from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
 from association.members.services import MemberNotFoundError, get_member_by_number
 from association.money import format_kes
+from association.types import today_in_nairobi
 
 bp = Blueprint("reports", __name__)
 
@@ -147,8 +148,8 @@ def _show(report: reports.Report, period_args: dict, stem: str,
 
 def _index_context(period: reports.Period | None) -> dict:
     if period is None:
-        period = reports.Period(reports.fiscal_year_start(reports.today_in_nairobi()),
-                                reports.today_in_nairobi())
+        period = reports.Period(reports.fiscal_year_start(today_in_nairobi()),
+                                today_in_nairobi())
     return {"period": period, "cash_books": reports.CASH_BOOKS,
             "args": {"from": period.start.isoformat(), "to": period.end.isoformat()}}
 
@@ -217,7 +218,7 @@ def cash_book():
 def arrears():
     """Members with unpaid dues, by zone and age, as they stand today."""
     _format()
-    today = reports.today_in_nairobi()
+    today = today_in_nairobi()
     report = reports.arrears(today)
     return _show(report, {}, f"arrears-{today}")
 

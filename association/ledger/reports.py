@@ -35,15 +35,9 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.services import (
-    METHOD_ACCOUNT_KEY,
-    NAIROBI,
-    account,
-    month_start,
-    today_in_nairobi,
-    trial_balance,
-)
+from association.ledger.services import METHOD_ACCOUNT_KEY, account, month_start, trial_balance
 from association.members.models import Category, Member, Zone
+from association.types import NAIROBI, today_in_nairobi
 
 #: Earliest and latest dates a report may be asked for (typos, not history).
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)

@@ -44,7 +44,7 @@ from association.ledger.models import (
 from association.members.models import Category, Member, MemberStatus
 from association.members.services import statuses_on
 from association.money import MAX_CENTS, format_kes
-from association.types import NAIROBI, today_in_nairobi, utcnow  # noqa: F401 - re-exported
+from association.types import today_in_nairobi, utcnow
 
 
 class LedgerError(DomainError):

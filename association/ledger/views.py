@@ -39,6 +39,7 @@ from association.ledger.models import (
 from association.members.models import Category
 from association.members.services import get_member_by_number
 from association.money import format_kes
+from association.types import today_in_nairobi
 from association.web import flash_form_errors
 
 bp = Blueprint("ledger", __name__)
@@ -80,7 +81,7 @@ def index():
     for row in services.trial_balance().rows:
         if row.account.key:
             balances[row.account.key] = row.debit_cents - row.credit_cents
-    this_month = services.month_start(services.today_in_nairobi())
+    this_month = services.month_start(today_in_nairobi())
     last_month = _month_back(this_month, 1)
     pending_expenses = db.session.scalar(
         sa.select(sa.func.count(Expense.id)).where(Expense.status == ExpenseStatus.PENDING)
@@ -161,7 +162,7 @@ def payment_new():
 @permission_required("ledger.view")
 def dues():
     """Recent dues runs, the rates in force, and the form to run a month."""
-    this_month = services.month_start(services.today_in_nairobi())
+    this_month = services.month_start(today_in_nairobi())
     since = _month_back(this_month, 11)
     runs = db.session.execute(
         sa.select(DuesCharge.month, sa.func.count(DuesCharge.id),
@@ -220,7 +221,7 @@ def dues_run():
 @permission_required("ledger.view")
 def periods():
     """The last 24 months, open or closed, with who closed or reopened them and why."""
-    this_month = services.month_start(services.today_in_nairobi())
+    this_month = services.month_start(today_in_nairobi())
     months = [_month_back(this_month, i) for i in range(24)]
     rows = db.session.scalars(
         sa.select(ClosedMonth).where(ClosedMonth.month >= months[-1])
@@ -231,7 +232,7 @@ def periods():
         history.setdefault(row.month, []).append(row)
     table = [
         (month, any(r.reopened_at is None for r in history.get(month, [])),
-         history.get(month, []), services.month_end(month) < services.today_in_nairobi())
+         history.get(month, []), services.month_end(month) < today_in_nairobi())
         for month in months
     ]
     return render_template(
@@ -300,7 +301,7 @@ def _schedules():
 @permission_required("ledger.view")
 def rates():
     """Every dues schedule, newest first, with the resolution that decided it."""
-    this_month = services.month_start(services.today_in_nairobi())
+    this_month = services.month_start(today_in_nairobi())
     in_force = services.schedule_for(this_month)
     schedules = _schedules()
     return render_template(
@@ -312,7 +313,7 @@ def rates():
 
 def _prefill_rates() -> dict:
     """The schedule in force, or the issue's example when there is none yet."""
-    current = services.schedule_for(services.month_start(services.today_in_nairobi()))
+    current = services.schedule_for(services.month_start(today_in_nairobi()))
     if not current:
         tiers = [{"min_premises": lo, "max_premises": hi, "amount": amount}
                  for lo, hi, amount in EXAMPLE_TIERS]

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from association.extensions import db
-from association.ledger.services import today_in_nairobi
 from association.meetings import files
 from association.meetings.models import (
     KEY_OFFICES,
@@ -38,6 +37,7 @@ from association.meetings.services import (
 )
 from association.members.models import Member, MemberStatus
 from association.phones import InvalidPhoneError, normalise_phone
+from association.types import today_in_nairobi
 
 #: Days the registrar allows to hear of a change of officials (Societies Act s.17).
 NOTICE_DAYS = 14

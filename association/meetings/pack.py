@@ -13,12 +13,12 @@ from association.extensions import db
 from association.i18n import enum_label
 from association.ledger.exports import report_pdf
 from association.ledger.reports import Period, financial_position, income_expenditure
-from association.ledger.services import today_in_nairobi
 from association.meetings import files, governance, pdf
 from association.meetings.models import MeetingType
 from association.members.models import Member, MemberStatus
 from association.members.services import mask_national_id
 from association.sheets import formula_safe as _safe
+from association.types import today_in_nairobi
 
 
 def members_register_csv(show_ids: bool) -> str:

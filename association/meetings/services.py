@@ -17,13 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import (
-    LedgerError,
-    RateInput,
-    add_rate_schedule,
-    month_start,
-    today_in_nairobi,
-)
+from association.ledger.services import LedgerError, RateInput, add_rate_schedule, month_start
 from association.meetings.models import (
     GENERAL_TYPES,
     ActionItem,
@@ -47,7 +41,7 @@ from association.meetings.models import (
 )
 from association.members.models import Gender, Member, MemberStatus
 from association.members.services import statuses_on
-from association.types import utcnow
+from association.types import today_in_nairobi, utcnow
 
 #: No meeting is recorded before this, whatever the founding date says (a typo guard).
 EARLIEST = date(1990, 1, 1)

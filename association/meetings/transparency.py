@@ -16,9 +16,10 @@ from association.extensions import db
 from association.i18n import enum_label
 from association.ledger.models import Payment, Receipt
 from association.ledger.reports import Period, collections, income_expenditure
-from association.ledger.services import account, month_end, month_start, today_in_nairobi
+from association.ledger.services import account, month_end, month_start
 from association.meetings.models import GENERAL_TYPES, Meeting, MinutesStatus, ResolutionKind
 from association.patrols.public import IncidentTable, incident_table, public_summary
+from association.types import today_in_nairobi
 
 #: How many months the page shows.
 MONTHS = 6

@@ -23,7 +23,7 @@ from association.auth.permissions import login_only, permission_required, public
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_label
-from association.ledger.services import LedgerError, parse_month, today_in_nairobi
+from association.ledger.services import LedgerError, parse_month
 from association.meetings import files, governance, models, pack, pdf
 from association.meetings import services as svc
 from association.meetings import transparency as figures
@@ -63,6 +63,7 @@ from association.meetings.models import (
 )
 from association.members.models import Member
 from association.members.services import MemberFilters, get_member_by_number, member_query
+from association.types import today_in_nairobi
 from association.web import flash_form_errors
 
 bp = Blueprint("meetings", __name__)

@@ -33,12 +33,7 @@ from association.audit.services import acting_as, insert_audited
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, PaymentMethod
-from association.ledger.services import (
-    NAIROBI,
-    NewPayment,
-    normalise_mpesa_code,
-    record_payments,
-)
+from association.ledger.services import NewPayment, normalise_mpesa_code, record_payments
 from association.members.models import Member
 from association.money import MAX_CENTS
 from association.mpesa.matching import current_index
@@ -66,7 +61,7 @@ from association.mpesa.transactions import (
     known_codes,
     put_in_suspense,
 )
-from association.types import utcnow
+from association.types import NAIROBI, utcnow
 
 log = logging.getLogger(__name__)
 

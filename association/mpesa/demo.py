@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod
-from association.ledger.services import NAIROBI
 from association.mpesa.models import (
     CallbackInbox,
     CallbackKind,
@@ -24,7 +23,7 @@ from association.mpesa.models import (
     UnknownAccountAction,
 )
 from association.mpesa.transactions import put_in_suspense
-from association.types import utcnow
+from association.types import NAIROBI, utcnow
 
 SHORTCODE = "174379"
 

@@ -7,9 +7,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from association.forms import BaseForm
 from association.i18n import choices
-from association.ledger.services import today_in_nairobi
 from association.mpesa.imports import MAX_SMS_CHARS
 from association.mpesa.suspense import REASON_MAX, REASON_MIN
+from association.types import today_in_nairobi
 
 
 class SmsForm(BaseForm):

@@ -35,14 +35,14 @@ from sqlalchemy.exc import IntegrityError
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import Payment, Receipt
-from association.ledger.services import NAIROBI, normalise_mpesa_code
+from association.ledger.services import normalise_mpesa_code
 from association.members.models import Member
 from association.money import AmountError, to_cents
 from association.mpesa.matching import MAX_REFERENCE, Match, current_index
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from association.mpesa.suspense import SuspenseError, find_member
 from association.mpesa.transactions import credit_transaction, known_codes, put_in_suspense
-from association.types import utcnow
+from association.types import NAIROBI, utcnow
 
 #: How long a staged import waits for its confirmation.
 STAGE_SECONDS = 24 * 60 * 60

@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from association.errors import DomainError
+from association.types import NAIROBI
 
 
 class ProviderError(DomainError):
@@ -168,6 +169,4 @@ def get_provider(app=None) -> PaymentProvider:
 
 def nairobi_timestamp(moment: datetime | None = None) -> str:
     """Daraja's Timestamp: YYYYMMDDHHmmss in Nairobi time (UTC servers get "Wrong credentials")."""
-    from association.ledger.services import NAIROBI
-
     return (moment or datetime.now(NAIROBI)).astimezone(NAIROBI).strftime("%Y%m%d%H%M%S")

@@ -15,13 +15,7 @@ from phonenumbers import carrier
 
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import (
-    member_balance,
-    month_start,
-    rate_for,
-    schedule_for,
-    today_in_nairobi,
-)
+from association.ledger.services import member_balance, month_start, rate_for, schedule_for
 from association.members.models import Member, MemberStatus
 from association.mpesa.callbacks import callback_url, verify_stk
 from association.mpesa.models import (
@@ -33,7 +27,7 @@ from association.mpesa.models import (
 )
 from association.mpesa.provider import ProviderError, get_provider
 from association.phones import InvalidPhoneError, normalise_phone
-from association.types import utcnow
+from association.types import today_in_nairobi, utcnow
 
 #: Whole shillings: Daraja refuses decimals. The upper bound is M-Pesa's per-payment limit.
 MIN_SHILLINGS = 1

@@ -24,17 +24,16 @@ from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, JournalEntry, Payment, PaymentMethod, Side
 from association.ledger.services import (
-    NAIROBI,
     Line,
     account_id,
     is_closed,
     normalise_mpesa_code,
     post_entry,
     record_payment,
-    today_in_nairobi,
 )
 from association.members.models import Member
 from association.mpesa.models import MpesaTransaction, TransactionStatus
+from association.types import NAIROBI, today_in_nairobi
 
 
 class TransactionError(DomainError):

@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
 from association.extensions import db
-from association.ledger.services import NAIROBI
 from association.patrols.models import Assignment, Attendance, Patroller
+from association.types import NAIROBI
 
 #: How far back and ahead the feed reaches.
 PAST_DAYS = 31

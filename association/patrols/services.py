@@ -20,7 +20,6 @@ from sqlalchemy.orm import selectinload
 
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import NAIROBI, today_in_nairobi
 from association.members.models import Member, MemberStatus, Zone
 from association.money import MAX_CENTS
 from association.patrols import roster as gen
@@ -37,7 +36,7 @@ from association.patrols.models import (
     Swap,
     SwapStatus,
 )
-from association.types import utcnow
+from association.types import NAIROBI, today_in_nairobi, utcnow
 
 #: The longest shift accepted, in hours.
 MAX_SHIFT_HOURS = 12

@@ -24,7 +24,7 @@ from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_choices, enum_label
 from association.ledger.models import PaymentMethod
-from association.ledger.services import month_end, month_start, parse_month, today_in_nairobi
+from association.ledger.services import month_end, month_start, parse_month
 from association.meetings.services import minutes_awaiting_comment
 from association.members.models import Zone
 from association.members.services import MemberNotFoundError, get_member_by_number, list_zones
@@ -52,6 +52,7 @@ from association.patrols.pdf import payout_pdf, roster_pdf
 from association.patrols.public import safe_count
 from association.patrols.roster import Slot
 from association.profile.services import get_profile
+from association.types import today_in_nairobi
 from association.web import flash_form_errors
 
 bp = Blueprint("patrols", __name__, url_prefix="/patrols")

@@ -43,10 +43,10 @@ from association.ledger.services import (
     close_month,
     month_start,
     post_entry,
-    today_in_nairobi,
     trial_balance,
 )
 from association.money import MAX_CENTS
+from association.types import today_in_nairobi
 from tests.conftest import count
 
 # --- Files ----------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from association.audit.models import AuditEvent
 from association.extensions import db
 from association.ledger import exports, reports
-from association.ledger.services import today_in_nairobi
+from association.types import today_in_nairobi
 from tests.conftest import count
 from tests.ledger.test_reports import AWKWARD_MEMO, Books, build_books
 

@@ -22,9 +22,9 @@ from association.ledger.services import (
     close_month,
     member_balance,
     month_start,
-    today_in_nairobi,
 )
 from association.members.models import Category
+from association.types import today_in_nairobi
 from tests.conftest import count
 
 

@@ -31,9 +31,9 @@ from association.ledger.services import (
     record_payment,
     set_voluntary,
     settings,
-    today_in_nairobi,
 )
 from association.members.models import Category, Member
+from association.types import today_in_nairobi
 from tests.conftest import count
 
 OFFICIAL_READERS = ("chair", "treasurer", "secretary", "auditor")

@@ -24,11 +24,11 @@ from association.ledger.services import (
     month_start,
     post_entry,
     record_payment,
-    today_in_nairobi,
     trial_balance,
     void_receipt,
 )
 from association.members.models import Category, Member
+from association.types import today_in_nairobi
 
 #: An expense memo that needs escaping everywhere: quotes, a newline, ";", "|", unicode.
 AWKWARD_MEMO = 'Posho ya "doria" — usiku\nwa Jumamosi; kikundi | 3 \\ ñ'

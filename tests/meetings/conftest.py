@@ -8,10 +8,10 @@ import pytest
 
 from association.audit.services import acting_as
 from association.extensions import db
-from association.ledger.services import today_in_nairobi
 from association.meetings import services as svc
 from association.meetings.models import AttendanceStatus, MeetingType
 from association.members.models import Gender, Member
+from association.types import today_in_nairobi
 
 
 def pdf_text(content: bytes, tmp_path) -> str:

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from association.extensions import db
 from association.ledger.models import DuesRate
-from association.ledger.services import today_in_nairobi
 from association.meetings import governance
 from association.meetings.models import (
     Meeting,
@@ -20,6 +19,7 @@ from association.meetings.models import (
 )
 from association.members.models import Member
 from association.phones import display_phone
+from association.types import today_in_nairobi
 from tests.meetings.conftest import pdf_text
 
 

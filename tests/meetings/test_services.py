@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.models import DuesRate
-from association.ledger.services import RateInput, schedule_for, today_in_nairobi
+from association.ledger.services import RateInput, schedule_for
 from association.meetings import governance
 from association.meetings import services as svc
 from association.meetings.models import (
@@ -29,6 +29,7 @@ from association.meetings.models import (
     ResolutionRate,
 )
 from association.members.models import Category, Member
+from association.types import today_in_nairobi
 from tests.conftest import count
 
 

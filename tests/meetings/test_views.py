@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.models import DuesRate
-from association.ledger.services import today_in_nairobi
 from association.meetings import services as svc
 from association.meetings.models import (
     ActionItem,
@@ -23,6 +22,7 @@ from association.meetings.models import (
     Resolution,
 )
 from association.members.models import Member
+from association.types import today_in_nairobi
 from tests.conftest import count
 from tests.meetings.conftest import pdf_text
 

@@ -14,10 +14,11 @@ from werkzeug.test import encode_multipart
 from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod, Receipt
-from association.ledger.services import record_payment, today_in_nairobi
+from association.ledger.services import record_payment
 from association.members.models import Member
 from association.mpesa import imports
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
+from association.types import today_in_nairobi
 from tests.conftest import count
 
 # Real Safaricom wordings (see DARAJA.md section 9); the codes and names are made up.

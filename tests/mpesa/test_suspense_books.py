@@ -26,13 +26,13 @@ from association.ledger.services import (
     member_balance,
     month_totals_differences,
     record_payment,
-    today_in_nairobi,
     trial_balance,
 )
 from association.members.models import Member
 from association.mpesa import callbacks, imports, suspense
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from association.mpesa.transactions import put_in_suspense
+from association.types import today_in_nairobi
 from tests.conftest import count
 
 # 2 November 2026, 10:30 in Nairobi.

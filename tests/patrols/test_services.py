@@ -9,13 +9,7 @@ from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.expenses import SelfApprovalError
 from association.ledger.models import ExpenseStatus, PaymentMethod, Posting, Side
-from association.ledger.services import (
-    ClosedPeriodError,
-    account_id,
-    close_month,
-    month_end,
-    today_in_nairobi,
-)
+from association.ledger.services import ClosedPeriodError, account_id, close_month, month_end
 from association.members.models import MemberStatus
 from association.members.services import change_status, register_member
 from association.patrols import services, stipends
@@ -31,6 +25,7 @@ from association.patrols.models import (
 )
 from association.patrols.public import public_summary
 from association.patrols.services import IneligibleError, PatrolError
+from association.types import today_in_nairobi
 from tests.conftest import count, member_data
 from tests.patrols.conftest import (
     EVENING,

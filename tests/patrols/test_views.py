@@ -13,7 +13,6 @@ from association.audit.services import acting_as
 from association.auth.models import Role
 from association.extensions import db
 from association.ledger.models import Expense, ExpenseStatus
-from association.ledger.services import today_in_nairobi
 from association.members.models import Member
 from association.patrols import services
 from association.patrols.incidents import IncidentData, record_incident
@@ -27,6 +26,7 @@ from association.patrols.models import (
     Swap,
     SwapStatus,
 )
+from association.types import today_in_nairobi
 from tests.conftest import count
 from tests.patrols.conftest import (
     EVENING,
