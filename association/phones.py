@@ -1,5 +1,7 @@
 """Phone numbers: parsed and validated with ``phonenumbers``, stored as E.164."""
 
+from functools import lru_cache
+
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 
@@ -41,6 +43,7 @@ def looks_like_phone(text: str) -> bool:
     return digits.isdigit() and len(digits) >= 9
 
 
+@lru_cache(maxsize=65536)  # a pure function of the text; lists show dozens a page
 def display_phone(e164: str | None) -> str:
     """A stored number as Kenyans write it at home (0712 345 678), others internationally."""
     if not e164:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm import aliased
 
 from association.errors import DomainError
 from association.extensions import db
@@ -35,7 +35,13 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.services import METHOD_ACCOUNT_KEY, account, month_start, trial_balance
+from association.ledger.services import (
+    METHOD_ACCOUNT_KEY,
+    account,
+    account_id,
+    month_start,
+    trial_balance,
+)
 from association.members.models import Category, Member, Zone
 from association.types import NAIROBI, today_in_nairobi
 
@@ -411,7 +417,9 @@ class MemberStatement:
     opening_cents: int
     opening_credit_cents: int
     lines: list[StatementLine]
-    receipts: list[Receipt]
+    #: Every receipt of the member, newest first: rows of number, paid_on, amount_cents,
+    #: method, mpesa_code, entry_id, void_entry_id, is_void and void_reason.
+    receipts: list[sa.Row]
     open_charges: list[DuesCharge]
 
     @property
@@ -440,7 +448,7 @@ def member_statement_data(member: Member, period: Period) -> MemberStatement:
     The balance is what the member owes (negative: in credit); the credit column is
     what they have paid in advance. Only this member's postings are read.
     """
-    ids = (account("dues_receivable").id, account("member_credit").id)
+    ids = (account_id("dues_receivable"), account_id("member_credit"))
     owed, credit = (int(v) for v in db.session.execute(
         _member_deltas(member.id, ids, JournalEntry.entry_date < period.start)).one())
     opening, opening_credit = owed - credit, credit
@@ -457,29 +465,25 @@ def member_statement_data(member: Member, period: Period) -> MemberStatement:
         .order_by(JournalEntry.entry_date, JournalEntry.id)
     )
     entries = db.session.execute(by_entry).all()
-    entry_ids = [row[0] for row in entries]
-    receipt_of: dict[int, str] = {}
-    if entry_ids:
-        for entry_id, number in db.session.execute(
-                sa.select(Payment.entry_id, Receipt.number).join(Receipt)
-                .where(Payment.member_id == member.id, Payment.entry_id.in_(entry_ids))):
-            receipt_of[entry_id] = number
-        for entry_id, number in db.session.execute(
-                sa.select(Receipt.void_entry_id, Receipt.number).join(Payment)
-                .where(Payment.member_id == member.id, Receipt.void_entry_id.in_(entry_ids))):
-            receipt_of[entry_id] = number
+    receipts = db.session.execute(
+        sa.select(Receipt.number, Payment.paid_on, Payment.amount_cents, Payment.method,
+                  Payment.mpesa_code, Payment.entry_id, Receipt.void_entry_id,
+                  (Receipt.voided_at.is_not(None)).label("is_void"), Receipt.void_reason)
+        .join(Receipt.payment).where(Payment.member_id == member.id)
+        .order_by(Receipt.year.desc(), Receipt.seq.desc())).all()
+    # The receipt of each payment's entry, and of each void's reversing entry.
+    receipt_of = {r.entry_id: r.number for r in receipts}
+    receipt_of.update((r.void_entry_id, r.number) for r in receipts if r.void_entry_id)
+    describe = _Describer()
     lines, balance, credit_balance = [], opening, opening_credit
     for entry_id, day, memo, source, owed_delta, credit_delta in entries:
         net = int(owed_delta) - int(credit_delta)
         balance += net
         credit_balance += int(credit_delta)
+        receipt_no = receipt_of.get(entry_id)
         lines.append(StatementLine(
-            day, entry_id, _describe(source, memo, receipt_of.get(entry_id)),
-            receipt_of.get(entry_id), max(net, 0), max(-net, 0), credit_balance, balance))
-    receipts = list(db.session.scalars(
-        sa.select(Receipt).join(Receipt.payment).options(contains_eager(Receipt.payment))
-        .where(Payment.member_id == member.id)
-        .order_by(Receipt.year.desc(), Receipt.seq.desc())))
+            day, entry_id, describe(source, memo, receipt_no), receipt_no,
+            max(net, 0), max(-net, 0), credit_balance, balance))
     open_charges = list(db.session.scalars(
         sa.select(DuesCharge).where(DuesCharge.member_id == member.id,
                                     DuesCharge.open_cents > 0).order_by(DuesCharge.month)))
@@ -487,18 +491,27 @@ def member_statement_data(member: Member, period: Period) -> MemberStatement:
                            open_charges)
 
 
-def _describe(source: EntrySource, memo: str, receipt_no: str | None) -> str:
-    """A statement line in the reader's language (the stored memo is the record's English)."""
-    if source == EntrySource.DUES_RUN:
-        match = re.search(r"\d{4}-\d{2}", memo)
-        return _("Dues for %(month)s", month=match.group(0)) if match else memo
-    if source in (EntrySource.PAYMENT, EntrySource.MPESA) and receipt_no:
-        return _("Payment")
-    if source == EntrySource.REVERSAL and receipt_no:
-        return _("Payment reversed: receipt voided")
-    if source == EntrySource.CREDIT_APPLIED:
-        return _("Credit applied to dues")
-    return memo
+class _Describer:
+    """Statement lines in the reader's language (the stored memo is the record's English);
+    each text is translated once per statement, not once per line."""
+
+    def __init__(self):
+        self.dues = _("Dues for %(month)s")  # formatted below, for each month
+        self.payment = _("Payment")
+        self.reversed = _("Payment reversed: receipt voided")
+        self.credit = _("Credit applied to dues")
+
+    def __call__(self, source: EntrySource, memo: str, receipt_no: str | None) -> str:
+        if source == EntrySource.DUES_RUN:
+            match = re.search(r"\d{4}-\d{2}", memo)
+            return self.dues % {"month": match.group(0)} if match else memo
+        if source in (EntrySource.PAYMENT, EntrySource.MPESA) and receipt_no:
+            return self.payment
+        if source == EntrySource.REVERSAL and receipt_no:
+            return self.reversed
+        if source == EntrySource.CREDIT_APPLIED:
+            return self.credit
+        return memo
 
 
 class NoStatementAccessError(ReportError):
@@ -554,12 +567,14 @@ def statement_report(data: MemberStatement) -> Report:
         ["", sum(c.amount_cents for c in data.open_charges),
          sum(c.open_cents for c in data.open_charges)],
     ))
+    methods = {m: enum_label(m) for m in PaymentMethod}
+    valid, void = _("Valid"), _("VOID: %(reason)s")  # formatted below, for each receipt
     report.tables.append(Table(
         [Column(_("Receipt")), Column(_("Paid on"), DATE), Column(_("Amount"), MONEY),
          Column(_("Method")), Column(_("Status"))],
-        [[Link(r.number, "receipts.detail", {"number": r.number}), r.payment.paid_on,
-          r.payment.amount_cents, enum_label(r.payment.method),
-          _("VOID") if r.is_void else _("Valid")] for r in data.receipts],
+        [[Link(r.number, "receipts.detail", {"number": r.number}), r.paid_on, r.amount_cents,
+          " ".join(filter(None, (methods[r.method], r.mpesa_code))),
+          void % {"reason": r.void_reason} if r.is_void else valid] for r in data.receipts],
         _("Receipts"),
     ))
     closing = data.closing_cents

@@ -304,6 +304,25 @@ def test_every_report_screen_shows_its_figures(web, books):
     assert "KES 70.00" in page and books.receipts[0] in page
 
 
+def test_statement_lists_receipts_with_their_code_and_void_reason(web, books):
+    """The statement's receipts: the M-Pesa code beside the method, a void with its reason;
+    on screen and in the files."""
+    web.login("treasurer")
+    page = web.get(f"/members/{books.other_id}/statement?from={books.months[0]}").get_data(
+        as_text=True)
+    receipts = page[page.index("<h2>Receipts</h2>"):]
+    assert f'<a href="/receipts/{books.void_no}">{books.void_no}</a>' in receipts
+    assert "M-Pesa TC57ABC9XY" in receipts and "VOID: Wrong member" in receipts
+    assert "Valid" not in receipts  # the member's only receipt is void
+    csv_text = web.get(f"/members/{books.other_id}/statement?format=csv&from={books.months[0]}"
+                       ).get_data(as_text=True)
+    assert "M-Pesa TC57ABC9XY" in csv_text and "VOID: Wrong member" in csv_text
+    web.post("/language", {"language": "sw"})
+    page = web.get(f"/members/{books.other_id}/statement?from={books.months[0]}").get_data(
+        as_text=True)
+    assert "BATILI: Wrong member" in page
+
+
 def test_statement_lookup_by_member_number(web, books):
     web.login("treasurer")
     response = web.get(f"/reports/statement?member={books.landlord_no.lower()}")
