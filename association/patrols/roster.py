@@ -341,9 +341,8 @@ def shortages_of(slots: list[Slot], volunteers: list[Volunteer], held: list[Fixe
     """The shortages of a roster as it stands (``held``: every shift held around it)."""
     vols = {v.id: v for v in volunteers}
     state = _State(vols)
-    for f in held:
-        state.add(f.volunteer_id, f.night, late_hours(f.starts_at, f.ends_at), f.in_month,
-                  f.slot_key)
+    for f in held:  # late hours play no part in a shortage: not worked out
+        state.add(f.volunteer_id, f.night, 0.0, f.in_month, f.slot_key)
     by_place: dict[tuple, list[Volunteer]] = defaultdict(list)
     for vol in vols.values():
         for place in vol.available:

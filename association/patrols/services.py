@@ -11,6 +11,7 @@ import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -81,6 +82,18 @@ def settings() -> PatrolSettings:
         db.session.add(found)
         db.session.flush()
     return found
+
+
+def ensure_settings() -> bool:
+    """Create the settings row if it is missing, without loading it.
+
+    Returns:
+        True when the row was just created (and needs a commit).
+    """
+    if db.session.scalar(sa.select(PatrolSettings.id).where(PatrolSettings.id == 1)):
+        return False
+    settings()
+    return True
 
 
 def set_stipend_rate(amount_cents: int) -> PatrolSettings:
@@ -387,41 +400,56 @@ def patrollers(active_only: bool = False) -> list[Patroller]:
 # --- From the database to the generator -------------------------------------
 
 
-def _minimums() -> dict[int, PatrolZone]:
-    return {pz.zone_id: pz for pz in db.session.scalars(sa.select(PatrolZone))}
-
-
 def month_slots(month: date) -> list[gen.Slot]:
     """The month's shifts: each active template of each active patrol zone, every night."""
-    zones = _minimums()
-    by_weekday: dict[int, list[ShiftTemplate]] = {}
-    for template in templates():
-        pz = zones.get(template.zone_id)
-        if pz is None or not pz.active:
-            continue
-        by_weekday.setdefault(template.weekday, []).append(template)
+    rows = db.session.execute(
+        sa.select(ShiftTemplate.id, ShiftTemplate.zone_id, ShiftTemplate.weekday,
+                  ShiftTemplate.start_minute, ShiftTemplate.end_minute,
+                  PatrolZone.min_per_shift)
+        .join(PatrolZone, PatrolZone.zone_id == ShiftTemplate.zone_id)
+        .where(ShiftTemplate.active.is_(True), PatrolZone.active.is_(True))
+        .order_by(ShiftTemplate.zone_id, ShiftTemplate.weekday, ShiftTemplate.start_minute)
+    )
+    by_weekday: dict[int, list] = {}
+    for template_id, zone_id, weekday, start, end, minimum in rows:
+        by_weekday.setdefault(weekday, []).append(
+            (template_id, zone_id, time(start // 60, start % 60), time(end // 60, end % 60),
+             minimum))
     slots = []
     for night in month_nights(month):
-        for template in by_weekday.get(night.weekday(), []):
-            starts_at, ends_at = gen.shift_times(night, template.start_time, template.end_time)
-            slots.append(gen.Slot(night, template.id, template.zone_id, starts_at, ends_at,
-                                  zones[template.zone_id].min_per_shift))
+        for template_id, zone_id, start, end, minimum in by_weekday.get(night.weekday(), ()):
+            starts_at, ends_at = gen.shift_times(night, start, end)
+            slots.append(gen.Slot(night, template_id, zone_id, starts_at, ends_at, minimum))
     return slots
 
 
 def volunteers() -> list[gen.Volunteer]:
-    """Active patrollers who are active members, as the generator sees them."""
-    rows = db.session.scalars(
-        sa.select(Patroller).join(Member, Member.id == Patroller.member_id)
+    """Active patrollers who are active members, as the generator sees them (by id)."""
+    rows = db.session.execute(
+        sa.select(Patroller.id, Patroller.weekly_limit, Patroller.back_to_back,
+                  Availability.weekday, Availability.zone_id)
+        .join(Member, Member.id == Patroller.member_id)
+        .outerjoin(Availability, Availability.patroller_id == Patroller.id)
         .where(Patroller.active.is_(True), Member.status == MemberStatus.ACTIVE)
-        .options(selectinload(Patroller.availability), selectinload(Patroller.away))
+        .order_by(Patroller.id)
     )
+    people: dict[int, tuple] = {}
+    places: dict[int, set] = {}
+    for pid, weekly_limit, back_to_back, weekday, zone_id in rows:
+        if pid not in people:
+            people[pid] = (weekly_limit, back_to_back)
+            places[pid] = set()
+        if weekday is not None:
+            places[pid].add((weekday, zone_id))
+    away: dict[int, list] = {}
+    for pid, start, end in db.session.execute(
+            sa.select(AwayPeriod.patroller_id, AwayPeriod.start_date, AwayPeriod.end_date)
+            .order_by(AwayPeriod.patroller_id, AwayPeriod.start_date, AwayPeriod.id)):
+        away.setdefault(pid, []).append((start, end))
     return [
-        gen.Volunteer(
-            p.id, frozenset((a.weekday, a.zone_id) for a in p.availability),
-            tuple((a.start_date, a.end_date) for a in p.away), p.weekly_limit, p.back_to_back,
-        )
-        for p in rows
+        gen.Volunteer(pid, frozenset(places[pid]), tuple(away.get(pid, ())), weekly_limit,
+                      back_to_back)
+        for pid, (weekly_limit, back_to_back) in people.items()
     ]
 
 
@@ -484,8 +512,9 @@ def generate_roster(month: date, user_id: int | None, keep_manual: bool = True,
     month = month.replace(day=1)
     check_month(month)
     today = today or today_in_nairobi()
-    slots = [s for s in month_slots(month) if s.night >= today]
-    if not month_slots(month):
+    all_slots = month_slots(month)
+    slots = [s for s in all_slots if s.night >= today]
+    if not all_slots:
         raise PatrolError(_l("There are no shifts to roster: add shift times to the zones "
                              "first."))
     first, last = _window(month)
@@ -524,8 +553,10 @@ def generate_roster(month: date, user_id: int | None, keep_manual: bool = True,
                           result.shortages)
 
 
-def roster_of(month: date) -> Roster | None:
-    return db.session.scalar(sa.select(Roster).where(Roster.month == month.replace(day=1)))
+def roster_generated_at(month: date) -> datetime | None:
+    """When ``month``'s roster was last generated (None: never)."""
+    return db.session.scalar(sa.select(Roster.generated_at)
+                             .where(Roster.month == month.replace(day=1)))
 
 
 def month_assignments(month: date) -> list[Assignment]:
@@ -539,13 +570,126 @@ def month_assignments(month: date) -> list[Assignment]:
     ))
 
 
-def current_shortages(month: date, today: date | None = None) -> list[gen.Shortage]:
-    """The month's shifts (from today on) below their minimum, with the reasons."""
+class ShiftRow(NamedTuple):
+    """One assignment as the roster page and the rules read it (not an ORM object)."""
+
+    id: int
+    night: date
+    template_id: int
+    zone_id: int
+    starts_at: datetime
+    ends_at: datetime
+    patroller_id: int
+    manual: bool
+    attendance: Attendance | None
+    replaced_by_id: int | None
+    #: The patroller's name, as Member.full_name.
+    full_name: str
+
+
+def shift_rows(first: date, last: date) -> list[ShiftRow]:
+    """The assignments of nights ``first`` to ``last``, in the order of
+    :func:`month_assignments`."""
+    result = db.session.execute(
+        sa.select(Assignment.id, Assignment.night, Assignment.template_id, Assignment.zone_id,
+                  Assignment.starts_at, Assignment.ends_at, Assignment.patroller_id,
+                  Assignment.manual, Assignment.attendance, Assignment.replaced_by_id,
+                  Member.first_name + " " + Member.other_names)
+        .join(Patroller, Patroller.id == Assignment.patroller_id)
+        .join(Member, Member.id == Patroller.member_id)
+        .where(Assignment.night.between(first, last))
+        .order_by(Assignment.night, Assignment.starts_at, Assignment.zone_id, Assignment.id)
+    )
+    return list(map(ShiftRow._make, result))
+
+
+def current_shortages(month: date, today: date | None = None,
+                      slots: list[gen.Slot] | None = None,
+                      rows: list | None = None) -> list[gen.Shortage]:
+    """The month's shifts (from today on) below their minimum, with the reasons.
+
+    Args:
+        slots: the month's :func:`month_slots`, when the caller has them already.
+        rows: the assignments of the month's window (:func:`_window`), as ORM objects or
+            :class:`ShiftRow`, when the caller has them already.
+    """
     month = month.replace(day=1)
     today = today or today_in_nairobi()
-    slots = [s for s in month_slots(month) if s.night >= today]
-    first, last = _window(month)
-    return gen.shortages_of(slots, volunteers(), _held(_assignments_between(first, last), month))
+    slots = [s for s in (month_slots(month) if slots is None else slots) if s.night >= today]
+    if not slots:
+        return []
+    if rows is None:
+        rows = _assignments_between(*_window(month))
+    # Only shifts up to a week before the first open one can count against it (the same
+    # week, or the night before).
+    since = min(s.night for s in slots) - timedelta(days=7)
+    held = _held([a for a in rows if a.night >= since], month)
+    return gen.shortages_of(slots, volunteers(), held)
+
+
+class RosterShift(NamedTuple):
+    """A row of the roster: one shift of one night and who is on it."""
+
+    slot: gen.Slot
+    #: The zone's name.
+    zone: str
+    #: Start and end, e.g. "21:00-01:00".
+    times: str
+    held: list[ShiftRow]
+    #: Whether it is one of the shortages (from today on).
+    short: bool
+
+
+@dataclass
+class MonthRoster:
+    """A month's roster as its page shows it."""
+
+    #: (night, its shifts by zone name then start time), by night. Shifts of templates no
+    #: longer used are there while someone holds them.
+    nights: list[tuple[date, list[RosterShift]]]
+    shortages: list[gen.Shortage]
+
+
+def _hhmm(moment: datetime) -> str:
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
+def month_roster(month: date, zones: dict[int, str], today: date | None = None) -> MonthRoster:
+    """Every shift of ``month`` with who holds it, and the shortages from ``today`` on.
+
+    Args:
+        zones: zone id -> name.
+    """
+    month = month.replace(day=1)
+    slots = month_slots(month)
+    rows = shift_rows(*_window(month))
+    shortages = current_shortages(month, today, slots, rows)
+    by_slot: dict[tuple, list[ShiftRow]] = {}
+    keys = {slot.key for slot in slots}
+    extra = []
+    for a in rows:
+        if (a.night.year, a.night.month) != (month.year, month.month):
+            continue
+        key = (a.night, a.template_id)
+        by_slot.setdefault(key, []).append(a)
+        if key not in keys:  # a template no longer used: its shifts still show
+            keys.add(key)
+            extra.append(gen.Slot(a.night, a.template_id, a.zone_id, a.starts_at, a.ends_at, 0))
+    short_keys = {s.slot.key for s in shortages}
+    nights: dict[date, list[RosterShift]] = {}
+    for slot in slots + extra:
+        key = slot.key
+        nights.setdefault(slot.night, []).append(RosterShift(
+            slot, zones.get(slot.zone_id, ""), f"{_hhmm(slot.starts_at)}-{_hhmm(slot.ends_at)}",
+            by_slot.get(key, []), key in short_keys))
+    for shifts in nights.values():
+        shifts.sort(key=lambda s: (s.zone, s.slot.starts_at))
+    return MonthRoster(sorted(nights.items()), shortages)
+
+
+def zone_names() -> dict[int, str]:
+    """Zone id -> name."""
+    return dict(db.session.execute(sa.select(Zone.id, Zone.name)).all())
 
 
 # --- One patroller on one shift: the rules ------------------------------------
@@ -760,6 +904,12 @@ def take_offer(taker: Patroller, swap: Swap, now: datetime | None = None) -> Swa
         _hand_over(swap, taker)
     db.session.flush()
     return swap
+
+
+def pending_swap_count() -> int:
+    """How many swaps wait for the coordinator."""
+    return db.session.scalar(sa.select(sa.func.count(Swap.id))
+                             .where(Swap.status == SwapStatus.PENDING))
 
 
 def pending_swaps() -> list[Swap]:

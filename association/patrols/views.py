@@ -50,7 +50,6 @@ from association.patrols.models import (
 )
 from association.patrols.pdf import payout_pdf, roster_pdf
 from association.patrols.public import safe_count
-from association.patrols.roster import Slot
 from association.profile.services import get_profile
 from association.types import today_in_nairobi
 from association.web import flash_form_errors
@@ -88,34 +87,17 @@ def _association() -> str:
 def index():
     """The month's roster by night, its shortages, and what waits for the coordinator."""
     month = _month_arg(request.args.get("month"))
-    services.settings()
-    # The settings row, if it was just created; committed before anything is loaded, as a
-    # commit expires what was read and the page would then reload each shift on its own.
-    db.session.commit()
-    zones = {z.id: z.name for z in list_zones()}
-    slots = services.month_slots(month)
-    assignments = services.month_assignments(month)
-    by_slot: dict = {}
-    for a in assignments:
-        by_slot.setdefault((a.night, a.template_id), []).append(a)
-    shortages = services.current_shortages(month)
-    short_keys = {s.slot.key for s in shortages}
-    nights: dict = {}
-    for slot in slots:
-        nights.setdefault(slot.night, []).append(slot)
-    keys = {slot.key for slot in slots}
-    for a in assignments:  # shifts of templates no longer used still show
-        if (a.night, a.template_id) not in keys:
-            keys.add((a.night, a.template_id))
-            nights.setdefault(a.night, []).append(Slot(a.night, a.template_id, a.zone_id,
-                                                       a.starts_at, a.ends_at, 0))
-    for night_slots in nights.values():
-        night_slots.sort(key=lambda s: (zones.get(s.zone_id, ""), s.starts_at))
+    # Committed before anything is loaded, as a commit expires what was read.
+    if services.ensure_settings():
+        db.session.commit()
+    zones = services.zone_names()
+    page = services.month_roster(month, zones)
     return render_template(
-        "patrols/index.html", month=month, zones=zones, nights=sorted(nights.items()),
-        by_slot=by_slot, short_keys=short_keys,
-        shortages=[services.shortage_text(s, zones) for s in shortages],
-        roster=services.roster_of(month), pending=services.pending_swaps(),
+        "patrols/index.html", month=month, nights=page.nights,
+        shortages=[services.shortage_text(s, zones) for s in page.shortages],
+        generated_at=services.roster_generated_at(month),
+        pending=services.pending_swap_count() if current_user.can("patrols.manage") else 0,
+        attendance_labels={a: enum_label(a) for a in Attendance},
         generate_form=forms.GenerateForm(month=month.strftime("%Y-%m")),
         today=today_in_nairobi(), prev=month_start(date.fromordinal(month.toordinal() - 1)),
         next=month_start(date.fromordinal(month_end(month).toordinal() + 1)),

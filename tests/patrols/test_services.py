@@ -124,6 +124,28 @@ def test_before_the_roster_is_generated_the_shortage_says_to_generate_it(patrols
     assert "generate the roster" in text and "already on this shift" not in text
 
 
+def test_shortages_from_today_count_the_nights_before_it(patrols):
+    """Shifts held earlier in the week still count against a shift from today on: the weekly
+    limit and the rest rule; an away period too. The roster page's shortages are the same."""
+    month = next_month()
+    today = next(d for d in services.month_nights(month) if d.day >= 8 and d.weekday() == 6)
+    limited, rested, away, _free = patrols.v2
+    services.update_patroller(limited, True, 1, False)
+    for person, night in ((limited, today - timedelta(days=6)),
+                          (rested, today - timedelta(days=1))):
+        services.assign(night, template_of(patrols.zone2.id, night.weekday(), EVENING[0]),
+                        person, now=long_ago())
+    services.add_away(away, today, today, None)
+    shortages = services.current_shortages(month, today=today)
+    evening = next(s for s in shortages if s.slot.night == today
+                   and s.slot.zone_id == patrols.zone2.id and s.slot.starts_at.hour == 21)
+    assert (evening.have, evening.available) == (0, 4)
+    assert evening.reasons == {"weekly_limit": 1, "rest": 1, "away": 1}
+    assert min(s.slot.night for s in shortages) == today
+    page = services.month_roster(month, {}, today=today)
+    assert page.shortages == shortages
+
+
 def test_regenerating_keeps_manual_edits_unless_asked(patrols):
     month = next_month()
     services.generate_roster(month, None)

@@ -1,5 +1,6 @@
 """Patrol screens through a CSRF-checking client: who sees what, bad input, PDFs and the feed."""
 
+import re
 import shutil
 import subprocess
 from datetime import datetime, time, timedelta
@@ -7,6 +8,7 @@ from datetime import datetime, time, timedelta
 import icalendar
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale, gettext
 
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
@@ -18,10 +20,12 @@ from association.patrols import services
 from association.patrols.incidents import IncidentData, record_incident
 from association.patrols.models import (
     Assignment,
+    Attendance,
     Incident,
     IncidentCategory,
     IncidentRevision,
     Patroller,
+    PatrolSettings,
     StipendRun,
     Swap,
     SwapStatus,
@@ -30,6 +34,7 @@ from association.types import today_in_nairobi
 from tests.conftest import count
 from tests.patrols.conftest import (
     EVENING,
+    LATE,
     last_month,
     long_ago,
     next_month,
@@ -92,6 +97,99 @@ def test_generate_with_bad_months_changes_nothing(web, site, app):
         assert response.status_code == 200
     with app.app_context():
         assert count(Assignment) == 2
+
+
+def _row_of(page: str, href: str) -> str:
+    """The roster row (``<tr>`` to ``</tr>``) holding the link ``href``."""
+    match = re.search(rf'<tr class="[^"]*">(?:(?!</tr>).)*?href="{re.escape(href)}"'
+                      r"(?:(?!</tr>).)*</tr>", page, re.DOTALL)
+    assert match, href
+    return match.group(0)
+
+
+def test_roster_page_shows_each_shift_and_who_is_on_it(web, site, app):
+    """Each night's shifts with their people, the short ones marked, and the links; a shift
+    of a template no longer used stays while someone holds it."""
+    with app.app_context(), acting_as("test"):
+        late = template_of(site.zone1_id, site.night.weekday(), LATE[0])
+        services.retire_template(template_of(site.zone1_id, site.night.weekday(), EVENING[0]))
+        night = last_month().replace(day=14)
+        done, _ = services.assign(night, template_of(site.zone1_id, night.weekday(),
+                                                     EVENING[0]),
+                                  db.session.get(Patroller, site.own_id), now=long_ago())
+        services.record_attendance(night, [services.AttendanceInput(
+            done.id, Attendance.PRESENT)], None)
+        db.session.commit()
+        late_id, done_template_id = late.id, done.template_id
+    web.login("coordinator")
+    page = text(web.get(f"/patrols/?month={site.night:%Y-%m}"))
+    retired = _row_of(page, f"/patrols/shifts/{site.template_id}/{site.night.isoformat()}")
+    assert retired.startswith('<tr class="">') and "Baraka Otieno" in retired
+    assert retired.count('<small class="muted">(by hand)</small>') == 2
+    assert "21:00-01:00" in retired and "Short" not in retired
+    week_later = (site.night + timedelta(days=7)).isoformat()
+    assert f"/patrols/shifts/{site.template_id}/{week_later}" not in page
+    empty = _row_of(page, f"/patrols/shifts/{late_id}/{site.night.isoformat()}")
+    assert empty.startswith('<tr class="short">') and "Short: 0 of 2" in empty
+    assert "01:00-05:00" in empty and "/patrols/attendance/" not in page
+    assert "shifts are short" in page and 'action="/patrols/generate"' in page
+
+    href = f"/patrols/shifts/{done_template_id}/{night.isoformat()}"
+    page = text(web.get(f"/patrols/?month={night:%Y-%m}"))
+    past = _row_of(page, href)
+    assert past.startswith('<tr class=" past">')
+    assert '<span class="badge present">Present</span>' in past
+    assert f'href="/patrols/attendance/{night.isoformat()}"' in page  # on the night's first row
+    web.logout()
+    web.login("auditor")  # sees the roster, manages nothing
+    page = text(web.get(f"/patrols/?month={night:%Y-%m}"))
+    assert '<span class="badge present">Present</span>' in _row_of(page, href)
+    assert "/patrols/attendance/" not in page and "/patrols/generate" not in page
+
+
+def test_roster_page_in_swahili(web, site, app):
+    with app.app_context():
+        from association.auth.models import User
+
+        user = db.session.scalar(sa.select(User).where(User.username == "coordinator"))
+        user.language = "sw"
+        db.session.commit()
+    with app.test_request_context(), force_locale("sw"):
+        by_hand, short = gettext("by hand"), gettext("Short: %(have)d of %(need)d", have=0,
+                                                     need=2)
+    assert by_hand != "by hand"
+    web.login("coordinator")
+    page = text(web.get(f"/patrols/?month={site.night:%Y-%m}"))
+    assert f"({by_hand})" in page and short in page and "by hand" not in page
+
+
+def test_viewing_the_roster_writes_nothing_once_set_up(web, site, app):
+    """The first visit creates the patrol settings row; later visits neither write nor
+    commit."""
+    web.login("coordinator")
+    with app.app_context():
+        assert count(PatrolSettings) == 0
+    assert web.get("/patrols/").status_code == 200
+    with app.app_context():
+        assert count(PatrolSettings) == 1
+        engine = db.engine
+    seen = []
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            seen.append(statement)
+
+    def on_commit(conn):
+        seen.append("COMMIT")
+
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    sa.event.listen(engine, "commit", on_commit)
+    try:
+        assert web.get(f"/patrols/?month={site.night:%Y-%m}").status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+        sa.event.remove(engine, "commit", on_commit)
+    assert seen == []
 
 
 def test_roster_pdf_reads_back(web, site, tmp_path):
