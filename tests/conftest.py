@@ -23,6 +23,7 @@ from association.auth.services import create_user
 from association.extensions import db
 from association.members.models import Category, Gender
 from association.members.services import MemberData, register_member, save_zone
+from association.mpesa.callbacks import wait_for_drain
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, save_profile
 from config import TestingConfig
@@ -77,12 +78,14 @@ def upload_dir(tmp_path_factory):
 
 
 class ClosingClient(FlaskClient):
-    """Closes each response as a server does once it is sent, so work the app defers
-    until then (M-Pesa callbacks are processed after their acknowledgement) is done
-    when the request returns."""
+    """Closes each response as a server does once it is sent, and waits for the work the
+    app starts then (M-Pesa callbacks are processed by a drainer thread after their
+    acknowledgement), so that it is done when the request returns."""
 
     def open(self, *args, buffered=True, **kwargs):
-        return super().open(*args, buffered=buffered, **kwargs)
+        response = super().open(*args, buffered=buffered, **kwargs)
+        assert wait_for_drain(self.application, 60), "the M-Pesa drainer did not finish"
+        return response
 
 
 @pytest.fixture

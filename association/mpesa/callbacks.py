@@ -13,12 +13,14 @@ Transaction Status for paybill payments where the credentials allow);
 otherwise it waits as ``unconfirmed`` for the treasurer.
 """
 
+import atexit
 import hmac
 import json
 import logging
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -410,35 +412,100 @@ def _process_alone(row_id: int) -> int:
         return 0
 
 
-class _Drainer:
-    """One drainer per app and process: callbacks stored meanwhile are left to it."""
+#: A drainer thread with nothing to do for this long ends; the next callback starts another.
+DRAIN_IDLE_SECONDS = 60.0
+#: How long a stopping process lets a drain under way finish.
+DRAIN_EXIT_SECONDS = 10.0
 
-    def __init__(self):
-        self.lock = threading.Lock()
+
+class _Drainer:
+    """Processes stored bodies in a thread of its own, one per app and process.
+
+    Not in the thread that answered the callback: a server thread kept after its answer
+    would hold its client's connection, and under a steady stream of callbacks the drain
+    never ends. A body stored while a drain is under way is found by it, or by the next
+    round (``wanted``).
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.cond = threading.Condition()
         self.wanted = False
+        self.busy = False
+        self.thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        with self.cond:
+            self.wanted = True
+            # A forked worker inherits the object, not the thread: started again here.
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="mpesa-drainer",
+                                               daemon=True)
+                self.thread.start()
+            self.cond.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every stored body this process was told of has been tried."""
+        with self.cond:
+            return self.cond.wait_for(lambda: not self.wanted and not self.busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                if not self.cond.wait_for(lambda: self.wanted, DRAIN_IDLE_SECONDS):
+                    self.thread = None
+                    return
+                self.busy = True
+            try:
+                # Let the burst's next bodies be stored first: one transaction then takes
+                # them all, where each would otherwise start its own to find little.
+                time.sleep(DRAIN_GATHER_SECONDS)
+                with self.cond:
+                    self.wanted = False
+                with self.app.app_context(), acting_as("daraja:callback"):
+                    try:
+                        process_pending()
+                    except Exception:  # noqa: BLE001 - stored bodies wait for reconcile
+                        db.session.rollback()
+                        log.exception("M-Pesa callbacks not processed")
+            finally:
+                with self.cond:
+                    self.busy = False
+                    self.cond.notify_all()
+
+
+_DRAINERS: "weakref.WeakSet[_Drainer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_drains() -> None:
+    """A stopping process lets the drains under way commit; what is left waits for
+    reconcile, as after a crash."""
+    for drainer in list(_DRAINERS):
+        drainer.wait_idle(DRAIN_EXIT_SECONDS)
+
+
+def _drainer(app) -> _Drainer:
+    drainer = app.extensions.get("mpesa_drainer")
+    if drainer is None:
+        drainer = app.extensions.setdefault("mpesa_drainer", _Drainer(app))
+        _DRAINERS.add(drainer)
+    return drainer
 
 
 def drain(app) -> None:
-    """Process stored bodies after an acknowledgement, unless this process is already
-    doing so (then it will find them: ``wanted`` makes it look again before it stops)."""
-    drainer = app.extensions.setdefault("mpesa_drainer", _Drainer())
-    drainer.wanted = True
-    while drainer.wanted:
-        if not drainer.lock.acquire(blocking=False):
-            return
-        try:
-            # Let the burst's next bodies be stored first: one transaction then takes
-            # them all, where each would otherwise start its own to find little or nothing.
-            time.sleep(DRAIN_GATHER_SECONDS)
-            drainer.wanted = False
-            with app.app_context(), acting_as("daraja:callback"):
-                try:
-                    process_pending()
-                except Exception:  # noqa: BLE001 - stored bodies wait for reconcile
-                    db.session.rollback()
-                    log.exception("M-Pesa callbacks not processed")
-        finally:
-            drainer.lock.release()
+    """Have this process's drainer thread process the stored bodies (soon, not here)."""
+    _drainer(app).wake()
+
+
+def wait_for_drain(app, timeout: float | None = None) -> bool:
+    """Wait until the bodies this process stored have been tried (for tests and tools).
+
+    Returns:
+        False if ``timeout`` seconds passed first.
+    """
+    drainer = app.extensions.get("mpesa_drainer")
+    return drainer is None or drainer.wait_idle(timeout)
 
 
 def _names(row: CallbackInbox, key: str) -> None:

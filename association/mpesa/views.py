@@ -90,8 +90,8 @@ def _receive(kind: CallbackKind, token: str):
             _commit_or_leave_for_reconcile(stored.id)
             return jsonify(answer)
     response = jsonify(answer)
-    # Processed once the acknowledgement has gone out, with whatever else arrived
-    # meanwhile: many bodies to a transaction (callbacks.drain).
+    # Processed by this process's drainer thread once the acknowledgement has gone out,
+    # with whatever else arrived meanwhile: many bodies to a transaction (callbacks.drain).
     app = current_app._get_current_object()
     response.call_on_close(lambda: callbacks.drain(app))
     return response

@@ -21,6 +21,7 @@ from werkzeug.wsgi import ClosingIterator
 from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.services import add_rate_schedule
+from association.mpesa import callbacks
 from association.mpesa.sandbox import DarajaSandbox
 from tests.ledger.conftest import EXAMPLE_RATES
 
@@ -65,9 +66,11 @@ class LiveApp:
             raise
 
     def wait_idle(self, timeout: float = 60) -> None:
-        """Until every request so far has been answered and its work done."""
+        """Until every request so far has been answered and its work done (the callbacks
+        it stored processed by the drainer thread)."""
         with self.idle:
             assert self.idle.wait_for(lambda: self.busy == 0, timeout), "the app stayed busy"
+        assert callbacks.wait_for_drain(self.app, timeout), "the M-Pesa drainer stayed busy"
 
     def post(self, path: str, payload, raw: bytes | None = None) -> tuple[int, dict | None]:
         """POST like Daraja; returns once the app has also processed what it acknowledged."""

@@ -220,6 +220,7 @@ def test_the_acknowledgement_goes_out_before_processing(app, daraja, member):  #
     with app.app_context():  # answered, stored, not yet processed
         assert count(CallbackInbox) == 1 and count(Payment) == 0
     response.close()  # the server closes the response once it is sent
+    assert callbacks.wait_for_drain(app, 60)  # processed by the drainer thread, not here
     with app.app_context():
         assert count(Payment) == 1
         assert db.session.scalar(sa.select(CallbackInbox.processed_at)) is not None
