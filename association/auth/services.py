@@ -1,5 +1,7 @@
 """Logins, passwords and user administration."""
 
+from functools import cache
+
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -106,13 +108,20 @@ def authenticate(login: str, password: str) -> User:
     return user
 
 
+@cache
+def _user_with_roles() -> sa.Select:
+    """Every request's first query, built once (when the models are all mapped); the
+    roles come with the user: every page checks them."""
+    return sa.select(User).options(joinedload(User.role_rows)).where(
+        User.id == sa.bindparam("id"))
+
+
 def load_user(session_id: str) -> User | None:
     """Flask-Login's loader: a session survives only while its version is current."""
     user_id, _, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    # The roles come in the same query: every page checks them.
-    user = db.session.get(User, int(user_id), options=[joinedload(User.role_rows)])
+    user = db.session.execute(_user_with_roles(), {"id": int(user_id)}).unique().scalar()
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user

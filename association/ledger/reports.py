@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import format_date
@@ -431,15 +432,43 @@ class MemberStatement:
         return self.lines[-1].credit_cents if self.lines else self.opening_credit_cents
 
 
-def _member_deltas(member_id: int, ids: tuple[int, int], where) -> sa.Select:
-    receivable, credit = ids
-    return (sa.select(
-        sa.func.coalesce(sa.func.sum(sa.case((Posting.account_id == receivable, _signed()),
-                                             else_=0)), 0),
-        sa.func.coalesce(sa.func.sum(sa.case((Posting.account_id == credit, -_signed()),
-                                             else_=0)), 0),
-    ).join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.member_id == member_id, Posting.account_id.in_(ids), where))
+@cache
+def _statement_queries() -> tuple[sa.Select, sa.Select, sa.Select, sa.Select]:
+    """The statement's four queries, built once: the member, the accounts and the period
+    are bound parameters (building a query costs more than running it here)."""
+    receivable, credit = sa.bindparam("receivable"), sa.bindparam("credit")
+    owed_delta = sa.func.sum(sa.case((Posting.account_id == receivable, _signed()), else_=0))
+    credit_delta = sa.func.sum(sa.case((Posting.account_id == credit, -_signed()), else_=0))
+    members_postings = (Posting.member_id == sa.bindparam("member_id"),
+                        Posting.account_id.in_([receivable, credit]))
+    opening = (
+        sa.select(sa.func.coalesce(owed_delta, 0), sa.func.coalesce(credit_delta, 0))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(*members_postings, JournalEntry.entry_date < sa.bindparam("start"))
+    )
+    by_entry = (
+        sa.select(JournalEntry.id, JournalEntry.entry_date, JournalEntry.memo,
+                  JournalEntry.source, owed_delta, credit_delta)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(*members_postings, JournalEntry.entry_date >= sa.bindparam("start"),
+               JournalEntry.entry_date <= sa.bindparam("end"))
+        .group_by(JournalEntry.id, JournalEntry.entry_date, JournalEntry.memo,
+                  JournalEntry.source)
+        .order_by(JournalEntry.entry_date, JournalEntry.id)
+    )
+    receipts = (
+        sa.select(Receipt.number, Payment.paid_on, Payment.amount_cents, Payment.method,
+                  Payment.mpesa_code, Payment.entry_id, Receipt.void_entry_id,
+                  (Receipt.voided_at.is_not(None)).label("is_void"), Receipt.void_reason)
+        .join(Receipt.payment).where(Payment.member_id == sa.bindparam("member_id"))
+        .order_by(Receipt.year.desc(), Receipt.seq.desc())
+    )
+    open_charges = (
+        sa.select(DuesCharge)
+        .where(DuesCharge.member_id == sa.bindparam("member_id"), DuesCharge.open_cents > 0)
+        .order_by(DuesCharge.month)
+    )
+    return opening, by_entry, receipts, open_charges
 
 
 def member_statement_data(member: Member, period: Period) -> MemberStatement:
@@ -448,29 +477,14 @@ def member_statement_data(member: Member, period: Period) -> MemberStatement:
     The balance is what the member owes (negative: in credit); the credit column is
     what they have paid in advance. Only this member's postings are read.
     """
-    ids = (account_id("dues_receivable"), account_id("member_credit"))
-    owed, credit = (int(v) for v in db.session.execute(
-        _member_deltas(member.id, ids, JournalEntry.entry_date < period.start)).one())
+    opening_query, by_entry, receipts_query, open_charges_query = _statement_queries()
+    params = {"member_id": member.id, "receivable": account_id("dues_receivable"),
+              "credit": account_id("member_credit"), "start": period.start,
+              "end": period.end}
+    owed, credit = (int(v) for v in db.session.execute(opening_query, params).one())
     opening, opening_credit = owed - credit, credit
-    by_entry = (
-        sa.select(JournalEntry.id, JournalEntry.entry_date, JournalEntry.memo,
-                  JournalEntry.source,
-                  sa.func.sum(sa.case((Posting.account_id == ids[0], _signed()), else_=0)),
-                  sa.func.sum(sa.case((Posting.account_id == ids[1], -_signed()), else_=0)))
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.member_id == member.id, Posting.account_id.in_(ids),
-               JournalEntry.entry_date >= period.start, JournalEntry.entry_date <= period.end)
-        .group_by(JournalEntry.id, JournalEntry.entry_date, JournalEntry.memo,
-                  JournalEntry.source)
-        .order_by(JournalEntry.entry_date, JournalEntry.id)
-    )
-    entries = db.session.execute(by_entry).all()
-    receipts = db.session.execute(
-        sa.select(Receipt.number, Payment.paid_on, Payment.amount_cents, Payment.method,
-                  Payment.mpesa_code, Payment.entry_id, Receipt.void_entry_id,
-                  (Receipt.voided_at.is_not(None)).label("is_void"), Receipt.void_reason)
-        .join(Receipt.payment).where(Payment.member_id == member.id)
-        .order_by(Receipt.year.desc(), Receipt.seq.desc())).all()
+    entries = db.session.execute(by_entry, params).all()
+    receipts = db.session.execute(receipts_query, params).all()
     # The receipt of each payment's entry, and of each void's reversing entry.
     receipt_of = {r.entry_id: r.number for r in receipts}
     receipt_of.update((r.void_entry_id, r.number) for r in receipts if r.void_entry_id)
@@ -484,9 +498,7 @@ def member_statement_data(member: Member, period: Period) -> MemberStatement:
         lines.append(StatementLine(
             day, entry_id, describe(source, memo, receipt_no), receipt_no,
             max(net, 0), max(-net, 0), credit_balance, balance))
-    open_charges = list(db.session.scalars(
-        sa.select(DuesCharge).where(DuesCharge.member_id == member.id,
-                                    DuesCharge.open_cents > 0).order_by(DuesCharge.month)))
+    open_charges = list(db.session.scalars(open_charges_query, params))
     return MemberStatement(member, period, opening, opening_credit, lines, receipts,
                            open_charges)
 
