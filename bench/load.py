@@ -1,7 +1,7 @@
 """Load and soak: the app under gunicorn on PostgreSQL, driven by wrk on the same machine.
 
     python bench/load.py --database-url URL [--duration 60] [--soak 600] [--clients 20]
-                         [--workers 3] [--threads 4]
+                         [--workers 2] [--threads 4] [--think 1000] [--access-log FILE]
 
 Builds the demo association in the PostgreSQL database named by --database-url
 (or BENCH_DATABASE_URL; its public schema is DROPPED and recreated), starts the
@@ -13,13 +13,17 @@ connections:
    same workers and threads) for ``--duration`` seconds;
 2. the load: a mix of logged-in page views (members list, a member's statement,
    the arrears list, the patrol roster) and, one request in five, an M-Pesa
-   paybill confirmation for a demo member, each with its own receipt code, for
-   ``--duration`` seconds;
-3. the soak: the same mix for ``--soak`` seconds (0 skips it), sampling the
-   resident memory of every gunicorn worker every few seconds.
+   paybill confirmation for each active demo member in turn, each with its own receipt
+   code, for ``--duration`` seconds;
+3. paced: the same mix for ``--duration`` seconds, each client pausing between its
+   requests as a person would (``--think`` ms on average, 0 to twice that; 0 skips
+   the run): the latency of a request when the server is not saturated;
+4. the soak: the same mix as 2, without pauses, for ``--soak`` seconds (0 skips it),
+   sampling the resident memory of every gunicorn worker every few seconds.
 
 For each run it prints requests per second, p50/p95/p99 latency, errors (socket
-errors, timeouts and HTTP statuses other than 2xx/3xx), and for the runs with
+errors, timeouts and HTTP statuses other than 2xx/3xx), the CPU a request took in the
+app's workers, in PostgreSQL (when it runs on this machine) and in wrk, and for the runs with
 confirmations: how many were sent and acknowledged, and, once the app has
 processed them all, how many are in the books, lost (acknowledged but not in the
 books) or doubled. Figures are printed for people to read; it exits 0 whatever
@@ -30,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import secrets
 import signal
 import socket
@@ -56,6 +61,12 @@ def parse_args(argv=None):
     parser.add_argument("--clients", type=int, default=20, help="concurrent connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one a core)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--think", type=int, default=1000, metavar="MS",
+                        help="mean pause of each client between requests in the paced run "
+                             "(0: no paced run)")
+    parser.add_argument("--access-log", metavar="FILE",
+                        help="the app's access log, with each request's time in microseconds "
+                             "as the server saw it (not counting its wait for a thread)")
     return parser.parse_args(argv)
 
 
@@ -100,13 +111,17 @@ def stop(process: subprocess.Popen | None) -> None:
             process.wait()
 
 
-def gunicorn(app_spec: str, port: int, args, env: dict, ready: Path) -> subprocess.Popen:
-    """gunicorn serving ``app_spec``; each worker touches a file in ``ready`` once loaded."""
+def gunicorn(app_spec: str, port: int, args, env: dict, ready: Path,
+             access_log: str | None = None) -> subprocess.Popen:
+    """gunicorn serving ``app_spec``; each worker touches a file in ``ready`` once loaded.
+    ``access_log``: a file for one line a request, ending with its time in microseconds."""
     ready.mkdir()
+    access_log = ["--access-logfile", access_log, "--access-logformat",
+                  "%(t)s %(r)s %(s)s %(D)s"] if access_log else []
     return subprocess.Popen(  # noqa: S603 - our own app under gunicorn
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "bench" / "gunicorn_ready.py"),
          "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", app_spec],
+         "--log-level", "warning", *access_log, app_spec],
         cwd=ROOT, env={**env, "BENCH_READY_DIR": str(ready)})
 
 
@@ -126,6 +141,54 @@ def rss_mib(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """PostgreSQL's processes on this machine (none when the server is elsewhere)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used during a run by the app's workers and by PostgreSQL's processes
+    (PostgreSQL's backends come and go: each is counted from its first sample on)."""
+
+    def __init__(self, master: int):
+        self.master = master
+        self.start = {pid: cpu_seconds(pid) for pid in self._pids()}
+        self.last = dict(self.start)
+
+    def _pids(self) -> list[int]:
+        return [*workers_of(self.master), *postgres_pids()]
+
+    def sample(self) -> None:
+        for pid in self._pids():
+            self.start.setdefault(pid, cpu_seconds(pid))
+            self.last[pid] = cpu_seconds(pid)
+
+    def used(self) -> tuple[float, float]:
+        """(app workers, PostgreSQL) CPU seconds since the meter started."""
+        self.sample()
+        workers = set(workers_of(self.master))
+        app = sum(self.last[p] - self.start[p] for p in self.last if p in workers)
+        database = sum(self.last[p] - self.start[p] for p in self.last if p not in workers)
+        return app, database
 
 
 # --- The app's database and login ----------------------------------------------------------
@@ -154,7 +217,7 @@ def demo_facts(url: str) -> tuple[list[int], list[str]]:
         ids = [row[0] for row in conn.execute(sa.text(
             "SELECT DISTINCT member_id FROM payment ORDER BY member_id LIMIT 50"))]
         numbers = [row[0] for row in conn.execute(sa.text(
-            "SELECT member_no FROM member WHERE status = 'active' ORDER BY id LIMIT 50"))]
+            "SELECT member_no FROM member WHERE status = 'active' ORDER BY id"))]
     engine.dispose()
     return ids, numbers
 
@@ -251,6 +314,7 @@ function init(args)
   counter = 0
   sent = 0
   acked = 0
+  math.randomseed(id)
 end
 
 function request()
@@ -293,8 +357,17 @@ end
 """
 
 
+#: A client that pauses between requests, as a person does: 0 to twice the mean, at random
+#: (wrk does not count the pause in a request's latency).
+THINK_LUA = r"""
+function delay()
+  return math.random(0, 2 * THINK)
+end
+"""
+
+
 def lua_script(folder: Path, name: str, paths: list[str], accounts: list[str], cookie: str,
-               confirm_path: str, prefix: str, shortcode: str) -> Path:
+               confirm_path: str, prefix: str, shortcode: str, think_ms: int = 0) -> Path:
     def table(values):
         return "{" + ", ".join(json.dumps(v) for v in values) + "}"
 
@@ -302,30 +375,39 @@ def lua_script(folder: Path, name: str, paths: list[str], accounts: list[str], c
             .replace("COOKIE", cookie).replace("CONFIRM_PATH", confirm_path)
             .replace("PREFIX", prefix).replace("PAGE_SHARE", str(PAGE_SHARE))
             .replace("SHORTCODE", shortcode))
+    if think_ms:
+        text += THINK_LUA.replace("THINK", str(think_ms))
     path = folder / f"{name}.lua"
     path.write_text(text)
     return path
 
 
 def run_wrk(base: str, script: Path, seconds: int, clients: int,
-            master: int | None = None) -> tuple[dict, list[list[float]]]:
-    """wrk's figures, and the memory samples of ``master``'s workers taken meanwhile."""
+            master: int) -> tuple[dict, list[list[float]]]:
+    """wrk's figures, with the CPU seconds used meanwhile (``cpu``: the app's workers,
+    PostgreSQL, wrk), and the memory samples of ``master``'s workers."""
+    meter = CpuMeter(master)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(  # noqa: S603 - wrk from Debian
         ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s",
          "-s", str(script), base], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     samples = []
     while process.poll() is None:
-        if master is not None:
-            samples.append([rss_mib(pid) or 0.0 for pid in workers_of(master)])
+        samples.append([rss_mib(pid) or 0.0 for pid in workers_of(master)])
+        meter.sample()
         try:
-            process.wait(SAMPLE_EVERY if master is not None else None)
+            process.wait(SAMPLE_EVERY)
         except subprocess.TimeoutExpired:
             pass
     output = process.stdout.read()
     found = re.search(r"^RESULT (\{.*\})$", output, re.MULTILINE)
     if process.returncode != 0 or not found:
         raise RuntimeError(f"wrk failed:\n{output}")
-    return json.loads(found.group(1)), samples
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk: the only child waited for
+    figures = json.loads(found.group(1))
+    figures["cpu"] = (*meter.used(), after.ru_utime + after.ru_stime
+                      - before.ru_utime - before.ru_stime)
+    return figures, samples
 
 
 def report(title: str, figures: dict) -> None:
@@ -337,6 +419,11 @@ def report(title: str, figures: dict) -> None:
           f"max {figures['max'] / 1000:.0f} ms; errors {errors} (connect {figures['connect']}, "
           f"read {figures['read']}, write {figures['write']}, timeout {figures['timeout']}, "
           f"HTTP status {figures['status']})")
+    app, database, wrk = figures["cpu"]
+    per = 1000 / max(figures["requests"], 1)
+    print(f"  CPU a request: app workers {app * per:.1f} ms, PostgreSQL {database * per:.1f} ms, "
+          f"wrk {wrk * per:.2f} ms ({app:.0f} + {database:.0f} + {wrk:.0f} s of CPU in "
+          f"{figures['seconds']:.0f} s on {os.cpu_count()} CPUs)")
 
 
 def report_payments(url: str, prefix: str, figures: dict) -> None:
@@ -398,7 +485,7 @@ def main(args) -> int:
         sandbox = subprocess.Popen(  # noqa: S603
             [*FLASK, "mpesa", "sandbox", "--port", str(sandbox_port), "--quiet"],
             cwd=ROOT, env={**env, "APP_ENV": "development"})
-        app = gunicorn("wsgi:app", app_port, args, env, tmp / "app-ready")
+        app = gunicorn("wsgi:app", app_port, args, env, tmp / "app-ready", args.access_log)
         hello = gunicorn("bench.load:hello_app()", hello_port, args, env, tmp / "hello-ready")
         for port, process, what in ((sandbox_port, sandbox, "the sandbox"),
                                     (app_port, app, "the app"), (hello_port, hello, "hello")):
@@ -419,19 +506,26 @@ def main(args) -> int:
 
         baseline, _ = run_wrk(f"http://127.0.0.1:{hello_port}",
                               lua_script(tmp, "hello", ["/"], [], "", "", "", ""),
-                              args.duration, args.clients)
+                              args.duration, args.clients, hello.pid)
         report("one-line Flask endpoint (baseline)", baseline)
         load, _ = run_wrk(base, lua_script(tmp, "load", paths, accounts, cookie, confirm,
                                            "LA", SANDBOX_SHORTCODE),
-                          args.duration, args.clients)
+                          args.duration, args.clients, app.pid)
         report("the app, page views and confirmations", load)
         report_payments(url, "LA", load)
         print(f"  the app served {load['requests'] / baseline['requests']:.1%} of the "
               f"baseline's rate")
+        if args.think:
+            paced, _ = run_wrk(base, lua_script(tmp, "paced", paths, accounts, cookie, confirm,
+                                                "LP", SANDBOX_SHORTCODE, args.think),
+                               args.duration, args.clients, app.pid)
+            report(f"the same mix, each client pausing 0-{2 * args.think} ms between "
+                   f"requests", paced)
+            report_payments(url, "LP", paced)
         if args.soak:
             soak, samples = run_wrk(base, lua_script(tmp, "soak", paths, accounts, cookie,
                                                      confirm, "LS", SANDBOX_SHORTCODE),
-                                    args.soak, args.clients, master=app.pid)
+                                    args.soak, args.clients, app.pid)
             report(f"soak, {args.soak} s", soak)
             report_payments(url, "LS", soak)
             report_memory(samples)
