@@ -4,7 +4,8 @@ gunicorn opens its port before its workers have imported the app, so a benchmark
 that starts its clock when the port answers also times the workers' start (about
 2 s of CPU each here). With ``-c bench/gunicorn_ready.py`` and ``BENCH_READY_DIR``
 set, each worker touches a file named by its pid once the app is loaded, and
-``wait_until_ready`` waits for all of them.
+``wait_until_ready`` waits for all of them. ``workers_of`` and ``cpu_seconds`` read
+gunicorn's processes from Linux's /proc, for the CPU a benchmark's server used.
 """
 
 import os
@@ -29,3 +30,21 @@ def wait_until_ready(folder: Path, workers: int, process, timeout: float = 120) 
             raise RuntimeError(f"gunicorn's workers were not ready after {timeout:.0f} s")
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+def workers_of(master: int) -> list[int]:
+    """The pids of gunicorn's workers (the master's children)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(pid) for pid in children]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

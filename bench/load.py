@@ -47,6 +47,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.gunicorn_ready import cpu_seconds, wait_until_ready, workers_of  # noqa: E402
+
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 PAGE_SHARE = 4  # page views for each confirmation
 SAMPLE_EVERY = 5.0  # seconds between memory samples during the soak
@@ -125,14 +130,6 @@ def gunicorn(app_spec: str, port: int, args, env: dict, ready: Path,
         cwd=ROOT, env={**env, "BENCH_READY_DIR": str(ready)})
 
 
-def workers_of(master: int) -> list[int]:
-    try:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    except OSError:
-        return []
-    return [int(pid) for pid in children]
-
-
 def rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -141,15 +138,6 @@ def rss_mib(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_pids() -> list[int]:
@@ -458,8 +446,6 @@ def main(args) -> int:
     if not subprocess.run(["which", "wrk"], capture_output=True).returncode == 0:  # noqa: S607
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 1
-    sys.path.insert(0, str(ROOT))
-    from bench.gunicorn_ready import wait_until_ready
     from config import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, _database_url
 
     url = _database_url(args.database_url)

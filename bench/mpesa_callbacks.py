@@ -46,7 +46,7 @@ from association.members.services import MemberData, register_members, save_zone
 from association.mpesa.models import CallbackInbox, MpesaTransaction  # noqa: E402
 from association.profile.models import MpesaKind, RegistrationBody  # noqa: E402
 from association.profile.services import ProfileData, save_profile  # noqa: E402
-from bench.gunicorn_ready import wait_until_ready  # noqa: E402
+from bench.gunicorn_ready import cpu_seconds, wait_until_ready, workers_of  # noqa: E402
 from config import TestingConfig, _database_url  # noqa: E402
 
 TOKEN = TestingConfig.MPESA_CALLBACK_TOKEN
@@ -221,17 +221,7 @@ def run(args) -> int:
 
 def server_cpu_seconds(pid: int) -> float:
     """User + system CPU of gunicorn's master and its workers so far (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    pids = [pid] + [int(p) for p in children.read_text().split()] if children.exists() else [pid]
-    for each in pids:
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return sum(cpu_seconds(each) for each in [pid, *workers_of(pid)])
 
 
 def wsgi_app():

@@ -466,8 +466,9 @@ def _assignments_between(first: date, last: date) -> list[Assignment]:
     ))
 
 
-def _held(rows: list[Assignment], month: date) -> list[gen.Fixed]:
-    """Shifts held, as the generator sees them: who is (or was) on each."""
+def _held(rows: list, month: date) -> list[gen.Fixed]:
+    """Shifts held, as the generator sees them: who is (or was) on each (``rows``:
+    assignments, or their :class:`ShiftRow`)."""
     held = []
     for a in rows:
         if a.attendance in (Attendance.ABSENT, Attendance.EXCUSED):
@@ -605,13 +606,13 @@ def shift_rows(first: date, last: date) -> list[ShiftRow]:
 
 def current_shortages(month: date, today: date | None = None,
                       slots: list[gen.Slot] | None = None,
-                      rows: list | None = None) -> list[gen.Shortage]:
+                      rows: list[ShiftRow] | None = None) -> list[gen.Shortage]:
     """The month's shifts (from today on) below their minimum, with the reasons.
 
     Args:
         slots: the month's :func:`month_slots`, when the caller has them already.
-        rows: the assignments of the month's window (:func:`_window`), as ORM objects or
-            :class:`ShiftRow`, when the caller has them already.
+        rows: the month's window's :func:`shift_rows` (:func:`_window`), when the caller
+            has them already.
     """
     month = month.replace(day=1)
     today = today or today_in_nairobi()
@@ -619,7 +620,7 @@ def current_shortages(month: date, today: date | None = None,
     if not slots:
         return []
     if rows is None:
-        rows = _assignments_between(*_window(month))
+        rows = shift_rows(*_window(month))
     # Only shifts up to a week before the first open one can count against it (the same
     # week, or the night before).
     since = min(s.night for s in slots) - timedelta(days=7)
