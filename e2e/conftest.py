@@ -235,17 +235,28 @@ class Visit:
     def choose_language(self) -> None:
         """Use the language form in the header, as a person would."""
         self.page.select_option("#language", self.language)
-        self.page.locator("form[action$='/language'] button[type=submit]").click()
-        self.page.wait_for_load_state()
+        self.follow(self.page.locator("form[action$='/language'] button[type=submit]"))
         assert self.page.locator("html").get_attribute("lang") == self.language
+        # Kept by the session, not only by the browser's Accept-Language: fetch() sends none.
+        page = self.page.request.get(self.base + "/login").text()
+        assert f'<html lang="{self.language}"' in page, page[:300]
+
+    def follow(self, locator) -> None:
+        """Click what leads to another page (a link, a form's button) and wait for that page.
+
+        Not a click, then ``wait_for_load_state()``: that can return while the old page
+        is still showing, and the test's next click then cuts the navigation off (the
+        server has answered, but the browser drops the answer and the cookie it sets).
+        """
+        with self.page.expect_navigation():
+            locator.click()
 
     def login(self, username: str) -> None:
         self.open("/login")
         self.choose_language()
         self.page.fill("#login", username)
         self.page.fill("#password", PASSWORD)
-        self.page.locator("main form button[type=submit]").click()
-        self.page.wait_for_load_state()
+        self.follow(self.page.locator("main form button[type=submit]"))
         assert "/login" not in self.page.url, self.page.content()[:2000]
 
     def switch_user(self, username: str) -> None:

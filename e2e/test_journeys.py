@@ -54,8 +54,7 @@ def test_treasurer_records_a_cash_payment_runs_dues_and_closes_a_month(visit):
     visit.shot("payment-form")
     visit.page.fill("#amount", "150")
     visit.page.select_option("#method", "cash")
-    visit.page.locator("main form button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("main form button[type=submit]"))
     assert "/receipts/" in visit.page.url
     visit.shot("receipt")
     receipt_no = RECEIPT_NO.search(visit.page.url).group(0)
@@ -76,16 +75,14 @@ def test_treasurer_records_a_cash_payment_runs_dues_and_closes_a_month(visit):
     # This month's dues: running them again charges nobody twice.
     visit.open("/ledger/dues")
     visit.page.fill("#month", date.today().strftime("%Y-%m"))
-    visit.page.locator("form[action$='/ledger/dues/run'] button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("form[action$='/ledger/dues/run'] button[type=submit]"))
     visit.shot("dues-run")
     assert visit.page.locator(".flash").count() >= 1
     # Close last month, which has ended and is still open.
     visit.open("/ledger/periods")
     close = visit.page.locator("main table form[action$='/ledger/periods/close']").first
     month = close.locator("input[name=month]").get_attribute("value")
-    close.locator("button").click()
-    visit.page.wait_for_load_state()
+    visit.follow(close.locator("button"))
     visit.shot("month-closed")
     assert month in visit.text()
     assert visit.page.locator(f"main table input[name=month][value='{month}']").count() == 0
@@ -177,8 +174,7 @@ def check_statement(figures: dict) -> None:
 def open_own_statement(visit) -> dict:
     visit.open("/me")
     member_no = MEMBER_NO.search(visit.page.locator("main h1").inner_text()).group(0)
-    visit.page.locator("main a[href$='/statement']").first.click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("main a[href$='/statement']").first)
     assert re.search(r"/members/\d+/statement", visit.page.url)
     figures = statement_figures(visit)
     check_statement(figures)
@@ -199,8 +195,7 @@ def send_prompt(visit, phone: str, choice: str | None = None, amount: str | None
         asked = int(amount) * 100
     visit.page.fill("#phone", phone)
     visit.shot("pay-form")
-    visit.page.locator("form.mpesa-pay button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("form.mpesa-pay button[type=submit]"))
     return asked
 
 
@@ -287,8 +282,7 @@ def test_coordinator_generates_a_roster_approves_a_swap_and_records_the_nights(v
     visit.shot("roster-empty")
     generate = visit.page.locator("form[action$='/patrols/generate']")
     assert generate.locator("input[name=month]").get_attribute("value") == month
-    generate.locator("button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(generate.locator("button[type=submit]"))
     assert visit.page.url.endswith(f"/patrols/?month={month}")
     visit.shot("roster-generated")
     assert visit.page.locator(".flash.success, .flash.warning").count() >= 1
@@ -320,8 +314,7 @@ print("\\n".join(names[:8]))
     offer = offers.last
     assignment_id = int(re.search(r"/shifts/(\d+)/offer", offer.get_attribute("action")).group(1))
     offer.locator("input[name=note]").fill("Harusi ya dada yangu")
-    offer.locator("button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(offer.locator("button[type=submit]"))
     visit.shot("shift-offered")
     assert visit.page.locator(".flash.success").count() == 1
     cancel = "main form[action*='/patrols/me/offers/'][action$='/cancel']"
@@ -351,8 +344,7 @@ for p in services.patrollers(active_only=True):
     pending = visit.page.locator("main ul.swaps li").filter(has_text=taker)
     assert pending.count() == 1
     pending.locator("select[name=decision]").select_option("approve")
-    pending.locator("button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(pending.locator("button[type=submit]"))
     visit.shot("swap-approved")
     assert visit.page.locator(".flash.success").count() == 1
     assert visit.page.locator("main ul.swaps form[action$='/decide']").count() == 0
@@ -372,8 +364,7 @@ print(db.session.get(Assignment, {assignment_id}).patroller.member.full_name)
     visit.page.fill(f"#note-{first}", "Mgonjwa / sick")
     visit.page.select_option(f"#status-{second}", "absent")
     visit.shot("attendance-form")
-    visit.page.locator("main form button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("main form button[type=submit]"))
     visit.shot("attendance-saved")
     assert visit.page.locator(".flash.success").count() == 1
     assert visit.page.locator(f"#status-{first}").input_value() == "excused"
@@ -395,8 +386,7 @@ print(db.session.get(Assignment, {assignment_id}).patroller.member.full_name)
     visit.page.fill("#ob_number", ob_number)
     visit.page.fill("#police_officer", "Cpl. Achieng")
     visit.shot("incident-form")
-    visit.page.locator("main form button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("main form button[type=submit]"))
     visit.shot("incident")
     assert re.search(r"/patrols/incidents/\d+$", visit.page.url), visit.page.url
     number = "INC-" + visit.page.url.rsplit("/", 1)[1]
@@ -421,8 +411,7 @@ def call_meeting(visit, kind: str, title: str, held_on: date, agenda: str) -> in
     visit.page.fill("#convener", "Wanjiru Kamau (chair)")
     visit.page.fill("#notice_on", (held_on - timedelta(days=14)).isoformat())
     visit.page.fill("#agenda", agenda)
-    visit.page.locator("main form button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("main form button[type=submit]"))
     found = re.search(r"/meetings/(\d+)$", visit.page.url)
     assert found, (visit.page.url, visit.text()[:1000])
     assert visit.page.locator(".flash.success").count() == 1
@@ -433,8 +422,7 @@ def set_headcount(visit, meeting_id: int, headcount: int) -> None:
     visit.open(f"/meetings/{meeting_id}/attendance")
     form = visit.page.locator(f"form[action$='/meetings/{meeting_id}/headcount']")
     form.locator("input[name=headcount]").fill(str(headcount))
-    form.locator("button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(form.locator("button[type=submit]"))
     assert visit.page.locator(".flash.success").count() == 1
 
 
@@ -451,8 +439,7 @@ def record_resolution(visit, meeting_id: int, kind: str, text: str, votes: tuple
     if confirms is not None:
         visit.page.select_option("#confirms_meeting_id", str(confirms))
     visit.shot(f"resolution-{kind}")
-    visit.page.locator("main form button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("main form button[type=submit]"))
     assert visit.page.url.endswith(f"/meetings/{meeting_id}"), (visit.page.url, visit.text())
     assert visit.page.locator(".flash.success").count() == 1
     assert text in visit.text()
@@ -478,8 +465,7 @@ def test_secretary_records_a_baraza_publishes_its_minutes_and_a_member_reads_the
             has=visit.page.locator(f"input[name=status][value={status}]"))
         assert form.count() == 1, visit.text()[:1500]
         member_ids.append(form.locator("input[name=member_id]").get_attribute("value"))
-        form.locator("button[type=submit]").click()
-        visit.page.wait_for_load_state()
+        visit.follow(form.locator("button[type=submit]"))
         assert visit.page.locator(".flash.success").count() == 1, visit.text()[:1500]
     visit.shot("attendance")
     counted = server.python(f"""
@@ -506,14 +492,12 @@ print(sorted((str(m), s.value) for m, s in rows))
     visit.page.locator("main textarea[name^='decisions-']").first.fill(decided)
     visit.page.locator("main select[name=language]").select_option(visit.language)
     visit.shot("minutes-form")
-    visit.page.locator("main form button[type=submit]").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator("main form button[type=submit]"))
     assert visit.page.url.endswith(f"/meetings/{baraza}")
     assert decided in visit.text()
     # Publishing before confirmation is refused: the lifecycle is enforced.
     assert visit.page.locator("form[action$='/minutes/publish']").count() == 0
-    visit.page.locator(f"form[action$='/meetings/{baraza}/minutes/circulate'] button").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator(f"form[action$='/meetings/{baraza}/minutes/circulate'] button"))
     visit.shot("minutes-circulated")
     assert visit.page.locator(".flash.success").count() == 1
     assert visit.page.locator("main h1 .badge.circulated").count() == 1
@@ -527,8 +511,7 @@ print(sorted((str(m), s.value) for m, s in rows))
                       (6, 0, 1), confirms=baraza)
     visit.open(f"/meetings/{baraza}")
     assert visit.page.locator("main h1 .badge.confirmed").count() == 1
-    visit.page.locator(f"form[action$='/meetings/{baraza}/minutes/publish'] button").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator(f"form[action$='/meetings/{baraza}/minutes/publish'] button"))
     visit.shot("minutes-published")
     assert visit.page.locator(".flash.success").count() >= 1  # and "confirmed at ..."
     assert visit.page.locator("main h1 .badge.published").count() == 1
@@ -537,8 +520,7 @@ print(sorted((str(m), s.value) for m, s in rows))
     visit.switch_user("member")
     visit.open("/minutes")
     visit.shot("minutes-list")
-    visit.page.locator(f"main a[href$='/minutes/{baraza}']").click()
-    visit.page.wait_for_load_state()
+    visit.follow(visit.page.locator(f"main a[href$='/minutes/{baraza}']"))
     visit.shot("minutes-read")
     assert visit.page.url.endswith(f"/minutes/{baraza}")
     text = visit.text()
