@@ -11,6 +11,7 @@ from sqlalchemy.orm import configure_mappers
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from association.database import configure_sqlite, engine_options
 from association.extensions import babel, csrf, db, limiter, login_manager, migrate
 from config import BASE_DIR, Config, config_from_env
 
@@ -42,12 +43,8 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
     app.config.from_object(config_class)
     app.config.update(overrides or {})
     config_class.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # psycopg prepares repeated statements, and PostgreSQL then plans them generically:
-        # a member's statement went from 1 ms to 700 ms. Plan each query for its values.
-        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -87,8 +84,6 @@ def register_extensions(app: Flask) -> None:
     install_guards()
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            from association.database import configure_sqlite
-
             configure_sqlite(db.engine)
 
 
