@@ -138,9 +138,12 @@ def register_request_hooks(app: Flask) -> None:
         """Refuse every request the view's declared access does not allow."""
         if request.endpoint is None or request.endpoint == "static":
             return None
-        access = getattr(app.view_functions[request.endpoint], "access", None)
+        view = app.view_functions[request.endpoint]
+        access = getattr(view, "access", None)
         if access is None:
             abort(403)
+        if access == PUBLIC and getattr(view, "without_user", False):
+            return None  # M-Pesa's callbacks: no user to load
         if current_user.is_authenticated:
             set_request_actor(current_user.id, current_user.username)
         if access == PUBLIC:

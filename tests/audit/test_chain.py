@@ -3,6 +3,7 @@
 import json
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from association.audit.models import AuditEvent
@@ -208,7 +209,7 @@ def test_events_are_chained_at_the_commit_and_a_rolled_back_savepoint_takes_its_
     head_writes = []
 
     def count(conn, cursor, statement, *args):
-        if statement.startswith("UPDATE audit_head"):
+        if "UPDATE audit_head" in statement:  # on PostgreSQL the new hash comes with the events
             head_writes.append(statement)
 
     with app.app_context():
@@ -235,4 +236,41 @@ def test_events_are_chained_at_the_commit_and_a_rolled_back_savepoint_takes_its_
         assert [e.actor for e in created[-2:]] == ["first", "second"]
         assert db.session.scalar(sa.select(AuditHead.seq)) == seq_before + len(_events()) - before
         assert len(head_writes) == 2  # one reservation and one new hash for the transaction
+        assert verify_chain().ok
+
+
+def test_a_batch_insert_keeps_its_rows_in_order_and_never_cuts_a_value(app, setup_association):
+    """insert_audited: the ids come back in the order of the rows (on PostgreSQL the rows
+    travel as one array a column), each row is audited with its id, and a value too long
+    for its column is refused (PostgreSQL) or kept whole (SQLite), never cut."""
+    from association.audit.services import insert_audited
+    from association.mpesa.models import CallbackInbox, CallbackKind
+    from association.types import utcnow
+
+    def inbox_row(**values):
+        return {"kind": CallbackKind.C2B_CONFIRMATION, "raw_body": b"{}", "remote_addr": None,
+                "received_at": utcnow(), "key": None, "attempts": 0, "processed_at": None,
+                "outcome": None, "error": None, **values}
+
+    with app.app_context(), acting_as("batch-test"):
+        ids = insert_audited(CallbackInbox, [inbox_row(key=f"K{n:03d}") for n in range(30)])
+        [alone] = insert_audited(CallbackInbox, [inbox_row(key="ALONE")])
+        db.session.commit()
+        assert ids == sorted(ids) and alone > ids[-1]
+        stored = dict(db.session.execute(sa.select(CallbackInbox.id, CallbackInbox.key)).all())
+        assert [stored[i] for i in ids] == [f"K{n:03d}" for n in range(30)]
+        audited = {e.object_id: json.loads(e.after) for e in _events("mpesa_callback_inbox")}
+        assert [audited[str(i)]["key"] for i in ids] == [f"K{n:03d}" for n in range(30)]
+        assert audited[str(alone)]["kind"] == "c2b_confirmation"
+        assert verify_chain().ok
+
+        too_long = "X" * 61  # the key column holds 60
+        if db.engine.dialect.name == "postgresql":
+            with pytest.raises(sa.exc.DataError):
+                insert_audited(CallbackInbox, [inbox_row(key=too_long), inbox_row()])
+            db.session.rollback()
+        else:
+            [kept, _] = insert_audited(CallbackInbox, [inbox_row(key=too_long), inbox_row()])
+            db.session.commit()
+            assert db.session.get(CallbackInbox, kept).key == too_long
         assert verify_chain().ok

@@ -456,6 +456,29 @@ def test_the_inbox_is_append_only(app, client, member):
         db.session.rollback()
 
 
+def test_stored_callbacks_are_audited_as_darajas_and_keep_the_chain(app, web, people):
+    """Each stored body and its processing are in the audit trail under Daraja's name,
+    even when a browser's login cookie comes along, and the chain still verifies."""
+    from association.audit.services import verify_chain
+
+    web.login("treasurer")
+    bodies = [c2b_confirmation(receipt=f"TA{n:08d}", account=people.own_member_no, amount="50")
+              for n in range(3)]
+    for body in [*bodies, bodies[0]]:
+        assert post(web.client, CONFIRM, body) == (200, {"ResultCode": 0,
+                                                         "ResultDesc": "Success"})
+    with app.app_context():
+        rows = db.session.scalars(sa.select(CallbackInbox).order_by(CallbackInbox.id)).all()
+        assert [r.outcome for r in rows] == ["credited"] * 3 + ["duplicate"]
+        events = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type == "mpesa_callback_inbox")).all()
+        assert {(e.action, e.object_id) for e in events} >= {("create", str(r.id)) for r in rows}
+        assert {e.actor for e in events} == {"daraja:callback"}
+        assert sorted(db.session.scalars(sa.select(Payment.mpesa_code))) == [
+            b["TransID"] for b in bodies]
+        assert verify_chain().ok
+
+
 # --- Processing many stored bodies at once -------------------------------------------------
 
 
