@@ -207,6 +207,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from association import i18n
     from association.auth.models import Role
+    from association.auth.permissions import allowed
     from association.members.services import mask_national_id
     from association.money import format_kes
     from association.phones import display_phone
@@ -229,8 +230,11 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_can():
+        # The menu alone asks a dozen times: look the user's roles up once per page.
+        roles = current_user.roles if current_user.is_authenticated else frozenset()
+
         def can(permission: str) -> bool:
-            return current_user.is_authenticated and current_user.can(permission)
+            return allowed(roles, permission)
 
         return {"can": can}
 

@@ -401,3 +401,19 @@ def test_password_is_checked_on_every_login(web, people):
     assert web.get("/members").status_code in (302, 303)
     assert PASSWORD  # the demo password logs in, as every other test shows
     assert re.search(r"do not match", web.login("nobody").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("username,shown,hidden", [
+    ("treasurer", ["/members", "/ledger", "/mpesa", "/patrols/", "/meetings"],
+     ["/users", "/audit", "/zones", "/association", "/me"]),
+    ("coordinator", ["/members", "/expenses/new", "/patrols/", "/zones"],
+     ["/ledger", "/mpesa", "/users", "/audit"]),
+    ("member", ["/me", "/mpesa/pay", "/patrols/me", "/minutes"],
+     ["/members", "/ledger", "/patrols/", "/meetings", "/users"]),
+])
+def test_menu_shows_each_role_what_it_may_open(web, people, username, shown, hidden):
+    web.login(username)
+    page = web.get("/account/password").get_data(as_text=True)
+    menu = page[page.index("<nav"):page.index("</nav>")]
+    links = set(re.findall(r'href="([^"]+)"', menu))
+    assert set(shown) <= links and not set(hidden) & links

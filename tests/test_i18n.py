@@ -8,8 +8,8 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
-from flask import render_template_string
-from flask_babel import force_locale
+from flask import render_template_string, session
+from flask_babel import force_locale, gettext, refresh
 
 from association.members.models import ConsentPurpose
 from association.members.services import consent_wording
@@ -116,3 +116,16 @@ def test_dates_are_written_day_first_in_nairobi_time(app, language, expected):
             "{{ when|datetimeformat('short') }} · {{ when|dateformat('medium') }}",
             when=datetime(2026, 11, 3, 20, 7))  # UTC, as stored
     assert text == expected
+
+
+def test_a_language_switch_within_a_request_takes_effect_at_once(app):
+    """The catalogue is found once a request, yet follows the locale when it changes."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert gettext("Members") == "Members"
+        with force_locale("sw_KE"):
+            assert gettext("Members") == "Wanachama"
+            assert render_template_string("{{ _('Members') }}") == "Wanachama"
+        assert render_template_string("{{ _('Members') }}") == "Members"
+        session["lang"] = "sw"
+        refresh()
+        assert gettext("Members") == "Wanachama"

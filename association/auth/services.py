@@ -12,6 +12,7 @@ from association.auth.models import Role, User, UserRole
 from association.errors import DomainError
 from association.extensions import db
 from association.phones import InvalidPhoneError, looks_like_phone, normalise_phone
+from association.profile.services import remember_profile, with_profile
 from association.types import utcnow
 
 _hasher = PasswordHasher()
@@ -111,9 +112,11 @@ def authenticate(login: str, password: str) -> User:
 @cache
 def _user_with_roles() -> sa.Select:
     """Every request's first query, built once (when the models are all mapped); the
-    roles come with the user: every page checks them."""
-    return sa.select(User).options(joinedload(User.role_rows)).where(
-        User.id == sa.bindparam("id"))
+    roles come with the user (every page checks them), and so does the association's
+    profile (every page shows it)."""
+    return with_profile(
+        sa.select(User).options(joinedload(User.role_rows)).where(User.id == sa.bindparam("id"))
+    )
 
 
 def load_user(session_id: str) -> User | None:
@@ -121,8 +124,12 @@ def load_user(session_id: str) -> User | None:
     user_id, _, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.execute(_user_with_roles(), {"id": int(user_id)}).unique().scalar()
-    if user is None or not user.active or user.session_version != int(version):
+    row = db.session.execute(_user_with_roles(), {"id": int(user_id)}).unique().first()
+    if row is None:
+        return None
+    user, profile = row
+    remember_profile(profile)
+    if not user.active or user.session_version != int(version):
         return None
     return user
 

@@ -41,13 +41,36 @@ class ProfileData:
     fiscal_year_start_month: int
 
 
+def _first_profile_id():
+    """The association is the profile table's first row (its only one, once set up)."""
+    return sa.select(sa.func.min(AssociationProfile.id)).scalar_subquery()
+
+
+def with_profile(stmt: sa.Select) -> sa.Select:
+    """``stmt`` with the association's profile (None before setup) as its last column.
+
+    Every page shows the profile: a request's first query brings it (see
+    :func:`remember_profile`), which saves each request a round trip to the database.
+    """
+    return stmt.add_columns(AssociationProfile).outerjoin(
+        AssociationProfile, AssociationProfile.id == _first_profile_id()
+    )
+
+
+def remember_profile(profile: AssociationProfile | None) -> None:
+    """Keep ``profile``, just read or written, for the rest of the request."""
+    if has_request_context():
+        g.profile = profile
+
+
 def get_profile() -> AssociationProfile | None:
     """The association's profile, or None before setup (cached for the request)."""
     if has_request_context() and "profile" in g:
         return g.profile
-    profile = db.session.scalar(sa.select(AssociationProfile).order_by(AssociationProfile.id))
-    if has_request_context():
-        g.profile = profile
+    profile = db.session.scalar(
+        sa.select(AssociationProfile).where(AssociationProfile.id == _first_profile_id())
+    )
+    remember_profile(profile)
     return profile
 
 
@@ -102,6 +125,5 @@ def save_profile(data: ProfileData) -> AssociationProfile:
     profile.mpesa_number = mpesa_number
     profile.fiscal_year_start_month = data.fiscal_year_start_month
     db.session.flush()
-    if has_request_context():
-        g.profile = profile
+    remember_profile(profile)
     return profile

@@ -1,6 +1,7 @@
 """First-run setup of the association, and later changes by the chair."""
 
 import pytest
+import sqlalchemy as sa
 
 from association.audit.services import acting_as
 from association.auth.models import Role
@@ -93,3 +94,34 @@ def test_association_name_and_role_show_on_every_page(web, people):
 def test_setup_page_needs_login(client, fresh):
     response = client.get("/setup")
     assert "/login" in response.headers["Location"]
+
+
+def test_a_page_reads_its_user_and_the_profile_in_one_query(app, web, people):
+    """Every logged-in page needs both: the profile comes with the user, not after it."""
+    web.login("treasurer")
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = web.get("/account/password").get_data(as_text=True)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert "Mlango Kubwa Landlords and Tenants Association" in page
+    reads = [s for s in statements if "association_profile" in s]
+    assert len(reads) == 1 and "username" in reads[0]
+
+
+def test_a_profile_changed_elsewhere_shows_on_the_next_page(app, web, people):
+    """Another worker process saving the profile: no page keeps the old one."""
+    web.login("treasurer")
+    assert "Mlango Kubwa Landlords" in web.get("/members").get_data(as_text=True)
+    with app.app_context(), acting_as("test"):
+        db.session.execute(sa.update(AssociationProfile).values(name="Renamed Association"))
+        db.session.commit()
+    page = web.get("/members").get_data(as_text=True)
+    assert "Renamed Association" in page and "Mlango Kubwa Landlords" not in page
