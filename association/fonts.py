@@ -37,6 +37,11 @@ def document_fonts() -> tuple[str, str]:
 
 def fold_for_latin1(text: str) -> str:
     """Text the built-in PDF fonts can show: "Wanjirũ" -> "Wanjiru"; other letters -> "?"."""
+    try:
+        text.encode("cp1252")  # nearly always: nothing to fold, and one call, not one a letter
+        return text
+    except UnicodeEncodeError:
+        pass
     out = []
     for char in text:
         try:

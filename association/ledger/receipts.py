@@ -10,7 +10,6 @@ import functools
 import hmac
 import io
 import itertools
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -37,6 +36,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 from association.auth.models import User
+from association.database import execute_prepared
 from association.extensions import db
 from association.fonts import BUILTIN_FONTS, fold_for_latin1, unicode_fonts
 from association.i18n import ENUM_LABELS, enum_label
@@ -107,11 +107,15 @@ def verify_url(receipt) -> str:
     Outside a request (the benchmark, the command line) the app's SERVER_NAME is
     used if set, else http://localhost.
     """
-    values = {"number": receipt.number, "c": receipt.check_code, "_external": True}
+    values = {"number": receipt.number, "c": receipt.check_code}
     if has_request_context() or current_app.config.get("SERVER_NAME"):
-        return url_for("receipts.verify", **values)
-    with current_app.test_request_context():
-        return url_for("receipts.verify", **values)
+        return url_for("receipts.verify", _external=True, **values)
+    # The URL map alone, as a test request on http://localhost would build it: setting
+    # up that request for each receipt took longer than drawing the receipt's text.
+    config = current_app.config
+    adapter = current_app.url_map.bind("localhost", script_name=config["APPLICATION_ROOT"],
+                                       url_scheme=config["PREFERRED_URL_SCHEME"])
+    return adapter.build("receipts.verify", values, force_external=True)
 
 
 # --- What a receipt says -----------------------------------------------------------------
@@ -185,9 +189,6 @@ def _facts_statement() -> sa.Select:
                      posting.c.account_id == sa.bindparam("credit_account"),
                      posting.c.side == Side.CREDIT)
               .scalar_subquery())
-    months = (sa.select(allocation.c.payment_id, allocation.c.id, allocation.c.amount_cents,
-                        charge.c.month, charge.c.amount_cents.label("charged"))
-              .join(charge, charge.c.id == allocation.c.charge_id).subquery("months"))
     return (
         sa.select(receipt.c.id, receipt.c.number, receipt.c.check_code, receipt.c.issued_at,
                   receipt.c.voided_at, receipt.c.void_reason, voider.c.full_name,
@@ -195,21 +196,24 @@ def _facts_statement() -> sa.Select:
                   payment.c.method, payment.c.mpesa_code, payment.c.reference,
                   receiver.c.full_name, member.c.member_no, member.c.first_name,
                   member.c.other_names, credit,
-                  months.c.month, months.c.amount_cents, months.c.charged)
+                  charge.c.month, allocation.c.amount_cents, charge.c.amount_cents)
         .select_from(receipt)
         .join(payment, payment.c.id == receipt.c.payment_id)
         .join(member, member.c.id == payment.c.member_id)
         .outerjoin(receiver, receiver.c.id == payment.c.received_by_id)
         .outerjoin(voider, voider.c.id == receipt.c.voided_by_id)
-        .outerjoin(months, months.c.payment_id == payment.c.id)
+        # Joined, not a subquery of months paid: SQLite would build that subquery for every
+        # allocation there is, and scan it for each receipt (0.75 s a receipt at 730,000).
+        .outerjoin(allocation, allocation.c.payment_id == payment.c.id)
+        .outerjoin(charge, charge.c.id == allocation.c.charge_id)
         .where(receipt.c.id.in_(sa.bindparam("ids", expanding=True)))
-        .order_by(receipt.c.id, months.c.month, months.c.id)
+        .order_by(receipt.c.id, charge.c.month, allocation.c.id)
     )
 
 
 def _facts_chunk(ids: list[int]) -> dict[int, ReceiptFacts]:
-    rows = db.session.execute(
-        _facts_statement(), {"ids": ids, "credit_account": account_id("member_credit")})
+    rows = execute_prepared(db.session, _facts_statement(),
+                            {"ids": ids, "credit_account": account_id("member_credit")})
     result = {}
     for (receipt_id, number, check_code, issued_at, voided_at, void_reason, voided_by,
          paid_on, amount, method, mpesa_code, reference, received_by,
@@ -567,10 +571,10 @@ def _qr_modules(url: str) -> list[list[bool]]:
     grid = _qr_grid(qr)
     count = len(grid.scoring)
     data = [0] * count
-    bits = (bool(byte & bit) for byte in qr.dataCache for bit in (128, 64, 32, 16, 8, 4, 2, 1))
-    for (row, value), bit in zip(grid.cells, bits, strict=False):  # the rest stays light
-        if bit:
-            data[row] |= value
+    bits = format(int.from_bytes(bytes(qr.dataCache)), f"0{8 * len(qr.dataCache)}b")
+    # The data's dark modules, in reportlab's order; cells beyond the data stay light.
+    for row, value in itertools.compress(grid.cells, map("1".__eq__, bits)):
+        data[row] |= value
     best = None
     for pattern, mask in enumerate(grid.masks):
         rows = [format(f | (d ^ m), f"0{count}b")
@@ -677,27 +681,39 @@ def _rs_remainder(data: list[int], ec_count: int) -> list[int]:
     return remainder
 
 
-_RUNS = re.compile(r"0{5,}|1{5,}")
 _FINDER_LIKE = "10111010000"
 
 
 def _mask_penalty(rows: list[str]) -> int:
-    """The QR penalty score of rows of "0"/"1", as reportlab's ``QRUtil.getLostPoint``."""
-    columns = ["".join(column) for column in zip(*rows, strict=True)]
-    runs = _RUNS.findall("2".join(rows + columns))  # runs of 5 or more, along both ways
-    score = sum(map(len, runs)) - 2 * len(runs)
-    # Finder-like patterns: reportlab looks along the rows only.
+    """The QR penalty score of rows of "0"/"1", as reportlab's ``QRUtil.getLostPoint``.
+
+    The rows are packed into one integer, each row above the next with a light
+    module between them, so that runs and blocks are a few shifts and bit counts
+    for the whole code rather than a loop over its modules.
+    """
+    size = len(rows)
+    stride = size + 1  # a row and the light module that keeps it from touching the next
+    dark = int("0".join(rows), 2)
+    light = dark ^ int("0".join(["1" * size] * size), 2)
+    score = 0
+    for colour in (dark, light):
+        # Runs of 5 or more, along rows (shift 1) and columns (shift one row), each
+        # scoring its length less 2: ``five`` marks each module that starts five of
+        # one colour, so a run of n marks n - 4 modules in a row, and the last mark
+        # of each run (no mark one step on) adds the other 2.
+        for step in (1, stride):
+            five = colour
+            for k in range(1, 5):
+                five &= colour >> (k * step)
+            score += five.bit_count() + 2 * (five & ~(five >> step)).bit_count()
+        # 2x2 blocks of one colour.
+        score += 3 * (colour & (colour >> 1) & (colour >> stride)
+                      & (colour >> (stride + 1))).bit_count()
+    # Finder-like patterns: reportlab looks along the rows only, and not at the last
+    # position of a row.
     score += 40 * "2".join(row[:-1] for row in rows).count(_FINDER_LIKE)
-    full = (1 << len(rows)) - 1
-    values = [int(row, 2) for row in rows]
-    for a, b in itertools.pairwise(values):  # 2x2 blocks of one colour
-        dark = a & b & (a >> 1) & (b >> 1)
-        la, lb = a ^ full, b ^ full
-        light = la & lb & (la >> 1) & (lb >> 1)
-        score += 3 * (dark.bit_count() + light.bit_count())
-    cells = len(rows) ** 2
-    dark_count = "".join(rows).count("1")
-    return score + 10 * (abs(100 * dark_count // cells - 50) // 5)
+    cells = size * size
+    return score + 10 * (abs(100 * dark.bit_count() // cells - 50) // 5)
 
 
 _VOID_RED = Color(0.75, 0.1, 0.1)
