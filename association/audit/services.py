@@ -23,6 +23,7 @@ from flask import g, has_request_context
 from sqlalchemy import event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history
 
 from association.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from association.extensions import db
@@ -132,7 +133,11 @@ def _changes(obj) -> tuple[dict, dict]:
     redact = _redacted_keys(obj)
     before, after = {}, {}
     for attr in state.mapper.column_attrs:
-        history = state.attrs[attr.key].history
+        # Only attributes set since loading can have changed. Not ``state.attrs``: it
+        # builds every attribute's state first (a tenth of an M-Pesa drain's time).
+        if attr.key not in state.committed_state:
+            continue
+        history = get_history(obj, attr.key)
         if not history.has_changes():
             continue
         old = history.deleted[0] if history.deleted else None
