@@ -17,6 +17,7 @@ import atexit
 import hmac
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -165,15 +166,114 @@ def store(kind: CallbackKind, raw: bytes, remote_addr: str | None) -> Stored:
     A plain INSERT, not the ORM's unit of work: this runs for every callback before
     it is acknowledged, and the unit of work cost more than the write itself.
     """
+    return _store_many([(kind, raw, remote_addr)])[0]
+
+
+def _store_many(bodies: list[tuple[CallbackKind, bytes, str | None]]) -> list[Stored]:
     now = utcnow()
-    refused = not address_allowed(remote_addr)
-    [row_id] = insert_audited(CallbackInbox, [{
-        "kind": kind, "raw_body": raw, "remote_addr": (remote_addr or "")[:64] or None,
-        "received_at": now, "key": None, "attempts": 0,
-        "processed_at": now if refused else None,
-        "outcome": "refused_address" if refused else None,
-        "error": "address not in MPESA_ALLOWED_IPS" if refused else None}])
-    return Stored(row_id, refused)
+    rows = []
+    for kind, raw, remote_addr in bodies:
+        refused = not address_allowed(remote_addr)
+        rows.append({
+            "kind": kind, "raw_body": raw, "remote_addr": (remote_addr or "")[:64] or None,
+            "received_at": now, "key": None, "attempts": 0,
+            "processed_at": now if refused else None,
+            "outcome": "refused_address" if refused else None,
+            "error": "address not in MPESA_ALLOWED_IPS" if refused else None})
+    ids = insert_audited(CallbackInbox, rows)
+    return [Stored(row_id, refused=row["outcome"] is not None)
+            for row_id, row in zip(ids, rows, strict=True)]
+
+
+def keep(kind: CallbackKind, raw: bytes, remote_addr: str | None) -> Stored:
+    """Store the body and commit it, with the bodies this process's other threads are
+    keeping at the same moment: one transaction (and one sync to disk) for them all.
+
+    Raises:
+        InboxWriteError: the transaction holding this body failed; nothing of it is kept.
+    """
+    if db.session().in_transaction():
+        # Holding a transaction (on SQLite, the write lock) while waiting for another
+        # thread's could deadlock: stored in it, alone.
+        stored = store(kind, raw, remote_addr)
+        db.session.commit()
+        return stored
+    return _inbox_writer(current_app).keep((kind, raw, remote_addr))
+
+
+class InboxWriteError(RuntimeError):
+    """The transaction storing a batch of callback bodies failed (none of them is kept)."""
+
+
+@dataclass
+class _Keeping:
+    """A body waiting to be stored, and once ``done``, where (None: it was not)."""
+
+    body: tuple
+    stored: Stored | None = None
+    done: bool = False
+
+
+class _InboxWriter:
+    """Group commit for the inbox, one per app and process.
+
+    A thread that finds no write under way takes every body waiting and commits them
+    in its own transaction; the threads whose bodies it took wait for that commit
+    rather than begin their own. On SQLite, where every writer waits for the one
+    write lock, a burst of callbacks then pays one lock, one audit head and one
+    sync to disk for several bodies, not one each.
+    """
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.waiting: list[_Keeping] = []
+        self.writing = False
+
+    def keep(self, body: tuple) -> Stored:
+        mine = _Keeping(body)
+        with self.cond:
+            self.waiting.append(mine)
+            self.cond.wait_for(lambda: mine.done or not self.writing)
+            batch = []
+            if not mine.done:
+                self.writing = True
+                batch, self.waiting = self.waiting, []
+        if batch:
+            self._write(batch)  # raises its own error for this thread
+        if mine.stored is None:
+            raise InboxWriteError("the callback was not stored: its transaction failed")
+        return mine.stored
+
+    def _write(self, batch: list[_Keeping]) -> None:
+        stored: list[Stored | None] = [None] * len(batch)
+        try:
+            stored = _store_many([each.body for each in batch])
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            stored = [None] * len(batch)
+            raise
+        finally:
+            with self.cond:
+                for each, result in zip(batch, stored, strict=True):
+                    each.stored, each.done = result, True
+                self.writing = False
+                self.cond.notify_all()
+
+
+_INBOX_WRITERS_LOCK = threading.Lock()
+
+
+def _inbox_writer(app) -> _InboxWriter:
+    """This process's writer for ``app`` (a forked worker makes its own)."""
+    pid, writer = app.extensions.get("mpesa_inbox_writer", (None, None))
+    if pid != os.getpid():
+        with _INBOX_WRITERS_LOCK:
+            pid, writer = app.extensions.get("mpesa_inbox_writer", (None, None))
+            if pid != os.getpid():
+                writer = _InboxWriter()
+                app.extensions["mpesa_inbox_writer"] = (os.getpid(), writer)
+    return writer
 
 
 def acknowledgement(kind: CallbackKind) -> dict:

@@ -69,8 +69,8 @@ def _receive(kind: CallbackKind, token: str):
     if len(raw) > callbacks.MAX_BODY:
         abort(413)
     with acting_as("daraja:callback"):
-        stored = callbacks.store(kind, raw, request.remote_addr)
-        db.session.commit()  # kept before anything else can fail
+        # Committed before anything else can fail, with what other threads store meanwhile.
+        stored = callbacks.keep(kind, raw, request.remote_addr)
         if stored.refused:
             return jsonify({"ResultCode": 1, "ResultDesc": "Rejected"}), 403
         answer = callbacks.acknowledgement(kind)

@@ -479,6 +479,107 @@ def test_stored_callbacks_are_audited_as_darajas_and_keep_the_chain(app, web, pe
         assert verify_chain().ok
 
 
+def _keep_in_threads(app, bodies: list[bytes], results: dict) -> list[threading.Thread]:
+    """Each body kept by a thread of its own, as the server's threads keep callbacks."""
+
+    def run(raw):
+        with app.app_context(), acting_as("daraja:callback"):
+            try:
+                results[raw] = callbacks.keep(CallbackKind.C2B_CONFIRMATION, raw, None)
+            except Exception as error:  # noqa: BLE001 - what each thread was told
+                results[raw] = error
+
+    return [threading.Thread(target=run, args=(raw,)) for raw in bodies]
+
+
+class CommitWatch:
+    """The commits of the app's sessions; the first waits until ``waiting`` bodies queue
+    behind it, and the ones listed in ``refuse`` fail."""
+
+    def __init__(self, app, waiting: int, refuse=()):
+        self.app, self.waiting, self.refuse, self.count = app, waiting, set(refuse), 0
+
+    def __call__(self, session):
+        if session.in_nested_transaction():
+            return
+        self.count += 1
+        if self.count == 1:
+            writer = callbacks._inbox_writer(self.app)
+            wait_for(lambda: len(writer.waiting) == self.waiting, every=0.01)
+        if self.count in self.refuse:
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    def __enter__(self):
+        sa.event.listen(db.session.session_factory.class_, "before_commit", self)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(db.session.session_factory.class_, "before_commit", self)
+
+
+def test_bodies_kept_at_the_same_moment_share_one_transaction(app):
+    """Group commit: four bodies arriving while another is being committed wait for it,
+    then go in together, one transaction for the four, each told its own row."""
+    bodies = [json.dumps(c2b_confirmation(receipt=f"TG{n:08d}")).encode() for n in range(5)]
+    results = {}
+    first, *others = _keep_in_threads(app, bodies, results)
+    with CommitWatch(app, waiting=4) as commits:
+        first.start()
+        wait_for(lambda: commits.count == 1, every=0.01)
+        for thread in others:
+            thread.start()
+        for thread in [first, *others]:
+            thread.join(30)
+    assert commits.count == 2
+    with app.app_context():
+        rows = {row.id: row.raw_body for row in db.session.scalars(sa.select(CallbackInbox))}
+        assert sorted(rows.values()) == sorted(bodies)
+        assert {raw: results[raw].id for raw in bodies} == {raw: i for i, raw in rows.items()}
+        assert not any(result.refused for result in results.values())
+        created = db.session.scalars(sa.select(AuditEvent.object_id).where(
+            AuditEvent.object_type == "mpesa_callback_inbox", AuditEvent.action == "create"))
+        assert sorted(map(int, created)) == sorted(rows)
+
+
+def test_a_failed_group_commit_keeps_none_of_its_bodies_and_tells_each_thread(app):
+    bodies = [json.dumps(c2b_confirmation(receipt=f"TH{n:08d}")).encode() for n in range(4)]
+    results = {}
+    first, *others = _keep_in_threads(app, bodies, results)
+    with CommitWatch(app, waiting=3, refuse={2}) as commits:
+        first.start()
+        wait_for(lambda: commits.count == 1, every=0.01)
+        for thread in others:
+            thread.start()
+        for thread in [first, *others]:
+            thread.join(30)
+    assert isinstance(results[bodies[0]], callbacks.Stored)
+    # The thread that wrote the batch has the database's error, the others are told too:
+    # each answers Daraja with an error, and Daraja sends its callback again.
+    errors = sorted(type(results[raw]).__name__ for raw in bodies[1:])
+    assert errors == ["InboxWriteError", "InboxWriteError", "OperationalError"]
+    with app.app_context():
+        assert list(db.session.scalars(sa.select(CallbackInbox.raw_body))) == bodies[:1]
+    # Nothing is left stuck: the next body is kept at once.
+    later = json.dumps(c2b_confirmation(receipt="TH99999999")).encode()
+    [thread] = _keep_in_threads(app, [later], results)
+    thread.start()
+    thread.join(30)
+    assert isinstance(results[later], callbacks.Stored)
+
+
+def test_a_body_kept_inside_a_transaction_is_committed_with_it(app):
+    """A caller already in a transaction (on SQLite, holding the write lock) does not
+    wait for another thread's: its body is committed in its own."""
+    raw = json.dumps(c2b_confirmation(receipt="TK00000001")).encode()
+    with app.app_context(), acting_as("test"):
+        db.session.execute(sa.select(CallbackInbox.id).limit(1))
+        assert db.session().in_transaction()
+        stored = callbacks.keep(CallbackKind.C2B_CONFIRMATION, raw, None)
+        assert not db.session().in_transaction()
+    with app.app_context():
+        assert db.session.get(CallbackInbox, stored.id).raw_body == raw
+
+
 # --- Processing many stored bodies at once -------------------------------------------------
 
 
