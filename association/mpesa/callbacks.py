@@ -317,8 +317,12 @@ def process(row: CallbackInbox) -> Outcome:
 #: (SQLite's, or the audit trail's on PostgreSQL) before it is stored and acknowledged.
 DRAIN_BATCH = 25
 DRAIN_SECONDS = 0.2
-#: How long a drainer waits, once the acknowledgement is out, before it looks.
+#: How long a drainer waits, once an acknowledgement is out, for the next body before it
+#: looks. While bodies keep coming it waits on, up to DRAIN_BATCH of them or
+#: DRAIN_GATHER_MAX_SECONDS: a transaction's fixed cost is most of a small batch's (on
+#: SQLite, 2.4 ms a body in batches of 3, 0.7 ms in batches of 25), paid under the write lock.
 DRAIN_GATHER_SECONDS = 0.02
+DRAIN_GATHER_MAX_SECONDS = 0.1
 
 
 #: The same number in every process: see :func:`processing_turn`.
@@ -534,11 +538,13 @@ class _Drainer:
         self.cond = threading.Condition()
         self.wanted = False
         self.busy = False
+        self.told = 0  # bodies this process has stored and told the drainer of
         self.thread: threading.Thread | None = None
 
     def wake(self) -> None:
         with self.cond:
             self.wanted = True
+            self.told += 1
             # A forked worker inherits the object, not the thread: started again here.
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name="mpesa-drainer",
@@ -551,6 +557,19 @@ class _Drainer:
         with self.cond:
             return self.cond.wait_for(lambda: not self.wanted and not self.busy, timeout)
 
+    def _gather(self) -> None:
+        """Let the burst's next bodies be stored first: one transaction then takes them
+        all, where each would otherwise start its own to find little. Waits until no body
+        came for DRAIN_GATHER_SECONDS, DRAIN_BATCH came, or DRAIN_GATHER_MAX_SECONDS."""
+        deadline = time.monotonic() + DRAIN_GATHER_MAX_SECONDS
+        with self.cond:
+            first = self.told
+            while (left := deadline - time.monotonic()) > 0:
+                seen = self.told
+                self.cond.wait(min(DRAIN_GATHER_SECONDS, left))
+                if self.told == seen or self.told - first >= DRAIN_BATCH:
+                    return
+
     def _run(self) -> None:
         while True:
             with self.cond:
@@ -559,9 +578,7 @@ class _Drainer:
                     return
                 self.busy = True
             try:
-                # Let the burst's next bodies be stored first: one transaction then takes
-                # them all, where each would otherwise start its own to find little.
-                time.sleep(DRAIN_GATHER_SECONDS)
+                self._gather()
                 with self.cond:
                     self.wanted = False
                 with self.app.app_context(), acting_as("daraja:callback"):

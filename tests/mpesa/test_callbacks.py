@@ -3,6 +3,7 @@
 import hashlib
 import json
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -605,6 +606,53 @@ def test_a_burst_is_processed_in_batches_each_receipt_once(app, member):
         assert [r.outcome for r in rows] == ["credited"] * 12 + ["duplicate"] * 3 + ["error"]
         assert all(r.processed_at is not None and r.attempts == 1 for r in rows)
         assert [r.key for r in rows[:13]] == [b["TransID"] for b in bodies] + ["TB00000000"]
+
+
+class DrainCommits:
+    """The transactions the drainer thread commits."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, session):
+        if threading.current_thread().name == "mpesa-drainer" \
+                and not session.in_nested_transaction():
+            self.count += 1
+
+    def __enter__(self):
+        sa.event.listen(db.session.session_factory.class_, "before_commit", self)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(db.session.session_factory.class_, "before_commit", self)
+
+
+def test_the_drainer_gathers_a_burst_into_one_transaction(app, member, monkeypatch):
+    """While bodies keep coming the drainer waits for more before it looks: a burst is
+    credited in one transaction, not one for every few bodies. The burst lasts twice the
+    wait for a next body, each gap a fifth of it: only a stalled machine could split it."""
+    monkeypatch.setattr(callbacks, "DRAIN_GATHER_SECONDS", 0.5)
+    monkeypatch.setattr(callbacks, "DRAIN_GATHER_MAX_SECONDS", 20)
+    with DrainCommits() as drains:
+        for n in range(10):
+            _store(app, c2b_confirmation(receipt=f"TJ{n:08d}", account="MLK-0001", amount="50"))
+            callbacks.drain(app)
+            time.sleep(0.1)
+        assert callbacks.wait_for_drain(app, 60)
+    assert drains.count == 1
+    with app.app_context():
+        assert count(Payment) == 10 and member_balance(member) == -10 * 5_000
+
+
+def test_a_lone_body_is_processed_once_no_other_follows(app, member, monkeypatch):
+    """The drainer waits for the burst to go quiet, not for its longest wait."""
+    monkeypatch.setattr(callbacks, "DRAIN_GATHER_SECONDS", 0.2)
+    monkeypatch.setattr(callbacks, "DRAIN_GATHER_MAX_SECONDS", 120)
+    _store(app, c2b_confirmation(receipt="TJ99999999", account="MLK-0001", amount="50"))
+    callbacks.drain(app)
+    assert callbacks.wait_for_drain(app, 30)  # long before 120 s
+    with app.app_context():
+        assert count(Payment) == 1
 
 
 def test_one_callback_processes_what_others_left_stored(app, client, member):
