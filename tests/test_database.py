@@ -1,12 +1,15 @@
-"""Engine settings: keyed queries keep their plan on PostgreSQL; SQLite's writers queue."""
+"""Engine settings: keyed queries keep their plan on PostgreSQL; SQLite's writers queue;
+one-row settings made safely on first use."""
 
 import sqlite3
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
 
 from association import database
+from association.audit.services import acting_as
 from association.database import execute_prepared
 from association.extensions import db
 
@@ -105,3 +108,47 @@ def test_a_forked_process_queues_on_its_own_lock(tmp_path, monkeypatch):
     monkeypatch.setattr(database.os, "getpid", lambda: parent.pid + 1)
     child = database._writer_queue(path)
     assert child is not parent and child.fd != parent.fd
+
+
+# --- One-row settings, made on first use ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["patrols", "mpesa"])
+def test_two_first_uses_at_once_share_the_one_settings_row(app, kind):
+    """A second first use while the first has made the row but not yet committed waits,
+    then uses it (on PostgreSQL it failed on the unique id, a 500 on a first visit)."""
+    from association.mpesa import callbacks
+    from association.mpesa.models import MpesaSettings
+    from association.patrols import services as patrols
+    from association.patrols.models import PatrolSettings
+
+    settings, model = {"patrols": (patrols.settings, PatrolSettings),
+                       "mpesa": (callbacks.settings, MpesaSettings)}[kind]
+    with app.app_context():
+        assert db.session.get(model, 1) is None
+    made, results = threading.Event(), {}
+
+    def use(name, first):
+        with app.app_context(), acting_as(f"test:{name}"):
+            try:
+                if not first:
+                    made.wait(30)
+                row = settings()
+                if first:
+                    made.set()
+                    time.sleep(0.5)  # the other use arrives meanwhile
+                db.session.commit()
+                results[name] = row.id
+            except Exception as error:  # noqa: BLE001 - the test reports it
+                results[name] = error
+                made.set()
+
+    threads = [threading.Thread(target=use, args=("first", True)),
+               threading.Thread(target=use, args=("second", False))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == {"first": 1, "second": 1}
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 1

@@ -707,11 +707,10 @@ def settings() -> MpesaSettings:
     """The one settings row, created on first use."""
     found = db.session.get(MpesaSettings, 1)
     if found is None:
-        found = MpesaSettings(id=1, unknown_account=UnknownAccountAction.SUSPENSE)
-        db.session.add(found)
         try:
-            with db.session.begin_nested():
-                db.session.flush()
+            with db.session.begin_nested():  # its end flushes: a clash rolls back only it
+                found = MpesaSettings(id=1, unknown_account=UnknownAccountAction.SUSPENSE)
+                db.session.add(found)
         except IntegrityError:
             found = db.session.get(MpesaSettings, 1)
     return found
