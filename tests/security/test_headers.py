@@ -114,6 +114,19 @@ def test_error_static_and_callback_responses_carry_them_too(world, client, app):
     assert responses["callback"].is_json
 
 
+def test_the_pages_icon_is_a_static_file_that_leaves_the_session_alone(world, client):
+    """Pages name their icon. Without one the browser asked for /favicon.ico and got the 404
+    page, which wrote the session cookie: arriving late, it undid a language chosen meanwhile."""
+    page = client.get("/login")
+    assert page.headers.getlist("Set-Cookie")  # the session now holds the form's token
+    href = re.search(r'<link rel="icon" href="([^"]+)"', page.get_data(as_text=True)).group(1)
+    icon = client.get(href)
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data().startswith(b"<svg")
+    assert not icon.headers.getlist("Set-Cookie")
+    icon.close()
+
+
 def test_production_cookies_are_secure_httponly_and_samesite(world, monkeypatch):
     """Under the production configuration the session (and remember-me) cookie is sent only
     over HTTPS, hidden from scripts and not sent on cross-site posts; HSTS is on."""
