@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import get_history
 
 from association.audit.services import acting_as, insert_audited
+from association.database import one_row
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, PaymentMethod
@@ -705,15 +706,7 @@ def _text(value, length: int) -> str | None:
 
 def settings() -> MpesaSettings:
     """The one settings row, created on first use."""
-    found = db.session.get(MpesaSettings, 1)
-    if found is None:
-        try:
-            with db.session.begin_nested():  # its end flushes: a clash rolls back only it
-                found = MpesaSettings(id=1, unknown_account=UnknownAccountAction.SUSPENSE)
-                db.session.add(found)
-        except IntegrityError:
-            found = db.session.get(MpesaSettings, 1)
-    return found
+    return one_row(db.session, MpesaSettings, unknown_account=UnknownAccountAction.SUSPENSE)
 
 
 def _match(reference, phone, msisdn_hash) -> Member | None:

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from association.database import one_row
 from association.errors import DomainError
 from association.extensions import db
 from association.members.models import Member, MemberStatus, Zone
@@ -76,17 +76,8 @@ def weekday_name(weekday: int) -> str:
 
 
 def settings() -> PatrolSettings:
-    """The one settings row (id 1), created on first use (by whichever of two first
-    visits at the same moment gets there first)."""
-    found = db.session.get(PatrolSettings, 1)
-    if found is None:
-        try:
-            with db.session.begin_nested():  # its end flushes: a clash rolls back only it
-                found = PatrolSettings(id=1, stipend_cents=0)
-                db.session.add(found)
-        except IntegrityError:
-            found = db.session.get(PatrolSettings, 1)
-    return found
+    """The one settings row (id 1), created on first use."""
+    return one_row(db.session, PatrolSettings, stipend_cents=0)
 
 
 def ensure_settings() -> bool:

@@ -493,7 +493,18 @@ def _keep_in_threads(app, bodies: list[bytes], results: dict) -> list[threading.
     return [threading.Thread(target=run, args=(raw,)) for raw in bodies]
 
 
-class CommitWatch:
+class BeforeCommit:
+    """Called before each commit of the app's sessions, within its ``with`` block."""
+
+    def __enter__(self):
+        sa.event.listen(db.session.session_factory.class_, "before_commit", self)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(db.session.session_factory.class_, "before_commit", self)
+
+
+class CommitWatch(BeforeCommit):
     """The commits of the app's sessions; the first waits until ``waiting`` bodies queue
     behind it, and the ones listed in ``refuse`` fail."""
 
@@ -510,27 +521,27 @@ class CommitWatch:
         if self.count in self.refuse:
             raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
-    def __enter__(self):
-        sa.event.listen(db.session.session_factory.class_, "before_commit", self)
-        return self
 
-    def __exit__(self, *exc):
-        sa.event.remove(db.session.session_factory.class_, "before_commit", self)
+def _keep_behind_the_first(app, bodies: list[bytes], commits: CommitWatch) -> dict:
+    """Each body kept by a thread of its own: the first one's, then the others while
+    ``commits`` holds the first commit. Returns what each thread was told."""
+    results = {}
+    first, *others = _keep_in_threads(app, bodies, results)
+    first.start()
+    wait_for(lambda: commits.count == 1, every=0.01)
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(30)
+    return results
 
 
 def test_bodies_kept_at_the_same_moment_share_one_transaction(app):
     """Group commit: four bodies arriving while another is being committed wait for it,
     then go in together, one transaction for the four, each told its own row."""
     bodies = [json.dumps(c2b_confirmation(receipt=f"TG{n:08d}")).encode() for n in range(5)]
-    results = {}
-    first, *others = _keep_in_threads(app, bodies, results)
     with CommitWatch(app, waiting=4) as commits:
-        first.start()
-        wait_for(lambda: commits.count == 1, every=0.01)
-        for thread in others:
-            thread.start()
-        for thread in [first, *others]:
-            thread.join(30)
+        results = _keep_behind_the_first(app, bodies, commits)
     assert commits.count == 2
     with app.app_context():
         rows = {row.id: row.raw_body for row in db.session.scalars(sa.select(CallbackInbox))}
@@ -544,15 +555,8 @@ def test_bodies_kept_at_the_same_moment_share_one_transaction(app):
 
 def test_a_failed_group_commit_keeps_none_of_its_bodies_and_tells_each_thread(app):
     bodies = [json.dumps(c2b_confirmation(receipt=f"TH{n:08d}")).encode() for n in range(4)]
-    results = {}
-    first, *others = _keep_in_threads(app, bodies, results)
     with CommitWatch(app, waiting=3, refuse={2}) as commits:
-        first.start()
-        wait_for(lambda: commits.count == 1, every=0.01)
-        for thread in others:
-            thread.start()
-        for thread in [first, *others]:
-            thread.join(30)
+        results = _keep_behind_the_first(app, bodies, commits)
     assert isinstance(results[bodies[0]], callbacks.Stored)
     # The thread that wrote the batch has the database's error, the others are told too:
     # each answers Daraja with an error, and Daraja sends its callback again.
@@ -608,7 +612,7 @@ def test_a_burst_is_processed_in_batches_each_receipt_once(app, member):
         assert [r.key for r in rows[:13]] == [b["TransID"] for b in bodies] + ["TB00000000"]
 
 
-class DrainCommits:
+class DrainCommits(BeforeCommit):
     """The transactions the drainer thread commits."""
 
     def __init__(self):
@@ -618,13 +622,6 @@ class DrainCommits:
         if threading.current_thread().name == "mpesa-drainer" \
                 and not session.in_nested_transaction():
             self.count += 1
-
-    def __enter__(self):
-        sa.event.listen(db.session.session_factory.class_, "before_commit", self)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(db.session.session_factory.class_, "before_commit", self)
 
 
 def test_the_drainer_gathers_a_burst_into_one_transaction(app, member, monkeypatch):
