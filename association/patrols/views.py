@@ -13,9 +13,10 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
 from association.audit.services import log_event
@@ -92,18 +93,52 @@ def index():
         db.session.commit()
     zones = services.zone_names()
     page = services.month_roster(month, zones)
+    today = today_in_nairobi()
+    manage = current_user.can("patrols.manage")
     return render_template(
-        "patrols/index.html", month=month, nights=page.nights,
+        "patrols/index.html", month=month, rows=_roster_rows(page.nights, today, manage),
         shortages=[services.shortage_text(s, zones) for s in page.shortages],
         generated_at=services.roster_generated_at(month),
-        pending=services.pending_swap_count() if current_user.can("patrols.manage") else 0,
-        attendance_labels={a: enum_label(a) for a in Attendance},
+        pending=services.pending_swap_count() if manage else 0,
         generate_form=forms.GenerateForm(month=month.strftime("%Y-%m")),
-        today=today_in_nairobi(), prev=month_start(date.fromordinal(month.toordinal() - 1)),
+        prev=month_start(date.fromordinal(month.toordinal() - 1)),
         next=month_start(date.fromordinal(month_end(month).toordinal() + 1)),
         to_comment=minutes_awaiting_comment(current_user.id)
         if current_user.can("meetings.comment") else [],
     )
+
+
+def _roster_rows(nights, today: date, manage: bool) -> list[Markup]:
+    """The roster's rows as HTML, built here: a month has hundreds of shifts, and the
+    template took over half the page's time on them. Every value is escaped here."""
+    shift_base = escape(url_for("patrols.shift", template_id=0, night="-").rsplit("/", 2)[0])
+    attendance_base = escape(url_for("patrols.attendance", night="-").rsplit("/", 1)[0])
+    by_hand = f' <small class="muted">({escape(_("by hand"))})</small>'
+    badges = {a: f' <span class="badge {a.value}">{escape(enum_label(a))}</span>'
+              for a in Attendance}
+    rows = []
+    for night, shifts in nights:
+        iso = night.isoformat()
+        past = " past" if night < today else ""
+        first = escape(format_date(night, "EEE d MMM"))
+        if manage and night <= today:
+            first += Markup(f'<br><a href="{attendance_base}/{iso}">'  # noqa: S704 - escaped
+                            f'{escape(_("Attendance"))}</a>')
+        for shift in shifts:
+            held = ", ".join(
+                f"{escape(a.full_name)}{by_hand if a.manual else ''}"
+                f"{badges[a.attendance] if a.attendance else ''}" for a in shift.held)
+            if len(shift.held) < shift.slot.minimum:
+                held += ' <strong class="error">{}</strong>'.format(escape(_(
+                    "Short: %(have)d of %(need)d", have=len(shift.held),
+                    need=shift.slot.minimum)))
+            rows.append(Markup(  # noqa: S704 - each value escaped above
+                f'<tr class="{"short" if shift.short else ""}{past}">'
+                f'<td class="nowrap">{first}</td><td>{escape(shift.zone)}</td>'
+                f'<td class="nowrap"><a href="{shift_base}/{shift.slot.template_id}/{iso}">'
+                f"{escape(shift.times)}</a></td><td>{held}</td></tr>"))
+            first = ""
+    return rows
 
 
 @bp.route("/generate", methods=["POST"])
