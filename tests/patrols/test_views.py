@@ -147,6 +147,19 @@ def test_roster_page_shows_each_shift_and_who_is_on_it(web, site, app):
     assert "/patrols/attendance/" not in page and "/patrols/generate" not in page
 
 
+def test_roster_page_escapes_what_people_typed(web, site, app):
+    """The rows are built as HTML in the view: a name holding markup shows as text."""
+    with app.app_context():
+        patroller = db.session.get(Patroller, site.own_id)
+        patroller.member.first_name = '<b onclick="x()">Baraka</b>'
+        db.session.commit()
+    web.login("coordinator")
+    page = text(web.get(f"/patrols/?month={site.night:%Y-%m}"))
+    row = _row_of(page, f"/patrols/shifts/{site.template_id}/{site.night.isoformat()}")
+    assert "&lt;b onclick=&#34;x()&#34;&gt;Baraka&lt;/b&gt;" in row
+    assert "<b onclick" not in page
+
+
 def test_roster_page_in_swahili(web, site, app):
     with app.app_context():
         from association.auth.models import User
