@@ -129,9 +129,9 @@ def _roster_rows(nights, today: date, manage: bool) -> list[Markup]:
                 f"{escape(a.full_name)}{by_hand if a.manual else ''}"
                 f"{badges[a.attendance] if a.attendance else ''}" for a in shift.held)
             if len(shift.held) < shift.slot.minimum:
-                held += ' <strong class="error">{}</strong>'.format(escape(_(
-                    "Short: %(have)d of %(need)d", have=len(shift.held),
-                    need=shift.slot.minimum)))
+                short = _("Short: %(have)d of %(need)d", have=len(shift.held),
+                          need=shift.slot.minimum)
+                held += f' <strong class="error">{escape(short)}</strong>'
             rows.append(Markup(  # noqa: S704 - each value escaped above
                 f'<tr class="{"short" if shift.short else ""}{past}">'
                 f'<td class="nowrap">{first}</td><td>{escape(shift.zone)}</td>'
