@@ -12,6 +12,11 @@ import os
 import time
 from pathlib import Path
 
+#: No control socket (gunicorn 27's ``gunicornc``): the benchmarks do not use it, and the
+#: second of two gunicorns (the app and the one-line baseline) logged an error, finding
+#: the first one's socket at the same path.
+control_socket_disable = True
+
 
 def post_worker_init(worker):
     """gunicorn's hook, in each worker after the app is loaded."""

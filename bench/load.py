@@ -1,7 +1,7 @@
 """Load and soak: the app under gunicorn on PostgreSQL, driven by wrk on the same machine.
 
     python bench/load.py --database-url URL [--duration 60] [--soak 600] [--clients 20]
-                         [--workers 2] [--threads 4] [--think 1000] [--access-log FILE]
+                         [--workers 2] [--threads 4] [--think 1000,100] [--access-log FILE]
 
 Builds the demo association in the PostgreSQL database named by --database-url
 (or BENCH_DATABASE_URL; its public schema is DROPPED and recreated), starts the
@@ -16,8 +16,9 @@ connections:
    paybill confirmation for each active demo member in turn, each with its own receipt
    code, for ``--duration`` seconds;
 3. paced: the same mix for ``--duration`` seconds, each client pausing between its
-   requests as a person would (``--think`` ms on average, 0 to twice that; 0 skips
-   the run): the latency of a request when the server is not saturated;
+   requests as a person would (``--think`` ms on average, 0 to twice that), once for
+   each pause in ``--think`` (0 skips these runs): the latency of a request when the
+   server is not saturated, and, the pauses shorter, how close to saturation it stays;
 4. the soak: the same mix as 2, without pauses, for ``--soak`` seconds (0 skips it),
    sampling the resident memory of every gunicorn worker every few seconds.
 
@@ -54,6 +55,9 @@ from bench.gunicorn_ready import cpu_seconds, wait_until_ready, workers_of  # no
 
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 PAGE_SHARE = 4  # page views for each confirmation
+WRK_THREADS = 2  # wrk gives each thread clients // WRK_THREADS connections
+#: The receipt codes of each paced run start with its own two letters (LA: load, LS: soak).
+PACED_PREFIXES = ["LP", "LQ", "LR", "LT", "LU"]
 SAMPLE_EVERY = 5.0  # seconds between memory samples during the soak
 
 
@@ -66,13 +70,25 @@ def parse_args(argv=None):
     parser.add_argument("--clients", type=int, default=20, help="concurrent connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one a core)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--think", type=int, default=1000, metavar="MS",
-                        help="mean pause of each client between requests in the paced run "
-                             "(0: no paced run)")
+    parser.add_argument("--think", type=pauses, default=[1000, 100], metavar="MS[,MS...]",
+                        help="mean pause of each client between requests, one paced run "
+                             "for each (0: no paced run)")
     parser.add_argument("--access-log", metavar="FILE",
                         help="the app's access log, with each request's time in microseconds "
                              "as the server saw it (not counting its wait for a thread)")
     return parser.parse_args(argv)
+
+
+def pauses(text: str) -> list[int]:
+    """``--think``: mean pauses in milliseconds, comma-separated; "0" is none."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not whole milliseconds: {text!r}") from None
+    if any(value < 0 for value in values) or len(values) > len(PACED_PREFIXES):
+        raise argparse.ArgumentTypeError(
+            f"up to {len(PACED_PREFIXES)} pauses of 0 ms or more: {text!r}")
+    return [value for value in values if value]
 
 
 def hello_app():
@@ -119,15 +135,23 @@ def stop(process: subprocess.Popen | None) -> None:
 def gunicorn(app_spec: str, port: int, args, env: dict, ready: Path,
              access_log: str | None = None) -> subprocess.Popen:
     """gunicorn serving ``app_spec``; each worker touches a file in ``ready`` once loaded.
-    ``access_log``: a file for one line a request, ending with its time in microseconds."""
+    ``access_log``: a file for one line a request, ending with its time in microseconds.
+    Idle connections are kept longer than a paced client's longest pause: one closed
+    meanwhile, wrk connects again and pauses before its first request (see THINK_LUA)."""
     ready.mkdir()
     access_log = ["--access-logfile", access_log, "--access-logformat",
                   "%(t)s %(r)s %(s)s %(D)s"] if access_log else []
     return subprocess.Popen(  # noqa: S603 - our own app under gunicorn
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "bench" / "gunicorn_ready.py"),
          "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", *access_log, app_spec],
+         "--keep-alive", str(keep_alive_seconds(args.think)), "--log-level", "warning",
+         *access_log, app_spec],
         cwd=ROOT, env={**env, "BENCH_READY_DIR": str(ready)})
+
+
+def keep_alive_seconds(pauses_ms: list[int]) -> int:
+    """gunicorn's keep-alive (its default: 2 s), longer than the longest pause."""
+    return max(2, 2 * max(pauses_ms, default=0) // 1000 + 1)
 
 
 def rss_mib(pid: int) -> float | None:
@@ -346,16 +370,26 @@ end
 
 
 #: A client that pauses between requests, as a person does: 0 to twice the mean, at random
-#: (wrk does not count the pause in a request's latency).
+#: (wrk does not count the pause in a request's latency). wrk asks for a pause before a
+#: connection's first request too, so each of this thread's connections would sit idle
+#: after connecting; gunicorn's thread waits for that first request (gthread holds a
+#: thread for up to 5 s), and the requests behind it waited up to 1.5 s. A reverse proxy
+#: sends its request as soon as it connects: so does each client here.
 THINK_LUA = r"""
+local connected = 0
 function delay()
+  if connected < CONNECTIONS then
+    connected = connected + 1
+    return 0
+  end
   return math.random(0, 2 * THINK)
 end
 """
 
 
 def lua_script(folder: Path, name: str, paths: list[str], accounts: list[str], cookie: str,
-               confirm_path: str, prefix: str, shortcode: str, think_ms: int = 0) -> Path:
+               confirm_path: str, prefix: str, shortcode: str, think_ms: int = 0,
+               clients: int = 0) -> Path:
     def table(values):
         return "{" + ", ".join(json.dumps(v) for v in values) + "}"
 
@@ -364,7 +398,8 @@ def lua_script(folder: Path, name: str, paths: list[str], accounts: list[str], c
             .replace("PREFIX", prefix).replace("PAGE_SHARE", str(PAGE_SHARE))
             .replace("SHORTCODE", shortcode))
     if think_ms:
-        text += THINK_LUA.replace("THINK", str(think_ms))
+        text += (THINK_LUA.replace("THINK", str(think_ms))
+                 .replace("CONNECTIONS", str(clients // WRK_THREADS)))
     path = folder / f"{name}.lua"
     path.write_text(text)
     return path
@@ -377,8 +412,9 @@ def run_wrk(base: str, script: Path, seconds: int, clients: int,
     meter = CpuMeter(master)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(  # noqa: S603 - wrk from Debian
-        ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s",
-         "-s", str(script), base], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ["wrk", "-t", str(WRK_THREADS), "-c", str(clients), "-d", f"{seconds}s",
+         "--timeout", "10s", "-s", str(script), base],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     samples = []
     while process.poll() is None:
         samples.append([rss_mib(pid) or 0.0 for pid in workers_of(master)])
@@ -483,7 +519,8 @@ def main(args) -> int:
         paths = ["/members", "/reports/arrears", "/patrols/"]
         paths += [f"/members/{member_id}/statement" for member_id in member_ids[:10]]
         confirm = f"/hooks/c2b/confirmation/{token}"
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads; wrk: 2 threads, "
+        print(f"gunicorn: {args.workers} workers x {args.threads} threads, keep-alive "
+              f"{keep_alive_seconds(args.think)} s; wrk: {WRK_THREADS} threads, "
               f"{args.clients} connections; {os.cpu_count()} CPUs, load average "
               f"{os.getloadavg()[0]:.1f} before the runs")
         print(f"mix: {PAGE_SHARE} page views ({', '.join(paths[:3])}, "
@@ -501,13 +538,14 @@ def main(args) -> int:
         report_payments(url, "LA", load)
         print(f"  the app served {load['requests'] / baseline['requests']:.1%} of the "
               f"baseline's rate")
-        if args.think:
-            paced, _ = run_wrk(base, lua_script(tmp, "paced", paths, accounts, cookie, confirm,
-                                                "LP", SANDBOX_SHORTCODE, args.think),
+        for think, prefix in zip(args.think, PACED_PREFIXES, strict=False):
+            paced, _ = run_wrk(base, lua_script(tmp, f"paced-{think}", paths, accounts, cookie,
+                                                confirm, prefix, SANDBOX_SHORTCODE, think,
+                                                args.clients),
                                args.duration, args.clients, app.pid)
-            report(f"the same mix, each client pausing 0-{2 * args.think} ms between "
-                   f"requests", paced)
-            report_payments(url, "LP", paced)
+            report(f"the same mix, each client pausing 0-{2 * think} ms between requests",
+                   paced)
+            report_payments(url, prefix, paced)
         if args.soak:
             soak, samples = run_wrk(base, lua_script(tmp, "soak", paths, accounts, cookie,
                                                      confirm, "LS", SANDBOX_SHORTCODE),
