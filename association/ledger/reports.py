@@ -39,7 +39,6 @@ from association.ledger.models import (
 from association.ledger.services import (
     METHOD_ACCOUNT_KEY,
     account,
-    account_id,
     month_start,
     trial_balance,
 )
@@ -421,7 +420,9 @@ class MemberStatement:
     #: Every receipt of the member, newest first: rows of number, paid_on, amount_cents,
     #: method, mpesa_code, entry_id, void_entry_id, is_void and void_reason.
     receipts: list[sa.Row]
-    open_charges: list[DuesCharge]
+    #: The member's unpaid months today, oldest first: rows of month, amount_cents and
+    #: open_cents.
+    open_charges: list[sa.Row]
 
     @property
     def closing_cents(self) -> int:
@@ -433,29 +434,43 @@ class MemberStatement:
 
 
 @cache
-def _statement_queries() -> tuple[sa.Select, sa.Select, sa.Select, sa.Select]:
-    """The statement's four queries, built once: the member, the accounts and the period
-    are bound parameters (building a query costs more than running it here)."""
-    receivable, credit = sa.bindparam("receivable"), sa.bindparam("credit")
+def _statement_queries() -> tuple[sa.CompoundSelect, sa.Select, sa.Select]:
+    """The statement's three queries, built once: the member and the period are bound
+    parameters (building a query costs more than running it here) and the accounts are
+    found by their role inside the query, each round trip to the database being a good
+    part of a statement's cost.
+
+    The first gives the opening balance and the period's entries together: the entries
+    (``part`` 1), each with its change to what the member owes and to their credit, and
+    the one row of the sums before the period (``part`` 0, no entry), which comes first.
+    """
+    receivable, credit = (sa.select(Account.id).where(Account.key == key).scalar_subquery()
+                          for key in ("dues_receivable", "member_credit"))
     owed_delta = sa.func.sum(sa.case((Posting.account_id == receivable, _signed()), else_=0))
     credit_delta = sa.func.sum(sa.case((Posting.account_id == credit, -_signed()), else_=0))
     members_postings = (Posting.member_id == sa.bindparam("member_id"),
                         Posting.account_id.in_([receivable, credit]))
-    opening = (
-        sa.select(sa.func.coalesce(owed_delta, 0), sa.func.coalesce(credit_delta, 0))
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(*members_postings, JournalEntry.entry_date < sa.bindparam("start"))
-    )
+    # The entries come first in the text, as the result's types are the first part's.
     by_entry = (
-        sa.select(JournalEntry.id, JournalEntry.entry_date, JournalEntry.memo,
-                  JournalEntry.source, owed_delta, credit_delta)
+        sa.select(sa.literal(1).label("part"), JournalEntry.id.label("entry_id"),
+                  JournalEntry.entry_date.label("day"), JournalEntry.memo,
+                  JournalEntry.source, owed_delta.label("owed"),
+                  credit_delta.label("credit"))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(*members_postings, JournalEntry.entry_date >= sa.bindparam("start"),
                JournalEntry.entry_date <= sa.bindparam("end"))
         .group_by(JournalEntry.id, JournalEntry.entry_date, JournalEntry.memo,
                   JournalEntry.source)
-        .order_by(JournalEntry.entry_date, JournalEntry.id)
     )
+    opening = (
+        sa.select(sa.literal(0), sa.null(), sa.null(), sa.null(), sa.null(),
+                  sa.func.coalesce(owed_delta, 0), sa.func.coalesce(credit_delta, 0))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(*members_postings, JournalEntry.entry_date < sa.bindparam("start"))
+    )
+    both = sa.union_all(by_entry, opening)
+    both = both.order_by(both.selected_columns.part, both.selected_columns.day,
+                         both.selected_columns.entry_id)
     receipts = (
         sa.select(Receipt.number, Payment.paid_on, Payment.amount_cents, Payment.method,
                   Payment.mpesa_code, Payment.entry_id, Receipt.void_entry_id,
@@ -464,11 +479,11 @@ def _statement_queries() -> tuple[sa.Select, sa.Select, sa.Select, sa.Select]:
         .order_by(Receipt.year.desc(), Receipt.seq.desc())
     )
     open_charges = (
-        sa.select(DuesCharge)
+        sa.select(DuesCharge.month, DuesCharge.amount_cents, DuesCharge.open_cents)
         .where(DuesCharge.member_id == sa.bindparam("member_id"), DuesCharge.open_cents > 0)
         .order_by(DuesCharge.month)
     )
-    return opening, by_entry, receipts, open_charges
+    return both, receipts, open_charges
 
 
 def member_statement_data(member: Member, period: Period) -> MemberStatement:
@@ -477,20 +492,18 @@ def member_statement_data(member: Member, period: Period) -> MemberStatement:
     The balance is what the member owes (negative: in credit); the credit column is
     what they have paid in advance. Only this member's postings are read.
     """
-    opening_query, by_entry, receipts_query, open_charges_query = _statement_queries()
-    params = {"member_id": member.id, "receivable": account_id("dues_receivable"),
-              "credit": account_id("member_credit"), "start": period.start,
-              "end": period.end}
-    owed, credit = (int(v) for v in db.session.execute(opening_query, params).one())
+    opening_and_entries, receipts_query, open_charges_query = _statement_queries()
+    params = {"member_id": member.id, "start": period.start, "end": period.end}
+    opening_row, *entries = db.session.execute(opening_and_entries, params).all()
+    owed, credit = int(opening_row.owed), int(opening_row.credit)
     opening, opening_credit = owed - credit, credit
-    entries = db.session.execute(by_entry, params).all()
     receipts = db.session.execute(receipts_query, params).all()
     # The receipt of each payment's entry, and of each void's reversing entry.
     receipt_of = {r.entry_id: r.number for r in receipts}
     receipt_of.update((r.void_entry_id, r.number) for r in receipts if r.void_entry_id)
     describe = _Describer()
     lines, balance, credit_balance = [], opening, opening_credit
-    for entry_id, day, memo, source, owed_delta, credit_delta in entries:
+    for _part, entry_id, day, memo, source, owed_delta, credit_delta in entries:
         net = int(owed_delta) - int(credit_delta)
         balance += net
         credit_balance += int(credit_delta)
@@ -498,7 +511,7 @@ def member_statement_data(member: Member, period: Period) -> MemberStatement:
         lines.append(StatementLine(
             day, entry_id, describe(source, memo, receipt_no), receipt_no,
             max(net, 0), max(-net, 0), credit_balance, balance))
-    open_charges = list(db.session.scalars(open_charges_query, params))
+    open_charges = db.session.execute(open_charges_query, params).all()
     return MemberStatement(member, period, opening, opening_credit, lines, receipts,
                            open_charges)
 
