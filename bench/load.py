@@ -135,12 +135,13 @@ def stop(process: subprocess.Popen | None) -> None:
 def gunicorn(app_spec: str, port: int, args, env: dict, ready: Path,
              access_log: str | None = None) -> subprocess.Popen:
     """gunicorn serving ``app_spec``; each worker touches a file in ``ready`` once loaded.
-    ``access_log``: a file for one line a request, ending with its time in microseconds.
+    ``access_log``: a file for one line a request, ending with the worker's pid, the
+    client's port (which worker holds which connection) and the time in microseconds.
     Idle connections are kept longer than a paced client's longest pause: one closed
     meanwhile, wrk connects again and pauses before its first request (see THINK_LUA)."""
     ready.mkdir()
     access_log = ["--access-logfile", access_log, "--access-logformat",
-                  "%(t)s %(r)s %(s)s %(D)s"] if access_log else []
+                  "%(t)s %(r)s %(s)s %(p)s %({REMOTE_PORT}e)s %(D)s"] if access_log else []
     return subprocess.Popen(  # noqa: S603 - our own app under gunicorn
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "bench" / "gunicorn_ready.py"),
          "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
