@@ -64,6 +64,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# --- the systemd units, with this checkout's paths ----------------------------------------
+if command -v systemd-analyze >/dev/null 2>&1; then
+    echo "== smoke: systemd-analyze verify deploy/systemd"
+    mkdir -p "$WORK/systemd"
+    for unit in deploy/systemd/association-*.service deploy/systemd/association-*.timer; do
+        sed "s|/srv/association|$ROOT|g" "$unit" >"$WORK/systemd/$(basename "$unit")"
+    done
+    (cd "$WORK/systemd" && systemd-analyze verify association-*.service association-*.timer)
+else
+    echo "(no systemd-analyze: the systemd units are not checked)"
+fi
+
 # --- the database: emptied, migrated, the demo loaded (seed-demo refuses production) ------
 echo "== smoke: database"
 "$BIN/python" - "$SMOKE_DATABASE_URL" <<'EOF'
