@@ -8,7 +8,9 @@
 #       deploy/smoke/run.sh
 #
 # The database is emptied (its public schema dropped), migrated and given the demo data.
-# Needs nginx, openssl and the project's .venv (`make install translations`). Ports:
+# Needs nginx, openssl and the project's .venv (`make install translations`); checks the
+# systemd units and the compose file too when systemd-analyze and docker-compose are there
+# (.ci/run installs them). Ports:
 # SMOKE_HTTPS_PORT (8443), SMOKE_HTTP_PORT (8080), SMOKE_APP_PORT (8001),
 # SMOKE_SANDBOX_PORT (8766), all on 127.0.0.1. Everything it starts is stopped on exit.
 set -euo pipefail
@@ -74,6 +76,15 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     (cd "$WORK/systemd" && systemd-analyze verify association-*.service association-*.timer)
 else
     echo "(no systemd-analyze: the systemd units are not checked)"
+fi
+
+# --- the compose file (no image is built or pulled) -------------------------------------------
+if command -v docker-compose >/dev/null 2>&1; then
+    echo "== smoke: docker-compose config"
+    SECRET_KEY=smoke POSTGRES_PASSWORD=smoke SERVER_NAME=association.example.org \
+        docker-compose -f deploy/compose.yaml --project-directory deploy config --quiet
+else
+    echo "(no docker-compose: deploy/compose.yaml is not checked)"
 fi
 
 # --- the database: emptied, migrated, the demo loaded (seed-demo refuses production) ------
