@@ -11,6 +11,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 E2E_STAMP := $(VENV)/.installed-e2e
+#: Only the locked versions, each checked against its hash.
+PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check --require-hashes
+#: The lock tool (`make lock`), pinned like everything else.
+UV_VERSION := 0.13.8
+LOCK_ARGS ?=
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes \
+	--python-version 3.11 --custom-compile-command "make lock" $(LOCK_ARGS)
 FLASK  := $(BIN)/flask --app wsgi
 
 PO := translations/sw/LC_MESSAGES/messages.po
@@ -26,7 +33,7 @@ DEMO_PASSWORD := mtaani-demo
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k members -x"`.
 PYTEST_ARGS ?=
 
-.PHONY: run test e2e install translations extract db-upgrade bench lint clean help
+.PHONY: run test e2e e2e-full install lock translations extract db-upgrade bench lint clean help
 
 ## run: install, compile translations, migrate, seed the demo on first run, serve (with the local M-Pesa sandbox)
 run: install translations
@@ -68,11 +75,11 @@ e2e: install translations $(E2E_STAMP)
 		echo "(E2E_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
 	fi
 
-$(E2E_STAMP): requirements-e2e.txt $(STAMP)
-	$(BIN)/pip install --disable-pip-version-check -r requirements-e2e.txt
+$(E2E_STAMP): requirements-e2e.lock $(STAMP)
+	$(PIP_INSTALL) -r requirements-e2e.lock
 	@touch $@
 
-## install: create .venv and install requirements-dev.txt (again only when a requirements file changes)
+## install: create .venv and install the locked versions of requirements-dev.lock (again only when it changes)
 install: $(STAMP)
 
 $(BIN)/python:
@@ -81,9 +88,18 @@ $(BIN)/python:
 		echo "'$(PYTHON) -m venv' failed. On Debian/Ubuntu: apt-get install python3-venv" >&2; \
 		exit 1; }
 
-$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt
+$(STAMP): requirements-dev.lock | $(BIN)/python
+	$(PIP_INSTALL) -r requirements-dev.lock
 	@touch $@
+
+## lock: regenerate requirements*.lock (with hashes) from pyproject.toml; LOCK_ARGS=--upgrade for newer releases
+# Runtime (production), tests, browser journeys: the dev lock is resolved first and
+# constrains the other two, so a package has the same version in all three.
+lock: | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+	$(UV_COMPILE) -c requirements-dev.lock -o requirements.lock
+	$(UV_COMPILE) -c requirements-dev.lock --extra dev --extra e2e -o requirements-e2e.lock
 
 ## translations: compile the Swahili catalogue (the .mo file is not in git)
 translations: $(MO)
