@@ -32,6 +32,8 @@ DEMO_PASSWORD := mtaani-demo
 
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k members -x"`.
 PYTEST_ARGS ?=
+# Browser journeys: `make e2e-full` sets --e2e-full (every journey in every size and language).
+E2E_ARGS ?=
 
 .PHONY: run test e2e e2e-full install lock translations extract db-upgrade bench lint clean help
 
@@ -64,16 +66,21 @@ test: install translations
 		echo "(TEST_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
 	fi
 
-## e2e: browser journeys in Debian's Chromium (phone and laptop, English and Swahili) on SQLite, then on PostgreSQL when E2E_DATABASE_URL is set; screenshots in test-output/e2e/
+## e2e: browser journeys in Debian's Chromium on SQLite, then on PostgreSQL when E2E_DATABASE_URL is set, each journey once per database, size (phone, laptop) and language (en, sw) alternating so both runs together cover all; screenshots in test-output/e2e/
 e2e: install translations $(E2E_STAMP)
 	@echo "== browser journeys on SQLite =="
-	env -u E2E_DATABASE_URL $(BIN)/python -m pytest e2e $(PYTEST_ARGS)
+	env -u E2E_DATABASE_URL $(BIN)/python -m pytest e2e $(E2E_ARGS) $(PYTEST_ARGS)
 	@if [ -n "$$E2E_DATABASE_URL" ]; then \
 		echo "== browser journeys on PostgreSQL (E2E_DATABASE_URL) =="; \
-		$(BIN)/python -m pytest e2e $(PYTEST_ARGS); \
+		echo "$(BIN)/python -m pytest e2e $(E2E_ARGS) $(PYTEST_ARGS)"; \
+		$(BIN)/python -m pytest e2e $(E2E_ARGS) $(PYTEST_ARGS); \
 	else \
 		echo "(E2E_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
 	fi
+
+## e2e-full: the browser journeys' whole matrix: every journey at both sizes in both languages, on each database
+e2e-full:
+	$(MAKE) e2e E2E_ARGS=--e2e-full
 
 $(E2E_STAMP): requirements-e2e.lock $(STAMP)
 	$(PIP_INSTALL) -r requirements-e2e.lock
