@@ -19,6 +19,7 @@ import time
 import uuid
 
 from flask import Flask, g, has_request_context, request
+from flask.logging import default_handler
 
 #: The logger of the one-line-per-request records.
 REQUEST_LOGGER = "association.request"
@@ -110,11 +111,9 @@ def configure_logging(app: Flask) -> None:
         handler.addFilter(RedactFilter())
         root.addHandler(handler)
     # Flask's own handler would write app.logger's lines a second time, unredacted.
-    from flask.logging import default_handler
-
     app.logger.removeHandler(default_handler)
     token = app.config.get("MPESA_CALLBACK_TOKEN")
-    if token:
+    if token and len(token) >= 8:  # a real token; a letter or two would blank out words
         _SECRETS.add(token)
     request_log = logging.getLogger(REQUEST_LOGGER)
 

@@ -78,9 +78,11 @@ def register_static(app: Flask) -> None:
         response.cache_control.public = True
         if max_age == LONG_MAX_AGE:
             response.cache_control.immutable = True
-        # Whole, so that Flask-Compress may gzip it (it leaves streams alone).
-        response.direct_passthrough = False
-        response.make_sequence()
+        if response.status_code == 200:
+            # Whole, so that Flask-Compress may gzip it (it leaves streams alone; a range
+            # answer, 206, stays a stream and so is never compressed).
+            response.direct_passthrough = False
+            response.make_sequence()
         return response
 
     app.view_functions["static"] = static

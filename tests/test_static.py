@@ -68,6 +68,14 @@ def test_css_is_gzipped_too_and_keeps_its_year_of_cache(client):
     assert response.cache_control.immutable
 
 
+def test_a_range_of_a_static_file_is_sent_as_it_is(client):
+    response = client.get(f"/static/app.{CSS_HASH}.css",
+                          headers={"Accept-Encoding": "gzip", "Range": "bytes=0-9"})
+    assert response.status_code == 206
+    assert "Content-Encoding" not in response.headers
+    assert response.get_data() == CSS[:10]
+
+
 def test_the_manifest_hashes_each_file_once_by_content(tmp_path):
     (tmp_path / "a.css").write_text("a{}")
     (tmp_path / "img").mkdir()
