@@ -11,6 +11,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 E2E_STAMP := $(VENV)/.installed-e2e
+#: Only the locked versions, each checked against its hash.
+PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check --require-hashes
+#: The lock tool (`make lock`), pinned like everything else.
+UV_VERSION := 0.13.8
+LOCK_ARGS ?=
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes \
+	--python-version 3.11 --custom-compile-command "make lock" $(LOCK_ARGS)
 FLASK  := $(BIN)/flask --app wsgi
 
 PO := translations/sw/LC_MESSAGES/messages.po
@@ -25,8 +32,10 @@ DEMO_PASSWORD := mtaani-demo
 
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k members -x"`.
 PYTEST_ARGS ?=
+# Browser journeys: `make e2e-full` sets --e2e-full (every journey in every size and language).
+E2E_ARGS ?=
 
-.PHONY: run test e2e install translations extract db-upgrade bench lint clean help
+.PHONY: run test e2e e2e-full install lock translations extract db-upgrade bench lint clean help
 
 ## run: install, compile translations, migrate, seed the demo on first run, serve (with the local M-Pesa sandbox)
 run: install translations
@@ -57,22 +66,27 @@ test: install translations
 		echo "(TEST_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
 	fi
 
-## e2e: browser journeys in Debian's Chromium (phone and laptop, English and Swahili) on SQLite, then on PostgreSQL when E2E_DATABASE_URL is set; screenshots in test-output/e2e/
+## e2e: browser journeys in Debian's Chromium on SQLite, then on PostgreSQL when E2E_DATABASE_URL is set, each journey once per database, size (phone, laptop) and language (en, sw) alternating so both runs together cover all; screenshots in test-output/e2e/
 e2e: install translations $(E2E_STAMP)
 	@echo "== browser journeys on SQLite =="
-	env -u E2E_DATABASE_URL $(BIN)/python -m pytest e2e $(PYTEST_ARGS)
+	env -u E2E_DATABASE_URL $(BIN)/python -m pytest e2e $(E2E_ARGS) $(PYTEST_ARGS)
 	@if [ -n "$$E2E_DATABASE_URL" ]; then \
 		echo "== browser journeys on PostgreSQL (E2E_DATABASE_URL) =="; \
-		$(BIN)/python -m pytest e2e $(PYTEST_ARGS); \
+		echo "$(BIN)/python -m pytest e2e $(E2E_ARGS) $(PYTEST_ARGS)"; \
+		$(BIN)/python -m pytest e2e $(E2E_ARGS) $(PYTEST_ARGS); \
 	else \
 		echo "(E2E_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
 	fi
 
-$(E2E_STAMP): requirements-e2e.txt $(STAMP)
-	$(BIN)/pip install --disable-pip-version-check -r requirements-e2e.txt
+## e2e-full: the browser journeys' whole matrix: every journey at both sizes in both languages, on each database
+e2e-full:
+	$(MAKE) e2e E2E_ARGS=--e2e-full
+
+$(E2E_STAMP): requirements-e2e.lock $(STAMP)
+	$(PIP_INSTALL) -r requirements-e2e.lock
 	@touch $@
 
-## install: create .venv and install requirements-dev.txt (again only when a requirements file changes)
+## install: create .venv and install the locked versions of requirements-dev.lock (again only when it changes)
 install: $(STAMP)
 
 $(BIN)/python:
@@ -81,9 +95,18 @@ $(BIN)/python:
 		echo "'$(PYTHON) -m venv' failed. On Debian/Ubuntu: apt-get install python3-venv" >&2; \
 		exit 1; }
 
-$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt
+$(STAMP): requirements-dev.lock | $(BIN)/python
+	$(PIP_INSTALL) -r requirements-dev.lock
 	@touch $@
+
+## lock: regenerate requirements*.lock (with hashes) from pyproject.toml; LOCK_ARGS=--upgrade for newer releases
+# Runtime (production), tests, browser journeys: the dev lock is resolved first and
+# constrains the other two, so a package has the same version in all three.
+lock: | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+	$(UV_COMPILE) -c requirements-dev.lock -o requirements.lock
+	$(UV_COMPILE) -c requirements-dev.lock --extra dev --extra e2e -o requirements-e2e.lock
 
 ## translations: compile the Swahili catalogue (the .mo file is not in git)
 translations: $(MO)

@@ -13,6 +13,8 @@ from werkzeug.routing import IntegerConverter
 
 from association.database import configure_sqlite, engine_options
 from association.extensions import babel, csrf, db, limiter, login_manager, migrate
+from association.logging import configure_logging
+from association.static import register_compression, register_static
 from config import BASE_DIR, Config, config_from_env
 
 #: The bodies Werkzeug parses into ``request.form`` and ``request.files``.
@@ -53,7 +55,10 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
     # (PostgreSQL would refuse to compare it with an integer column).
     app.url_map.converters["int"] = DatabaseIdConverter
 
+    configure_logging(app)  # first: its request hooks wrap everything else
     register_extensions(app)
+    register_static(app)
+    register_compression(app)
     register_blueprints(app)
     register_request_hooks(app)
     register_errorhandlers(app)

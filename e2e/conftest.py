@@ -2,9 +2,16 @@
 
 Each journey gets its own copy of a demo database (seeded once per run with the
 same commands as ``make run``) and its own server process on 127.0.0.1, so the
-journeys cannot disturb each other. Every journey runs at a phone size and a
-laptop size, in English and in Swahili, and saves screenshots of its key pages
+journeys cannot disturb each other. Each journey saves screenshots of its key pages
 under ``test-output/e2e/``.
+
+Sizes and languages: across a CI run (SQLite, then PostgreSQL) every journey runs at
+a phone size and a laptop size, in English and in Swahili, without running each
+journey four times on each database: on a database a journey runs once, in the
+(size, language) ``COMBOS[(i + offset) % 4]`` (i: its place in the file; offset 0 on
+SQLite, 2 on PostgreSQL), and the two combinations two apart differ in both size and
+language. ``pytest e2e --e2e-full`` (``make e2e-full``) runs every journey in all four
+on each database.
 
 PostgreSQL: set ``E2E_DATABASE_URL`` (a database this run may wipe); each
 journey then gets a copy made with ``CREATE DATABASE ... TEMPLATE``.
@@ -40,6 +47,10 @@ SANDBOX_DELAY = "4"
 
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "laptop": {"width": 1280, "height": 800}}
 LANGUAGES = ("en", "sw")
+#: (size, language); each and the one two places on differ in both.
+COMBOS = (("phone", "en"), ("phone", "sw"), ("laptop", "sw"), ("laptop", "en"))
+#: Where in COMBOS each database's run starts.
+COMBO_OFFSET = {"sqlite": 0, "postgresql": 2}
 
 
 def _flask(env: dict, *args: str) -> str:
@@ -204,8 +215,31 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(params=[(v, lang) for v in VIEWPORTS for lang in LANGUAGES],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+def pytest_addoption(parser):
+    parser.addoption("--e2e-full", action="store_true",
+                     help="run every journey at both sizes in both languages (make e2e-full)")
+
+
+def journey_combos(index: int, database: str, full: bool) -> list[tuple[str, str]]:
+    """The (size, language) pairs the journey at ``index`` runs in on ``database``."""
+    if full:
+        return list(COMBOS)
+    return [COMBOS[(index + COMBO_OFFSET[database]) % len(COMBOS)]]
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrise ``visit`` with the journey's (size, language) pairs on this database."""
+    if "visit" not in metafunc.fixturenames:
+        return
+    # A journey's place among the module's tests, as written: the same under -k.
+    journeys = [name for name in vars(metafunc.module) if name.startswith("test_")]
+    database = "postgresql" if os.environ.get("E2E_DATABASE_URL") else "sqlite"
+    combos = journey_combos(journeys.index(metafunc.function.__name__), database,
+                            metafunc.config.getoption("--e2e-full"))
+    metafunc.parametrize("visit", combos, indirect=True, ids=[f"{v}-{lang}" for v, lang in combos])
+
+
+@pytest.fixture
 def visit(request, browser, server):
     """A fresh browser context at one viewport, in one language, against a fresh server."""
     viewport, language = request.param
