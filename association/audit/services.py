@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history
 
 from association.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from association.core.time import utcnow
 from association.extensions import db
-from association.types import utcnow
 
 #: Shown instead of values that must never be copied into the trail.
 REDACTED = "<redacted>"

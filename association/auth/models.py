@@ -7,8 +7,8 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import created_at, intpk, str_enum
 from association.extensions import db
-from association.types import created_at, intpk, str_enum
 
 
 class Role(enum.StrEnum):

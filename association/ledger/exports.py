@@ -20,13 +20,13 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from association.core.tabular import formula_safe
+from association.core.time import NAIROBI, today_in_nairobi
 from association.extensions import db
 from association.ledger import reports
 from association.ledger.models import Account, AccountType, JournalEntry, Posting, Side
 from association.ledger.reports import DATE, MONEY, NUMBER, Report, Table
 from association.members.models import Member
-from association.sheets import formula_safe
-from association.types import NAIROBI, today_in_nairobi
 
 REPORT_FORMATS = ("html", "csv", "xlsx", "pdf")
 MIMETYPES = {

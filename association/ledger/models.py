@@ -21,9 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import cents, created_at, intpk, str_enum
 from association.extensions import db
 from association.members.models import Category
-from association.types import cents, created_at, intpk, str_enum
 
 
 class AccountType(enum.StrEnum):

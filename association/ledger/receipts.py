@@ -12,7 +12,7 @@ import io
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 import sqlalchemy as sa
 from babel.dates import format_date
@@ -36,9 +36,12 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 from association.auth.models import User
+from association.core.money import format_kes
+from association.core.pdf import BUILTIN_FONTS, fold_for_latin1, unicode_fonts
+from association.core.phones import display_phone
+from association.core.time import nairobi_date
 from association.database import execute_prepared
 from association.extensions import db
-from association.fonts import BUILTIN_FONTS, fold_for_latin1, unicode_fonts
 from association.i18n import ENUM_LABELS, enum_label
 from association.ledger.models import (
     Allocation,
@@ -51,10 +54,7 @@ from association.ledger.models import (
 )
 from association.ledger.services import account_id
 from association.members.models import Member
-from association.money import format_kes
-from association.phones import display_phone
 from association.profile.models import RegistrationBody
-from association.types import NAIROBI
 
 #: The page layouts a receipt can be printed in.
 LAYOUTS = ("a5", "roll")
@@ -156,11 +156,6 @@ class ReceiptFacts:
         return self.voided_on is not None
 
 
-def _nairobi_date(moment: datetime) -> date:
-    """A stored naive-UTC datetime as the calendar day in Nairobi."""
-    return moment.replace(tzinfo=UTC).astimezone(NAIROBI).date()
-
-
 def receipt_facts(receipt: Receipt) -> ReceiptFacts:
     """What ``receipt`` says: member, months covered, credit kept, method, who received it."""
     return facts_for([receipt.id])[0]
@@ -221,11 +216,11 @@ def _facts_chunk(ids: list[int]) -> dict[int, ReceiptFacts]:
         facts = result.get(receipt_id)
         if facts is None:
             facts = result[receipt_id] = ReceiptFacts(
-                number=number, check_code=check_code, issued_on=_nairobi_date(issued_at),
+                number=number, check_code=check_code, issued_on=nairobi_date(issued_at),
                 paid_on=paid_on, member_no=member_no, member_name=f"{first_name} {other_names}",
                 amount_cents=amount, method=method, mpesa_code=mpesa_code, reference=reference,
                 received_by=received_by, months=[], credit_cents=int(credit),
-                voided_on=_nairobi_date(voided_at) if voided_at else None,
+                voided_on=nairobi_date(voided_at) if voided_at else None,
                 void_reason=void_reason, voided_by=voided_by,
             )
         if month is not None:

@@ -6,7 +6,6 @@ unbalanced entries and dates in closed months; once flushed, an entry and its
 postings can never be changed or deleted (:func:`install_guards`).
 """
 
-import calendar
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from association.audit.services import insert_audited, log_event
+from association.core.money import MAX_CENTS, format_kes
+from association.core.time import month_end, month_start, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import (
@@ -43,8 +44,6 @@ from association.ledger.models import (
 )
 from association.members.models import Category, Member, MemberStatus
 from association.members.services import statuses_on
-from association.money import MAX_CENTS, format_kes
-from association.types import today_in_nairobi, utcnow
 
 
 class LedgerError(DomainError):
@@ -77,33 +76,6 @@ class RateError(LedgerError):
 
 class WaiverError(LedgerError):
     pass
-
-
-# --- Months ---------------------------------------------------------------
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
-def parse_month(text: str) -> date:
-    """ "2026-03" -> date(2026, 3, 1).
-
-    Raises:
-        LedgerError: not a month written as YYYY-MM.
-    """
-    try:
-        year, month = str(text).strip().split("-")
-        if len(year) != 4 or len(month) != 2:
-            raise ValueError
-        return date(int(year), int(month), 1)
-    except ValueError:
-        raise LedgerError(_l("%(value)s is not a month. Write it as YYYY-MM, e.g. 2026-03.",
-                             value=str(text)[:20])) from None
 
 
 # --- Chart of accounts ----------------------------------------------------

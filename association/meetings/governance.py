@@ -8,6 +8,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core.phones import InvalidPhoneError, normalise_phone
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.meetings import files
 from association.meetings.models import (
@@ -36,8 +38,6 @@ from association.meetings.services import (
     resolution_ref,
 )
 from association.members.models import Member, MemberStatus
-from association.phones import InvalidPhoneError, normalise_phone
-from association.types import today_in_nairobi
 
 #: Days the registrar allows to hear of a change of officials (Societies Act s.17).
 NOTICE_DAYS = 14
@@ -432,7 +432,8 @@ def compliance(today: date | None = None) -> list[Check]:
     """What is in order, and what is missing or due, for the registrar."""
     from flask_babel import format_date
 
-    from association.ledger.services import is_closed, month_start
+    from association.core.time import month_start
+    from association.ledger.services import is_closed
 
     today = today or today_in_nairobi()
     checks = []

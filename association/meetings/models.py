@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import created_at, intpk, str_enum
 from association.extensions import db
-from association.types import created_at, intpk, str_enum
 
 
 class MeetingType(enum.StrEnum):

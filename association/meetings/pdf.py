@@ -17,10 +17,10 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from association.fonts import document_fonts
+from association.core.money import format_kes
+from association.core.pdf import document_fonts
 from association.i18n import enum_label
 from association.meetings.models import AttendanceStatus, Meeting, Office
-from association.money import format_kes
 
 
 class _Doc:

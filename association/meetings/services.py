@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from association.core.time import month_start, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import LedgerError, RateInput, add_rate_schedule, month_start
+from association.ledger.services import LedgerError, RateInput, add_rate_schedule
 from association.meetings.models import (
     GENERAL_TYPES,
     ActionItem,
@@ -41,7 +42,6 @@ from association.meetings.models import (
 )
 from association.members.models import Gender, Member, MemberStatus
 from association.members.services import statuses_on
-from association.types import today_in_nairobi, utcnow
 
 #: No meeting is recorded before this, whatever the founding date says (a typo guard).
 EARLIEST = date(1990, 1, 1)

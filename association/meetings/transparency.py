@@ -7,19 +7,19 @@ and resolutions of published general meetings.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from association.core.time import add_months, month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.i18n import enum_label
 from association.ledger.models import Payment, Receipt
 from association.ledger.reports import Period, collections, income_expenditure
-from association.ledger.services import account, month_end, month_start
+from association.ledger.services import account
 from association.meetings.models import GENERAL_TYPES, Meeting, MinutesStatus, ResolutionKind
 from association.patrols.public import IncidentTable, incident_table, public_summary
-from association.types import today_in_nairobi
 
 #: How many months the page shows.
 MONTHS = 6
@@ -122,12 +122,8 @@ def month_summary(month: date) -> MonthSummary:
 
 
 def recent_months(today: date | None = None, count: int = MONTHS) -> list[date]:
-    first = month_start(today or today_in_nairobi())
-    months = []
-    for _i in range(count):
-        months.append(first)
-        first = month_start(first - timedelta(days=1))
-    return months
+    today = today or today_in_nairobi()
+    return [add_months(today, -back) for back in range(count)]
 
 
 def summaries(today: date | None = None) -> list[MonthSummary]:

@@ -6,8 +6,9 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import created_at, intpk, str_enum
+from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
-from association.types import created_at, intpk, str_enum, today_in_nairobi, utcnow
 
 #: Youth, as Kenyan registration forms count it.
 YOUTH_AGES = (18, 35)

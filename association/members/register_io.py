@@ -27,6 +27,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
 
+from association.core.tabular import FORMULA_START, formula_safe
+from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import enum_label
@@ -42,8 +44,6 @@ from association.members.services import (
     register_members,
     zone_by_name,
 )
-from association.sheets import FORMULA_START, formula_safe
-from association.types import today_in_nairobi
 
 #: How long an uploaded file waits for its confirmation.
 STAGE_SECONDS = 24 * 60 * 60

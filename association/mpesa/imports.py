@@ -32,17 +32,17 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from association.core.money import AmountError, to_cents
+from association.core.time import MPESA_ZONE, NAIROBI, to_utc, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import Payment, Receipt
 from association.ledger.services import normalise_mpesa_code
 from association.members.models import Member
-from association.money import AmountError, to_cents
 from association.mpesa.matching import MAX_REFERENCE, Match, current_index
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from association.mpesa.suspense import SuspenseError, find_member
 from association.mpesa.transactions import credit_transaction, known_codes, put_in_suspense
-from association.types import NAIROBI, utcnow
 
 #: How long a staged import waits for its confirmation.
 STAGE_SECONDS = 24 * 60 * 60
@@ -164,10 +164,6 @@ class Parsed:
             self.seen.add(tx.receipt_code)
 
 
-def _nairobi_to_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=NAIROBI).astimezone(UTC).replace(tzinfo=None)
-
-
 def _check_moment(moment: datetime | None) -> str | None:
     """The skip reason for an impossible time, else None."""
     if moment is None:
@@ -218,7 +214,7 @@ def _sms_moment(match: re.Match) -> datetime | None:
         local = datetime(year, int(month), int(day), hour, int(minute), int(second or 0))
     except ValueError:
         return None
-    return _nairobi_to_utc(local)
+    return to_utc(local, MPESA_ZONE)
 
 
 def _payer(segment: str) -> tuple[str | None, str | None, str | None]:
@@ -374,7 +370,7 @@ def _statement_moment(value) -> datetime | None:
                 continue
         if local is None:
             return None
-    return _nairobi_to_utc(local)
+    return to_utc(local, MPESA_ZONE)
 
 
 def _money(value) -> int | None:

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core.phones import InvalidPhoneError, normalise_phone
 from association.extensions import db
 from association.members.models import Member, MemberStatus
-from association.phones import InvalidPhoneError, normalise_phone
 
 #: Member numbers as people type them, once spaces, dashes and dots are gone.
 _NUMBER_RE = re.compile(r"^([A-Z]{2,6})?(\d{1,7})$")

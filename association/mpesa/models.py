@@ -14,8 +14,9 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import cents, created_at, intpk, str_enum
+from association.core.time import utcnow
 from association.extensions import db
-from association.types import cents, created_at, intpk, str_enum, utcnow
 
 
 class TransactionSource(enum.StrEnum):

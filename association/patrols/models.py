@@ -20,8 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import cents, created_at, intpk, str_enum
+from association.core.time import utcnow
 from association.extensions import db
-from association.types import cents, created_at, intpk, str_enum, utcnow
 
 
 class Attendance(enum.StrEnum):

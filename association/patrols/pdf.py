@@ -22,8 +22,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from association.fonts import BUILTIN_FONTS, document_fonts, fold_for_latin1
-from association.money import format_kes
+from association.core.money import format_kes
+from association.core.pdf import BUILTIN_FONTS, document_fonts, fold_for_latin1
 from association.patrols.models import Attendance
 
 

@@ -5,8 +5,8 @@ import enum
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from association.core.db import created_at, intpk, str_enum
 from association.extensions import db
-from association.types import created_at, intpk, str_enum
 
 
 class RegistrationBody(enum.StrEnum):

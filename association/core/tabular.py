@@ -1,4 +1,5 @@
-"""Spreadsheet safety shared by every export: nothing we write runs as a formula."""
+"""CSV and XLSX: uploads read and staged the same way by every import, and
+spreadsheet safety for every export (nothing we write runs as a formula)."""
 
 import re
 

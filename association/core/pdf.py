@@ -1,4 +1,4 @@
-"""Fonts for every PDF the app makes: one place that knows where they are.
+"""What every PDF the app makes shares: its fonts, table styles and QR codes.
 
 Debian's DejaVu Sans has every letter our members' names use (Kikuyu's ĩ and ũ
 too); the PDF viewer's own Helvetica needs nothing embedded but knows only
