@@ -60,7 +60,7 @@ class Config:
     TIMEZONE = "Africa/Nairobi"
     LANGUAGES = ("en", "sw")
     BABEL_DEFAULT_LOCALE = "en"
-    BABEL_DEFAULT_TIMEZONE = "Africa/Nairobi"
+    BABEL_DEFAULT_TIMEZONE = TIMEZONE
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
 
     MEMBERS_PER_PAGE = 50

@@ -24,7 +24,7 @@ import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from association.core.money import AmountError, to_cents
+from association.core.money import AmountError, exact_cents, to_cents
 from association.core.time import MPESA_ZONE, NAIROBI, to_utc, utcnow
 from association.errors import DomainError
 from association.extensions import db
@@ -378,12 +378,7 @@ def _money(value) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            return None
-        cents = int((amount * 100).to_integral_value())
-        return cents if amount * 100 == cents and cents != 0 else None
+        return exact_cents(value) or None
     text = _cell(value).replace("KES", "").replace("Ksh", "").replace(" ", "")
     negative = text.startswith("-") or (text.startswith("(") and text.endswith(")"))
     text = text.strip("-()")
