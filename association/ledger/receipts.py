@@ -18,7 +18,6 @@ from babel.dates import format_date
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from reportlab.lib.colors import Color, black
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
@@ -32,7 +31,7 @@ from association.core.phones import display_phone
 from association.core.time import nairobi_date
 from association.database import execute_prepared
 from association.extensions import db
-from association.i18n import ENUM_LABELS, enum_label
+from association.i18n import enum_label
 from association.ledger.models import (
     Allocation,
     DuesCharge,
@@ -218,18 +217,8 @@ def _facts_chunk(ids: list[int]) -> dict[int, ReceiptFacts]:
     return result
 
 
-#: Labels for payment methods, used until the shared ENUM_LABELS has its own.
-_METHOD_LABELS = {
-    PaymentMethod.CASH: _l("Cash"),
-    PaymentMethod.MPESA: _l("M-Pesa"),
-    PaymentMethod.BANK: _l("Bank"),
-}
-
-
 def method_label(method: PaymentMethod) -> str:
-    if ("PaymentMethod", method.value) in ENUM_LABELS:
-        return enum_label(method)
-    return str(_METHOD_LABELS[method])
+    return str(method.label)
 
 
 def _lang(language: str | None) -> str:

@@ -19,6 +19,7 @@ from association.ledger.models import Payment, Receipt
 from association.ledger.reports import Period, collections, income_expenditure
 from association.ledger.services import account
 from association.meetings.models import GENERAL_TYPES, Meeting, MinutesStatus, ResolutionKind
+from association.patrols.models import IncidentCategory
 from association.patrols.public import IncidentTable, incident_table, public_summary
 
 #: How many months the page shows.
@@ -52,12 +53,12 @@ class MonthSummary:
 
 def _incident_label(category) -> str:
     """The translated label of an incident category (given as its value or enum)."""
-    from association.i18n import ENUM_LABELS
-
     if hasattr(category, "value"):
         return enum_label(category)
-    label = ENUM_LABELS.get(("IncidentCategory", str(category)))
-    return str(label) if label is not None else str(category).replace("_", " ")
+    try:
+        return str(IncidentCategory(str(category)).label)
+    except ValueError:
+        return str(category).replace("_", " ")
 
 
 def patrol_summary(start: date, end: date) -> dict:
