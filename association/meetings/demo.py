@@ -47,7 +47,7 @@ ACTIONS = (
 
 
 def _constitution_pdf() -> bytes:
-    doc = pdf._Doc("Constitution")
+    doc = pdf.Document("Constitution")
     doc.text("Mlango Kubwa Landlords and Tenants Association", "title")
     doc.text("Constitution (Katiba)", "h")
     for clause in (

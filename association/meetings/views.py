@@ -204,7 +204,7 @@ def detail(meeting_id: int):
     meeting = _meeting(meeting_id)
     elections = db.session.scalars(sa.select(models.Election)
                                    .where(models.Election.meeting_id == meeting.id))
-    confirmed_by = next(iter(pdf._confirming(meeting)), None)
+    confirmed_by = next(iter(pdf.confirming_resolutions(meeting)), None)
     return render_template(
         "meetings/detail.html", meeting=meeting, quorum=svc.quorum_for(meeting),
         counts=svc.attendance_counts(meeting), locked=svc.minutes_locked(meeting),

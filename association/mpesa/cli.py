@@ -154,12 +154,8 @@ def simulate_c2b(account, amount, phone):
     if current_app.config.get("MPESA_ENV") == "production":
         raise click.ClickException("C2B simulate exists only in the sandbox.")
     provider = get_provider()
-    body = {"ShortCode": provider.shortcode, "CommandID": "CustomerPayBillOnline",
-            "Amount": amount, "Msisdn": phone, "BillRefNumber": account}
     try:
-        answer = provider._call(lambda: provider.http.post(
-            "/mpesa/c2b/v1/simulate", json=body,
-            headers={"Authorization": f"Bearer {provider.tokens.get_token()}"}))
+        answer = provider.simulate_c2b(account=account, amount=amount, phone=phone)
     except ProviderError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Daraja: {answer.get('ResponseDescription')}")

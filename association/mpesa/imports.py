@@ -219,7 +219,7 @@ def _sms_moment(match: re.Match) -> datetime | None:
 
 def _payer(segment: str) -> tuple[str | None, str | None, str | None]:
     """(E.164 phone, phone as shown, name) from the text after "from"."""
-    from association.mpesa.matching import _clean_phone
+    from association.mpesa.matching import payer_phone
 
     phone_match = _SMS_PHONE.search(segment)
     shown = phone_match.group(1) if phone_match else None
@@ -227,7 +227,7 @@ def _payer(segment: str) -> tuple[str | None, str | None, str | None]:
     if phone_match:
         name = (segment[: phone_match.start()] + " " + segment[phone_match.end():])
     name = " ".join(name.replace("-", " ").split()).strip(" .,")
-    return (_clean_phone(shown) if shown else None), shown, (name[:120] or None)
+    return (payer_phone(shown) if shown else None), shown, (name[:120] or None)
 
 
 def _one_sms(number: int, code: str, body: str) -> ImportedTx | str:

@@ -803,7 +803,7 @@ def shift_assignments(night: date, template_id: int) -> list[Assignment]:
 # --- Swaps --------------------------------------------------------------------
 
 
-def _assignment_of(patroller: Patroller, assignment_id: int) -> Assignment | None:
+def assignment_of(patroller: Patroller, assignment_id: int) -> Assignment | None:
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None or assignment.patroller_id != patroller.id:
         return None

@@ -550,7 +550,7 @@ def me_away_remove(away_id: int):
 def me_offer(assignment_id: int):
     """Offer one of my shifts to the other patrollers."""
     p = _own_or_404()
-    assignment = services._assignment_of(p, assignment_id)
+    assignment = services.assignment_of(p, assignment_id)
     if assignment is None:
         abort(404)
     form = forms.OfferForm()
