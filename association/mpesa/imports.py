@@ -13,26 +13,20 @@ Each new receipt code becomes an ``MpesaTransaction`` (source ``sms`` or
 receipt), without one it waits in suspense for the treasurer.
 """
 
-import csv
 import hashlib
-import io
 import json
 import re
-import secrets
-import time
-import warnings
-import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from association.core.money import AmountError, exact_cents, to_cents
+from association.core.tabular import ReadErrors, Staging, csv_rows, xlsx_rows
 from association.core.time import MPESA_ZONE, NAIROBI, to_utc, utcnow
 from association.errors import DomainError
 from association.extensions import db
@@ -45,8 +39,6 @@ from association.mpesa.suspense import SuspenseError, find_member
 from association.mpesa.transactions import credit_transaction, known_codes, put_in_suspense
 
 #: How long a staged import waits for its confirmation.
-STAGE_SECONDS = 24 * 60 * 60
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: The most pasted text read at once (about 1,000 messages).
 MAX_SMS_CHARS = 200_000
 #: The most statement rows read (a busy paybill's year is about 10,000).
@@ -417,67 +409,17 @@ def _sniff(content: bytes) -> str:
     return "csv"
 
 
-def _decode(content: bytes) -> str:
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return content.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return content.decode("latin-1")
-
-
-def _csv_rows(content: bytes):
-    text = _decode(content)
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    delimiter = max(counts, key=counts.get) if max(counts.values()) else ","
-    # strict: a quote left open would otherwise swallow every row after it, silently.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    number = 0
-    try:
-        for number, row in enumerate(reader, start=1):
-            yield number, row[:MAX_COLUMNS]
-    except csv.Error:
-        raise ImportFileError(_l("The file could not be read as CSV (near row %(row)d).",
-                                 row=number + 1)) from None
-
-
-def _xlsx_rows(content: bytes):
-    from openpyxl import load_workbook
-
-    unreadable = ImportFileError(_l(
+#: The statement importer's words for a file that cannot be read.
+_READ_ERRORS = ReadErrors(
+    not_text=ImportFileError(_l(
+        "This is not a statement file. Upload the CSV or Excel (.xlsx) file exported "
+        "from the M-PESA org portal.")),
+    bad_csv=lambda row: ImportFileError(_l(
+        "The file could not be read as CSV (near row %(row)d).", row=row)),
+    bad_xlsx=ImportFileError(_l(
         "This file is not a readable Excel (.xlsx) file. Open it in Excel and save it again "
-        "as Excel Workbook (.xlsx) or CSV."))
-    if not zipfile.is_zipfile(io.BytesIO(content)):
-        raise unreadable
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a malformed workbook
-        raise unreadable from None
-    try:
-        if not workbook.worksheets:
-            raise unreadable
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for number, row in enumerate(
-                        sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
-                    yield number, list(row)
-        except ImportFileError:
-            raise
-        except Exception:
-            raise unreadable from None
-    finally:
-        workbook.close()
+        "as Excel Workbook (.xlsx) or CSV.")),
+)
 
 
 def _find_columns(header: list) -> dict[str, int]:
@@ -507,7 +449,8 @@ def parse_statement(filename: str, content: bytes) -> Parsed:
             needed columns, or too many rows.
     """
     kind = _sniff(content)
-    rows = _xlsx_rows(content) if kind == "xlsx" else _csv_rows(content)
+    read = xlsx_rows if kind == "xlsx" else csv_rows
+    rows = read(content, MAX_COLUMNS, _READ_ERRORS)
     parsed = Parsed(TransactionSource.STATEMENT, filename=Path(filename or "").name[:120])
     columns = None
     for number, row in rows:
@@ -582,25 +525,14 @@ def _statement_row(parsed: Parsed, columns: dict, number: int, row: list) -> Non
 # --- Keeping an import between preview and confirmation ------------------------------------
 
 
-def _staging_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"]) / "mpesa-imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _purge_old(folder: Path, now: float) -> None:
-    for path in folder.iterdir():
-        try:
-            if path.is_file() and now - path.stat().st_mtime > STAGE_SECONDS:
-                path.unlink()
-        except FileNotFoundError:
-            continue
+_STAGING = Staging("mpesa-imports")
 
 
 def _stage_path(token: str) -> Path:
-    if not isinstance(token, str) or not TOKEN_RE.match(token):
+    path = _STAGING.path(token, "json")
+    if path is None:
         raise _gone()
-    return _staging_dir() / f"{token}.json"
+    return path
 
 
 def _gone() -> ImportFileError:
@@ -617,16 +549,11 @@ def stage(parsed: Parsed, user_id: int) -> str:
     """
     if not parsed.items and not parsed.skipped:
         raise ImportFileError(_l("No M-Pesa payment was found in it."))
-    folder = _staging_dir()
-    now = time.time()
-    _purge_old(folder, now)
-    token = secrets.token_urlsafe(24)
-    data = {"user_id": user_id, "kind": parsed.kind.value, "filename": parsed.filename,
-            "staged_at": now, "items": [item.to_json() for item in parsed.items],
+    token = _STAGING.new_token()
+    data = {**_STAGING.owner(user_id), "kind": parsed.kind.value, "filename": parsed.filename,
+            "items": [item.to_json() for item in parsed.items],
             "skipped": [asdict(s) for s in parsed.skipped]}
-    path = folder / f"{token}.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
-    path.chmod(0o600)
+    _STAGING.write(_stage_path(token), json.dumps(data).encode())
     return token
 
 
@@ -639,7 +566,7 @@ def load(token: str, user_id: int) -> Parsed:
     path = _stage_path(token)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data["user_id"] != user_id or time.time() - data["staged_at"] > STAGE_SECONDS:
+        if not _STAGING.is_theirs(data, user_id):
             raise _gone()
         parsed = Parsed(TransactionSource(data["kind"]), filename=data.get("filename"))
         parsed.items = [ImportedTx.from_json(item) for item in data["items"]]
