@@ -20,9 +20,11 @@ from reportlab.graphics.barcode.qrencoder import (
     QRRSBlock,
     QRUtil,
 )
+from reportlab.lib import colors
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import TableStyle
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 #: The PDF viewer's own fonts: nothing to embed.
@@ -64,6 +66,30 @@ def fold_for_latin1(text: str) -> str:
             base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
             out.append(base or "?")
     return "".join(out)
+
+
+# --- Tables -------------------------------------------------------------------------
+
+
+def grid_style(header: bool = True) -> TableStyle:
+    """Every cell boxed, the header row grey: rosters and lists to sign."""
+    return TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")) if header else
+        ("BACKGROUND", (0, 0), (0, 0), colors.white),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ])
+
+
+def ruled_style(header: bool = True) -> TableStyle:
+    """A light rule under each row, the header row green: governance documents."""
+    style = [("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#BBBBBB"))]
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6EFEA")))
+    return TableStyle(style)
 
 
 # --- QR codes ---------------------------------------------------------------

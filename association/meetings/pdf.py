@@ -15,10 +15,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
 from association.core.money import format_kes
-from association.core.pdf import document_fonts
+from association.core.pdf import document_fonts, ruled_style
 from association.i18n import enum_label
 from association.meetings.models import AttendanceStatus, Meeting, Office
 
@@ -56,11 +56,7 @@ class Document:
             return
         cells = [[Paragraph(escape(str(c)), self.styles["p"]) for c in row] for row in rows]
         table = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
-        style = [("VALIGN", (0, 0), (-1, -1), "TOP"),
-                 ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#BBBBBB"))]
-        if header:
-            style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6EFEA")))
-        table.setStyle(TableStyle(style))
+        table.setStyle(ruled_style(header))
         self.flow.append(table)
 
     def finish(self) -> bytes:
