@@ -35,14 +35,15 @@ def formula_safe(value):
 
 @dataclass(frozen=True)
 class ReadErrors:
-    """What to raise, in the importer's words, when an upload cannot be read."""
+    """What to raise, in the importer's words, when an upload cannot be read (each makes
+    a new exception)."""
 
     #: The bytes are no text (NUL bytes outside UTF-16, or broken UTF-16).
-    not_text: Exception
+    not_text: Callable[[], Exception]
     #: The CSV breaks near this row (a quote left open, say).
     bad_csv: Callable[[int], Exception]
     #: Not an Excel workbook openpyxl can read.
-    bad_xlsx: Exception
+    bad_xlsx: Callable[[], Exception]
 
 
 def decode_text(content: bytes) -> str | None:
@@ -75,7 +76,7 @@ def csv_rows(content: bytes, max_columns: int, errors: ReadErrors) -> Iterator[t
     """(row number from 1, cells) of a CSV file, at most ``max_columns`` cells a row."""
     text = decode_text(content)
     if text is None:
-        raise errors.not_text
+        raise errors.not_text()
     # strict: a quote left open would otherwise swallow every row after it, silently.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
     number = 0
@@ -91,17 +92,17 @@ def xlsx_rows(content: bytes, max_columns: int, errors: ReadErrors) -> Iterator[
     from openpyxl import load_workbook  # only imports read workbooks: keep start-up quick
 
     if not zipfile.is_zipfile(io.BytesIO(content)):
-        raise errors.bad_xlsx
+        raise errors.bad_xlsx()
     try:
         with warnings.catch_warnings():
             # Real workbooks carry features openpyxl skips with a warning; we need values.
             warnings.simplefilter("ignore")
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:  # any malformed workbook: openpyxl raises many kinds
-        raise errors.bad_xlsx from None
+        raise errors.bad_xlsx() from None
     try:
         if not workbook.worksheets:
-            raise errors.bad_xlsx
+            raise errors.bad_xlsx()
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # trust the cells, not a stored (possibly huge) size
         try:
@@ -112,7 +113,7 @@ def xlsx_rows(content: bytes, max_columns: int, errors: ReadErrors) -> Iterator[
                 ):
                     yield number, list(row)
         except Exception:
-            raise errors.bad_xlsx from None
+            raise errors.bad_xlsx() from None
     finally:
         workbook.close()
 

@@ -195,7 +195,7 @@ def _check_extension(filename: str) -> str:
 
 #: The register's words for a file that cannot be read.
 _READ_ERRORS = ReadErrors(
-    not_text=RegisterFileError(
+    not_text=lambda: RegisterFileError(
         _l("This file is not a CSV text file. Save the register as CSV or Excel (.xlsx) "
            "and upload it again.")
     ),
@@ -203,7 +203,7 @@ _READ_ERRORS = ReadErrors(
         _l("The file could not be read as CSV (near row %(row)d). Save it again as "
            "CSV or Excel (.xlsx).", row=row)
     ),
-    bad_xlsx=RegisterFileError(
+    bad_xlsx=lambda: RegisterFileError(
         _l("This file is not a readable Excel (.xlsx) file. Open it in Excel and save it "
            "again as Excel Workbook (.xlsx) or CSV.")
     ),

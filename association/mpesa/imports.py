@@ -411,12 +411,12 @@ def _sniff(content: bytes) -> str:
 
 #: The statement importer's words for a file that cannot be read.
 _READ_ERRORS = ReadErrors(
-    not_text=ImportFileError(_l(
+    not_text=lambda: ImportFileError(_l(
         "This is not a statement file. Upload the CSV or Excel (.xlsx) file exported "
         "from the M-PESA org portal.")),
     bad_csv=lambda row: ImportFileError(_l(
         "The file could not be read as CSV (near row %(row)d).", row=row)),
-    bad_xlsx=ImportFileError(_l(
+    bad_xlsx=lambda: ImportFileError(_l(
         "This file is not a readable Excel (.xlsx) file. Open it in Excel and save it again "
         "as Excel Workbook (.xlsx) or CSV.")),
 )
