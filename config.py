@@ -55,12 +55,13 @@ class Config:
     INSTANCE_DIR = INSTANCE_DIR
     UPLOAD_DIR = INSTANCE_DIR / "uploads"
 
+    #: Read once, at import, by association.core (money, phones, time): the same for
+    #: every app of a process, so set them here, not per app.
     CURRENCY = "KES"
     DEFAULT_PHONE_REGION = "KE"
     TIMEZONE = "Africa/Nairobi"
-    LANGUAGES = ("en", "sw")
     BABEL_DEFAULT_LOCALE = "en"
-    BABEL_DEFAULT_TIMEZONE = "Africa/Nairobi"
+    BABEL_DEFAULT_TIMEZONE = TIMEZONE
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
 
     MEMBERS_PER_PAGE = 50

@@ -213,9 +213,9 @@ def register_template_helpers(app: Flask) -> None:
     from association import i18n
     from association.auth.models import Role
     from association.auth.permissions import allowed
+    from association.core.money import format_kes
+    from association.core.phones import display_phone
     from association.members.services import mask_national_id
-    from association.money import format_kes
-    from association.phones import display_phone
     from association.profile.services import get_profile
 
     # Lazy translated strings claim to be safe HTML, yet their %(...)s values may hold what a

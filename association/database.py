@@ -8,7 +8,6 @@ import time
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 #: How long a transaction waits for SQLite's write lock before giving up.
 SQLITE_WAIT_SECONDS = 30
@@ -182,19 +181,6 @@ def execute_prepared(session, statement, params: dict):
         driver.prepare_threshold = before
 
 
-def one_row(session, model, **defaults):
-    """The one row (id 1) of a settings table, made with ``defaults`` on first use.
-
-    Two first uses at the same moment share it: the second one's insert waits for the
-    first's commit (PostgreSQL's unique id, SQLite's write lock), fails on the id in its
-    savepoint alone, and reads the row the first one made.
-    """
-    found = session.get(model, 1)
-    if found is None:
-        try:
-            with session.begin_nested():  # its end flushes: a clash rolls back only it
-                found = model(id=1, **defaults)
-                session.add(found)
-        except IntegrityError:
-            found = session.get(model, 1)
-    return found
+# Moved to association.core.db; imported here only for mpesa/callbacks.py, which another
+# branch rewrites to import core (remove this import when it does).
+from association.core.db import one_row  # noqa: E402, F401

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from association.auth.models import Role, User
 from association.auth.services import create_user
+from association.core.time import add_months, month_end, today_in_nairobi
 from association.extensions import db
 from association.ledger.expenses import approve_expense, record_expense, reject_expense
 from association.ledger.models import Account, PaymentMethod, Receipt
@@ -17,8 +18,6 @@ from association.ledger.services import (
     close_month,
     decide_waiver,
     member_balance,
-    month_end,
-    month_start,
     record_payment,
     request_waiver,
     void_receipt,
@@ -42,7 +41,6 @@ from association.mpesa.demo import seed_mpesa
 from association.patrols.demo import seed_patrols
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, get_profile, save_profile
-from association.types import today_in_nairobi
 
 DEMO_PASSWORD = "mtaani-demo"  # noqa: S105 - the demo logins are public by design
 DEMO_USERS = (
@@ -148,18 +146,9 @@ DEMO_RATES = (
 )
 
 
-def _months_back(today: date, count: int) -> list[date]:
-    first = month_start(today)
-    months = []
-    for back in range(count - 1, -1, -1):
-        year, month = divmod(first.year * 12 + first.month - 1 - back, 12)
-        months.append(date(year, month + 1, 1))
-    return months
-
-
 def seed_books(members, today: date, rng: random.Random, treasurer_id: int) -> dict:
     """A year of dues, payments (mostly M-Pesa), one voided receipt, closed months."""
-    months = _months_back(today, 12)
+    months = [add_months(today, -back) for back in range(11, -1, -1)]
     add_rate_schedule(months[0], list(DEMO_RATES),
                       f"AGM {months[0] - timedelta(days=20):%Y-%m-%d}, resolution 3", None)
     waiver_for = next(m for m in members if m.category == Category.LANDLORD)

@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta
 import phonenumbers
 import sqlalchemy as sa
 
+from association.core.time import month_end  # noqa: E402
 from association.extensions import db
 from association.ledger import services
 from association.ledger.models import (
@@ -570,7 +571,7 @@ def generate_ledger(
     started = datetime.now()
 
     for index, month in enumerate(month_list):
-        end = services.month_end(month)
+        end = month_end(month)
         run_at = datetime.combine(month, time(5, 0)) + timedelta(
             days=rng.randint(0, 2), minutes=rng.randint(0, 240))
         entries, postings, payments, receipts = [], [], [], []

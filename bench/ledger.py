@@ -55,11 +55,11 @@ from association.audit.models import AuditEvent  # noqa: E402
 from association.audit.services import acting_as  # noqa: E402
 from association.auth.models import Role  # noqa: E402
 from association.auth.services import create_user  # noqa: E402
+from association.core.time import month_start, today_in_nairobi  # noqa: E402
 from association.extensions import db  # noqa: E402
 from association.ledger import services  # noqa: E402
 from association.ledger.models import DuesCharge, Receipt  # noqa: E402
 from association.members.models import Member  # noqa: E402
-from association.types import today_in_nairobi  # noqa: E402
 from bench.generate import DEFAULT_SEED, generate_ledger  # noqa: E402
 from config import TestingConfig, _database_url  # noqa: E402
 
@@ -546,7 +546,7 @@ def measure_arrears(app, tmp, args) -> dict:
 def _arrears_query():
     from association.members.models import Zone
 
-    this_month = services.month_start(today_in_nairobi())
+    this_month = month_start(today_in_nairobi())
     year, month = divmod(this_month.year * 12 + this_month.month - 1 - 2, 12)
     three = date(year, month + 1, 1)
     open_ = DuesCharge.open_cents

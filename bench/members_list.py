@@ -38,9 +38,9 @@ from association import create_app  # noqa: E402
 from association.audit.models import AuditEvent  # noqa: E402
 from association.auth.models import Role  # noqa: E402
 from association.auth.services import create_user  # noqa: E402
+from association.core.phones import display_phone  # noqa: E402
 from association.extensions import db  # noqa: E402
 from association.members.models import Category, Member, MemberStatus, Zone  # noqa: E402
-from association.phones import display_phone  # noqa: E402
 from bench.generate import DEFAULT_SEED, generate_members  # noqa: E402
 from config import TestingConfig, _database_url  # noqa: E402
 

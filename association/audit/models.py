@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from association.core.db import intpk
 from association.extensions import db
-from association.types import intpk
 
 GENESIS_HASH = "0" * 64
 

@@ -21,13 +21,14 @@ from functools import cache
 import sqlalchemy as sa
 from flask import g, has_request_context
 from sqlalchemy import event, inspect
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history
 
 from association.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from association.core.db import upsert
+from association.core.time import utcnow
 from association.extensions import db
-from association.types import utcnow
 
 #: Shown instead of values that must never be copied into the trail.
 REDACTED = "<redacted>"
@@ -260,9 +261,8 @@ def _write(conn: sa.Connection, events: list[tuple]) -> None:
     # Locking the head row first serialises concurrent writers on both databases.
     head = conn.execute(_RESERVE, {"n": len(events)}).first()
     if head is None:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
-            insert(_HEAD).values(id=1, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
+            upsert(conn, _HEAD).values(id=1, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
         )
         head = conn.execute(_RESERVE, {"n": len(events)}).one()
     last_seq, prev_hash = head

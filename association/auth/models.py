@@ -1,25 +1,26 @@
 """Users who log in, and the roles they hold."""
 
-import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import created_at, intpk, str_enum
+from association.core.enums import LabelledEnum
 from association.extensions import db
-from association.types import created_at, intpk, str_enum
 
 
-class Role(enum.StrEnum):
+class Role(LabelledEnum):
     """What a user may do; one user can hold several."""
 
-    CHAIR = "chair"
-    TREASURER = "treasurer"
-    SECRETARY = "secretary"
-    COORDINATOR = "coordinator"
-    AUDITOR = "auditor"
-    MEMBER = "member"
+    CHAIR = "chair", _l("Chair")
+    TREASURER = "treasurer", _l("Treasurer")
+    SECRETARY = "secretary", _l("Secretary")
+    COORDINATOR = "coordinator", _l("Patrol coordinator")
+    AUDITOR = "auditor", _l("Auditor")
+    MEMBER = "member", _l("Member")
 
 
 class User(UserMixin, db.Model):

@@ -9,11 +9,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from association.auth.models import Role, User, UserRole
+from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
+from association.core.time import utcnow
 from association.errors import DomainError
 from association.extensions import db
-from association.phones import InvalidPhoneError, looks_like_phone, normalise_phone
 from association.profile.services import remember_profile, with_profile
-from association.types import utcnow
 
 _hasher = PasswordHasher()
 #: Verified against when the login names nobody, so both cases take the same time.

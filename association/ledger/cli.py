@@ -8,13 +8,13 @@ import click
 from flask.cli import AppGroup
 
 from association.audit.services import acting_as
+from association.core.money import format_kes, to_cents
+from association.core.time import parse_month, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger import services
 from association.ledger.models import PaymentMethod
 from association.members.services import get_member_by_number
-from association.money import format_kes, to_cents
-from association.types import today_in_nairobi
 
 ledger_cli = AppGroup("ledger", help="The dues ledger: billing, payments, exports.")
 
@@ -48,7 +48,7 @@ def bill(month: str) -> None:
     """Charge every active member the dues for a month; running it again charges nobody twice."""
     with acting_as("cli:ledger-bill"):
         try:
-            result = services.bill_month(services.parse_month(month))
+            result = services.bill_month(parse_month(month))
         except DomainError as error:
             _fail(error)
         db.session.commit()

@@ -6,11 +6,11 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from association.core.money import AmountError, to_cents
+from association.core.time import today_in_nairobi
 from association.forms import BaseForm, optional_int
 from association.i18n import enum_choices
 from association.ledger.models import AccountType, ExpenseStatus, PaymentMethod
-from association.money import AmountError, to_cents
-from association.types import today_in_nairobi
 
 #: The chart's headings, one per kind of account.
 ACCOUNT_TYPE_HEADINGS = {

@@ -17,6 +17,8 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from association.auth.permissions import permission_required
+from association.core.money import format_kes, to_cents
+from association.core.time import MonthError, parse_month
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_label
@@ -38,8 +40,6 @@ from association.ledger.models import (
     JournalEntry,
     PaymentMethod,
 )
-from association.ledger.services import LedgerError, parse_month
-from association.money import format_kes, to_cents
 from association.web import flash_form_errors
 
 bp = Blueprint("expenses", __name__)
@@ -80,7 +80,7 @@ def index():
         if form.month.data:
             try:
                 month = parse_month(form.month.data)
-            except LedgerError as error:
+            except MonthError as error:
                 form.month.errors = [str(error)]
         filters = services.ExpenseFilters(
             status=ExpenseStatus(form.status.data) if form.status.data else None, month=month

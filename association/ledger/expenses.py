@@ -21,6 +21,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
 from sqlalchemy.exc import IntegrityError
 
+from association.core.money import MAX_CENTS
+from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
 from association.ledger.models import (
     Account,
@@ -43,8 +45,6 @@ from association.ledger.services import (
     post_entry,
     reverse_entry,
 )
-from association.money import MAX_CENTS
-from association.types import today_in_nairobi, utcnow
 
 
 class ExpenseError(LedgerError):

@@ -20,13 +20,14 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from association.core.money import CURRENCY
+from association.core.tabular import formula_safe
+from association.core.time import NAIROBI, today_in_nairobi
 from association.extensions import db
 from association.ledger import reports
 from association.ledger.models import Account, AccountType, JournalEntry, Posting, Side
 from association.ledger.reports import DATE, MONEY, NUMBER, Report, Table
 from association.members.models import Member
-from association.sheets import formula_safe
-from association.types import NAIROBI, today_in_nairobi
 
 REPORT_FORMATS = ("html", "csv", "xlsx", "pdf")
 MIMETYPES = {
@@ -545,7 +546,7 @@ def beancount_journal(start: date | None, end: date | None) -> Iterator[str]:
     """The ledger of the period in beancount syntax, with opening balances when the
     period does not start at the beginning; ``bean-check`` accepts it."""
     journal = _prepare(start, end)
-    currency = "KES"
+    currency = CURRENCY
     yield f"; {_one_line(_title())}: general ledger"
     yield f"\n; {journal.start or '…'} to {journal.end or '…'}, amounts in {currency}\n"
     yield f"option \"title\" {_bean_string(_title())}\n"
@@ -576,7 +577,7 @@ def hledger_journal(start: date | None, end: date | None) -> Iterator[str]:
     """The ledger of the period in hledger syntax, every account and the commodity
     declared, so that ``hledger check --strict`` accepts it."""
     journal = _prepare(start, end)
-    currency = "KES"
+    currency = CURRENCY
     yield f"; {_one_line(_title())}: general ledger\n"
     yield f"; {journal.start or '…'} to {journal.end or '…'}, amounts in {currency}\n\n"
     yield f"commodity 1000.00 {currency}\n\n"

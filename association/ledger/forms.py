@@ -27,14 +27,13 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from association.core.money import AmountError, to_cents
+from association.core.time import MonthError, month_start, parse_month, today_in_nairobi
 from association.errors import DomainError
 from association.forms import BaseForm
 from association.i18n import BabelTranslations, choices, enum_choices
 from association.ledger.models import PaymentMethod
-from association.ledger.services import LedgerError, month_start, parse_month
 from association.members.services import get_member_by_number
-from association.money import AmountError, to_cents
-from association.types import today_in_nairobi
 
 #: Digits with commas only between groups of three ("1,500", "12,000.50").
 
@@ -68,7 +67,7 @@ class _MonthCheck:
             return None
         try:
             return parse_month(field.data)
-        except LedgerError as error:
+        except MonthError as error:
             raise ValidationError(str(error)) from None
 
 
@@ -107,7 +106,7 @@ class DuesRunForm(BaseForm):
     def validate_month(self, field) -> None:
         try:
             self.run_month = parse_month(field.data)
-        except LedgerError as error:
+        except MonthError as error:
             raise ValidationError(str(error)) from None
 
 

@@ -9,6 +9,7 @@ reversing entry that points at the original.
 import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -21,17 +22,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import cents, created_at, intpk, str_enum
+from association.core.enums import LabelledEnum
 from association.extensions import db
 from association.members.models import Category
-from association.types import cents, created_at, intpk, str_enum
 
 
-class AccountType(enum.StrEnum):
-    ASSET = "asset"
-    LIABILITY = "liability"
-    EQUITY = "equity"
-    INCOME = "income"
-    EXPENSE = "expense"
+class AccountType(LabelledEnum):
+    ASSET = "asset", _l("Asset")
+    LIABILITY = "liability", _l("Liability")
+    EQUITY = "equity", _l("Equity (accumulated fund)")
+    INCOME = "income", _l("Income")
+    EXPENSE = "expense", _l("Expense")
 
 
 #: Which side makes each type of account grow.
@@ -57,10 +59,10 @@ class EntrySource(enum.StrEnum):
     REVERSAL = "reversal"
 
 
-class PaymentMethod(enum.StrEnum):
-    CASH = "cash"
-    MPESA = "mpesa"
-    BANK = "bank"
+class PaymentMethod(LabelledEnum):
+    CASH = "cash", _l("Cash")
+    MPESA = "mpesa", _l("M-Pesa")
+    BANK = "bank", _l("Bank")
 
 
 class Account(db.Model):
@@ -181,10 +183,10 @@ class DuesRate(db.Model):
     created_at: Mapped[created_at]
 
 
-class WaiverStatus(enum.StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
+class WaiverStatus(LabelledEnum):
+    PENDING = "pending", _l("Awaiting the chair")
+    APPROVED = "approved", _l("Approved")
+    REJECTED = "rejected", _l("Rejected")
 
 
 class DuesWaiver(db.Model):
@@ -349,10 +351,10 @@ class LedgerSettings(db.Model):
     voluntary_contributions: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ExpenseStatus(enum.StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
+class ExpenseStatus(LabelledEnum):
+    PENDING = "pending", _l("Waiting for approval")
+    APPROVED = "approved", _l("Approved")
+    REJECTED = "rejected", _l("Rejected")
 
 
 class Expense(db.Model):

@@ -21,12 +21,12 @@ from markupsafe import Markup, escape
 
 from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required
+from association.core.money import format_kes
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger import exports, reports
 from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
 from association.members.services import MemberNotFoundError, get_member_by_number
-from association.money import format_kes
-from association.types import today_in_nairobi
 
 bp = Blueprint("reports", __name__)
 

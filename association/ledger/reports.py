@@ -12,7 +12,7 @@ reader's language.
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import cache
 
 import sqlalchemy as sa
@@ -21,6 +21,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from association.core.time import (
+    add_months,
+    month_start,
+    nairobi_date,
+    today_in_nairobi,
+    utc_start,
+)
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import current_language, enum_label
@@ -36,14 +43,8 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.services import (
-    METHOD_ACCOUNT_KEY,
-    account,
-    month_start,
-    trial_balance,
-)
+from association.ledger.services import METHOD_ACCOUNT_KEY, account, trial_balance
 from association.members.models import Category, Member, Zone
-from association.types import NAIROBI, today_in_nairobi
 
 #: Earliest and latest dates a report may be asked for (typos, not history).
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)
@@ -168,15 +169,6 @@ def at_label(day: date) -> str:
     return _("At %(date)s", date=_d(day))
 
 
-def _utc_start(day: date) -> datetime:
-    """Midnight in Nairobi at the start of ``day``, as stored (naive UTC)."""
-    return datetime.combine(day, time.min, NAIROBI).astimezone(UTC).replace(tzinfo=None)
-
-
-def _nairobi_date(moment: datetime) -> date:
-    return moment.replace(tzinfo=UTC).astimezone(NAIROBI).date()
-
-
 # --- Helpers ----------------------------------------------------------------
 
 
@@ -198,7 +190,7 @@ def _yes_no(value: bool) -> str:
 
 
 def _kes(cents: int) -> str:
-    from association.money import format_kes
+    from association.core.money import format_kes
 
     return format_kes(cents)
 
@@ -620,11 +612,6 @@ def statement_report(data: MemberStatement) -> Report:
 # --- Arrears ----------------------------------------------------------------
 
 
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def _month_text(value) -> str:
     """"2026-03" from a date (or the text SQLite gives back for MIN() of dates)."""
     return value.strftime("%Y-%m") if isinstance(value, date) else str(value)[:7]
@@ -639,8 +626,8 @@ def arrears(as_of: date | None = None) -> Report:
     """
     as_of = as_of or today_in_nairobi()
     this_month = month_start(as_of)
-    one_month = _add_months(this_month, -1)
-    three_months = _add_months(this_month, -3)
+    one_month = add_months(this_month, -1)
+    three_months = add_months(this_month, -3)
     open_ = DuesCharge.open_cents
     b1 = sa.func.sum(sa.case((DuesCharge.month >= one_month, open_), else_=0))
     b23 = sa.func.sum(sa.case((sa.and_(DuesCharge.month < one_month,
@@ -726,8 +713,8 @@ class NumberingCheck:
 def _numbering(short_code: str, period: Period) -> list[NumberingCheck]:
     """For each year with receipts issued in the period: is every number from 1 to the
     period's last one there?"""
-    in_period = (Receipt.issued_at >= _utc_start(period.start),
-                 Receipt.issued_at < _utc_start(period.end + timedelta(days=1)))
+    in_period = (Receipt.issued_at >= utc_start(period.start),
+                 Receipt.issued_at < utc_start(period.end + timedelta(days=1)))
     checks = []
     for year, first, last, count in db.session.execute(
             sa.select(Receipt.year, sa.func.min(Receipt.seq), sa.func.max(Receipt.seq),
@@ -752,8 +739,8 @@ def receipts_register(period: Period) -> Report:
 
     profile = get_profile()
     short_code = profile.short_code if profile else ""
-    in_period = (Receipt.issued_at >= _utc_start(period.start),
-                 Receipt.issued_at < _utc_start(period.end + timedelta(days=1)))
+    in_period = (Receipt.issued_at >= utc_start(period.start),
+                 Receipt.issued_at < utc_start(period.end + timedelta(days=1)))
     valid = sa.func.sum(sa.case((Receipt.voided_at.is_(None), Payment.amount_cents), else_=0))
     void = sa.func.sum(sa.case((Receipt.voided_at.is_not(None), Payment.amount_cents), else_=0))
     count, void_count, valid_total, void_total = (int(v or 0) for v in db.session.execute(
@@ -777,7 +764,7 @@ def receipts_register(period: Period) -> Report:
         for (number, issued_at, paid_on, member_no, first, other, amount, method, code,
              reference, voided_at, reason) in db.session.execute(stmt):
             yield [Link(number, "receipts.detail", {"number": number}),
-                   _nairobi_date(issued_at), paid_on, member_no, f"{first} {other}", amount,
+                   nairobi_date(issued_at), paid_on, member_no, f"{first} {other}", amount,
                    labels.get(PaymentMethod(method), method), code or reference or "",
                    void_text if voided_at else valid_text, reason or ""]
 

@@ -6,7 +6,6 @@ unbalanced entries and dates in closed months; once flushed, an entry and its
 postings can never be changed or deleted (:func:`install_guards`).
 """
 
-import calendar
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,10 +14,12 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from association.audit.services import insert_audited, log_event
+from association.core.db import is_postgres, upsert
+from association.core.money import MAX_CENTS, format_kes
+from association.core.time import month_end, month_start, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import (
@@ -43,8 +44,6 @@ from association.ledger.models import (
 )
 from association.members.models import Category, Member, MemberStatus
 from association.members.services import statuses_on
-from association.money import MAX_CENTS, format_kes
-from association.types import today_in_nairobi, utcnow
 
 
 class LedgerError(DomainError):
@@ -77,33 +76,6 @@ class RateError(LedgerError):
 
 class WaiverError(LedgerError):
     pass
-
-
-# --- Months ---------------------------------------------------------------
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
-def parse_month(text: str) -> date:
-    """ "2026-03" -> date(2026, 3, 1).
-
-    Raises:
-        LedgerError: not a month written as YYYY-MM.
-    """
-    try:
-        year, month = str(text).strip().split("-")
-        if len(year) != 4 or len(month) != 2:
-            raise ValueError
-        return date(int(year), int(month), 1)
-    except ValueError:
-        raise LedgerError(_l("%(value)s is not a month. Write it as YYYY-MM, e.g. 2026-03.",
-                             value=str(text)[:20])) from None
 
 
 # --- Chart of accounts ----------------------------------------------------
@@ -156,10 +128,8 @@ METHOD_ACCOUNT_KEY = {
 def _insert_once(model, values: dict) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING, audited when it inserted: safe when two
     requests create the same row at once. Returns whether this call inserted it."""
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    insert = postgresql.insert if postgres else sqlite.insert
     table = model.__table__
-    stmt = insert(table).values(**values).on_conflict_do_nothing()
+    stmt = upsert(db.session, table).values(**values).on_conflict_do_nothing()
     # RETURNING says whether a row went in (PostgreSQL reports rowcount -1 here).
     inserted = db.session.execute(stmt.returning(*table.primary_key.columns)).first()
     if inserted is None:
@@ -314,8 +284,7 @@ def _add_to_month_totals(entry_date: date, lines: list[Line]) -> None:
     sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for line in lines:
         sums[line.account_id][0 if line.side == Side.DEBIT else 1] += line.amount_cents
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    insert = (postgresql.insert if postgres else sqlite.insert)(AccountMonthTotal.__table__)
+    insert = upsert(db.session, AccountMonthTotal.__table__)
     stmt = insert.on_conflict_do_update(
         index_elements=["account_id", "month"],
         set_={"debit_cents": AccountMonthTotal.__table__.c.debit_cents
@@ -343,7 +312,7 @@ def _month_totals_from_journal() -> sa.Select:
 
 
 def _first_of_month(column):
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgres(db.session):
         return sa.cast(sa.func.date_trunc("month", column), sa.Date)
     return sa.func.date(column, "start of month")
 
@@ -725,7 +694,7 @@ def bill_month(month: date, posted_by_id: int | None = None) -> BillingResult:
 def _lock_ledger() -> None:
     """Serialise billing runs: lock the settings row (SQLite is serialised already)."""
     settings()
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgres(db.session):
         db.session.execute(
             sa.select(LedgerSettings.id).where(LedgerSettings.id == 1).with_for_update()
         )
@@ -1018,9 +987,8 @@ def _next_receipt_seq(year: int, count: int = 1) -> int:
             .values(last_seq=counter.c.last_seq + count).returning(counter.c.last_seq))
     seq = db.session.execute(bump).scalar()
     if seq is None:
-        insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"
-                  else sqlite.insert)
-        db.session.execute(insert(counter).values(year=year, last_seq=0).on_conflict_do_nothing())
+        db.session.execute(
+            upsert(db.session, counter).values(year=year, last_seq=0).on_conflict_do_nothing())
         seq = db.session.execute(bump).scalar()
     return seq
 

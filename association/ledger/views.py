@@ -1,6 +1,5 @@
 """The treasurer's books: payments, dues runs, month close, rates, waivers, settings."""
 
-from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -9,6 +8,8 @@ from flask_login import current_user
 
 from association.auth.models import User
 from association.auth.permissions import permission_required
+from association.core.money import format_kes
+from association.core.time import add_months, month_end, month_start, parse_month, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger import services
@@ -38,21 +39,12 @@ from association.ledger.models import (
 )
 from association.members.models import Category
 from association.members.services import get_member_by_number
-from association.money import format_kes
-from association.types import today_in_nairobi
 from association.web import flash_form_errors
 
 bp = Blueprint("ledger", __name__)
 
 #: The session key holding the last dues run's result, shown once on the dues page.
 DUES_RESULT_KEY = "ledger_dues_result"
-
-
-def _month_back(month, count: int):
-    """The first day of the month ``count`` months before ``month``."""
-    for _i in range(count):
-        month = services.month_start(month - timedelta(days=1))
-    return month
 
 
 def _voluntary() -> bool:
@@ -81,8 +73,8 @@ def index():
     for row in services.trial_balance().rows:
         if row.account.key:
             balances[row.account.key] = row.debit_cents - row.credit_cents
-    this_month = services.month_start(today_in_nairobi())
-    last_month = _month_back(this_month, 1)
+    this_month = month_start(today_in_nairobi())
+    last_month = add_months(this_month, -1)
     pending_expenses = db.session.scalar(
         sa.select(sa.func.count(Expense.id)).where(Expense.status == ExpenseStatus.PENDING)
     )
@@ -162,8 +154,8 @@ def payment_new():
 @permission_required("ledger.view")
 def dues():
     """Recent dues runs, the rates in force, and the form to run a month."""
-    this_month = services.month_start(today_in_nairobi())
-    since = _month_back(this_month, 11)
+    this_month = month_start(today_in_nairobi())
+    since = add_months(this_month, -11)
     runs = db.session.execute(
         sa.select(DuesCharge.month, sa.func.count(DuesCharge.id),
                   sa.func.sum(DuesCharge.amount_cents), sa.func.sum(DuesCharge.open_cents))
@@ -221,8 +213,8 @@ def dues_run():
 @permission_required("ledger.view")
 def periods():
     """The last 24 months, open or closed, with who closed or reopened them and why."""
-    this_month = services.month_start(today_in_nairobi())
-    months = [_month_back(this_month, i) for i in range(24)]
+    this_month = month_start(today_in_nairobi())
+    months = [add_months(this_month, -i) for i in range(24)]
     rows = db.session.scalars(
         sa.select(ClosedMonth).where(ClosedMonth.month >= months[-1])
         .order_by(ClosedMonth.month.desc(), ClosedMonth.id.desc())
@@ -232,7 +224,7 @@ def periods():
         history.setdefault(row.month, []).append(row)
     table = [
         (month, any(r.reopened_at is None for r in history.get(month, [])),
-         history.get(month, []), services.month_end(month) < today_in_nairobi())
+         history.get(month, []), month_end(month) < today_in_nairobi())
         for month in months
     ]
     return render_template(
@@ -250,7 +242,7 @@ def period_close():
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(url_for("ledger.periods"))
-    month = services.parse_month(form.month.data)
+    month = parse_month(form.month.data)
     try:
         services.close_month(month, closed_by_id=current_user.id)
     except DomainError as error:
@@ -270,7 +262,7 @@ def period_reopen():
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(url_for("ledger.periods"))
-    month = services.parse_month(form.month.data)
+    month = parse_month(form.month.data)
     try:
         services.reopen_month(month, form.reason.data, reopened_by_id=current_user.id)
     except DomainError as error:
@@ -301,7 +293,7 @@ def _schedules():
 @permission_required("ledger.view")
 def rates():
     """Every dues schedule, newest first, with the resolution that decided it."""
-    this_month = services.month_start(today_in_nairobi())
+    this_month = month_start(today_in_nairobi())
     in_force = services.schedule_for(this_month)
     schedules = _schedules()
     return render_template(
@@ -313,7 +305,7 @@ def rates():
 
 def _prefill_rates() -> dict:
     """The schedule in force, or the issue's example when there is none yet."""
-    current = services.schedule_for(services.month_start(today_in_nairobi()))
+    current = services.schedule_for(month_start(today_in_nairobi()))
     if not current:
         tiers = [{"min_premises": lo, "max_premises": hi, "amount": amount}
                  for lo, hi, amount in EXAMPLE_TIERS]

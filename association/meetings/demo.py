@@ -8,8 +8,9 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from association.auth.models import User
+from association.core.time import month_start
 from association.extensions import db
-from association.ledger.services import RateInput, month_start
+from association.ledger.services import RateInput
 from association.meetings import files, governance, pdf
 from association.meetings import services as svc
 from association.meetings.models import (
@@ -46,7 +47,7 @@ ACTIONS = (
 
 
 def _constitution_pdf() -> bytes:
-    doc = pdf._Doc("Constitution")
+    doc = pdf.Document("Constitution")
     doc.text("Mlango Kubwa Landlords and Tenants Association", "title")
     doc.text("Constitution (Katiba)", "h")
     for clause in (

@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from association.core.money import AmountError, to_cents
 from association.forms import BaseForm, optional_int
 from association.i18n import choices, enum_choices
 from association.ledger.services import RateInput
@@ -29,7 +30,6 @@ from association.meetings.models import (
     ResolutionKind,
 )
 from association.members.models import Category
-from association.money import AmountError, to_cents
 
 _UPLOAD_ACCEPT = {"accept": "image/jpeg,image/png,image/webp,application/pdf"}
 

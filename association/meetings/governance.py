@@ -8,6 +8,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core.phones import InvalidPhoneError, normalise_phone
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.meetings import files
 from association.meetings.models import (
@@ -28,16 +30,14 @@ from association.meetings.models import (
 )
 from association.meetings.services import (
     MeetingError,
-    _check_editable,
-    _check_held,
-    _line,
+    check_editable,
+    check_held,
+    clean_line,
     governance_record,
     present_count,
     resolution_ref,
 )
 from association.members.models import Member, MemberStatus
-from association.phones import InvalidPhoneError, normalise_phone
-from association.types import today_in_nairobi
 
 #: Days the registrar allows to hear of a change of officials (Societies Act s.17).
 NOTICE_DAYS = 14
@@ -200,7 +200,7 @@ def end_term(official: Official, on: date, reason: str, today: date | None = Non
         GovernanceError: a date before the term started or in the future, no reason.
     """
     today = today or today_in_nairobi()
-    reason = _line(reason, 200, _l("Reason"))
+    reason = clean_line(reason, 200, _l("Reason"))
     if on < official.term_start:
         raise GovernanceError(_l("The term ends (%(end)s) before it starts (%(start)s).",
                                  end=on.isoformat(), start=official.term_start.isoformat()))
@@ -249,8 +249,8 @@ def record_election(meeting: Meeting, office: Office, seats: int,
             was not about an election; no candidates, the same candidate twice, votes that
             add up to more than those present could cast, a tie for the last seat, a bad term.
     """
-    _check_editable(meeting)
-    _check_held(meeting, today)
+    check_editable(meeting)
+    check_held(meeting, today)
     if resolution is None:
         raise GovernanceError(_l("Choose the resolution that adopted the result (record it "
                                  "first)."))
@@ -319,7 +319,7 @@ def add_constitution(label: str, adopted_on: date, adopted_at: Meeting | None,
         GovernanceError: no label, no PDF, a date in the future, a meeting after the date.
     """
     today = today or today_in_nairobi()
-    label = _line(label, 60, _l("Version"))
+    label = clean_line(label, 60, _l("Version"))
     if not isinstance(adopted_on, date) or adopted_on > today:
         raise GovernanceError(_l("The adoption date cannot be in the future."))
     if adopted_at is not None and adopted_at.held_on > adopted_on:
@@ -330,7 +330,7 @@ def add_constitution(label: str, adopted_on: date, adopted_at: Meeting | None,
     version = ConstitutionVersion(
         label=label, adopted_on=adopted_on, adopted_at_id=adopted_at.id if adopted_at else None,
         file=name, file_name=files.display_filename(document.filename),
-        notes=_line(notes, 300, _l("Notes"), False), uploaded_by_id=uploaded_by_id)
+        notes=clean_line(notes, 300, _l("Notes"), False), uploaded_by_id=uploaded_by_id)
     db.session.add(version)
     db.session.flush()
     return version
@@ -358,7 +358,7 @@ def save_record(data: RecordData, certificate: files.Document | None = None,
     if pin and not KRA_PIN_RE.match(pin):
         raise GovernanceError(_l("A KRA PIN is a letter, 9 digits and a letter, e.g. "
                                  "P051234567X."))
-    number = _line(data.certificate_number, 60, _l("Certificate number"), False)
+    number = clean_line(data.certificate_number, 60, _l("Certificate number"), False)
     for value in (data.founded_on, data.certificate_issued_on, data.last_return_on):
         if value is not None and value > today:
             raise GovernanceError(_l("Only the renewal date may be in the future."))
@@ -432,7 +432,8 @@ def compliance(today: date | None = None) -> list[Check]:
     """What is in order, and what is missing or due, for the registrar."""
     from flask_babel import format_date
 
-    from association.ledger.services import is_closed, month_start
+    from association.core.time import month_start
+    from association.ledger.services import is_closed
 
     today = today or today_in_nairobi()
     checks = []

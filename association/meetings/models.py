@@ -1,22 +1,26 @@
 """Meetings and governance: meetings, agenda, attendance, minutes, resolutions, action items,
 quorum rules, officials, elections, constitution versions and the registration record."""
 
-import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import created_at, intpk, str_enum
+from association.core.enums import LabelledEnum
 from association.extensions import db
-from association.types import created_at, intpk, str_enum
 
 
-class MeetingType(enum.StrEnum):
-    GENERAL = "general"  # general baraza
-    AGM = "agm"
-    SPECIAL = "special"  # special general meeting
-    COMMITTEE = "committee"
-    DIALOGUE = "dialogue"  # community dialogue or joint activity with police / partners
+class MeetingType(LabelledEnum):
+    # general baraza
+    GENERAL = "general", _l("General baraza")
+    AGM = "agm", _l("Annual general meeting")
+    # special general meeting
+    SPECIAL = "special", _l("Special general meeting")
+    COMMITTEE = "committee", _l("Committee meeting")
+    # community dialogue or joint activity with police / partners
+    DIALOGUE = "dialogue", _l("Community dialogue or joint activity")
 
 
 #: Meetings of the whole membership: their published minutes are open to every member.
@@ -24,50 +28,50 @@ GENERAL_TYPES = frozenset({MeetingType.GENERAL, MeetingType.AGM, MeetingType.SPE
                            MeetingType.DIALOGUE})
 
 
-class MinutesStatus(enum.StrEnum):
-    DRAFT = "draft"
-    CIRCULATED = "circulated"
-    CONFIRMED = "confirmed"
-    PUBLISHED = "published"
+class MinutesStatus(LabelledEnum):
+    DRAFT = "draft", _l("Draft")
+    CIRCULATED = "circulated", _l("Circulated to the committee")
+    CONFIRMED = "confirmed", _l("Confirmed")
+    PUBLISHED = "published", _l("Published")
 
 
-class AttendanceStatus(enum.StrEnum):
-    PRESENT = "present"
-    APOLOGY = "apology"
+class AttendanceStatus(LabelledEnum):
+    PRESENT = "present", _l("Present")
+    APOLOGY = "apology", _l("Apology")
 
 
-class QuorumKind(enum.StrEnum):
-    FRACTION = "fraction"
-    FIXED = "fixed"
+class QuorumKind(LabelledEnum):
+    FRACTION = "fraction", _l("A fraction of active members")
+    FIXED = "fixed", _l("A fixed number of members")
 
 
-class MajorityRule(enum.StrEnum):
-    SIMPLE = "simple"
-    TWO_THIRDS = "two_thirds"
+class MajorityRule(LabelledEnum):
+    SIMPLE = "simple", _l("Simple majority")
+    TWO_THIRDS = "two_thirds", _l("Two-thirds majority")
 
 
-class ResolutionKind(enum.StrEnum):
-    GENERAL = "general"
-    DUES = "dues"
-    CONFIRM_MINUTES = "confirm_minutes"
-    ELECTION = "election"
-    CONSTITUTION = "constitution"
+class ResolutionKind(LabelledEnum):
+    GENERAL = "general", _l("General")
+    DUES = "dues", _l("Sets the dues rates")
+    CONFIRM_MINUTES = "confirm_minutes", _l("Confirms earlier minutes")
+    ELECTION = "election", _l("Election")
+    CONSTITUTION = "constitution", _l("Adopts the constitution")
 
 
-class ActionStatus(enum.StrEnum):
-    OPEN = "open"
-    DONE = "done"
-    DROPPED = "dropped"
+class ActionStatus(LabelledEnum):
+    OPEN = "open", _l("Open")
+    DONE = "done", _l("Done")
+    DROPPED = "dropped", _l("Dropped")
 
 
-class Office(enum.StrEnum):
-    CHAIR = "chair"
-    VICE_CHAIR = "vice_chair"
-    SECRETARY = "secretary"
-    VICE_SECRETARY = "vice_secretary"
-    TREASURER = "treasurer"
-    ORGANISING_SECRETARY = "organising_secretary"
-    COMMITTEE_MEMBER = "committee_member"
+class Office(LabelledEnum):
+    CHAIR = "chair", _l("Chairperson")
+    VICE_CHAIR = "vice_chair", _l("Vice-chairperson")
+    SECRETARY = "secretary", _l("Secretary")
+    VICE_SECRETARY = "vice_secretary", _l("Vice-secretary")
+    TREASURER = "treasurer", _l("Treasurer")
+    ORGANISING_SECRETARY = "organising_secretary", _l("Organising secretary")
+    COMMITTEE_MEMBER = "committee_member", _l("Committee member")
 
 
 #: The offices a complete register must fill.

@@ -9,6 +9,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from association.audit.services import log_event
+from association.core.tabular import formula_safe as _safe
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.i18n import enum_label
 from association.ledger.exports import report_pdf
@@ -17,8 +19,6 @@ from association.meetings import files, governance, pdf
 from association.meetings.models import MeetingType
 from association.members.models import Member, MemberStatus
 from association.members.services import mask_national_id
-from association.sheets import formula_safe as _safe
-from association.types import today_in_nairobi
 
 
 def members_register_csv(show_ids: bool) -> str:

@@ -15,15 +15,15 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
-from association.fonts import document_fonts
+from association.core.money import format_kes
+from association.core.pdf import document_fonts, ruled_style
 from association.i18n import enum_label
 from association.meetings.models import AttendanceStatus, Meeting, Office
-from association.money import format_kes
 
 
-class _Doc:
+class Document:
     """A flowing A4 document with a few paragraph styles."""
 
     def __init__(self, title: str, pagesize=A4, margin=16 * mm):
@@ -56,11 +56,7 @@ class _Doc:
             return
         cells = [[Paragraph(escape(str(c)), self.styles["p"]) for c in row] for row in rows]
         table = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
-        style = [("VALIGN", (0, 0), (-1, -1), "TOP"),
-                 ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#BBBBBB"))]
-        if header:
-            style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6EFEA")))
-        table.setStyle(TableStyle(style))
+        table.setStyle(ruled_style(header))
         self.flow.append(table)
 
     def finish(self) -> bytes:
@@ -74,7 +70,7 @@ def _profile():
     return get_profile()
 
 
-def _header(doc: _Doc) -> None:
+def _header(doc: Document) -> None:
     profile = _profile()
     if profile is not None:
         doc.text(profile.name, "big")
@@ -106,7 +102,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
 
     with force_locale(language):
         title = _("Minutes: %(title)s", title=meeting.title)
-        doc = _Doc(title)
+        doc = Document(title)
         _header(doc)
         doc.text(title, "title")
         when = format_date(meeting.held_on, "full")
@@ -206,7 +202,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
                            date=format_date(addendum.added_at.date(), "medium"),
                            text=addendum.text))
 
-        confirmed = next(iter(_confirming(meeting)), None)
+        confirmed = next(iter(confirming_resolutions(meeting)), None)
         doc.text(_("Signatures"), "h")
         if confirmed is not None:
             doc.text(_("Confirmed as a true record at the meeting of %(date)s (resolution "
@@ -235,7 +231,7 @@ def _elections(meeting: Meeting):
                               .order_by(Election.id))
 
 
-def _confirming(meeting: Meeting):
+def confirming_resolutions(meeting: Meeting):
     import sqlalchemy as sa
 
     from association.extensions import db
@@ -252,7 +248,7 @@ def officials_pdf(officials, language: str, as_of: date, show_contacts: bool = T
     with force_locale(language):
         title = _("Officials of the association at %(date)s",
                   date=format_date(as_of, "long"))
-        doc = _Doc(title)
+        doc = Document(title)
         _header(doc)
         doc.text(title, "title")
         rows = [[_("Office"), _("Name"), _("Gender"), _("Phone"), _("Term"), _("Elected at")]]
@@ -285,7 +281,7 @@ def notice_pdf(notice, officials, language: str) -> bytes:
     signatures of three officers that the registrar asks for."""
     with force_locale(language):
         title = _("Notice of change of officials")
-        doc = _Doc(title)
+        doc = Document(title)
         _header(doc)
         doc.text(title, "title")
         doc.text(_("Date of the change: %(date)s. This notice is due at the registrar by "
@@ -312,7 +308,7 @@ def notice_pdf(notice, officials, language: str) -> bytes:
 def cover_pdf(title: str, lines: list[tuple[str, str]], language: str,
               generated_by: str, today: date) -> bytes:
     with force_locale(language):
-        doc = _Doc(title)
+        doc = Document(title)
         _header(doc)
         doc.text(title, "title")
         doc.text(_("Prepared on %(date)s by %(who)s.", date=format_date(today, "long"),
@@ -331,7 +327,7 @@ def transparency_pdf(summary, language: str) -> bytes:
     with force_locale(language):
         title = _("Our money and our patrols: %(month)s",
                   month=format_date(summary.month, "MMMM yyyy"))
-        doc = _Doc(title, margin=12 * mm)
+        doc = Document(title, margin=12 * mm)
         _header(doc)
         doc.text(title, "title")
         doc.text(_("Money collected: %(amount)s from %(n)d paying members.",

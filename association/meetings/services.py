@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from association.core.time import month_start, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import LedgerError, RateInput, add_rate_schedule, month_start
+from association.ledger.services import LedgerError, RateInput, add_rate_schedule
 from association.meetings.models import (
     GENERAL_TYPES,
     ActionItem,
@@ -41,7 +42,6 @@ from association.meetings.models import (
 )
 from association.members.models import Gender, Member, MemberStatus
 from association.members.services import statuses_on
-from association.types import today_in_nairobi, utcnow
 
 #: No meeting is recorded before this, whatever the founding date says (a typo guard).
 EARLIEST = date(1990, 1, 1)
@@ -85,7 +85,7 @@ def _clean(text: str | None, limit: int, what, required: bool = True) -> str | N
     return value
 
 
-def _line(text: str | None, limit: int, what, required: bool = True) -> str | None:
+def clean_line(text: str | None, limit: int, what, required: bool = True) -> str | None:
     return _clean(" ".join((text or "").split()), limit, what, required)
 
 
@@ -116,7 +116,7 @@ def minutes_locked(meeting: Meeting) -> bool:
     return meeting.minutes_status in (MinutesStatus.CONFIRMED, MinutesStatus.PUBLISHED)
 
 
-def _check_editable(meeting: Meeting) -> None:
+def check_editable(meeting: Meeting) -> None:
     if meeting.minutes_status == MinutesStatus.PUBLISHED:
         raise MinutesLockedError(_l("The minutes of this meeting are published: they cannot be "
                                     "changed. Add an addendum to correct them."))
@@ -125,7 +125,7 @@ def _check_editable(meeting: Meeting) -> None:
                                     "changed any more."))
 
 
-def _check_held(meeting: Meeting, today: date | None = None) -> None:
+def check_held(meeting: Meeting, today: date | None = None) -> None:
     if meeting.held_on > (today or today_in_nairobi()):
         raise MeetingError(_l("This meeting has not taken place yet (%(date)s).",
                               date=meeting.held_on.isoformat()))
@@ -151,9 +151,9 @@ def _check_meeting_data(data: MeetingData, today: date) -> MeetingData:
         data.type = MeetingType(data.type)
     except ValueError:
         raise MeetingError(_l("Choose the type of meeting.")) from None
-    data.title = _line(data.title, 160, _l("Title"))
-    data.venue = _line(data.venue, 160, _l("Venue"))
-    data.convener = _line(data.convener, 120, _l("Convened by"))
+    data.title = clean_line(data.title, 160, _l("Title"))
+    data.venue = clean_line(data.venue, 160, _l("Venue"))
+    data.convener = clean_line(data.convener, 120, _l("Convened by"))
     if not isinstance(data.held_on, date):
         raise MeetingError(_l("Enter the date of the meeting."))
     start = founded_on()
@@ -216,7 +216,7 @@ def update_meeting(meeting: Meeting, data: MeetingData, today: date | None = Non
     Raises:
         MeetingError: a bad field; MinutesLockedError: the minutes are confirmed or published.
     """
-    _check_editable(meeting)
+    check_editable(meeting)
     data = _check_meeting_data(data, today or today_in_nairobi())
     if data.type != meeting.type and meeting.resolutions:
         raise MeetingError(_l("Decisions are recorded for this meeting: its type cannot "
@@ -305,8 +305,8 @@ def add_agenda_item(meeting: Meeting, title: str) -> AgendaItem:
     Raises:
         MeetingError: blank or too long; MinutesLockedError.
     """
-    _check_editable(meeting)
-    title = _line(title, 200, _l("Agenda item"))
+    check_editable(meeting)
+    title = clean_line(title, 200, _l("Agenda item"))
     if len(meeting.agenda) >= 50:
         raise MeetingError(_l("An agenda has at most 50 items."))
     item = AgendaItem(position=max((i.position for i in meeting.agenda), default=0) + 1,
@@ -319,7 +319,7 @@ def add_agenda_item(meeting: Meeting, title: str) -> AgendaItem:
 def remove_agenda_item(item: AgendaItem) -> None:
     """Take an item off the agenda (only while it has no minutes) and renumber the rest."""
     meeting = item.meeting
-    _check_editable(meeting)
+    check_editable(meeting)
     if (item.discussion or item.decisions):
         raise MeetingError(_l("This item has minutes written: clear them first."))
     meeting.agenda.remove(item)
@@ -342,7 +342,7 @@ def _renumber(meeting: Meeting) -> None:
 def move_agenda_item(item: AgendaItem, up: bool) -> None:
     """Swap an item with the one above (or below) it."""
     meeting = item.meeting
-    _check_editable(meeting)
+    check_editable(meeting)
     items = sorted(meeting.agenda, key=lambda i: i.position)
     index = items.index(item)
     other = index - 1 if up else index + 1
@@ -369,12 +369,12 @@ def mark_attendance(meeting: Meeting, member: Member | None, status: AttendanceS
         MeetingError: no such member, a member who had left, a meeting not yet held
             (apologies may come before), minutes locked.
     """
-    _check_editable(meeting)
+    check_editable(meeting)
     if member is None:
         raise MeetingError(_l("Choose a member from the register."))
     status = AttendanceStatus(status)
     if status == AttendanceStatus.PRESENT:
-        _check_held(meeting, today)
+        check_held(meeting, today)
     if member.joined_on > meeting.held_on:
         raise MeetingError(_l("%(name)s joined after this meeting.", name=member.full_name))
     row = db.session.scalar(sa.select(MeetingAttendance).where(
@@ -388,7 +388,7 @@ def mark_attendance(meeting: Meeting, member: Member | None, status: AttendanceS
 
 
 def remove_attendance(meeting: Meeting, member_id: int) -> None:
-    _check_editable(meeting)
+    check_editable(meeting)
     row = db.session.scalar(sa.select(MeetingAttendance).where(
         MeetingAttendance.meeting_id == meeting.id, MeetingAttendance.member_id == member_id))
     if row is None:
@@ -399,10 +399,10 @@ def remove_attendance(meeting: Meeting, member_id: int) -> None:
 
 def add_guest(meeting: Meeting, name: str, role: str, organisation: str | None) -> MeetingGuest:
     """A guest with their role (a police officer, the chief, a partner's officer)."""
-    _check_editable(meeting)
-    guest = MeetingGuest(name=_line(name, 120, _l("Guest's name")),
-                         role=_line(role, 120, _l("Role")),
-                         organisation=_line(organisation, 120, _l("Organisation"), False))
+    check_editable(meeting)
+    guest = MeetingGuest(name=clean_line(name, 120, _l("Guest's name")),
+                         role=clean_line(role, 120, _l("Role")),
+                         organisation=clean_line(organisation, 120, _l("Organisation"), False))
     if len(meeting.guests) >= 200:
         raise MeetingError(_l("A meeting has at most 200 guests on record."))
     meeting.guests.append(guest)
@@ -411,7 +411,7 @@ def add_guest(meeting: Meeting, name: str, role: str, organisation: str | None) 
 
 
 def remove_guest(meeting: Meeting, guest_id: int) -> None:
-    _check_editable(meeting)
+    check_editable(meeting)
     guest = next((g for g in meeting.guests if g.id == guest_id), None)
     if guest is None:
         raise MeetingError(_l("That guest is not on this meeting's list."))
@@ -432,8 +432,8 @@ def set_headcount(meeting: Meeting, count: int | None, sheet=None,
     """
     from association.meetings import files
 
-    _check_editable(meeting)
-    _check_held(meeting, today)
+    check_editable(meeting)
+    check_held(meeting, today)
     if count is not None:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise MeetingError(_l("The headcount must be a whole number, zero or more."))
@@ -585,8 +585,8 @@ def save_minutes(meeting: Meeting, items: dict[int, tuple[str | None, str | None
         MinutesLockedError: confirmed or published minutes; MeetingError: text too long, an
             item of another meeting, a language other than English or Swahili.
     """
-    _check_editable(meeting)
-    _check_held(meeting)
+    check_editable(meeting)
+    check_held(meeting)
     if language not in ("en", "sw"):
         raise MeetingError(_l("Choose English or Kiswahili."))
     by_id = {item.id: item for item in meeting.agenda}
@@ -609,7 +609,7 @@ def circulate_minutes(meeting: Meeting) -> Meeting:
     """
     if meeting.minutes_status != MinutesStatus.DRAFT:
         raise MeetingError(_l("Only draft minutes can be circulated."))
-    _check_held(meeting)
+    check_held(meeting)
     if not any(item.discussion or item.decisions for item in meeting.agenda):
         raise MeetingError(_l("Write the minutes of at least one agenda item first."))
     meeting.minutes_status = MinutesStatus.CIRCULATED
@@ -760,13 +760,13 @@ def record_resolution(meeting: Meeting, data: ResolutionInput, recorded_by_id: i
         MeetingError: missing text or names, votes that add up to more than those present,
             minutes confirmed twice, dues set by an inquorate meeting, bad rates.
     """
-    _check_editable(meeting)
-    _check_held(meeting, today)
+    check_editable(meeting)
+    check_held(meeting, today)
     kind = ResolutionKind(data.kind)
     majority = MajorityRule(data.majority)
     text = _clean(data.text, 4000, _l("Resolution"))
-    proposer = _line(data.proposer, 120, _l("Proposed by"))
-    seconder = _line(data.seconder, 120, _l("Seconded by"))
+    proposer = clean_line(data.proposer, 120, _l("Proposed by"))
+    seconder = clean_line(data.seconder, 120, _l("Seconded by"))
     if proposer.casefold() == seconder.casefold():
         raise MeetingError(_l("The seconder must be someone other than the proposer."))
     _check_votes(meeting, data)
@@ -857,9 +857,9 @@ def add_action(meeting: Meeting, description: str, owner: str, due_on: date | No
     Raises:
         MeetingError: blank fields or a due date before the meeting; MinutesLockedError.
     """
-    _check_editable(meeting)
-    description = _line(description, 300, _l("Action"))
-    owner = _line(owner, 120, _l("Who"))
+    check_editable(meeting)
+    description = clean_line(description, 300, _l("Action"))
+    owner = clean_line(owner, 120, _l("Who"))
     if due_on is not None and due_on < meeting.held_on:
         raise MeetingError(_l("The due date cannot be before the meeting."))
     if due_on is not None and due_on > meeting.held_on + timedelta(days=3 * 366):

@@ -7,19 +7,20 @@ and resolutions of published general meetings.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from association.core.time import add_months, month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.i18n import enum_label
 from association.ledger.models import Payment, Receipt
 from association.ledger.reports import Period, collections, income_expenditure
-from association.ledger.services import account, month_end, month_start
+from association.ledger.services import account
 from association.meetings.models import GENERAL_TYPES, Meeting, MinutesStatus, ResolutionKind
+from association.patrols.models import IncidentCategory
 from association.patrols.public import IncidentTable, incident_table, public_summary
-from association.types import today_in_nairobi
 
 #: How many months the page shows.
 MONTHS = 6
@@ -52,12 +53,12 @@ class MonthSummary:
 
 def _incident_label(category) -> str:
     """The translated label of an incident category (given as its value or enum)."""
-    from association.i18n import ENUM_LABELS
-
     if hasattr(category, "value"):
         return enum_label(category)
-    label = ENUM_LABELS.get(("IncidentCategory", str(category)))
-    return str(label) if label is not None else str(category).replace("_", " ")
+    try:
+        return str(IncidentCategory(str(category)).label)
+    except ValueError:
+        return str(category).replace("_", " ")
 
 
 def patrol_summary(start: date, end: date) -> dict:
@@ -122,12 +123,8 @@ def month_summary(month: date) -> MonthSummary:
 
 
 def recent_months(today: date | None = None, count: int = MONTHS) -> list[date]:
-    first = month_start(today or today_in_nairobi())
-    months = []
-    for _i in range(count):
-        months.append(first)
-        first = month_start(first - timedelta(days=1))
-    return months
+    today = today or today_in_nairobi()
+    return [add_months(today, -back) for back in range(count)]
 
 
 def summaries(today: date | None = None) -> list[MonthSummary]:

@@ -20,10 +20,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from association.auth.permissions import login_only, permission_required, public
+from association.core.time import MonthError, parse_month, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_label
-from association.ledger.services import LedgerError, parse_month
 from association.meetings import files, governance, models, pack, pdf
 from association.meetings import services as svc
 from association.meetings import transparency as figures
@@ -63,7 +63,6 @@ from association.meetings.models import (
 )
 from association.members.models import Member
 from association.members.services import MemberFilters, get_member_by_number, member_query
-from association.types import today_in_nairobi
 from association.web import flash_form_errors
 
 bp = Blueprint("meetings", __name__)
@@ -205,7 +204,7 @@ def detail(meeting_id: int):
     meeting = _meeting(meeting_id)
     elections = db.session.scalars(sa.select(models.Election)
                                    .where(models.Election.meeting_id == meeting.id))
-    confirmed_by = next(iter(pdf._confirming(meeting)), None)
+    confirmed_by = next(iter(pdf.confirming_resolutions(meeting)), None)
     return render_template(
         "meetings/detail.html", meeting=meeting, quorum=svc.quorum_for(meeting),
         counts=svc.attendance_counts(meeting), locked=svc.minutes_locked(meeting),
@@ -556,7 +555,7 @@ def resolution_new(meeting_id: int):
             rates = parse_rates(form.rates.data)
             effective = parse_month(form.effective_from.data) if form.effective_from.data \
                 else None
-        except (RatesError, LedgerError) as error:
+        except (RatesError, MonthError) as error:
             flash(str(error.args[0] if isinstance(error, RatesError) else error), "error")
         else:
             data = svc.ResolutionInput(
@@ -903,7 +902,7 @@ def transparency_pdf(month: str):
     """Public: one page of the month's summary, for WhatsApp or the noticeboard."""
     try:
         start = parse_month(month)
-    except LedgerError:
+    except MonthError:
         abort(404)
     if start > today_in_nairobi() or start < date(2000, 1, 1):
         abort(404)

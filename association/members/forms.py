@@ -12,6 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from association.core.time import today_in_nairobi
 from association.forms import BaseForm, optional_int
 from association.i18n import enum_choices, language_choices
 from association.members.models import (
@@ -21,7 +22,6 @@ from association.members.models import (
     Gender,
     MemberStatus,
 )
-from association.types import today_in_nairobi
 
 
 class MemberForm(BaseForm):

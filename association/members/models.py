@@ -1,51 +1,53 @@
 """The register of members: zones, members, status history and consent."""
 
-import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import created_at, intpk, str_enum
+from association.core.enums import LabelledEnum
+from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
-from association.types import created_at, intpk, str_enum, today_in_nairobi, utcnow
 
 #: Youth, as Kenyan registration forms count it.
 YOUTH_AGES = (18, 35)
 
 
-class Category(enum.StrEnum):
-    RESIDENT = "resident"
-    LANDLORD = "landlord"
-    BUSINESS = "business"
-    OTHER = "other"
+class Category(LabelledEnum):
+    RESIDENT = "resident", _l("Resident / tenant")
+    LANDLORD = "landlord", _l("Landlord")
+    BUSINESS = "business", _l("Business")
+    OTHER = "other", _l("Other")
 
 
-class Gender(enum.StrEnum):
-    FEMALE = "female"
-    MALE = "male"
-    OTHER = "other"
+class Gender(LabelledEnum):
+    FEMALE = "female", _l("Female")
+    MALE = "male", _l("Male")
+    OTHER = "other", _l("Other")
 
 
-class MemberStatus(enum.StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    LEFT = "left"
+class MemberStatus(LabelledEnum):
+    ACTIVE = "active", _l("Active")
+    SUSPENDED = "suspended", _l("Suspended")
+    LEFT = "left", _l("Left")
 
 
-class ConsentPurpose(enum.StrEnum):
+class ConsentPurpose(LabelledEnum):
     """What a member agreed to; each is asked for, recorded and withdrawn on its own."""
 
-    REGISTER = "register"
-    SMS = "sms"
-    PATROL = "patrol"
-    PHOTOS = "photos"
+    REGISTER = "register", _l("Keeping my details in the members register")
+    SMS = "sms", _l("Receiving SMS messages from the association")
+    PATROL = "patrol", _l("Volunteering for night patrols")
+    PHOTOS = "photos", _l("Photos of me at association events")
 
 
-class ConsentChannel(enum.StrEnum):
-    PAPER = "paper"
-    IN_PERSON = "in_person"
-    PHONE = "phone"
-    ONLINE = "online"
+class ConsentChannel(LabelledEnum):
+    PAPER = "paper", _l("Signed paper form")
+    IN_PERSON = "in_person", _l("In person, witnessed by an official")
+    PHONE = "phone", _l("By phone")
+    ONLINE = "online", _l("Online, by the member")
 
 
 class Zone(db.Model):

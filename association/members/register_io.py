@@ -13,10 +13,6 @@ import csv
 import io
 import json
 import re
-import secrets
-import time
-import warnings
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,6 +23,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
 
+from association.core.tabular import (
+    FORMULA_START,
+    ReadErrors,
+    Staging,
+    csv_rows,
+    formula_safe,
+    xlsx_rows,
+)
+from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import enum_label
@@ -42,12 +47,7 @@ from association.members.services import (
     register_members,
     zone_by_name,
 )
-from association.sheets import FORMULA_START, formula_safe
-from association.types import today_in_nairobi
 
-#: How long an uploaded file waits for its confirmation.
-STAGE_SECONDS = 24 * 60 * 60
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 EXTENSIONS = ("csv", "xlsx")
 #: Columns beyond this are not read (a register has about fifteen).
 MAX_COLUMNS = 200
@@ -193,89 +193,29 @@ def _check_extension(filename: str) -> str:
     return ext
 
 
-def _decode(content: bytes) -> str:
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return content.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    elif b"\x00" not in content:
-        for encoding in ("utf-8-sig", "cp1252"):
-            try:
-                return content.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-        return content.decode("latin-1")
-    raise RegisterFileError(
+#: The register's words for a file that cannot be read.
+_READ_ERRORS = ReadErrors(
+    not_text=lambda: RegisterFileError(
         _l("This file is not a CSV text file. Save the register as CSV or Excel (.xlsx) "
            "and upload it again.")
-    )
-
-
-def _delimiter(text: str) -> str:
-    """Comma, semicolon or tab: whichever the first non-empty line has most of."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
-
-
-def _csv_rows(content: bytes) -> Iterator[tuple[int, list]]:
-    text = _decode(content)
-    # strict: a quote left open would otherwise swallow every row after it, silently.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
-    number = 0
-    try:
-        for number, row in enumerate(reader, start=1):
-            yield number, row[:MAX_COLUMNS]
-    except csv.Error:
-        raise RegisterFileError(
-            _l("The file could not be read as CSV (near row %(row)d). Save it again as "
-               "CSV or Excel (.xlsx).", row=number + 1)
-        ) from None
-
-
-def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list]]:
-    from openpyxl import load_workbook
-
-    unreadable = RegisterFileError(
+    ),
+    bad_csv=lambda row: RegisterFileError(
+        _l("The file could not be read as CSV (near row %(row)d). Save it again as "
+           "CSV or Excel (.xlsx).", row=row)
+    ),
+    bad_xlsx=lambda: RegisterFileError(
         _l("This file is not a readable Excel (.xlsx) file. Open it in Excel and save it "
            "again as Excel Workbook (.xlsx) or CSV.")
-    )
-    if not zipfile.is_zipfile(io.BytesIO(content)):
-        raise unreadable
-    try:
-        with warnings.catch_warnings():
-            # Real workbooks carry features openpyxl skips with a warning; we need values.
-            warnings.simplefilter("ignore")
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # any malformed workbook: openpyxl raises many kinds
-        raise unreadable from None
-    try:
-        if not workbook.worksheets:
-            raise unreadable
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # trust the cells, not a stored (possibly huge) size
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for number, row in enumerate(
-                    sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1
-                ):
-                    yield number, list(row)
-        except RegisterFileError:
-            raise
-        except Exception:
-            raise unreadable from None
-    finally:
-        workbook.close()
+    ),
+)
 
 
 def _raw_rows(filename: str, content: bytes) -> Iterator[tuple[int, list]]:
     ext = _check_extension(filename)
     if not content or not content.strip():
         raise RegisterFileError(_l("The file is empty."))
-    return _csv_rows(content) if ext == "csv" else _xlsx_rows(content)
+    read = csv_rows if ext == "csv" else xlsx_rows
+    return read(content, MAX_COLUMNS, _READ_ERRORS)
 
 
 def _is_blank(row: list) -> bool:
@@ -602,33 +542,21 @@ def confirm_import(
 # --- Keeping the upload between preview and confirmation ---------------------------
 
 
-def _staging_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"]) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+_STAGING = Staging("imports")
 
 
 def _staged_paths(token: str) -> tuple[Path, Path, Path]:
     """The data files and the sidecar of ``token``; only after the token is checked."""
-    if not isinstance(token, str) or not TOKEN_RE.match(token):
+    sidecar = _STAGING.path(token, "json")
+    if sidecar is None:
         raise _staged_error()
-    folder = _staging_dir()
-    return folder / f"{token}.csv", folder / f"{token}.xlsx", folder / f"{token}.json"
+    return _STAGING.path(token, "csv"), _STAGING.path(token, "xlsx"), sidecar
 
 
 def _staged_error() -> RegisterFileError:
     return RegisterFileError(
         _l("This upload has expired or belongs to someone else. Upload the file again.")
     )
-
-
-def _purge_old(folder: Path, now: float) -> None:
-    for path in folder.iterdir():
-        try:
-            if path.is_file() and now - path.stat().st_mtime > STAGE_SECONDS:
-                path.unlink()
-        except FileNotFoundError:  # another request purged it first
-            continue
 
 
 def stage_upload(filename: str, content: bytes, user_id: int) -> str:
@@ -638,16 +566,10 @@ def stage_upload(filename: str, content: bytes, user_id: int) -> str:
         A random token naming the file; only ``user_id`` can load it, for 24 hours.
     """
     ext = _check_extension(filename)
-    folder = _staging_dir()
-    now = time.time()
-    _purge_old(folder, now)
-    token = secrets.token_urlsafe(24)
-    data_path = folder / f"{token}.{ext}"
-    data_path.write_bytes(content)
-    data_path.chmod(0o600)
-    sidecar = {"user_id": user_id, "filename": Path(filename).name[:200], "ext": ext,
-               "staged_at": now}
-    (folder / f"{token}.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    token = _STAGING.new_token()
+    _STAGING.write(_STAGING.path(token, ext), content)
+    sidecar = {**_STAGING.owner(user_id), "filename": Path(filename).name[:200], "ext": ext}
+    _STAGING.write(_STAGING.path(token, "json"), json.dumps(sidecar).encode())
     return token
 
 
@@ -663,7 +585,7 @@ def load_staged(token: str, user_id: int) -> tuple[str, bytes]:
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
         ext = sidecar["ext"]
         data_path = {"csv": csv_path, "xlsx": xlsx_path}[ext]
-        if sidecar["user_id"] != user_id or time.time() - sidecar["staged_at"] > STAGE_SECONDS:
+        if not _STAGING.is_theirs(sidecar, user_id):
             raise _staged_error()
         content = data_path.read_bytes()
     except (OSError, ValueError, KeyError, TypeError):

@@ -13,6 +13,8 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
+from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.members.models import (
@@ -26,8 +28,6 @@ from association.members.models import (
     MemberStatusChange,
     Zone,
 )
-from association.phones import InvalidPhoneError, looks_like_phone, normalise_phone
-from association.types import today_in_nairobi
 
 MIN_MEMBER_AGE = 18
 MAX_PREMISES = 500

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required
+from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices
@@ -44,7 +45,6 @@ from association.members.models import (
     MemberStatus,
     Zone,
 )
-from association.types import today_in_nairobi
 from association.web import flash_form_errors
 
 bp = Blueprint("members", __name__)

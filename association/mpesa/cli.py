@@ -7,10 +7,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from association.audit.services import acting_as
+from association.core.money import AmountError, format_kes, to_cents
 from association.errors import DomainError
 from association.extensions import db
 from association.members.services import MemberNotFoundError, get_member_by_number
-from association.money import AmountError, format_kes, to_cents
 
 mpesa_cli = AppGroup("mpesa", help="M-Pesa: STK push, reconciliation, the local Daraja sandbox.")
 
@@ -123,10 +123,10 @@ def reconcile():
 @mpesa_cli.command("register-urls")
 def register_urls():
     """Register the paybill validation and confirmation addresses with Daraja."""
+    from association.core.time import utcnow
     from association.mpesa import callbacks
     from association.mpesa.models import CallbackKind
     from association.mpesa.provider import ProviderError, get_provider
-    from association.types import utcnow
 
     with acting_as("cli:mpesa register-urls"):
         try:
@@ -154,12 +154,8 @@ def simulate_c2b(account, amount, phone):
     if current_app.config.get("MPESA_ENV") == "production":
         raise click.ClickException("C2B simulate exists only in the sandbox.")
     provider = get_provider()
-    body = {"ShortCode": provider.shortcode, "CommandID": "CustomerPayBillOnline",
-            "Amount": amount, "Msisdn": phone, "BillRefNumber": account}
     try:
-        answer = provider._call(lambda: provider.http.post(
-            "/mpesa/c2b/v1/simulate", json=body,
-            headers={"Authorization": f"Bearer {provider.tokens.get_token()}"}))
+        answer = provider.simulate_c2b(account=account, amount=amount, phone=phone)
     except ProviderError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Daraja: {answer.get('ResponseDescription')}")

@@ -284,6 +284,15 @@ class DarajaProvider:
         return {"ResponseCode": str(response.ResponseCode),
                 "ResponseDescription": response.ResponseDescription}
 
+    def simulate_c2b(self, *, account: str, amount: int, phone: str) -> dict:
+        """Sandbox only: pay ``amount`` shillings to the paybill from ``phone`` with
+        ``account`` typed as the account; Daraja's answer."""
+        body = {"ShortCode": self.shortcode, "CommandID": "CustomerPayBillOnline",
+                "Amount": amount, "Msisdn": phone, "BillRefNumber": account}
+        return self._call(lambda: self.http.post(
+            "/mpesa/c2b/v1/simulate", json=body,
+            headers={"Authorization": f"Bearer {self.tokens.get_token()}"}))
+
     def transaction_status(self, *, receipt_code: str, result_url: str,
                            timeout_url: str) -> AsyncAccepted:
         """Ask Daraja to confirm a receipt code; the answer is POSTed to ``result_url``."""

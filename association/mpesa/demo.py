@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
+from association.core.time import NAIROBI, utcnow
 from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod
 from association.mpesa.models import (
@@ -23,7 +24,6 @@ from association.mpesa.models import (
     UnknownAccountAction,
 )
 from association.mpesa.transactions import put_in_suspense
-from association.types import NAIROBI, utcnow
 
 SHORTCODE = "174379"
 

@@ -5,11 +5,11 @@ from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from association.core.time import today_in_nairobi
 from association.forms import BaseForm
 from association.i18n import choices
 from association.mpesa.imports import MAX_SMS_CHARS
 from association.mpesa.suspense import REASON_MAX, REASON_MIN
-from association.types import today_in_nairobi
 
 
 class SmsForm(BaseForm):

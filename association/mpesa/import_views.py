@@ -7,10 +7,10 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from association.auth.permissions import permission_required
+from association.core.money import format_kes
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import Payment
-from association.money import format_kes
 from association.mpesa import imports
 from association.mpesa import suspense as suspense_service
 from association.mpesa.import_forms import (

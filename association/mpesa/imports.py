@@ -13,40 +13,32 @@ Each new receipt code becomes an ``MpesaTransaction`` (source ``sms`` or
 receipt), without one it waits in suspense for the treasurer.
 """
 
-import csv
 import hashlib
-import io
 import json
 import re
-import secrets
-import time
-import warnings
-import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from association.core.money import AmountError, exact_cents, to_cents
+from association.core.tabular import ReadErrors, Staging, csv_rows, xlsx_rows
+from association.core.time import MPESA_ZONE, NAIROBI, to_utc, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import Payment, Receipt
 from association.ledger.services import normalise_mpesa_code
 from association.members.models import Member
-from association.money import AmountError, to_cents
 from association.mpesa.matching import MAX_REFERENCE, Match, current_index
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from association.mpesa.suspense import SuspenseError, find_member
 from association.mpesa.transactions import credit_transaction, known_codes, put_in_suspense
-from association.types import NAIROBI, utcnow
 
 #: How long a staged import waits for its confirmation.
-STAGE_SECONDS = 24 * 60 * 60
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: The most pasted text read at once (about 1,000 messages).
 MAX_SMS_CHARS = 200_000
 #: The most statement rows read (a busy paybill's year is about 10,000).
@@ -164,10 +156,6 @@ class Parsed:
             self.seen.add(tx.receipt_code)
 
 
-def _nairobi_to_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=NAIROBI).astimezone(UTC).replace(tzinfo=None)
-
-
 def _check_moment(moment: datetime | None) -> str | None:
     """The skip reason for an impossible time, else None."""
     if moment is None:
@@ -218,12 +206,12 @@ def _sms_moment(match: re.Match) -> datetime | None:
         local = datetime(year, int(month), int(day), hour, int(minute), int(second or 0))
     except ValueError:
         return None
-    return _nairobi_to_utc(local)
+    return to_utc(local, MPESA_ZONE)
 
 
 def _payer(segment: str) -> tuple[str | None, str | None, str | None]:
     """(E.164 phone, phone as shown, name) from the text after "from"."""
-    from association.mpesa.matching import _clean_phone
+    from association.mpesa.matching import payer_phone
 
     phone_match = _SMS_PHONE.search(segment)
     shown = phone_match.group(1) if phone_match else None
@@ -231,7 +219,7 @@ def _payer(segment: str) -> tuple[str | None, str | None, str | None]:
     if phone_match:
         name = (segment[: phone_match.start()] + " " + segment[phone_match.end():])
     name = " ".join(name.replace("-", " ").split()).strip(" .,")
-    return (_clean_phone(shown) if shown else None), shown, (name[:120] or None)
+    return (payer_phone(shown) if shown else None), shown, (name[:120] or None)
 
 
 def _one_sms(number: int, code: str, body: str) -> ImportedTx | str:
@@ -374,7 +362,7 @@ def _statement_moment(value) -> datetime | None:
                 continue
         if local is None:
             return None
-    return _nairobi_to_utc(local)
+    return to_utc(local, MPESA_ZONE)
 
 
 def _money(value) -> int | None:
@@ -382,12 +370,7 @@ def _money(value) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            return None
-        cents = int((amount * 100).to_integral_value())
-        return cents if amount * 100 == cents and cents != 0 else None
+        return exact_cents(value) or None
     text = _cell(value).replace("KES", "").replace("Ksh", "").replace(" ", "")
     negative = text.startswith("-") or (text.startswith("(") and text.endswith(")"))
     text = text.strip("-()")
@@ -426,67 +409,17 @@ def _sniff(content: bytes) -> str:
     return "csv"
 
 
-def _decode(content: bytes) -> str:
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return content.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return content.decode("latin-1")
-
-
-def _csv_rows(content: bytes):
-    text = _decode(content)
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    delimiter = max(counts, key=counts.get) if max(counts.values()) else ","
-    # strict: a quote left open would otherwise swallow every row after it, silently.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    number = 0
-    try:
-        for number, row in enumerate(reader, start=1):
-            yield number, row[:MAX_COLUMNS]
-    except csv.Error:
-        raise ImportFileError(_l("The file could not be read as CSV (near row %(row)d).",
-                                 row=number + 1)) from None
-
-
-def _xlsx_rows(content: bytes):
-    from openpyxl import load_workbook
-
-    unreadable = ImportFileError(_l(
+#: The statement importer's words for a file that cannot be read.
+_READ_ERRORS = ReadErrors(
+    not_text=lambda: ImportFileError(_l(
+        "This is not a statement file. Upload the CSV or Excel (.xlsx) file exported "
+        "from the M-PESA org portal.")),
+    bad_csv=lambda row: ImportFileError(_l(
+        "The file could not be read as CSV (near row %(row)d).", row=row)),
+    bad_xlsx=lambda: ImportFileError(_l(
         "This file is not a readable Excel (.xlsx) file. Open it in Excel and save it again "
-        "as Excel Workbook (.xlsx) or CSV."))
-    if not zipfile.is_zipfile(io.BytesIO(content)):
-        raise unreadable
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a malformed workbook
-        raise unreadable from None
-    try:
-        if not workbook.worksheets:
-            raise unreadable
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for number, row in enumerate(
-                        sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
-                    yield number, list(row)
-        except ImportFileError:
-            raise
-        except Exception:
-            raise unreadable from None
-    finally:
-        workbook.close()
+        "as Excel Workbook (.xlsx) or CSV.")),
+)
 
 
 def _find_columns(header: list) -> dict[str, int]:
@@ -516,7 +449,8 @@ def parse_statement(filename: str, content: bytes) -> Parsed:
             needed columns, or too many rows.
     """
     kind = _sniff(content)
-    rows = _xlsx_rows(content) if kind == "xlsx" else _csv_rows(content)
+    read = xlsx_rows if kind == "xlsx" else csv_rows
+    rows = read(content, MAX_COLUMNS, _READ_ERRORS)
     parsed = Parsed(TransactionSource.STATEMENT, filename=Path(filename or "").name[:120])
     columns = None
     for number, row in rows:
@@ -591,25 +525,14 @@ def _statement_row(parsed: Parsed, columns: dict, number: int, row: list) -> Non
 # --- Keeping an import between preview and confirmation ------------------------------------
 
 
-def _staging_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"]) / "mpesa-imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _purge_old(folder: Path, now: float) -> None:
-    for path in folder.iterdir():
-        try:
-            if path.is_file() and now - path.stat().st_mtime > STAGE_SECONDS:
-                path.unlink()
-        except FileNotFoundError:
-            continue
+_STAGING = Staging("mpesa-imports")
 
 
 def _stage_path(token: str) -> Path:
-    if not isinstance(token, str) or not TOKEN_RE.match(token):
+    path = _STAGING.path(token, "json")
+    if path is None:
         raise _gone()
-    return _staging_dir() / f"{token}.json"
+    return path
 
 
 def _gone() -> ImportFileError:
@@ -626,16 +549,11 @@ def stage(parsed: Parsed, user_id: int) -> str:
     """
     if not parsed.items and not parsed.skipped:
         raise ImportFileError(_l("No M-Pesa payment was found in it."))
-    folder = _staging_dir()
-    now = time.time()
-    _purge_old(folder, now)
-    token = secrets.token_urlsafe(24)
-    data = {"user_id": user_id, "kind": parsed.kind.value, "filename": parsed.filename,
-            "staged_at": now, "items": [item.to_json() for item in parsed.items],
+    token = _STAGING.new_token()
+    data = {**_STAGING.owner(user_id), "kind": parsed.kind.value, "filename": parsed.filename,
+            "items": [item.to_json() for item in parsed.items],
             "skipped": [asdict(s) for s in parsed.skipped]}
-    path = folder / f"{token}.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
-    path.chmod(0o600)
+    _STAGING.write(_stage_path(token), json.dumps(data).encode())
     return token
 
 
@@ -648,7 +566,7 @@ def load(token: str, user_id: int) -> Parsed:
     path = _stage_path(token)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data["user_id"] != user_id or time.time() - data["staged_at"] > STAGE_SECONDS:
+        if not _STAGING.is_theirs(data, user_id):
             raise _gone()
         parsed = Parsed(TransactionSource(data["kind"]), filename=data.get("filename"))
         parsed.items = [ImportedTx.from_json(item) for item in data["items"]]

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core.phones import InvalidPhoneError, normalise_phone
 from association.extensions import db
 from association.members.models import Member, MemberStatus
-from association.phones import InvalidPhoneError, normalise_phone
 
 #: Member numbers as people type them, once spaces, dashes and dots are gone.
 _NUMBER_RE = re.compile(r"^([A-Z]{2,6})?(\d{1,7})$")
@@ -95,7 +95,7 @@ def _phone_hashes(phone_e164: str) -> set[str]:
     return {hashlib.sha256(form.encode("ascii")).hexdigest() for form in forms}
 
 
-def _clean_phone(text: str | None) -> str | None:
+def payer_phone(text: str | None) -> str | None:
     """A payer's phone in E.164, or None when absent, masked or not a phone."""
     text = (text or "").strip()
     compact = _SEPARATORS_RE.sub("", text)
@@ -207,7 +207,7 @@ class MemberIndex:
                     number=reference.strip()[:MAX_REFERENCE])), False
             return None, False  # another prefix ("HSE 12"): not a member number
         if _PHONE_RE.match(compact):
-            phone = _clean_phone(compact)
+            phone = payer_phone(compact)
             member_id = self.phone_id(phone) if phone else None
             if member_id is not None:
                 return Match(member_id, MatchedBy.ACCOUNT_PHONE), False
@@ -242,7 +242,7 @@ class MemberIndex:
 
     def payer(self, phone: str | None, hashed: str | None) -> Match:
         """The member whose phone paid: by the number when shown, else by its hash."""
-        phone_e164 = _clean_phone(phone)
+        phone_e164 = payer_phone(phone)
         if phone_e164 and (member_id := self.phone_id(phone_e164)) is not None:
             return Match(member_id, MatchedBy.PAYER_PHONE)
         hashed = (hashed or "").strip()
@@ -252,7 +252,7 @@ class MemberIndex:
                 return Match(member_id, MatchedBy.PAYER_HASH)
         else:
             # Some payloads (the sandbox, older shortcodes) carry the plain number.
-            phone_e164 = _clean_phone(hashed)
+            phone_e164 = payer_phone(hashed)
             if phone_e164 and (member_id := self.phone_id(phone_e164)) is not None:
                 return Match(member_id, MatchedBy.PAYER_PHONE)
         return NO_MATCH

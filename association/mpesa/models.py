@@ -8,34 +8,46 @@ it is confirmed and matched to a member; until then it waits, visible to the
 treasurer, as ``unconfirmed`` or in ``suspense``.
 """
 
-import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import cents, created_at, intpk, str_enum
+from association.core.enums import LabelledEnum
+from association.core.time import utcnow
 from association.extensions import db
-from association.types import cents, created_at, intpk, str_enum, utcnow
 
 
-class TransactionSource(enum.StrEnum):
+class TransactionSource(LabelledEnum):
     """How the transaction reached us."""
 
-    STK = "stk"  # STK push callback
-    C2B = "c2b"  # paybill/till confirmation callback
-    SMS = "sms"  # pasted confirmation SMS
-    STATEMENT = "statement"  # uploaded M-Pesa statement
-    MANUAL = "manual"  # the treasurer typed it as an M-Pesa payment
+    # STK push callback
+    STK = "stk", _l("M-Pesa prompt (STK push)")
+    # paybill/till confirmation callback
+    C2B = "c2b", _l("Paybill / till")
+    # pasted confirmation SMS
+    SMS = "sms", _l("Pasted SMS")
+    # uploaded M-Pesa statement
+    STATEMENT = "statement", _l("M-Pesa statement")
+    # the treasurer typed it as an M-Pesa payment
+    MANUAL = "manual", _l("Typed by the treasurer")
 
 
-class TransactionStatus(enum.StrEnum):
+class TransactionStatus(LabelledEnum):
     """Where the money stands."""
 
-    UNCONFIRMED = "unconfirmed"  # not yet verified with Daraja (amount, shortcode, query)
-    SUSPENSE = "suspense"  # genuine, but matches no member: waits for the treasurer
-    CREDITED = "credited"  # a ledger payment with a receipt exists
-    REFUND = "refund"  # the treasurer marked it for refund, with a reason
-    REJECTED = "rejected"  # failed verification (forged, wrong amount or shortcode)
+    # not yet verified with Daraja (amount, shortcode, query)
+    UNCONFIRMED = "unconfirmed", _l("Waiting for confirmation")
+    # genuine, but matches no member: waits for the treasurer
+    SUSPENSE = "suspense", _l("In suspense (no member)")
+    # a ledger payment with a receipt exists
+    CREDITED = "credited", _l("Credited")
+    # the treasurer marked it for refund, with a reason
+    REFUND = "refund", _l("To be refunded")
+    # failed verification (forged, wrong amount or shortcode)
+    REJECTED = "rejected", _l("Rejected")
 
 
 class MpesaTransaction(db.Model):
@@ -90,14 +102,19 @@ class MpesaTransaction(db.Model):
 # --- STK push requests, the callback inbox, settings (Daraja client side) ----
 
 
-class StkStatus(enum.StrEnum):
+class StkStatus(LabelledEnum):
     """Where an STK push prompt stands."""
 
-    SENDING = "sending"  # recorded; the prompt is being sent to Daraja
-    PENDING = "pending"  # Daraja accepted it: the phone shows the prompt
-    PAID = "paid"  # the payment arrived and is credited (or waits for the treasurer)
-    FAILED = "failed"  # cancelled, timed out, insufficient funds, wrong PIN, ...
-    ERROR = "error"  # Daraja refused the request or could not be reached
+    # recorded; the prompt is being sent to Daraja
+    SENDING = "sending", _l("Sending")
+    # Daraja accepted it: the phone shows the prompt
+    PENDING = "pending", _l("Waiting for the payer")
+    # the payment arrived and is credited (or waits for the treasurer)
+    PAID = "paid", _l("Paid")
+    # cancelled, timed out, insufficient funds, wrong PIN, ...
+    FAILED = "failed", _l("Not paid")
+    # Daraja refused the request or could not be reached
+    ERROR = "error", _l("Could not be sent")
 
 
 class StkRequest(db.Model):
@@ -134,14 +151,14 @@ class StkRequest(db.Model):
     transaction = relationship("MpesaTransaction")
 
 
-class CallbackKind(enum.StrEnum):
+class CallbackKind(LabelledEnum):
     """Which of our callback addresses received the body."""
 
-    STK = "stk"
-    C2B_VALIDATION = "c2b_validation"
-    C2B_CONFIRMATION = "c2b_confirmation"
-    STATUS_RESULT = "status_result"
-    STATUS_TIMEOUT = "status_timeout"
+    STK = "stk", _l("Prompt result")
+    C2B_VALIDATION = "c2b_validation", _l("Paybill validation")
+    C2B_CONFIRMATION = "c2b_confirmation", _l("Paybill confirmation")
+    STATUS_RESULT = "status_result", _l("Transaction Status result")
+    STATUS_TIMEOUT = "status_timeout", _l("Transaction Status timeout")
 
 
 class CallbackInbox(db.Model):
@@ -168,11 +185,13 @@ class CallbackInbox(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
 
 
-class UnknownAccountAction(enum.StrEnum):
+class UnknownAccountAction(LabelledEnum):
     """What C2B validation answers for an account number that matches no member."""
 
-    SUSPENSE = "suspense"  # accept the money; it waits in suspense for the treasurer
-    REJECT = "reject"  # refuse it (C2B00012): the payer gets their money back at once
+    # accept the money; it waits in suspense for the treasurer
+    SUSPENSE = "suspense", _l("Accept them into suspense for the treasurer")
+    # refuse it (C2B00012): the payer gets their money back at once
+    REJECT = "reject", _l("Reject them (the payer keeps the money)")
 
 
 class MpesaSettings(db.Model):

@@ -12,8 +12,8 @@ from typing import Protocol
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from association.core.time import MPESA_ZONE
 from association.errors import DomainError
-from association.types import NAIROBI
 
 
 class ProviderError(DomainError):
@@ -169,4 +169,4 @@ def get_provider(app=None) -> PaymentProvider:
 
 def nairobi_timestamp(moment: datetime | None = None) -> str:
     """Daraja's Timestamp: YYYYMMDDHHmmss in Nairobi time (UTC servers get "Wrong credentials")."""
-    return (moment or datetime.now(NAIROBI)).astimezone(NAIROBI).strftime("%Y%m%d%H%M%S")
+    return (moment or datetime.now(MPESA_ZONE)).astimezone(MPESA_ZONE).strftime("%Y%m%d%H%M%S")

@@ -14,6 +14,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from association.audit.services import acting_as
+from association.core.time import utcnow
 from association.extensions import db
 from association.mpesa import callbacks
 from association.mpesa.models import (
@@ -26,7 +27,6 @@ from association.mpesa.models import (
 )
 from association.mpesa.provider import is_enabled, status_query_enabled
 from association.mpesa.stk import refresh_request
-from association.types import utcnow
 
 STK_PENDING_AFTER = timedelta(minutes=2)
 #: A prompt recorded but never sent (the process died in between) is given up after this.

@@ -31,9 +31,9 @@ import urllib.request
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
-NAIROBI = ZoneInfo("Africa/Nairobi")
+from association.core.time import MPESA_ZONE
+
 PUBLIC_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 
 #: Last four digits of the phone -> (ResultCode, ResultDesc).
@@ -48,7 +48,7 @@ LOST_CALLBACK = "9999"
 
 
 def _now_eat() -> datetime:
-    return datetime.now(NAIROBI)
+    return datetime.now(MPESA_ZONE)
 
 
 def _receipt_code() -> str:
@@ -204,7 +204,7 @@ class DarajaSandboxHandler(BaseHTTPRequestHandler):
         shortcode = str(body.get("BusinessShortCode", ""))
         timestamp = str(body.get("Timestamp", ""))
         try:
-            stamp = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
+            stamp = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=MPESA_ZONE)
         except ValueError:
             self._error(400, "400.002.02", "Bad Request - Invalid Timestamp")
             return False

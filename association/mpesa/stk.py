@@ -13,9 +13,11 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from phonenumbers import carrier
 
+from association.core.phones import InvalidPhoneError, normalise_phone
+from association.core.time import month_start, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import member_balance, month_start, rate_for, schedule_for
+from association.ledger.services import member_balance, rate_for, schedule_for
 from association.members.models import Member, MemberStatus
 from association.mpesa.callbacks import callback_url, verify_stk
 from association.mpesa.models import (
@@ -26,8 +28,6 @@ from association.mpesa.models import (
     TransactionStatus,
 )
 from association.mpesa.provider import ProviderError, get_provider
-from association.phones import InvalidPhoneError, normalise_phone
-from association.types import today_in_nairobi, utcnow
 
 #: Whole shillings: Daraja refuses decimals. The upper bound is M-Pesa's per-payment limit.
 MIN_SHILLINGS = 1

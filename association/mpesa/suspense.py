@@ -19,10 +19,17 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from association.audit.services import log_event
+from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
+from association.core.time import nairobi_date, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import JournalEntry
-from association.ledger.services import is_closed, normalise_mpesa_code, reverse_entry, void_receipt
+from association.ledger.services import (
+    is_closed,
+    normalise_mpesa_code,
+    reverse_entry,
+    void_receipt,
+)
 from association.members.models import Member
 from association.members.services import MemberNotFoundError, get_member_by_number
 from association.mpesa.matching import Match, current_index
@@ -31,11 +38,8 @@ from association.mpesa.transactions import (
     TransactionError,
     clear_suspense,
     credit_transaction,
-    nairobi_date,
     post_into_suspense,
 )
-from association.phones import InvalidPhoneError, looks_like_phone, normalise_phone
-from association.types import today_in_nairobi, utcnow
 
 #: Shortest and longest reason for a refund, and longest note on an assignment.
 REASON_MIN, REASON_MAX = 3, 300

@@ -15,11 +15,12 @@ M-Pesa / Cr the member's dues or credit): the M-Pesa cash book shows the money
 once, net, and the member's statement and receipt are those of any payment.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core.time import nairobi_date, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, JournalEntry, Payment, PaymentMethod, Side
@@ -33,16 +34,10 @@ from association.ledger.services import (
 )
 from association.members.models import Member
 from association.mpesa.models import MpesaTransaction, TransactionStatus
-from association.types import NAIROBI, today_in_nairobi
 
 
 class TransactionError(DomainError):
     """An M-Pesa transaction cannot take this step."""
-
-
-def nairobi_date(moment: datetime) -> date:
-    """The Nairobi calendar day of a naive-UTC timestamp."""
-    return moment.replace(tzinfo=UTC).astimezone(NAIROBI).date()
 
 
 def known_codes(codes) -> set[str]:

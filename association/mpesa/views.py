@@ -19,12 +19,13 @@ from sqlalchemy.orm import selectinload
 
 from association.audit.services import acting_as
 from association.auth.permissions import login_only, permission_required, public
+from association.core.money import AmountError, format_kes, to_cents
+from association.core.time import utcnow
 from association.errors import DomainError
 from association.extensions import csrf, db, limiter
 from association.i18n import choices, current_language
 from association.members.models import Member
 from association.members.services import MemberNotFoundError, get_member_by_number
-from association.money import AmountError, format_kes, to_cents
 from association.mpesa import (
     callbacks,
     models,  # noqa: F401 - the app and migrations see the tables
@@ -46,7 +47,6 @@ from association.mpesa.provider import (
     get_provider,
     status_query_enabled,
 )
-from association.types import utcnow
 
 bp = Blueprint("mpesa", __name__)
 

@@ -4,9 +4,9 @@ import click
 from flask.cli import AppGroup
 
 from association.audit.services import acting_as
+from association.core.time import parse_month
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import parse_month
 from association.members.services import list_zones
 from association.patrols import services
 

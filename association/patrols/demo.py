@@ -8,9 +8,10 @@ from datetime import datetime, time, timedelta
 import sqlalchemy as sa
 
 from association.auth.models import User
+from association.core.time import month_end, month_start, now_in_nairobi
 from association.extensions import db
 from association.ledger.models import PaymentMethod
-from association.ledger.services import is_closed, month_end, month_start
+from association.ledger.services import is_closed
 from association.members.models import MemberStatus
 from association.members.services import list_zones
 from association.patrols import services, stipends
@@ -95,7 +96,7 @@ def seed_patrols(members, today, rng) -> dict:
 
     # Attendance for every shift that has ended: most turn up, and when someone cannot,
     # the coordinator usually finds a replacement, so most nights stay covered.
-    now = services.now_in_nairobi()
+    now = now_in_nairobi()
     by_id = {p.id: p for p in patrollers}
     done = db.session.scalars(sa.select(Assignment).where(
         Assignment.ends_at <= now).order_by(Assignment.night, Assignment.id)).all()

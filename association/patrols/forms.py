@@ -22,9 +22,9 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from association.core.money import AmountError, to_cents
 from association.forms import BaseForm, optional_int
 from association.i18n import choices, enum_choices
-from association.money import AmountError, to_cents
 from association.patrols.models import IncidentAction, IncidentCategory
 from association.patrols.services import WEEKDAYS
 

@@ -7,9 +7,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
+from association.core.time import NAIROBI
 from association.extensions import db
 from association.patrols.models import Assignment, Attendance, Patroller
-from association.types import NAIROBI
 
 #: How far back and ahead the feed reaches.
 PAST_DAYS = 31
@@ -38,7 +38,7 @@ def feed(patroller: Patroller, association: str, host: str, language: str,
         cal.add("version", "2.0")
         cal.add("calscale", "GREGORIAN")
         cal.add("x-wr-calname", _("Patrol shifts · %(association)s", association=association))
-        cal.add("x-wr-timezone", "Africa/Nairobi")
+        cal.add("x-wr-timezone", NAIROBI.key)
         for a in shifts_for(patroller, today):
             event = Event()
             event.add("uid", f"patrol-shift-{a.id}-{patroller.id}@{host}")

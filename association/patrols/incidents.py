@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from association.audit.services import log_event
+from association.core.phones import InvalidPhoneError, normalise_phone
+from association.core.time import now_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.members.models import Zone
@@ -27,8 +29,6 @@ from association.patrols.models import (
     IncidentCategory,
     IncidentRevision,
 )
-from association.patrols.services import now_in_nairobi
-from association.phones import InvalidPhoneError, normalise_phone
 
 #: Categories that are always major crimes (violence, sexual offences).
 MAJOR_CATEGORIES = frozenset({IncidentCategory.ASSAULT, IncidentCategory.GBV})

@@ -5,9 +5,9 @@ date of its evening: the 01:00-05:00 shift of the night of Tuesday 3 March
 starts on Wednesday 4 March at 01:00 and still belongs to the night of 3 March.
 """
 
-import enum
 from datetime import date, datetime, time
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -20,42 +20,45 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from association.core.db import cents, created_at, intpk, str_enum
+from association.core.enums import LabelledEnum
+from association.core.time import utcnow
 from association.extensions import db
-from association.types import cents, created_at, intpk, str_enum, utcnow
 
 
-class Attendance(enum.StrEnum):
-    PRESENT = "present"
-    ABSENT = "absent"
-    EXCUSED = "excused"
-    REPLACED = "replaced"
+class Attendance(LabelledEnum):
+    PRESENT = "present", _l("Present")
+    ABSENT = "absent", _l("Absent")
+    EXCUSED = "excused", _l("Excused")
+    REPLACED = "replaced", _l("Replaced")
 
 
-class SwapStatus(enum.StrEnum):
-    OFFERED = "offered"
-    PENDING = "pending"  # taken; waits for the coordinator
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
+class SwapStatus(LabelledEnum):
+    OFFERED = "offered", _l("Offered")
+    # taken; waits for the coordinator
+    PENDING = "pending", _l("Waiting for the coordinator")
+    APPROVED = "approved", _l("Approved")
+    REJECTED = "rejected", _l("Refused")
+    CANCELLED = "cancelled", _l("Withdrawn")
 
 
-class IncidentCategory(enum.StrEnum):
-    HOUSE_BREAKIN = "house_breakin"
-    BUSINESS_BREAKIN = "business_breakin"
-    MUGGING = "mugging"
-    SNATCH_THEFT = "snatch_theft"
-    ASSAULT = "assault"
-    GBV = "gbv"
-    FIRE = "fire"
-    OTHER = "other"
+class IncidentCategory(LabelledEnum):
+    HOUSE_BREAKIN = "house_breakin", _l("House break-in")
+    BUSINESS_BREAKIN = "business_breakin", _l("Business break-in")
+    MUGGING = "mugging", _l("Mugging")
+    SNATCH_THEFT = "snatch_theft", _l("Snatch theft")
+    ASSAULT = "assault", _l("Assault")
+    GBV = "gbv", _l("Gender-based violence")
+    FIRE = "fire", _l("Fire")
+    OTHER = "other", _l("Other")
 
 
-class IncidentAction(enum.StrEnum):
-    WARNED = "warned"
-    SPOKE_TO_FAMILY = "spoke_to_family"
-    MEDIATED = "mediated"
-    TO_CHIEF = "to_chief"
-    TO_POLICE = "to_police"
+class IncidentAction(LabelledEnum):
+    WARNED = "warned", _l("Warned")
+    SPOKE_TO_FAMILY = "spoke_to_family", _l("Spoke to the family")
+    MEDIATED = "mediated", _l("Mediated")
+    TO_CHIEF = "to_chief", _l("Took the person to the chief")
+    TO_POLICE = "to_police", _l("Handed to the police")
 
 
 class PatrolSettings(db.Model):

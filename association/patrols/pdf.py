@@ -22,8 +22,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from association.fonts import BUILTIN_FONTS, document_fonts, fold_for_latin1
-from association.money import format_kes
+from association.core.money import format_kes
+from association.core.pdf import BUILTIN_FONTS, document_fonts, fold_for_latin1, grid_style
 from association.patrols.models import Attendance
 
 
@@ -50,14 +50,7 @@ def _p(text, style) -> Paragraph:
 
 def _table(rows, widths, header=True) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
-    table.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")) if header else
-        ("BACKGROUND", (0, 0), (0, 0), colors.white),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-    ]))
+    table.setStyle(grid_style(header))
     return table
 
 

@@ -4,7 +4,6 @@ Times are Nairobi wall-clock times. A night is the date of its evening; see
 :func:`association.patrols.roster.shift_times`.
 """
 
-import calendar
 import csv
 import io
 import itertools
@@ -19,11 +18,12 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
-from association.database import one_row
+from association.core.db import one_row
+from association.core.money import MAX_CENTS
+from association.core.time import month_nights, now_in_nairobi, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.members.models import Member, MemberStatus, Zone
-from association.money import MAX_CENTS
 from association.patrols import roster as gen
 from association.patrols.models import (
     Assignment,
@@ -38,7 +38,6 @@ from association.patrols.models import (
     Swap,
     SwapStatus,
 )
-from association.types import NAIROBI, today_in_nairobi, utcnow
 
 #: The longest shift accepted, in hours.
 MAX_SHIFT_HOURS = 12
@@ -52,16 +51,6 @@ class PatrolError(DomainError):
 
 class IneligibleError(PatrolError):
     """The patroller cannot take that shift under the hard rules."""
-
-
-def now_in_nairobi() -> datetime:
-    """Nairobi wall-clock time now, without tzinfo (as shift times are stored)."""
-    return datetime.now(NAIROBI).replace(tzinfo=None)
-
-
-def month_nights(month: date) -> list[date]:
-    days = calendar.monthrange(month.year, month.month)[1]
-    return [date(month.year, month.month, d) for d in range(1, days + 1)]
 
 
 WEEKDAYS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
@@ -814,7 +803,7 @@ def shift_assignments(night: date, template_id: int) -> list[Assignment]:
 # --- Swaps --------------------------------------------------------------------
 
 
-def _assignment_of(patroller: Patroller, assignment_id: int) -> Assignment | None:
+def assignment_of(patroller: Patroller, assignment_id: int) -> Assignment | None:
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None or assignment.patroller_id != patroller.id:
         return None

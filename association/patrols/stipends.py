@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
+from association.core.time import month_end, today_in_nairobi
 from association.extensions import db
 from association.ledger.expenses import approve_expense, record_expense, reject_expense
 from association.ledger.models import Expense, ExpenseStatus, JournalEntry, PaymentMethod
-from association.ledger.services import ClosedPeriodError, account, check_open, month_end
+from association.ledger.services import ClosedPeriodError, account, check_open
 from association.members.models import Member
 from association.patrols.models import Patroller, PatrolSettings, StipendLine, StipendRun
 from association.patrols.services import PatrolError, attended_shifts, settings
-from association.types import today_in_nairobi
 
 #: How stipends may be paid out.
 STIPEND_METHODS = (PaymentMethod.CASH, PaymentMethod.MPESA)

@@ -21,15 +21,21 @@ from sqlalchemy.exc import IntegrityError
 
 from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required, public
+from association.core.money import format_kes, to_cents
+from association.core.time import (
+    month_end,
+    month_start,
+    now_in_nairobi,
+    parse_month,
+    today_in_nairobi,
+)
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_choices, enum_label
 from association.ledger.models import PaymentMethod
-from association.ledger.services import month_end, month_start, parse_month
 from association.meetings.services import minutes_awaiting_comment
 from association.members.models import Zone
 from association.members.services import MemberNotFoundError, get_member_by_number, list_zones
-from association.money import format_kes, to_cents
 from association.patrols import (
     forms,
     models,  # noqa: F401  (the app and migrations see the tables)
@@ -52,7 +58,6 @@ from association.patrols.models import (
 from association.patrols.pdf import payout_pdf, roster_pdf
 from association.patrols.public import safe_count
 from association.profile.services import get_profile
-from association.types import today_in_nairobi
 from association.web import flash_form_errors
 
 bp = Blueprint("patrols", __name__, url_prefix="/patrols")
@@ -453,7 +458,7 @@ def _patroller_page(template: str, p: Patroller, form, own: bool):
         past=[a for a in shifts if a.night < today][-10:], offers=offers,
         open_offers=services.open_offers(p) if own else [],
         away_form=forms.AwayForm(formdata=None), offer_form=forms.OfferForm(formdata=None),
-        confirm_form=forms.ConfirmForm(), own=own, now=services.now_in_nairobi(),
+        confirm_form=forms.ConfirmForm(), own=own, now=now_in_nairobi(),
     )
 
 
@@ -545,7 +550,7 @@ def me_away_remove(away_id: int):
 def me_offer(assignment_id: int):
     """Offer one of my shifts to the other patrollers."""
     p = _own_or_404()
-    assignment = services._assignment_of(p, assignment_id)
+    assignment = services.assignment_of(p, assignment_id)
     if assignment is None:
         abort(404)
     form = forms.OfferForm()
@@ -712,7 +717,7 @@ def attendance(night: str):
             return redirect(url_for("patrols.attendance", night=night_date.isoformat()))
     return render_template(
         "patrols/attendance.html", night=night_date, rows=rows, form=form,
-        statuses=enum_choices(Attendance), now=services.now_in_nairobi(),
+        statuses=enum_choices(Attendance), now=now_in_nairobi(),
         replacements=services.patrollers(active_only=True),
     )
 

@@ -1,28 +1,31 @@
 """The association itself: one row, filled in at first-run setup."""
 
-import enum
-
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from association.core.db import created_at, intpk, str_enum
+from association.core.enums import LabelledEnum
 from association.extensions import db
-from association.types import created_at, intpk, str_enum
 
 
-class RegistrationBody(enum.StrEnum):
+class RegistrationBody(LabelledEnum):
     """Who registered the association, if anyone has."""
 
-    COMMUNITY_GROUPS = "community_groups"
-    SOCIAL_DEVELOPMENT = "social_development"
-    SOCIETIES = "societies"
-    NGO_BOARD = "ngo_board"
-    OTHER = "other"
-    UNREGISTERED = "unregistered"
+    COMMUNITY_GROUPS = "community_groups", _l("Community Groups Registration Act")
+    SOCIAL_DEVELOPMENT = (
+        "social_development",
+        _l("Department of Social Development (self-help group)"),
+    )
+    SOCIETIES = "societies", _l("Registrar of Societies")
+    NGO_BOARD = "ngo_board", _l("NGO / PBO Board")
+    OTHER = "other", _l("Other")
+    UNREGISTERED = "unregistered", _l("Not registered")
 
 
-class MpesaKind(enum.StrEnum):
-    PAYBILL = "paybill"
-    TILL = "till"
+class MpesaKind(LabelledEnum):
+    PAYBILL = "paybill", _l("Paybill")
+    TILL = "till", _l("Till (Buy Goods)")
 
 
 class AssociationProfile(db.Model):

@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 
+from association.core.phones import InvalidPhoneError, normalise_phone
 from association.errors import DomainError
 from association.extensions import db
 from association.members.models import Member
-from association.phones import InvalidPhoneError, normalise_phone
 from association.profile.models import AssociationProfile, MpesaKind, RegistrationBody
 
 SHORT_CODE_RE = re.compile(r"^[A-Z]{2,6}$")

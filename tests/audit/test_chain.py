@@ -244,8 +244,8 @@ def test_a_batch_insert_keeps_its_rows_in_order_and_never_cuts_a_value(app, setu
     travel as one array a column), each row is audited with its id, and a value too long
     for its column is refused (PostgreSQL) or kept whole (SQLite), never cut."""
     from association.audit.services import insert_audited
+    from association.core.time import utcnow
     from association.mpesa.models import CallbackInbox, CallbackKind
-    from association.types import utcnow
 
     def inbox_row(**values):
         return {"kind": CallbackKind.C2B_CONFIRMATION, "raw_body": b"{}", "remote_addr": None,

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from association.core.money import AmountError, format_kes, to_cents
 from association.extensions import db
 from association.ledger import services as L
 from association.ledger.models import (
@@ -21,7 +22,6 @@ from association.ledger.models import (
 from association.ledger.services import Line
 from association.members.models import Category, Member, MemberStatus
 from association.members.services import change_status, register_member
-from association.money import AmountError, format_kes, to_cents
 from tests.conftest import member_data
 from tests.ledger.conftest import EXAMPLE_RATES
 

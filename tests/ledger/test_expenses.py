@@ -15,6 +15,8 @@ from werkzeug.test import encode_multipart
 
 from association.audit.services import acting_as
 from association.auth.models import User
+from association.core.money import MAX_CENTS
+from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger import expenses
 from association.ledger.expenses import (
@@ -41,12 +43,9 @@ from association.ledger.services import (
     Line,
     account,
     close_month,
-    month_start,
     post_entry,
     trial_balance,
 )
-from association.money import MAX_CENTS
-from association.types import today_in_nairobi
 from tests.conftest import count
 
 # --- Files ----------------------------------------------------------------

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from association.audit.models import AuditEvent
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger import exports, reports
-from association.types import today_in_nairobi
 from tests.conftest import count
 from tests.ledger.test_reports import AWKWARD_MEMO, Books, build_books
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
+from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger.models import (
     DuesCharge,
@@ -16,15 +17,8 @@ from association.ledger.models import (
     PaymentMethod,
     Receipt,
 )
-from association.ledger.services import (
-    RateInput,
-    add_rate_schedule,
-    close_month,
-    member_balance,
-    month_start,
-)
+from association.ledger.services import RateInput, add_rate_schedule, close_month, member_balance
 from association.members.models import Category
-from association.types import today_in_nairobi
 from tests.conftest import count
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
+from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger.models import (
     ClosedMonth,
@@ -27,13 +28,11 @@ from association.ledger.services import (
     close_month,
     is_closed,
     member_balance,
-    month_start,
     record_payment,
     set_voluntary,
     settings,
 )
 from association.members.models import Category, Member
-from association.types import today_in_nairobi
 from tests.conftest import count
 
 OFFICIAL_READERS = ("chair", "treasurer", "secretary", "auditor")

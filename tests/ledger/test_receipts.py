@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from association.audit.services import acting_as
 from association.auth.models import User
+from association.core import pdf
 from association.extensions import db
 from association.ledger import receipts as R
 from association.ledger import services as L
@@ -135,7 +136,7 @@ def test_qr_codes_are_exactly_what_reportlab_makes():
     for url in urls:
         widget = QrCodeWidget(url, barLevel="M")
         widget.qr.make()
-        assert R._qr_modules(url) == [[bool(m) for m in row] for row in widget.qr.modules], url
+        assert pdf.qr_modules(url) == [[bool(m) for m in row] for row in widget.qr.modules], url
 
 
 def test_mask_scores_are_exactly_reportlabs():
@@ -148,7 +149,7 @@ def test_mask_scores_are_exactly_reportlabs():
         size, density = rng.choice((21, 25, 33, 41, 57)), rng.random()
         modules = [[rng.random() < density for _ in range(size)] for _ in range(size)]
         rows = ["".join("1" if dark else "0" for dark in row) for row in modules]
-        assert R._mask_penalty(rows) == QRUtil.getLostPoint(SimpleNamespace(modules=modules))
+        assert pdf._mask_penalty(rows) == QRUtil.getLostPoint(SimpleNamespace(modules=modules))
 
 
 def test_check_address_outside_a_request_is_what_a_request_would_build(app):
@@ -179,7 +180,7 @@ def test_qr_error_correction_is_exactly_what_reportlab_computes():
             qr = QrCodeWidget(text, barLevel=level).qr
             qr.version = qr.calculate_version()
             checked.add(qr.version)
-            assert R._qr_data(qr.version, qr.errorCorrectLevel, qr.dataList) == \
+            assert pdf._qr_data(qr.version, qr.errorCorrectLevel, qr.dataList) == \
                 QRCode.createData(qr.version, qr.errorCorrectLevel, qr.dataList), (length, level)
     assert len(checked) > 20
 

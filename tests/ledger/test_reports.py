@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from association.audit.services import acting_as
 from association.auth.models import User
+from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger import reports
 from association.ledger.models import EntrySource, PaymentMethod, Receipt, Side
@@ -21,14 +22,12 @@ from association.ledger.services import (
     add_rate_schedule,
     bill_month,
     close_month,
-    month_start,
     post_entry,
     record_payment,
     trial_balance,
     void_receipt,
 )
 from association.members.models import Category, Member
-from association.types import today_in_nairobi
 
 #: An expense memo that needs escaping everywhere: quotes, a newline, ";", "|", unicode.
 AWKWARD_MEMO = 'Posho ya "doria" — usiku\nwa Jumamosi; kikundi | 3 \\ ñ'

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import pytest
 
 from association.audit.services import acting_as
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.meetings import services as svc
 from association.meetings.models import AttendanceStatus, MeetingType
 from association.members.models import Gender, Member
-from association.types import today_in_nairobi
 
 
 def pdf_text(content: bytes, tmp_path) -> str:

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from association.core.phones import display_phone
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import DuesRate
 from association.meetings import governance
@@ -18,8 +20,6 @@ from association.meetings.models import (
     ResolutionRate,
 )
 from association.members.models import Member
-from association.phones import display_phone
-from association.types import today_in_nairobi
 from tests.meetings.conftest import pdf_text
 
 

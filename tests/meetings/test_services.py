@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from association.audit.services import acting_as
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import DuesRate
 from association.ledger.services import RateInput, schedule_for
@@ -29,7 +30,6 @@ from association.meetings.models import (
     ResolutionRate,
 )
 from association.members.models import Category, Member
-from association.types import today_in_nairobi
 from tests.conftest import count
 
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from association.audit.services import acting_as
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import DuesRate
 from association.meetings import services as svc
@@ -22,7 +23,6 @@ from association.meetings.models import (
     Resolution,
 )
 from association.members.models import Member
-from association.types import today_in_nairobi
 from tests.conftest import count
 from tests.meetings.conftest import pdf_text
 

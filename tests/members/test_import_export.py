@@ -23,11 +23,11 @@ from openpyxl import Workbook, load_workbook
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
 from association.auth.models import Role
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.members import register_io
 from association.members.models import Category, Gender, Member, MemberStatus
 from association.members.services import MemberFilters, mask_national_id, register_member
-from association.types import today_in_nairobi
 from tests.conftest import count, member_data
 
 HEADER = ["First name", "Other names", "Phone", "National ID", "Gender", "Year of birth",

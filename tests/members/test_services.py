@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from association.audit.services import acting_as
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.members.models import (
     Category,
@@ -33,7 +34,6 @@ from association.members.services import (
     update_member,
     withdraw_consent,
 )
-from association.types import today_in_nairobi
 from tests.conftest import count, member_data
 
 

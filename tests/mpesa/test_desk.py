@@ -78,8 +78,8 @@ def test_registering_while_daraja_is_down_says_so(app, web, people):
 
 
 def _unconfirmed(app, member_id=None, amount=5_000, code="TC57HAND01"):
+    from association.core.time import utcnow
     from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
-    from association.types import utcnow
 
     with app.app_context(), acting_as("test"):
         tx = MpesaTransaction(receipt_code=code, amount_cents=amount, transacted_at=utcnow(),

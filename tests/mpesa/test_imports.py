@@ -12,13 +12,13 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from association.audit.services import acting_as
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod, Receipt
 from association.ledger.services import record_payment
 from association.members.models import Member
 from association.mpesa import imports
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
-from association.types import today_in_nairobi
 from tests.conftest import count
 
 # Real Safaricom wordings (see DARAJA.md section 9); the codes and names are made up.

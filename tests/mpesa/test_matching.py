@@ -5,12 +5,12 @@ import hashlib
 import pytest
 
 from association.audit.services import acting_as
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.members.models import Member, MemberStatus
 from association.members.services import change_status, register_members
 from association.mpesa import matching
 from association.mpesa.matching import MatchedBy, find_match, match_member
-from association.types import today_in_nairobi
 from tests.conftest import member_data
 
 

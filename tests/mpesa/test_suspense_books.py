@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import (
     Account,
@@ -32,7 +33,6 @@ from association.members.models import Member
 from association.mpesa import callbacks, imports, suspense
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from association.mpesa.transactions import put_in_suspense
-from association.types import today_in_nairobi
 from tests.conftest import count
 
 # 2 November 2026, 10:30 in Nairobi.

@@ -5,12 +5,11 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from association.audit.services import acting_as
+from association.core.time import month_end, month_start, today_in_nairobi
 from association.extensions import db
-from association.ledger.services import month_end, month_start
 from association.members.models import Member, Zone
 from association.patrols import services
 from association.patrols.models import Patroller, ShiftTemplate
-from association.types import today_in_nairobi
 from tests.conftest import member_data
 
 EVENING = (time(21), time(1))

@@ -2,14 +2,13 @@
 
 from datetime import datetime, time, timedelta
 
+from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger.models import PaymentMethod
-from association.ledger.services import month_start
 from association.members.models import Member, Zone
 from association.patrols import services, stipends
 from association.patrols.incidents import IncidentData, record_incident
 from association.patrols.models import Attendance, IncidentCategory
-from association.types import today_in_nairobi
 
 
 def patrol_walk_values(other_member_id: int, zone_id: int) -> dict:

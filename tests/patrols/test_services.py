@@ -6,10 +6,11 @@ import pytest
 import sqlalchemy as sa
 
 from association.audit.services import acting_as
+from association.core.time import month_end, month_nights, today_in_nairobi
 from association.extensions import db
 from association.ledger.expenses import SelfApprovalError
 from association.ledger.models import ExpenseStatus, PaymentMethod, Posting, Side
-from association.ledger.services import ClosedPeriodError, account_id, close_month, month_end
+from association.ledger.services import ClosedPeriodError, account_id, close_month
 from association.members.models import MemberStatus
 from association.members.services import change_status, register_member
 from association.patrols import services, stipends
@@ -25,7 +26,6 @@ from association.patrols.models import (
 )
 from association.patrols.public import public_summary
 from association.patrols.services import IneligibleError, PatrolError
-from association.types import today_in_nairobi
 from tests.conftest import count, member_data
 from tests.patrols.conftest import (
     EVENING,
@@ -99,7 +99,7 @@ def test_generate_fills_every_shift_it_can_and_explains_the_rest(patrols):
     rows = _assignments(month)
     assert result.added == len(rows) > 0
     zone1 = [a for a in rows if a.zone_id == patrols.zone1.id]
-    nights = services.month_nights(month)
+    nights = month_nights(month)
     assert len(zone1) == len(nights) * 4  # ten volunteers: zone 1 fully covered
     short_zones = {s.slot.zone_id for s in result.shortages}
     assert short_zones == {patrols.zone2.id}  # four volunteers cannot cover 4 places a night
@@ -128,7 +128,7 @@ def test_shortages_from_today_count_the_nights_before_it(patrols):
     """Shifts held earlier in the week still count against a shift from today on: the weekly
     limit and the rest rule; an away period too. The roster page's shortages are the same."""
     month = next_month()
-    today = next(d for d in services.month_nights(month) if d.day >= 8 and d.weekday() == 6)
+    today = next(d for d in month_nights(month) if d.day >= 8 and d.weekday() == 6)
     limited, rested, away, _free = patrols.v2
     services.update_patroller(limited, True, 1, False)
     for person, night in ((limited, today - timedelta(days=6)),

@@ -13,6 +13,7 @@ from flask_babel import force_locale, gettext
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
 from association.auth.models import Role
+from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import Expense, ExpenseStatus
 from association.members.models import Member
@@ -30,7 +31,6 @@ from association.patrols.models import (
     Swap,
     SwapStatus,
 )
-from association.types import today_in_nairobi
 from tests.conftest import count
 from tests.patrols.conftest import (
     EVENING,

@@ -6,8 +6,10 @@ import phonenumbers
 from flask_babel import lazy_gettext as _l
 
 from association.errors import DomainError
+from config import Config
 
-DEFAULT_REGION = "KE"
+#: Where numbers written without a country code are from: the DEFAULT_PHONE_REGION setting.
+DEFAULT_REGION = Config.DEFAULT_PHONE_REGION
 
 
 class InvalidPhoneError(DomainError):
