@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from association.audit.services import acting_as
 from association.auth.models import User
-from association.core.time import month_start, today_in_nairobi
+from association.core.time import month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger import reports
 from association.ledger.models import EntrySource, PaymentMethod, Receipt, Side
@@ -130,7 +130,7 @@ def test_trial_balance_sums_to_zero_and_matches_the_hand_figures(app, books):
         assert report.figures == {"debit": 280000, "credit": 280000, "difference": 0}
         assert ("Debits equal credits", "Yes") in report.facts
         # At the end of the first month only its dues are in the books.
-        first = reports.trial_balance_report(books.months[0] + timedelta(days=30))
+        first = reports.trial_balance_report(month_end(books.months[0]))
         assert first.figures["debit"] == first.figures["credit"] == 5000 + 5000 + 60000
 
 
@@ -146,8 +146,9 @@ def test_income_and_expenditure_and_financial_position(app, books):
         assert fp.figures == {"assets": 250000, "liabilities": 0, "fund": 0, "surplus": 250000}
         assert fp.figures["assets"] == (fp.figures["liabilities"] + fp.figures["fund"]
                                         + fp.figures["surplus"])
-        # The day before the fourth month's dues were charged, the landlord's 200 was credit.
-        before = reports.financial_position(books.months[3] + timedelta(days=29))
+        # The day before the fourth month's dues were charged (on its last day), the
+        # landlord's 200 was credit.
+        before = reports.financial_position(month_end(books.months[3]) - timedelta(days=1))
         assert before.figures["liabilities"] == 20000
         assert before.figures["assets"] == (before.figures["liabilities"]
                                             + before.figures["surplus"])
