@@ -23,9 +23,9 @@ from association.auth.services import create_user
 from association.extensions import db
 from association.members.models import Category, Gender
 from association.members.services import MemberData, register_member, save_zone
-from association.mpesa.callbacks import wait_for_drain
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, save_profile
+from association.worker import run_steps
 from config import TestingConfig
 
 PASSWORD = "mtaani-demo"
@@ -78,14 +78,22 @@ def upload_dir(tmp_path_factory):
 
 
 class ClosingClient(FlaskClient):
-    """Closes each response as a server does once it is sent, and waits for the work the
-    app starts then (M-Pesa callbacks are processed by a drainer thread after their
-    acknowledgement), so that it is done when the request returns."""
+    """Closes each response as a server does once it is sent, then does what the worker
+    process (``flask worker``) would do next: its steps, until nothing is waiting (the
+    M-Pesa callbacks a request stored are processed), so that it is done when the
+    request returns. A response not buffered gets its turn when it is closed."""
 
     def open(self, *args, buffered=True, **kwargs):
         response = super().open(*args, buffered=buffered, **kwargs)
-        assert wait_for_drain(self.application, 60), "the M-Pesa drainer did not finish"
+        if buffered:
+            self._work()
+        else:
+            response.call_on_close(self._work)
         return response
+
+    def _work(self) -> None:
+        with self.application.app_context():
+            run_steps()
 
 
 @pytest.fixture
