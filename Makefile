@@ -1,5 +1,6 @@
 # Developer entry points. From a fresh clone only python3 is needed:
 #   make run    create .venv, install, migrate, load the demo once, serve on 127.0.0.1:5000
+#               with the worker (flask worker) and the local M-Pesa sandbox
 #   make test   the whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set
 # `make help` lists every target.
 
@@ -37,7 +38,7 @@ E2E_ARGS ?=
 
 .PHONY: run test e2e e2e-full install lock translations extract db-upgrade bench lint clean help
 
-## run: install, compile translations, migrate, seed the demo on first run, serve (with the local M-Pesa sandbox)
+## run: install, compile translations, migrate, seed the demo on first run, serve (with the worker and the local M-Pesa sandbox)
 run: install translations
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
@@ -46,12 +47,14 @@ run: install translations
 	@echo "  $(DEMO_USERS)"
 	@echo "Local M-Pesa (Daraja) sandbox on http://127.0.0.1:$(SANDBOX_PORT)/: log in as"
 	@echo "  'member' and choose 'Pay by M-Pesa' (phones ending 1032 cancel, 1037 time out)."
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops both)"
+	@echo "The worker (flask worker) processes M-Pesa callbacks beside the app."
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops all three)"
 	@echo
-	@$(FLASK) mpesa sandbox --port $(SANDBOX_PORT) --quiet & sandbox=$$!; \
-	trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
-	PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
-	MPESA_BASE_URL="$${MPESA_BASE_URL:-http://127.0.0.1:$(SANDBOX_PORT)}" \
+	@export PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
+	MPESA_BASE_URL="$${MPESA_BASE_URL:-http://127.0.0.1:$(SANDBOX_PORT)}"; \
+	$(FLASK) mpesa sandbox --port $(SANDBOX_PORT) --quiet & sandbox=$$!; \
+	$(FLASK) worker & worker=$$!; \
+	trap 'kill $$sandbox $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 ## test: the suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set

@@ -95,6 +95,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from association.audit.views import bp as audit_bp
     from association.auth.views import bp as auth_bp
+    from association.health import bp as health_bp
     from association.ledger.expense_views import bp as expenses_bp
     from association.ledger.receipt_views import bp as receipts_bp
     from association.ledger.report_views import bp as reports_bp
@@ -108,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     from association.views import bp as core_bp
 
     app.register_blueprint(core_bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(members_bp)
@@ -252,6 +254,7 @@ def register_commands(app: Flask) -> None:
     from association.meetings.cli import meetings_cli
     from association.mpesa.cli import mpesa_cli
     from association.patrols.cli import patrols_cli
+    from association.worker import worker_command
 
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
@@ -260,3 +263,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(mpesa_cli)
     app.cli.add_command(patrols_cli)
     app.cli.add_command(meetings_cli)
+    app.cli.add_command(worker_command)

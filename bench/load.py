@@ -5,7 +5,8 @@
 
 Builds the demo association in the PostgreSQL database named by --database-url
 (or BENCH_DATABASE_URL; its public schema is DROPPED and recreated), starts the
-local Daraja sandbox and the app under gunicorn with the production settings,
+local Daraja sandbox, the app under gunicorn with the production settings and
+the worker process (``flask worker``, which credits the confirmations),
 logs in as the chair, and runs wrk (Debian package ``wrk``) with ``--clients``
 connections:
 
@@ -22,13 +23,13 @@ connections:
 4. the soak: the same mix as 2, without pauses, for ``--soak`` seconds (0 skips it),
    sampling the resident memory of every gunicorn worker every few seconds.
 
-For each run it prints requests per second, p50/p95/p99 latency, errors (socket
-errors, timeouts and HTTP statuses other than 2xx/3xx), the CPU a request took in the
-app's workers, in PostgreSQL (when it runs on this machine) and in wrk, and for the runs with
-confirmations: how many were sent and acknowledged, and, once the app has
-processed them all, how many are in the books, lost (acknowledged but not in the
-books) or doubled. Figures are printed for people to read; it exits 0 whatever
-they are, and 1 only when it could not measure.
+For each run it prints requests per second, p50/p95/p99 latency, errors (socket errors,
+timeouts and HTTP statuses other than 2xx/3xx), the CPU a request took in the app's
+workers and the worker process, in PostgreSQL (when it runs on this machine) and in wrk,
+and for the runs with confirmations: how many were sent and acknowledged, and, once the
+app has processed them all, how many are in the books, lost (acknowledged but not in the
+books) or doubled. Figures are printed for people to read; it exits 0 whatever they are,
+and 1 only when it could not measure.
 """
 
 import argparse
@@ -182,13 +183,14 @@ class CpuMeter:
     """CPU seconds used during a run by the app's workers and by PostgreSQL's processes
     (PostgreSQL's backends come and go: each is counted from its first sample on)."""
 
-    def __init__(self, master: int):
+    def __init__(self, master: int, also: tuple[int, ...] = ()):
         self.master = master
+        self.also = also  # counted with the app's workers: the worker process
         self.start = {pid: cpu_seconds(pid) for pid in self._pids()}
         self.last = dict(self.start)
 
     def _pids(self) -> list[int]:
-        return [*workers_of(self.master), *postgres_pids()]
+        return [*workers_of(self.master), *self.also, *postgres_pids()]
 
     def sample(self) -> None:
         for pid in self._pids():
@@ -198,7 +200,7 @@ class CpuMeter:
     def used(self) -> tuple[float, float]:
         """(app workers, PostgreSQL) CPU seconds since the meter started."""
         self.sample()
-        workers = set(workers_of(self.master))
+        workers = {*workers_of(self.master), *self.also}
         app = sum(self.last[p] - self.start[p] for p in self.last if p in workers)
         database = sum(self.last[p] - self.start[p] for p in self.last if p not in workers)
         return app, database
@@ -407,10 +409,11 @@ def lua_script(folder: Path, name: str, paths: list[str], accounts: list[str], c
 
 
 def run_wrk(base: str, script: Path, seconds: int, clients: int,
-            master: int) -> tuple[dict, list[list[float]]]:
-    """wrk's figures, with the CPU seconds used meanwhile (``cpu``: the app's workers,
-    PostgreSQL, wrk), and the memory samples of ``master``'s workers."""
-    meter = CpuMeter(master)
+            master: int, also: tuple[int, ...] = ()) -> tuple[dict, list[list[float]]]:
+    """wrk's figures, with the CPU seconds used meanwhile (``cpu``: the app's workers and
+    the processes ``also`` names, PostgreSQL, wrk), and the memory samples of ``master``'s
+    workers."""
+    meter = CpuMeter(master, also)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(  # noqa: S603 - wrk from Debian
         ["wrk", "-t", str(WRK_THREADS), "-c", str(clients), "-d", f"{seconds}s",
@@ -503,12 +506,15 @@ def main(args) -> int:
            "MPESA_ALLOWED_IPS": "127.0.0.1"}
     # No Transaction Status credentials: wrk's confirmations never went through the sandbox,
     # which would rightly answer that it does not know their receipts (a forged callback).
-    sandbox = app = hello = None
+    sandbox = app = hello = worker = None
     try:
         sandbox = subprocess.Popen(  # noqa: S603
             [*FLASK, "mpesa", "sandbox", "--port", str(sandbox_port), "--quiet"],
             cwd=ROOT, env={**env, "APP_ENV": "development"})
         app = gunicorn("wsgi:app", app_port, args, env, tmp / "app-ready", args.access_log)
+        # The worker process credits the confirmations the app stores, as in production.
+        worker = subprocess.Popen([*FLASK, "worker"], cwd=ROOT,  # noqa: S603
+                                  env={**env, "LOG_LEVEL": "WARNING"})  # not a line a batch
         hello = gunicorn("bench.load:hello_app()", hello_port, args, env, tmp / "hello-ready")
         for port, process, what in ((sandbox_port, sandbox, "the sandbox"),
                                     (app_port, app, "the app"), (hello_port, hello, "hello")):
@@ -534,7 +540,7 @@ def main(args) -> int:
         report("one-line Flask endpoint (baseline)", baseline)
         load, _ = run_wrk(base, lua_script(tmp, "load", paths, accounts, cookie, confirm,
                                            "LA", SANDBOX_SHORTCODE),
-                          args.duration, args.clients, app.pid)
+                          args.duration, args.clients, app.pid, (worker.pid,))
         report("the app, page views and confirmations", load)
         report_payments(url, "LA", load)
         print(f"  the app served {load['requests'] / baseline['requests']:.1%} of the "
@@ -543,14 +549,14 @@ def main(args) -> int:
             paced, _ = run_wrk(base, lua_script(tmp, f"paced-{think}", paths, accounts, cookie,
                                                 confirm, prefix, SANDBOX_SHORTCODE, think,
                                                 args.clients),
-                               args.duration, args.clients, app.pid)
+                               args.duration, args.clients, app.pid, (worker.pid,))
             report(f"the same mix, each client pausing 0-{2 * think} ms between requests",
                    paced)
             report_payments(url, prefix, paced)
         if args.soak:
             soak, samples = run_wrk(base, lua_script(tmp, "soak", paths, accounts, cookie,
                                                      confirm, "LS", SANDBOX_SHORTCODE),
-                                    args.soak, args.clients, app.pid)
+                                    args.soak, args.clients, app.pid, (worker.pid,))
             report(f"soak, {args.soak} s", soak)
             report_payments(url, "LS", soak)
             report_memory(samples)
@@ -558,7 +564,7 @@ def main(args) -> int:
         print(f"could not measure: {error}", file=sys.stderr)
         return 1
     finally:
-        for process in (hello, app, sandbox):
+        for process in (hello, worker, app, sandbox):
             stop(process)
     return 0
 

@@ -1,7 +1,8 @@
 """Browser journeys: Debian's Chromium, driven by Playwright, against the real app.
 
 Each journey gets its own copy of a demo database (seeded once per run with the
-same commands as ``make run``) and its own server process on 127.0.0.1, so the
+same commands as ``make run``), its own server process on 127.0.0.1 and its own
+worker (``flask worker``, which processes the M-Pesa callbacks), so the
 journeys cannot disturb each other. Each journey saves screenshots of its key pages
 under ``test-output/e2e/``.
 
@@ -154,13 +155,21 @@ def server(template_db, sandbox, tmp_path):
         [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1",
          "--port", str(port), "--no-reload"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # The worker beside it, as `make run` starts it: it processes the M-Pesa callbacks.
+    worker_log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     try:
         _wait_until_up(base, process, tmp_path / "server.log")
         yield Server(base, env)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        for each in (worker, process):
+            each.terminate()
+        for each in (worker, process):
+            each.wait(timeout=20)
         log.close()
+        worker_log.close()
         if copy_name:
             _pg_admin(template_db, f'DROP DATABASE IF EXISTS "{copy_name}" WITH (FORCE)')
 

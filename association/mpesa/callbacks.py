@@ -2,7 +2,8 @@
 
 Every body that reaches a callback address with the right token is written to
 the append-only :class:`CallbackInbox` and committed before anything else, so a
-crash after the acknowledgement never loses a payment: ``flask mpesa
+crash after the acknowledgement never loses a payment. The worker process
+(``flask worker``, :func:`worker_step`) processes the stored bodies; ``flask mpesa
 reconcile`` processes any row left unprocessed. Processing is idempotent on the
 M-Pesa receipt code (unique in ``mpesa_transaction``) and on the
 CheckoutRequestID (the STK request row is locked while its callback is
@@ -13,7 +14,6 @@ Transaction Status for paybill payments where the credentials allow);
 otherwise it waits as ``unconfirmed`` for the treasurer.
 """
 
-import atexit
 import hmac
 import json
 import logging
@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -108,7 +108,7 @@ def _refuse_inbox_rewrites(session, flush_context, instances) -> None:
             raise InboxChangeError(_l("Stored M-Pesa callbacks are never deleted."))
     for obj in session.dirty:
         # get_history, not inspect(obj).attrs: that builds every attribute's state first,
-        # and this runs for each body a drain marks processed (a tenth of a drain's time).
+        # and this runs for each body a batch marks processed (a tenth of a batch's time).
         if isinstance(obj, CallbackInbox) and any(
                 get_history(obj, name).has_changes() for name in _INBOX_FROZEN):
             raise InboxChangeError(_l("A stored M-Pesa callback is never changed."))
@@ -314,16 +314,10 @@ def process(row: CallbackInbox) -> Outcome:
 
 
 #: Stored bodies processed in one transaction: one commit for many payments, and at most
-#: about DRAIN_SECONDS of work, so that a new body waits little for the write lock
+#: about BATCH_SECONDS of work, so that a new body waits little for the write lock
 #: (SQLite's, or the audit trail's on PostgreSQL) before it is stored and acknowledged.
-DRAIN_BATCH = 25
-DRAIN_SECONDS = 0.2
-#: How long a drainer waits, once an acknowledgement is out, for the next body before it
-#: looks. While bodies keep coming it waits on, up to DRAIN_BATCH of them or
-#: DRAIN_GATHER_MAX_SECONDS: a transaction's fixed cost is most of a small batch's (on
-#: SQLite, 2.4 ms a body in batches of 3, 0.7 ms in batches of 25), paid under the write lock.
-DRAIN_GATHER_SECONDS = 0.02
-DRAIN_GATHER_MAX_SECONDS = 0.1
+BATCH = 25
+BATCH_SECONDS = 0.2
 
 
 #: The same number in every process: see :func:`processing_turn`.
@@ -333,7 +327,7 @@ _PROCESSING_LOCK = 0x4D504553
 def processing_turn() -> None:
     """Wait for this transaction's turn to process stored callbacks.
 
-    Drainers of different workers, their one-by-one retries and ``flask mpesa
+    Worker processes, their one-by-one retries and ``flask mpesa
     reconcile`` take turns, a transaction each (PostgreSQL's advisory lock, released
     at its end; SQLite's write lock does this already). Processing a batch takes
     milliseconds; in parallel, two batches holding the original and the repeat of
@@ -359,9 +353,13 @@ def _fresh_rows(limit: int, skip: set[int]) -> list[CallbackInbox]:
     return list(db.session.scalars(stmt))
 
 
-def process_pending(batch: int = DRAIN_BATCH) -> int:
+def process_pending(batch: int = BATCH, stop: Callable[[], bool] | None = None) -> int:
     """Process every stored body that was never tried, ``batch`` at a time, each batch
     in one transaction (committed here); returns how many were processed.
+
+    The worker's M-Pesa step (``flask worker``) and ``flask mpesa reconcile`` call
+    this. ``stop``, asked before each batch, ends it early (the worker is stopping:
+    the batch under way is finished and committed, the rest waits for the next start).
 
     A batch that cannot be committed is undone and its bodies processed one by
     one; a body that fails even alone is marked as tried (with the error) and
@@ -370,7 +368,7 @@ def process_pending(batch: int = DRAIN_BATCH) -> int:
     tried are reconcile's, never retried here.
     """
     done, skip = 0, set()
-    while True:
+    while stop is None or not stop():
         processing_turn()
         rows = _fresh_rows(batch, skip)
         if not rows:
@@ -383,17 +381,34 @@ def process_pending(batch: int = DRAIN_BATCH) -> int:
             for row in alone:
                 process(row)
                 n += 1
-                if time.monotonic() - started > DRAIN_SECONDS:
+                if time.monotonic() - started > BATCH_SECONDS:
                     break  # the rest are fetched again by the next round
             db.session.commit()
             done += n
+            _log_batch(n, started)
             continue
         except Exception:  # noqa: BLE001 - undone as a whole, then tried one by one
             db.session.rollback()
             log.exception("M-Pesa callbacks %s-%s not processed as a batch", ids[0], ids[-1])
-        for row_id in ids:
-            done += _process_alone(row_id)
+        n = sum(_process_alone(row_id) for row_id in ids)
+        done += n
+        _log_batch(n, started, alone=True)
         skip.update(ids)
+    return done
+
+
+def worker_step(stop: Callable[[], bool] | None = None) -> int:
+    """The worker's M-Pesa step: process the stored bodies never tried (see
+    :func:`process_pending`), as Daraja's callback; returns how many."""
+    with acting_as("daraja:callback"):
+        return process_pending(stop=stop)
+
+
+def _log_batch(count: int, started: float, alone: bool = False) -> None:
+    """One line a batch: how many bodies, how long (never what they said: no phones,
+    names or receipt codes in logs)."""
+    log.info("M-Pesa callbacks: %d processed%s in %.1f ms", count,
+             " one by one" if alone else "", (time.monotonic() - started) * 1000)
 
 
 def _credit_together(rows: list[CallbackInbox]) -> list[CallbackInbox]:
@@ -517,115 +532,6 @@ def _process_alone(row_id: int) -> int:
         except Exception:  # noqa: BLE001 - left as it is; reconcile still finds it
             db.session.rollback()
         return 0
-
-
-#: A drainer thread with nothing to do for this long ends; the next callback starts another.
-DRAIN_IDLE_SECONDS = 60.0
-#: How long a stopping process lets a drain under way finish.
-DRAIN_EXIT_SECONDS = 10.0
-
-
-class _Drainer:
-    """Processes stored bodies in a thread of its own, one per app and process.
-
-    Not in the thread that answered the callback: a server thread kept after its answer
-    would hold its client's connection, and under a steady stream of callbacks the drain
-    never ends. A body stored while a drain is under way is found by it, or by the next
-    round (``wanted``).
-    """
-
-    def __init__(self, app):
-        self.app = app
-        self.cond = threading.Condition()
-        self.wanted = False
-        self.busy = False
-        self.told = 0  # bodies this process has stored and told the drainer of
-        self.thread: threading.Thread | None = None
-
-    def wake(self) -> None:
-        with self.cond:
-            self.wanted = True
-            self.told += 1
-            # A forked worker inherits the object, not the thread: started again here.
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="mpesa-drainer",
-                                               daemon=True)
-                self.thread.start()
-            self.cond.notify_all()
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every stored body this process was told of has been tried."""
-        with self.cond:
-            return self.cond.wait_for(lambda: not self.wanted and not self.busy, timeout)
-
-    def _gather(self) -> None:
-        """Let the burst's next bodies be stored first: one transaction then takes them
-        all, where each would otherwise start its own to find little. Waits until no body
-        came for DRAIN_GATHER_SECONDS, DRAIN_BATCH came, or DRAIN_GATHER_MAX_SECONDS."""
-        deadline = time.monotonic() + DRAIN_GATHER_MAX_SECONDS
-        with self.cond:
-            first = self.told
-            while (left := deadline - time.monotonic()) > 0:
-                seen = self.told
-                self.cond.wait(min(DRAIN_GATHER_SECONDS, left))
-                if self.told == seen or self.told - first >= DRAIN_BATCH:
-                    return
-
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                if not self.cond.wait_for(lambda: self.wanted, DRAIN_IDLE_SECONDS):
-                    self.thread = None
-                    return
-                self.busy = True
-            try:
-                self._gather()
-                with self.cond:
-                    self.wanted = False
-                with self.app.app_context(), acting_as("daraja:callback"):
-                    try:
-                        process_pending()
-                    except Exception:  # noqa: BLE001 - stored bodies wait for reconcile
-                        db.session.rollback()
-                        log.exception("M-Pesa callbacks not processed")
-            finally:
-                with self.cond:
-                    self.busy = False
-                    self.cond.notify_all()
-
-
-_DRAINERS: "weakref.WeakSet[_Drainer]" = weakref.WeakSet()
-
-
-@atexit.register
-def _finish_drains() -> None:
-    """A stopping process lets the drains under way commit; what is left waits for
-    reconcile, as after a crash."""
-    for drainer in list(_DRAINERS):
-        drainer.wait_idle(DRAIN_EXIT_SECONDS)
-
-
-def _drainer(app) -> _Drainer:
-    drainer = app.extensions.get("mpesa_drainer")
-    if drainer is None:
-        drainer = app.extensions.setdefault("mpesa_drainer", _Drainer(app))
-        _DRAINERS.add(drainer)
-    return drainer
-
-
-def drain(app) -> None:
-    """Have this process's drainer thread process the stored bodies (soon, not here)."""
-    _drainer(app).wake()
-
-
-def wait_for_drain(app, timeout: float | None = None) -> bool:
-    """Wait until the bodies this process stored have been tried (for tests and tools).
-
-    Returns:
-        False if ``timeout`` seconds passed first.
-    """
-    drainer = app.extensions.get("mpesa_drainer")
-    return drainer is None or drainer.wait_idle(timeout)
 
 
 def _names(row: CallbackInbox, key: str) -> None:

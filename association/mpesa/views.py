@@ -55,10 +55,10 @@ bp = Blueprint("mpesa", __name__)
 
 
 def _receive(kind: CallbackKind, token: str):
-    """Store the body, acknowledge it in Daraja's form, then process it (idempotently).
+    """Store the body and acknowledge it in Daraja's form; the worker processes it.
 
-    Processing runs once the acknowledgement has been sent (when the server closes
-    the response), so Daraja never waits for our checks with Safaricom. A validation
+    Processing runs in the worker process (``flask worker``), so Daraja never waits
+    for our checks with Safaricom. A validation
     is answered from its checks, so it is the one kind processed before answering.
     """
     if not callbacks.token_ok(token):
@@ -89,12 +89,8 @@ def _receive(kind: CallbackKind, token: str):
             row.outcome, row.processed_at = outcome, utcnow()
             _commit_or_leave_for_reconcile(stored.id)
             return jsonify(answer)
-    response = jsonify(answer)
-    # Processed by this process's drainer thread once the acknowledgement has gone out,
-    # with whatever else arrived meanwhile: many bodies to a transaction (callbacks.drain).
-    app = current_app._get_current_object()
-    response.call_on_close(lambda: callbacks.drain(app))
-    return response
+    # Processed by the worker process (`flask worker`), with whatever else arrived meanwhile.
+    return jsonify(answer)
 
 
 def _commit_or_leave_for_reconcile(row_id: int) -> None:

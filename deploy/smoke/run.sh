@@ -147,12 +147,7 @@ start gunicorn "$WORK/gunicorn.log" "$BIN/gunicorn" --workers 2 --threads 4 \
     --bind "127.0.0.1:$APP_PORT" --no-control-socket \
     --access-logfile "$WORK/app-access.log" \
     --access-logformat '%(h)s %({x-smoke-probe}i)s %(s)s' wsgi:app
-# TODO(coordinator): drop this guard once `flask --app wsgi worker` is merged.
-if "${FLASK[@]}" worker --help >/dev/null 2>&1; then
-    start worker "$WORK/worker.log" "${FLASK[@]}" worker
-else
-    echo "(no 'flask --app wsgi worker' command on this branch: the worker is not started)"
-fi
+start worker "$WORK/worker.log" "${FLASK[@]}" worker
 
 # --- nginx with the shipped site, the paths and ports of this test -----------------------------
 echo "== smoke: nginx"

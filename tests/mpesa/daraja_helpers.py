@@ -21,8 +21,8 @@ from werkzeug.wsgi import ClosingIterator
 from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.services import add_rate_schedule
-from association.mpesa import callbacks
 from association.mpesa.sandbox import DarajaSandbox
+from association.worker import Worker, run_steps
 from tests.ledger.conftest import EXAMPLE_RATES
 
 TOKEN = "test-callback-token-0123456789abcdef"
@@ -49,8 +49,7 @@ class LiveApp:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _counted(self, environ, start_response):
-        """The app, counting requests until the server has closed their responses (the
-        app processes callbacks after acknowledging them, as the server closes them)."""
+        """The app, counting requests until the server has closed their responses."""
         with self.idle:
             self.busy += 1
 
@@ -67,10 +66,22 @@ class LiveApp:
 
     def wait_idle(self, timeout: float = 60) -> None:
         """Until every request so far has been answered and its work done (the callbacks
-        it stored processed by the drainer thread)."""
+        it stored processed, as the worker process would)."""
         with self.idle:
             assert self.idle.wait_for(lambda: self.busy == 0, timeout), "the app stayed busy"
-        assert callbacks.wait_for_drain(self.app, timeout), "the M-Pesa drainer stayed busy"
+        with self.app.app_context():
+            run_steps()  # what the worker process would do next
+
+    def start_worker(self) -> None:
+        self.worker = Worker(self.app, "test", poll=0.05)
+        self.worker_thread = threading.Thread(target=self.worker.run, daemon=True)
+        self.worker_thread.start()
+
+    def stop_worker(self) -> None:
+        """Stop the worker's loop (the batch under way is finished first)."""
+        self.worker.stop()
+        self.worker_thread.join(60)
+        assert not self.worker_thread.is_alive(), "the worker did not stop"
 
     def post(self, path: str, payload, raw: bytes | None = None) -> tuple[int, dict | None]:
         """POST like Daraja; returns once the app has also processed what it acknowledged."""
@@ -101,7 +112,11 @@ def daraja(app, sandbox, setup_association):
         add_rate_schedule(date(2025, 1, 1), EXAMPLE_RATES, "AGM 2025-01-18, resolution 4", None)
         db.session.commit()
     live.thread.start()
+    # The worker process's loop, in a thread: callbacks arriving on their own (the
+    # sandbox's) are processed as `flask worker` would process them.
+    live.start_worker()
     yield live
+    live.stop_worker()
     live.server.shutdown()
     live.server.server_close()
     app.extensions.pop("mpesa_provider", None)

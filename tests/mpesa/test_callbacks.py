@@ -3,7 +3,6 @@
 import hashlib
 import json
 import threading
-import time
 from datetime import date
 
 import pytest
@@ -26,6 +25,7 @@ from association.mpesa.models import (
     TransactionStatus,
     UnknownAccountAction,
 )
+from association.worker import Worker, run_steps
 from tests.conftest import count
 from tests.mpesa.daraja_helpers import (  # noqa: F401 - fixtures
     TOKEN,
@@ -212,6 +212,7 @@ def test_a_receipt_already_typed_by_the_treasurer_is_not_counted_again(app, clie
 
 def test_the_acknowledgement_goes_out_before_processing(app, daraja, member):  # noqa: F811
     """Daraja gets its answer while the payment is still being checked and credited."""
+    daraja.stop_worker()  # the worker's turn comes when the test client closes the response
     client = app.test_client()
     response = client.post(CONFIRM, data=json.dumps(c2b_confirmation(receipt="TC57ACK001",
                                                                      account="mlk-1")),
@@ -220,8 +221,7 @@ def test_the_acknowledgement_goes_out_before_processing(app, daraja, member):  #
     assert response.get_json() == {"ResultCode": 0, "ResultDesc": "Success"}
     with app.app_context():  # answered, stored, not yet processed
         assert count(CallbackInbox) == 1 and count(Payment) == 0
-    response.close()  # the server closes the response once it is sent
-    assert callbacks.wait_for_drain(app, 60)  # processed by the drainer thread, not here
+    response.close()  # the server closes the response; then the worker's step runs
     with app.app_context():
         assert count(Payment) == 1
         assert db.session.scalar(sa.select(CallbackInbox.processed_at)) is not None
@@ -612,42 +612,46 @@ def test_a_burst_is_processed_in_batches_each_receipt_once(app, member):
         assert [r.key for r in rows[:13]] == [b["TransID"] for b in bodies] + ["TB00000000"]
 
 
-class DrainCommits(BeforeCommit):
-    """The transactions the drainer thread commits."""
+class Commits(BeforeCommit):
+    """The transactions committed (savepoints aside)."""
 
     def __init__(self):
         self.count = 0
 
     def __call__(self, session):
-        if threading.current_thread().name == "mpesa-drainer" \
-                and not session.in_nested_transaction():
+        if not session.in_nested_transaction():
             self.count += 1
 
 
-def test_the_drainer_gathers_a_burst_into_one_transaction(app, member, monkeypatch):
-    """While bodies keep coming the drainer waits for more before it looks: a burst is
-    credited in one transaction, not one for every few bodies. The burst lasts twice the
-    wait for a next body, each gap a fifth of it: only a stalled machine could split it."""
-    monkeypatch.setattr(callbacks, "DRAIN_GATHER_SECONDS", 0.5)
-    monkeypatch.setattr(callbacks, "DRAIN_GATHER_MAX_SECONDS", 20)
-    with DrainCommits() as drains:
-        for n in range(10):
-            _store(app, c2b_confirmation(receipt=f"TJ{n:08d}", account="MLK-0001", amount="50"))
-            callbacks.drain(app)
-            time.sleep(0.1)
-        assert callbacks.wait_for_drain(app, 60)
-    assert drains.count == 1
+def test_the_worker_processes_a_burst_in_one_transaction(app, member):
+    """Bodies stored while the worker was busy or asleep are credited in one
+    transaction when it next looks, not one for every few bodies."""
+    for n in range(10):
+        _store(app, c2b_confirmation(receipt=f"TJ{n:08d}", account="MLK-0001", amount="50"))
+    with Commits() as commits, app.app_context():
+        assert run_steps() == 10
+    assert commits.count == 1
     with app.app_context():
         assert count(Payment) == 10 and member_balance(member) == -10 * 5_000
 
 
-def test_a_lone_body_is_processed_once_no_other_follows(app, member, monkeypatch):
-    """The drainer waits for the burst to go quiet, not for its longest wait."""
-    monkeypatch.setattr(callbacks, "DRAIN_GATHER_SECONDS", 0.2)
-    monkeypatch.setattr(callbacks, "DRAIN_GATHER_MAX_SECONDS", 120)
-    _store(app, c2b_confirmation(receipt="TJ99999999", account="MLK-0001", amount="50"))
-    callbacks.drain(app)
-    assert callbacks.wait_for_drain(app, 30)  # long before 120 s
+def test_a_lone_body_is_processed_by_the_running_worker(app, member):
+    """The worker's loop finds a body stored while it sleeps, within moments."""
+    worker = Worker(app, "test", poll=0.2)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        _store(app, c2b_confirmation(receipt="TJ99999999", account="MLK-0001", amount="50"))
+
+        def credited():
+            with app.app_context():
+                return count(Payment) == 1
+
+        wait_for(credited, timeout=30)
+    finally:
+        worker.stop()
+        thread.join(60)
+    assert not thread.is_alive()
     with app.app_context():
         assert count(Payment) == 1
 

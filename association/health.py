@@ -1,0 +1,74 @@
+"""``GET /healthz``: whether this install can do its work, for a load balancer or a monitor.
+
+Three checks: the database answers, its schema is at the migrations' head, and a
+worker (``flask worker``) wrote its heartbeat less than ``WORKER_HEARTBEAT_MAX_AGE``
+seconds ago. 200 when all hold, 503 with the reasons otherwise. No login, and nothing
+personal in the answer: only the checks' names and their state.
+"""
+
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint, current_app, jsonify
+
+from association.auth.permissions import public
+from association.extensions import db, limiter
+from association.types import utcnow
+from association.worker import WorkerHeartbeat
+
+bp = Blueprint("health", __name__)
+
+
+def _script_heads() -> set[str]:
+    """The migrations' heads (read from the scripts once per process: they do not change)."""
+    heads = current_app.extensions.get("health_script_heads")
+    if heads is None:
+        config = current_app.extensions["migrate"].migrate.get_config()
+        heads = frozenset(ScriptDirectory.from_config(config).get_heads())
+        current_app.extensions["health_script_heads"] = heads
+    return heads
+
+
+def problems() -> dict[str, str]:
+    """Each check's state ("ok", or what is wrong), by name."""
+    checks = {}
+    try:
+        connection = db.session.connection()
+        connection.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return {"database": "unreachable", "migrations": "unknown", "worker": "unknown"}
+    checks["database"] = "ok"
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    checks["migrations"] = "ok" if current == _script_heads() else "not at head"
+    try:
+        last = db.session.scalar(sa.select(sa.func.max(WorkerHeartbeat.beat_at)))
+    except sa.exc.SQLAlchemyError:  # the table itself is missing: migrations not run
+        db.session.rollback()
+        last = None
+    max_age = current_app.config["WORKER_HEARTBEAT_MAX_AGE"]
+    if last is None:
+        checks["worker"] = "no heartbeat"
+    elif (age := (utcnow() - last).total_seconds()) > max_age:
+        checks["worker"] = f"heartbeat {int(age)} s old (more than {max_age})"
+    else:
+        checks["worker"] = "ok"
+    db.session.rollback()  # end the read: no lock kept
+    return checks
+
+
+@bp.route("/healthz")
+@limiter.exempt
+@public
+def healthz():
+    """200 {"status": "ok", ...} when every check holds, else 503 with the failing ones."""
+    checks = problems()
+    healthy = all(state == "ok" for state in checks.values())
+    response = jsonify(status="ok" if healthy else "unavailable", checks=checks)
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# No user is loaded for it (nobody logs in here) and it never waits for setup.
+healthz.without_user = True
