@@ -25,6 +25,8 @@ DEMO_PASSWORD := mtaani-demo
 
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k members -x"`.
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (each has its own database), e.g. TEST_WORKERS=1.
+TEST_WORKERS ?= auto
 
 .PHONY: run test e2e install translations extract db-upgrade bench lint clean help
 
@@ -48,11 +50,11 @@ run: install translations
 ## test: the suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set
 test: install translations
 	@echo "== tests on SQLite =="
-	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== tests on PostgreSQL (TEST_DATABASE_URL) =="; \
-		echo "$(BIN)/python -m pytest $(PYTEST_ARGS)"; \
-		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+		echo "$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)"; \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); \
 	else \
 		echo "(TEST_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
 	fi

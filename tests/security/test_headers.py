@@ -163,7 +163,8 @@ def _hash_of(app, username):
         return db.session.scalar(sa.select(User.password_hash).where(User.username == username))
 
 
-def test_password_rules_hold_on_the_change_form_and_hashes_are_argon2id(app, web, people):
+def test_password_rules_hold_on_the_change_form_and_hashes_are_argon2id(
+        app, web, people, production_password_cost):
     web.login("treasurer")
     before = _hash_of(app, "treasurer")
     for weak in ("short1", "password123", "aaaaaaaaaaaa", "treasurer-2026!", "x" * 129,
