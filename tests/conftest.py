@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -143,6 +144,12 @@ class _TestConnection(sa.Connection):
     @property
     def url(self):
         return self.engine.url
+
+    @contextmanager
+    def connect(self):
+        """``db.engine.connect()``: this connection, inside a savepoint of its own."""
+        with self.begin_nested():
+            yield self
 
 
 def _restart_sequences(connection) -> None:
