@@ -145,9 +145,14 @@ class _TestConnection(sa.Connection):
     def url(self):
         return self.engine.url
 
+    def begin(self):
+        """``db.engine.begin()``: this connection, in a savepoint released at the block's
+        end (the fixture's own first call begins the test's transaction)."""
+        return self.connect() if self.in_transaction() else super().begin()
+
     @contextmanager
     def connect(self):
-        """``db.engine.connect()``: this connection, inside a savepoint of its own."""
+        """``db.engine.connect()``: this connection, in a savepoint of its own."""
         with self.begin_nested():
             yield self
 

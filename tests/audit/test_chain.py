@@ -112,7 +112,7 @@ def test_a_rolled_back_write_leaves_no_event(app, setup_association):
 
 
 @pytest.mark.committed(reason="threads with connections of their own wait for each other's "
-                        "commits: the database's locking is what is tested")
+                              "commits: the database's locking is what is tested")
 def test_concurrent_writers_keep_one_unbroken_chain(app, setup_association):
     """Writers in parallel threads, each with its own connection, append in turn."""
     errors = []

@@ -227,6 +227,8 @@ def test_the_acknowledgement_goes_out_before_processing(app, daraja, member):  #
         assert db.session.scalar(sa.select(CallbackInbox.processed_at)) is not None
 
 
+@pytest.mark.committed(reason="20 threads with connections of their own: the database's "
+                              "locking makes one payment")
 def test_the_same_confirmation_20_times_in_parallel_makes_one_payment(app, daraja, member):  # noqa: F811, E501
     body = c2b_confirmation(receipt="TC57PAR001", account="mlk-1")
     start = threading.Barrier(20)
@@ -405,6 +407,8 @@ def test_a_forged_success_that_daraja_does_not_know_is_rejected(app, daraja, san
         assert db.session.get(StkRequest, request_id).status == StkStatus.FAILED
 
 
+@pytest.mark.committed(reason="20 threads with connections of their own: the database's "
+                              "locking makes one payment")
 def test_the_same_stk_callback_20_times_in_parallel_makes_one_payment(
         app, daraja, sandbox, member):  # noqa: F811
     from association.mpesa import stk
@@ -536,6 +540,8 @@ def _keep_behind_the_first(app, bodies: list[bytes], commits: CommitWatch) -> di
     return results
 
 
+@pytest.mark.committed(reason="threads keep bodies at once: the group commit is a real "
+                              "commit on its own connection")
 def test_bodies_kept_at_the_same_moment_share_one_transaction(app):
     """Group commit: four bodies arriving while another is being committed wait for it,
     then go in together, one transaction for the four, each told its own row."""
@@ -553,6 +559,8 @@ def test_bodies_kept_at_the_same_moment_share_one_transaction(app):
         assert sorted(map(int, created)) == sorted(rows)
 
 
+@pytest.mark.committed(reason="threads keep bodies at once: the group commit is a real "
+                              "commit on its own connection")
 def test_a_failed_group_commit_keeps_none_of_its_bodies_and_tells_each_thread(app):
     bodies = [json.dumps(c2b_confirmation(receipt=f"TH{n:08d}")).encode() for n in range(4)]
     with CommitWatch(app, waiting=3, refuse={2}) as commits:
@@ -624,6 +632,8 @@ class DrainCommits(BeforeCommit):
             self.count += 1
 
 
+@pytest.mark.committed(reason="the drainer thread commits on its own connection while the "
+                              "test stores more bodies")
 def test_the_drainer_gathers_a_burst_into_one_transaction(app, member, monkeypatch):
     """While bodies keep coming the drainer waits for more before it looks: a burst is
     credited in one transaction, not one for every few bodies. The burst lasts twice the

@@ -174,6 +174,8 @@ server.serve_forever()
 """
 
 
+@pytest.mark.committed(reason="a server in another process is killed: only what it "
+                              "committed survives")
 def test_every_acknowledged_confirmation_survives_a_sigkill(app, member, database_url,
                                                             upload_dir, runner):
     process = subprocess.Popen(  # noqa: S603 - our own test server
