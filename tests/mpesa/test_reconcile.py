@@ -65,6 +65,8 @@ def _age(app, request_id, minutes=3):
         db.session.commit()
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_lost_callback_is_found_by_querying(app, runner, daraja, sandbox, member):  # noqa: F811
     request_id = _prompt(app, member, "0712349999")  # paid, but the callback never comes
     time.sleep(0.5)
@@ -135,6 +137,8 @@ def test_a_callback_that_overtook_its_request_is_processed_later(app, runner, me
         assert tx.member_id == member and count(Payment) == 0
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_verification_that_failed_is_retried(app, runner, daraja, sandbox, member):  # noqa: F811
     request_id = _prompt(app, member, "0712345678")
     checkout = _checkout(app, request_id)
@@ -221,6 +225,8 @@ def test_every_acknowledged_confirmation_survives_a_sigkill(app, member, databas
         assert set(acknowledged) <= set(codes)  # every acknowledged one is in the books
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_paid_prompt_we_never_recorded_is_not_lost(app, runner, daraja, sandbox,  # noqa: F811
                                                      make_member):
     """Our push timed out after Daraja took it: the callback names no request of ours."""
@@ -252,6 +258,8 @@ def test_a_paid_prompt_we_never_recorded_is_not_lost(app, runner, daraja, sandbo
         assert tx.status == TransactionStatus.CREDITED and count(Payment) == 1
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_reconcile_never_credits_an_amount_that_disagrees(app, runner, daraja, sandbox,  # noqa: F811
                                                          member):
     request_id = _prompt(app, member, "0712349999")  # paid KES 50, no callback of its own
