@@ -229,8 +229,8 @@ def test_the_acknowledgement_goes_out_before_processing(app, daraja, member):  #
         assert db.session.scalar(sa.select(CallbackInbox.processed_at)) is not None
 
 
-@pytest.mark.committed(reason="20 threads post to the app served over HTTP in threads of its "
-                              "own: the database's locking makes one payment")
+@pytest.mark.committed(reason="20 threads post to the app served over HTTP in threads of "
+                              "its own: the database's locking makes one payment")
 def test_the_same_confirmation_20_times_in_parallel_makes_one_payment(app, daraja, member):  # noqa: F811, E501
     body = c2b_confirmation(receipt="TC57PAR001", account="mlk-1")
     start = threading.Barrier(20)
@@ -317,6 +317,8 @@ def test_production_defaults_to_safaricoms_addresses(app, client, member):
 # --- Transaction Status: verification before credit -----------------------------------------
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_with_initiator_credentials_paybill_money_waits_for_transaction_status(
         app, daraja, sandbox, member):  # noqa: F811
     app.config.update(MPESA_INITIATOR_NAME="testapi", MPESA_SECURITY_CREDENTIAL="cred")

@@ -82,6 +82,8 @@ def test_a_lost_callback_is_found_by_querying(app, runner, daraja, sandbox, memb
         assert count(Payment) == 0  # no receipt code yet: the statement import finds it
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_prompt_still_pending_after_two_minutes_is_closed_by_the_query(
         app, runner, daraja, sandbox, member):  # noqa: F811
     sandbox.state.delay = 30  # the callback would come much later
