@@ -63,6 +63,16 @@ def _postgresql_database(url: str) -> str:
     return mine.render_as_string(hide_password=False)
 
 
+def _drop_postgresql_database(url: str) -> None:
+    mine = sa.engine.make_url(url)
+    admin = sa.create_engine(mine.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{mine.database}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
 def _database_url() -> str:
     if os.environ.get("TEST_DATABASE_URL"):
         url = TestingConfig.SQLALCHEMY_DATABASE_URI
@@ -100,6 +110,8 @@ def database_url():
     yield url
     if url.startswith("sqlite:///"):
         shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
+    elif WORKER:
+        _drop_postgresql_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -205,11 +217,11 @@ def _isolated(request):
                 transaction.rollback()
                 connection.close()
     finally:
+        wait_for_drain(app, 60)
         if marker is not None:
             with app.app_context():
                 db.session.remove()
                 _empty_database()
-        wait_for_drain(app, 60)
         app.config.clear()
         app.config.update(config)
         app.extensions.clear()
