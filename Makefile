@@ -35,6 +35,8 @@ DEMO_PASSWORD := mtaani-demo
 PYTEST_ARGS ?=
 # Browser journeys: `make e2e-full` sets --e2e-full (every journey in every size and language).
 E2E_ARGS ?=
+# pytest-xdist workers for `make test` (each has its own database), e.g. TEST_WORKERS=1.
+TEST_WORKERS ?= auto
 
 .PHONY: run test e2e e2e-full install lock translations extract db-upgrade bench lint clean help
 
@@ -60,11 +62,11 @@ run: install translations
 ## test: the suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set
 test: install translations
 	@echo "== tests on SQLite =="
-	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== tests on PostgreSQL (TEST_DATABASE_URL) =="; \
-		echo "$(BIN)/python -m pytest $(PYTEST_ARGS)"; \
-		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+		echo "$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)"; \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); \
 	else \
 		echo "(TEST_DATABASE_URL is not set: PostgreSQL run skipped; .ci/run does both)"; \
 	fi

@@ -69,6 +69,14 @@ class Config:
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 5 * 1024 * 1024))
     IMPORT_MAX_ROWS = 20000
 
+    #: argon2id cost of new password hashes (older hashes still verify, and are hashed
+    #: again at this cost at their next login). The defaults are argon2-cffi's (RFC 9106's
+    #: low-memory profile: 3 passes over 64 MiB, 4 lanes), above OWASP's floor for argon2id
+    #: (19 MiB, 2 passes, 1 lane). Only the tests lower them.
+    PASSWORD_HASH_TIME_COST = int(os.environ.get("PASSWORD_HASH_TIME_COST", "3"))
+    PASSWORD_HASH_MEMORY_COST = int(os.environ.get("PASSWORD_HASH_MEMORY_COST", "65536"))  # KiB
+    PASSWORD_HASH_PARALLELISM = int(os.environ.get("PASSWORD_HASH_PARALLELISM", "4"))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
@@ -182,6 +190,10 @@ class TestingConfig(Config):
         else None
     )
     RATELIMIT_STORAGE_URI = "memory://"
+    #: argon2's minimum cost: a login in the tests takes microseconds, not a tenth of a second.
+    PASSWORD_HASH_TIME_COST = 1
+    PASSWORD_HASH_MEMORY_COST = 8
+    PASSWORD_HASH_PARALLELISM = 1
     # M-Pesa is configured but points at a closed port: tests that talk to Daraja start
     # the local sandbox and set MPESA_BASE_URL to it.
     MPESA_ENV = "sandbox"

@@ -1,65 +1,85 @@
 """Fixtures shared by every test: a migrated real database, the app, a browser-like client.
 
 The database is SQLite in a temporary file, or PostgreSQL when TEST_DATABASE_URL
-is set. It is migrated once per run (so the migrations are tested too) and
-emptied after every test.
+is set; under pytest-xdist each worker has its own (a file of its own, or a
+database named after TEST_DATABASE_URL's with the worker's suffix, ``_gw0``...).
+It is migrated once per run (so the migrations are tested too), and the app is
+built once per run.
+
+Each test runs inside one transaction on one connection, rolled back at its end
+(as Indico's ``db`` fixture does): every session the app opens joins it with a
+savepoint (``join_transaction_mode="create_savepoint"``), so the app's commits
+only release savepoints. A test that needs real commits (other connections,
+threads or processes, the database's own locking) is marked
+``@pytest.mark.committed(reason=...)``: it commits for real, and the tables are
+emptied after it.
 """
 
 import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from flask_login.utils import _create_identifier
 from werkzeug.exceptions import HTTPException
 
 from association import create_app
 from association.audit.services import acting_as
-from association.auth.models import Role
+from association.auth.models import Role, User
 from association.auth.services import create_user
-from association.extensions import db
+from association.extensions import db, limiter
 from association.members.models import Category, Gender
 from association.members.services import MemberData, register_member, save_zone
+from association.mpesa import matching
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, save_profile
 from association.worker import run_steps
-from config import TestingConfig
+from config import Config, TestingConfig
 
 PASSWORD = "mtaani-demo"
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
 )
+#: pytest-xdist's worker name ("gw0", ...), empty when the run is not spread.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _postgresql_database(url: str) -> str:
+    """This worker's own database beside TEST_DATABASE_URL's, made afresh (empty)."""
+    base = sa.engine.make_url(url)
+    mine = base.set(database=f"{base.database}_{WORKER}")
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{mine.database}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{mine.database}"')
+    finally:
+        admin.dispose()
+    return mine.render_as_string(hide_password=False)
+
+
+def _drop_postgresql_database(url: str) -> None:
+    mine = sa.engine.make_url(url)
+    admin = sa.create_engine(mine.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{mine.database}" WITH (FORCE)')
+    finally:
+        admin.dispose()
 
 
 def _database_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return TestingConfig.SQLALCHEMY_DATABASE_URI
-    path = Path(tempfile.mkdtemp(prefix="association-test-")) / "test.sqlite3"
+    if os.environ.get("TEST_DATABASE_URL"):
+        url = TestingConfig.SQLALCHEMY_DATABASE_URI
+        return _postgresql_database(url) if WORKER else url
+    path = Path(tempfile.mkdtemp(prefix=f"association-test-{WORKER}")) / "test.sqlite3"
     return f"sqlite:///{path}"
-
-
-@pytest.fixture(scope="session")
-def database_url():
-    """A freshly migrated database for the whole run."""
-    url = _database_url()
-    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-                conn.exec_driver_sql("CREATE SCHEMA public")
-        from flask_migrate import upgrade
-
-        upgrade()
-        db.engine.dispose()
-    yield url
-    if url.startswith("sqlite:///"):
-        shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
 
 
 def _empty_database() -> None:
@@ -71,6 +91,28 @@ def _empty_database() -> None:
         else:
             for table in tables:
                 conn.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A freshly migrated, empty database for the whole run (this worker's)."""
+    url = _database_url()
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+                conn.exec_driver_sql("CREATE SCHEMA public")
+        from flask_migrate import upgrade
+
+        upgrade()
+        _empty_database()  # what the migrations seeded: every test starts from empty tables
+        db.engine.dispose()
+    yield url
+    if url.startswith("sqlite:///"):
+        shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
+    elif WORKER:
+        _drop_postgresql_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -110,18 +152,101 @@ class ClosingClient(FlaskClient):
             run_steps()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def app(database_url, upload_dir):
-    """The app on the test database; CSRF is on unless a test turns it off."""
+    """The app on the test database, built once; CSRF is on unless a test turns it off.
+
+    A test may change ``app.config`` and ``app.extensions``: both are put back after it
+    (:func:`_isolated`)."""
     app = create_app(
         TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url, "UPLOAD_DIR": upload_dir}
     )
     app.test_client_class = ClosingClient
+    # Sessions given a connection (the test's, below) join its transaction with a
+    # savepoint: their commits release it, their rollbacks return to it.
+    db.session.session_factory.kw["join_transaction_mode"] = "create_savepoint"
     yield app
     with app.app_context():
         db.session.remove()
-        _empty_database()
         db.engine.dispose()
+
+
+class _TestConnection(sa.Connection):
+    """The test's connection, standing in for the engine as ``db.engine``: code that asks
+    the engine for its address still gets it."""
+
+    @property
+    def url(self):
+        return self.engine.url
+
+    def begin(self):
+        """``db.engine.begin()``: this connection, in a savepoint released at the block's
+        end (the fixture's own first call begins the test's transaction)."""
+        return self.connect() if self.in_transaction() else super().begin()
+
+    @contextmanager
+    def connect(self):
+        """``db.engine.connect()``: this connection, in a savepoint of its own."""
+        with self.begin_nested():
+            yield self
+
+
+def _restart_sequences(connection) -> None:
+    """Ids start at 1 in every test, as after the tables were emptied (PostgreSQL does not
+    roll sequences back; SQLite's ids are rolled back with the rows)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "SELECT setval(c.oid, 1, false) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+        )
+
+
+@pytest.fixture(autouse=True)
+def _isolated(request):
+    """Each test that uses the app runs in a transaction rolled back at its end, or, marked
+    ``committed``, commits for real and has the tables emptied after it. Either way the
+    app's settings, extensions, rate-limit counters and the M-Pesa matching cache are as
+    they were before it."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    marker = request.node.get_closest_marker("committed")
+    if marker is not None and not (marker.kwargs.get("reason") or marker.args):
+        pytest.fail("@pytest.mark.committed needs a reason: say why the test commits")
+    config, extensions = dict(app.config), dict(app.extensions)
+    limiter.reset()
+    matching._cache.clear()
+    try:
+        if marker is not None:
+            yield
+        else:
+            with app.app_context():
+                engines = db.engines
+                engine = engines[None]
+                connection = _TestConnection(engine)
+                transaction = connection.begin()
+                _restart_sequences(connection)
+                engines[None] = connection  # db.engine and every session use it
+            try:
+                yield
+            finally:
+                with app.app_context():
+                    db.session.remove()
+                    engines[None] = engine
+                transaction.rollback()
+                connection.close()
+    finally:
+        if marker is not None:
+            with app.app_context():
+                db.session.remove()
+                _empty_database()
+        app.config.clear()
+        app.config.update(config)
+        app.extensions.clear()
+        app.extensions.update(extensions)
+        matching._cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -175,9 +300,30 @@ class Web:
         data.setdefault("csrf_token", self.token or self._refresh_token())
         return self.client.post(url, data=data, **kwargs)
 
-    def login(self, username: str, password: str = PASSWORD):
+    def login(self, username: str) -> None:
+        """Log in as ``username`` without the password round trip: the session
+        Flask-Login's ``login_user`` makes, as the login view leaves it (a fresh session,
+        the user's language or the one chosen before). The tests of logging in itself
+        use :meth:`login_with_password`."""
+        app = self.client.application
+        with app.app_context():
+            user = db.session.scalar(sa.select(User).where(User.username == username.lower()))
+            assert user is not None and user.active, f"no active user {username!r} to log in"
+            session_id, language = user.get_id(), user.language
+        with app.test_request_context(environ_base=self.client.environ_base):
+            identifier = _create_identifier()
+        with self.client.session_transaction() as session:
+            chosen = session.get("lang")
+            session.clear()
+            session.update(_user_id=session_id, _fresh=True, _id=identifier)
+            if language or chosen:
+                session["lang"] = language or chosen
         self.token = None
-        response = self.post("/login", {"login": username, "password": password})
+
+    def login_with_password(self, login: str, password: str = PASSWORD):
+        """Log in through the login form (POST /login); returns its response."""
+        self.token = None
+        response = self.post("/login", {"login": login, "password": password})
         self.token = None
         return response
 
@@ -190,6 +336,14 @@ class Web:
 @pytest.fixture
 def web(client):
     return Web(client)
+
+
+@pytest.fixture
+def production_password_cost(app, monkeypatch):
+    """New password hashes at the cost production uses (the tests use argon2's minimum)."""
+    for name in ("PASSWORD_HASH_TIME_COST", "PASSWORD_HASH_MEMORY_COST",
+                 "PASSWORD_HASH_PARALLELISM"):
+        monkeypatch.setitem(app.config, name, getattr(Config, name))
 
 
 def make_profile(**overrides):

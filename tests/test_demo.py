@@ -63,7 +63,7 @@ def test_every_demo_login_works_and_lands_on_its_page(app, runner):
     assert runner.invoke(args=["seed-demo", "--members", "30"]).exit_code == 0
     for role in ROLES:
         web = Web(app.test_client())
-        response = web.login(role)
+        response = web.login_with_password(role)
         assert response.status_code in (302, 303), role
         home = web.get("/", follow_redirects=True)
         assert home.status_code == 200, role

@@ -76,7 +76,7 @@ def test_pages_speak_swahili_when_chosen(web, people):
 
 def test_wrong_login_message_in_swahili(web, setup_association):
     web.post("/language", {"language": "sw"})
-    response = web.login("chair", "wrong-password")
+    response = web.login_with_password("chair", "wrong-password")
     assert "havilingani" in response.get_data(as_text=True)
 
 

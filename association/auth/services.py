@@ -3,8 +3,9 @@
 from functools import cache
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
@@ -15,9 +16,25 @@ from association.errors import DomainError
 from association.extensions import db
 from association.profile.services import remember_profile, with_profile
 
-_hasher = PasswordHasher()
-#: Verified against when the login names nobody, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash("no-such-user-dummy-password")
+
+@cache
+def _hasher_for(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
+                          parallelism=parallelism, type=Type.ID)
+
+
+def _hasher() -> PasswordHasher:
+    """The argon2id hasher at the cost the app's settings name (PASSWORD_HASH_*)."""
+    config = current_app.config
+    return _hasher_for(config["PASSWORD_HASH_TIME_COST"], config["PASSWORD_HASH_MEMORY_COST"],
+                       config["PASSWORD_HASH_PARALLELISM"])
+
+
+@cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when the login names nobody, so both cases take the same time;
+    made at the first such login (nothing hashes at import), at the hasher's cost."""
+    return hasher.hash("no-such-user-dummy-password")
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -48,7 +65,7 @@ class UserError(DomainError):
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password_rules(password: str, *personal: str | None) -> None:
@@ -93,8 +110,9 @@ def authenticate(login: str, password: str) -> User:
         AccountDisabledError: the account was deactivated.
     """
     user = find_user(login)
+    hasher = _hasher()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        hasher.verify(user.password_hash if user else _dummy_hash(hasher), password or "")
     except (VerificationError, InvalidHashError):
         raise LoginError(WRONG_LOGIN) from None
     if user is None:
@@ -103,7 +121,7 @@ def authenticate(login: str, password: str) -> User:
         raise AccountDisabledError(
             _l("This account has been deactivated. Ask the chair to reactivate it.")
         )
-    if _hasher.check_needs_rehash(user.password_hash):
+    if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()  # flushed by the caller, who names the actor first
     return user
@@ -236,7 +254,7 @@ def change_password(user: User, current: str, new: str) -> None:
         PasswordPolicyError: the new one is weak or the same as before.
     """
     try:
-        _hasher.verify(user.password_hash, current or "")
+        _hasher().verify(user.password_hash, current or "")
     except (VerificationError, InvalidHashError):
         raise LoginError(_l("Your current password is not right.")) from None
     if current == new:

@@ -111,6 +111,8 @@ def test_a_rolled_back_write_leaves_no_event(app, setup_association):
         assert verify_chain().ok
 
 
+@pytest.mark.committed(reason="threads with connections of their own wait for each other's "
+                              "commits: the database's locking is what is tested")
 def test_concurrent_writers_keep_one_unbroken_chain(app, setup_association):
     """Writers in parallel threads, each with its own connection, append in turn."""
     errors = []
@@ -160,7 +162,7 @@ def test_auditor_page_masks_id_numbers(app, web, people):
 
 
 def test_logins_and_language_choices_name_the_user(app, web, setup_association):
-    web.login("chair")
+    web.login_with_password("chair")
     web.post("/language", {"language": "sw"})
     with app.app_context():
         events = [e for e in _events("user") if e.action == "update"]

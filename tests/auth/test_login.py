@@ -9,7 +9,7 @@ from tests.conftest import PASSWORD
 
 
 def test_login_by_username_then_logout(web, setup_association):
-    response = web.login("chair")
+    response = web.login_with_password("chair")
     assert response.status_code in (302, 303)
     assert web.get("/members").status_code == 200
     web.logout()
@@ -21,13 +21,13 @@ def test_login_by_username_then_logout(web, setup_association):
 )
 def test_login_by_phone_in_any_usual_form(web, make_user, typed):
     make_user("treasurer", Role.TREASURER, phone="0712345678")
-    assert web.login(typed).status_code in (302, 303)
+    assert web.login_with_password(typed).status_code in (302, 303)
     assert web.get("/members").status_code == 200
 
 
 def test_safaricom_01_numbers_log_in_too(web, make_user):
     make_user("coordinator", Role.COORDINATOR, phone="0110123456")
-    assert web.login("0110 123 456").status_code in (302, 303)
+    assert web.login_with_password("0110 123 456").status_code in (302, 303)
 
 
 @pytest.mark.parametrize("login,password", [
@@ -39,7 +39,7 @@ def test_safaricom_01_numbers_log_in_too(web, make_user):
     ("x" * 500, PASSWORD),
 ])
 def test_bad_logins_are_refused_with_a_message(web, setup_association, login, password):
-    response = web.login(login, password)
+    response = web.login_with_password(login, password)
     assert response.status_code == 200
     text = response.get_data(as_text=True)
     assert re.search(r"do not match|Enter your|Field cannot be longer", text), text[:400]
@@ -56,7 +56,7 @@ def test_login_message_in_swahili(web, setup_association):
 
 def test_deactivated_user_cannot_log_in(app, web, make_user):
     make_user("auditor", Role.AUDITOR)
-    web.login("chair")
+    web.login_with_password("chair")
     import sqlalchemy as sa
 
     from association.auth.models import User
@@ -66,15 +66,15 @@ def test_deactivated_user_cannot_log_in(app, web, make_user):
         auditor_id = db.session.scalar(sa.select(User.id).where(User.username == "auditor"))
     web.post(f"/users/{auditor_id}/active", {})
     web.logout()
-    response = web.login("auditor")
+    response = web.login_with_password("auditor")
     assert "deactivated" in response.get_data(as_text=True)
 
 
 def test_login_is_throttled_with_a_clear_message(app, web, setup_association):
     app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
     for _ in range(3):
-        assert web.login("chair", "wrong-password").status_code == 200
-    response = web.login("chair", PASSWORD)
+        assert web.login_with_password("chair", "wrong-password").status_code == 200
+    response = web.login_with_password("chair", PASSWORD)
     assert response.status_code == 429
     assert "Too many login attempts" in response.get_data(as_text=True)
 
@@ -83,9 +83,9 @@ def test_one_account_is_throttled_across_addresses(app, web, setup_association):
     app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"] = "2 per 15 minutes"
     for n in range(2):
         web.client.environ_base["REMOTE_ADDR"] = f"10.9.0.{n}"
-        web.login("chair", "wrong-password")
+        web.login_with_password("chair", "wrong-password")
     web.client.environ_base["REMOTE_ADDR"] = "10.9.0.99"
-    assert web.login("chair", PASSWORD).status_code == 429
+    assert web.login_with_password("chair", PASSWORD).status_code == 429
 
 
 def test_login_without_csrf_token_is_refused(client, setup_association):
@@ -95,7 +95,7 @@ def test_login_without_csrf_token_is_refused(client, setup_association):
 
 
 def test_session_cookie_is_httponly_and_samesite(web, setup_association):
-    response = web.login("chair")
+    response = web.login_with_password("chair")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
@@ -111,7 +111,7 @@ def test_security_headers(client):
 
 
 def test_pages_have_no_inline_script_or_style(web, people):
-    web.login("chair")
+    web.login_with_password("chair")
     for url in ("/login", "/members", f"/members/{people.other_member_id}", "/users", "/audit"):
         html = web.get(url).get_data(as_text=True)
         assert "<script" not in html, url
@@ -132,11 +132,11 @@ def test_login_redirects_only_to_same_site_paths(web, setup_association):
 
 
 def test_language_choice_is_remembered_for_the_user(app, web, setup_association):
-    web.login("chair")
+    web.login_with_password("chair")
     web.post("/language", {"language": "sw"})
     web.logout()
     web.client.delete_cookie("session")
-    web.login("chair")
+    web.login_with_password("chair")
     page = web.get("/members").get_data(as_text=True)
     assert 'lang="sw"' in page
     assert "Wanachama" in page
@@ -154,7 +154,7 @@ def test_browser_language_is_used_before_any_choice(client):
 
 def test_temporary_password_must_be_changed_first(app, web, make_user):
     make_user("secretary", Role.SECRETARY, must_change_password=True)
-    web.login("secretary")
+    web.login_with_password("secretary")
     response = web.get("/members")
     assert response.status_code in (302, 303)
     assert response.headers["Location"].endswith("/account/password")
@@ -179,9 +179,9 @@ def test_temporary_password_must_be_changed_first(app, web, make_user):
 ])
 def test_bad_password_changes_change_nothing(web, setup_association, current, new, confirm,
                                              message):
-    web.login("chair")
+    web.login_with_password("chair")
     response = web.post("/account/password", {"current": current, "new": new,
                                               "confirm": confirm})
     assert message in response.get_data(as_text=True)
     web.logout()
-    assert web.login("chair").status_code in (302, 303)
+    assert web.login_with_password("chair").status_code in (302, 303)

@@ -1,11 +1,16 @@
 """The chair administers logins: create, change roles, reset passwords, deactivate."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from sqlalchemy.orm import selectinload
 
 from association.auth.models import Role, User
+from association.auth.services import hash_password
 from association.extensions import db
+from config import Config, ProductionConfig
 from tests.conftest import PASSWORD, count
 
 
@@ -30,7 +35,7 @@ def test_chair_creates_a_treasurer_who_must_change_the_password(app, web, setup_
     assert user.must_change_password
     assert user.password_hash.startswith("$argon2")
     web.logout()
-    web.login("0712000111", "temporary-pass-1")
+    web.login_with_password("0712000111", "temporary-pass-1")
     assert web.get("/members").headers["Location"].endswith("/account/password")
 
 
@@ -95,8 +100,9 @@ def test_reset_password_ends_the_users_sessions(app, web, client, make_user):
     user_id = _user(app, "treasurer").id
     web.post(f"/users/{user_id}/password", {"password": "brand-new-temp-1"})
     assert treasurer.get("/members").status_code in (302, 303)  # logged out
-    assert treasurer.login("treasurer", PASSWORD).status_code == 200  # old password gone
-    treasurer.login("treasurer", "brand-new-temp-1")
+    old_password = treasurer.login_with_password("treasurer", PASSWORD)
+    assert old_password.status_code == 200  # old password gone
+    treasurer.login_with_password("treasurer", "brand-new-temp-1")
     assert treasurer.get("/members").headers["Location"].endswith("/account/password")
 
 
@@ -124,7 +130,7 @@ def test_deactivate_ends_sessions_and_reactivate_restores(app, web, make_user):
     assert auditor.get("/audit").status_code in (302, 303)
     web.post(f"/users/{user_id}/active", {"active": "y"})
     assert _user(app, "auditor").active
-    assert auditor.login("auditor").status_code in (302, 303)
+    assert auditor.login_with_password("auditor").status_code in (302, 303)
     with app.app_context():
         assert db.session.get(User, user_id) is not None  # never deleted
 
@@ -168,3 +174,46 @@ def test_create_admin_cli(app, runner):
     from_env = runner.invoke(args=["create-admin", "--username", "fourth"],
                              env={"ADMIN_PASSWORD": "another-long-passphrase"})
     assert from_env.exit_code == 0, from_env.output
+
+
+def _argon2_cost(password_hash: str) -> tuple[int, int, int]:
+    """(memory KiB, passes, lanes) that an argon2id hash carries."""
+    match = re.match(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$", password_hash)
+    assert match, password_hash
+    return tuple(map(int, match.groups()))
+
+
+@pytest.mark.parametrize("cost", [(8, 1, 1), (19 * 1024, 2, 1), (65536, 3, 4)])
+def test_a_new_hash_carries_the_configured_cost(app, monkeypatch, cost):
+    memory, passes, lanes = cost
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_MEMORY_COST", memory)
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_TIME_COST", passes)
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_PARALLELISM", lanes)
+    with app.app_context():
+        assert _argon2_cost(hash_password("Mathare-2026-x")) == cost
+
+
+def test_production_hashes_meet_owasp_and_tests_hash_at_the_least_cost(app):
+    assert (Config.PASSWORD_HASH_MEMORY_COST, Config.PASSWORD_HASH_TIME_COST,
+            Config.PASSWORD_HASH_PARALLELISM) == (65536, 3, 4)  # argon2-cffi's defaults
+    assert (ProductionConfig.PASSWORD_HASH_MEMORY_COST, ProductionConfig.PASSWORD_HASH_TIME_COST
+            ) == (Config.PASSWORD_HASH_MEMORY_COST, Config.PASSWORD_HASH_TIME_COST)
+    assert Config.PASSWORD_HASH_MEMORY_COST >= 19 * 1024 and Config.PASSWORD_HASH_TIME_COST >= 2
+    assert (app.config["PASSWORD_HASH_MEMORY_COST"], app.config["PASSWORD_HASH_TIME_COST"],
+            app.config["PASSWORD_HASH_PARALLELISM"]) == (8, 1, 1)
+
+
+def test_a_hash_made_at_another_cost_still_logs_in_and_is_hashed_again(app, web, make_user,
+                                                                        monkeypatch):
+    """A hash from before the cost changed (production's, here) still verifies; the
+    login stores it again at the configured cost."""
+    user_id = make_user("treasurer", Role.TREASURER)
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.password_hash = PasswordHasher().hash(PASSWORD)  # argon2-cffi's defaults
+        db.session.commit()
+    assert _argon2_cost(_user(app, "treasurer").password_hash) == (65536, 3, 4)
+    assert web.login_with_password("treasurer").status_code in (302, 303)
+    assert _argon2_cost(_user(app, "treasurer").password_hash) == (8, 1, 1)
+    web.logout()
+    assert web.login_with_password("treasurer").status_code in (302, 303)

@@ -736,6 +736,8 @@ def test_reverse_through_the_web_and_the_balance_warning(app, web, books):
                                  .where(JournalEntry.reverses_id.is_not(None))) == 1
 
 
+@pytest.mark.committed(reason="two threads with connections of their own: the database's "
+                              "locking decides who posts")
 def test_two_officials_approving_at_once_post_it_once(app, books):
     """The second approval waits for the first (row lock / write lock), then is refused."""
     import threading

@@ -3,6 +3,7 @@
 import multiprocessing
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from association.audit.services import acting_as, verify_chain
@@ -34,6 +35,8 @@ def _record_payments(database_url: str, upload_dir: str, member_id: int, start, 
         db.engine.dispose()
 
 
+@pytest.mark.committed(reason="other processes record the payments: they see only what is "
+                              "committed")
 def test_concurrent_processes_get_gapless_unique_numbers(app, setup_association, database_url,
                                                          upload_dir):
     with app.app_context(), acting_as("test"):

@@ -103,8 +103,13 @@ class LiveApp:
 
 
 @pytest.fixture
-def daraja(app, sandbox, setup_association):
-    """M-Pesa pointed at the sandbox, the app live over HTTP, the example dues rates."""
+def daraja(request, app, sandbox, setup_association):
+    """M-Pesa pointed at the sandbox, the app live over HTTP, the example dues rates.
+
+    The live app answers in threads of its own while the test goes on, each with its own
+    connection: a test using it commits for real and says so (``committed``)."""
+    assert request.node.get_closest_marker("committed"), \
+        "a test using the live app must be marked @pytest.mark.committed(reason=...)"
     live = LiveApp(app)
     app.config.update(MPESA_BASE_URL=sandbox.url, PUBLIC_BASE_URL=live.url)
     app.extensions.pop("mpesa_provider", None)

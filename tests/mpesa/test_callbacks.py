@@ -210,6 +210,8 @@ def test_a_receipt_already_typed_by_the_treasurer_is_not_counted_again(app, clie
         assert tx.status == TransactionStatus.CREDITED and tx.payment_id is not None
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_the_acknowledgement_goes_out_before_processing(app, daraja, member):  # noqa: F811
     """Daraja gets its answer while the payment is still being checked and credited."""
     daraja.stop_worker()  # the worker's turn comes when the test client closes the response
@@ -227,6 +229,8 @@ def test_the_acknowledgement_goes_out_before_processing(app, daraja, member):  #
         assert db.session.scalar(sa.select(CallbackInbox.processed_at)) is not None
 
 
+@pytest.mark.committed(reason="20 threads post to the app served over HTTP in threads of "
+                              "its own: the database's locking makes one payment")
 def test_the_same_confirmation_20_times_in_parallel_makes_one_payment(app, daraja, member):  # noqa: F811, E501
     body = c2b_confirmation(receipt="TC57PAR001", account="mlk-1")
     start = threading.Barrier(20)
@@ -313,6 +317,8 @@ def test_production_defaults_to_safaricoms_addresses(app, client, member):
 # --- Transaction Status: verification before credit -----------------------------------------
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_with_initiator_credentials_paybill_money_waits_for_transaction_status(
         app, daraja, sandbox, member):  # noqa: F811
     app.config.update(MPESA_INITIATOR_NAME="testapi", MPESA_SECURITY_CREDENTIAL="cred")
@@ -383,6 +389,8 @@ def test_an_amount_that_disagrees_with_the_request_is_not_credited(app, client, 
         assert count(Payment) == 0
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_forged_success_that_daraja_does_not_know_is_rejected(app, daraja, sandbox, member):  # noqa: F811
     """The right token and shape, a real pending prompt, but the payer cancelled it."""
     from association.mpesa import stk
@@ -405,6 +413,8 @@ def test_a_forged_success_that_daraja_does_not_know_is_rejected(app, daraja, san
         assert db.session.get(StkRequest, request_id).status == StkStatus.FAILED
 
 
+@pytest.mark.committed(reason="20 threads with connections of their own: the database's "
+                              "locking makes one payment")
 def test_the_same_stk_callback_20_times_in_parallel_makes_one_payment(
         app, daraja, sandbox, member):  # noqa: F811
     from association.mpesa import stk
@@ -536,6 +546,8 @@ def _keep_behind_the_first(app, bodies: list[bytes], commits: CommitWatch) -> di
     return results
 
 
+@pytest.mark.committed(reason="threads keep bodies at once: the group commit is a real "
+                              "commit on its own connection")
 def test_bodies_kept_at_the_same_moment_share_one_transaction(app):
     """Group commit: four bodies arriving while another is being committed wait for it,
     then go in together, one transaction for the four, each told its own row."""
@@ -553,6 +565,8 @@ def test_bodies_kept_at_the_same_moment_share_one_transaction(app):
         assert sorted(map(int, created)) == sorted(rows)
 
 
+@pytest.mark.committed(reason="threads keep bodies at once: the group commit is a real "
+                              "commit on its own connection")
 def test_a_failed_group_commit_keeps_none_of_its_bodies_and_tells_each_thread(app):
     bodies = [json.dumps(c2b_confirmation(receipt=f"TH{n:08d}")).encode() for n in range(4)]
     with CommitWatch(app, waiting=3, refuse={2}) as commits:
@@ -699,6 +713,8 @@ def test_a_batch_that_cannot_be_committed_is_processed_one_by_one(app, member):
             CallbackInbox.processed_at.is_(None))) == 0
 
 
+@pytest.mark.committed(reason="it counts the savepoints the app makes: in a rolled-back "
+                              "test each of the app's transactions is one more")
 def test_a_batch_credits_its_plain_confirmations_together_with_the_same_books(app, make_member):
     """The plain confirmations of a batch (new code, our shortcode, a member named) are
     credited together, each with the books one at a time would give it: oldest dues

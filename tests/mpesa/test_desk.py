@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from association.audit.services import acting_as
@@ -59,6 +60,8 @@ def test_the_treasurer_chooses_what_happens_to_unknown_accounts(app, web, people
     assert web.post("/mpesa/settings", {"unknown_account": "suspense"}).status_code == 403
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_registering_the_paybill_addresses(app, web, people, daraja, sandbox):  # noqa: F811
     web.login("treasurer")
     response = web.post("/mpesa/register-urls", follow_redirects=True)

@@ -573,6 +573,8 @@ def _confirm(database_url: str, upload_dir: str, text: str, start, results, work
             db.engine.dispose()
 
 
+@pytest.mark.committed(reason="other processes confirm the statement: they see only what is "
+                              "committed")
 def test_confirmations_racing_count_each_code_once(app, register, database_url, upload_dir):
     import multiprocessing
 

@@ -65,6 +65,8 @@ def _age(app, request_id, minutes=3):
         db.session.commit()
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_lost_callback_is_found_by_querying(app, runner, daraja, sandbox, member):  # noqa: F811
     request_id = _prompt(app, member, "0712349999")  # paid, but the callback never comes
     time.sleep(0.5)
@@ -80,6 +82,8 @@ def test_a_lost_callback_is_found_by_querying(app, runner, daraja, sandbox, memb
         assert count(Payment) == 0  # no receipt code yet: the statement import finds it
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_prompt_still_pending_after_two_minutes_is_closed_by_the_query(
         app, runner, daraja, sandbox, member):  # noqa: F811
     sandbox.state.delay = 30  # the callback would come much later
@@ -135,6 +139,8 @@ def test_a_callback_that_overtook_its_request_is_processed_later(app, runner, me
         assert tx.member_id == member and count(Payment) == 0
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_verification_that_failed_is_retried(app, runner, daraja, sandbox, member):  # noqa: F811
     request_id = _prompt(app, member, "0712345678")
     checkout = _checkout(app, request_id)
@@ -174,6 +180,8 @@ server.serve_forever()
 """
 
 
+@pytest.mark.committed(reason="a server in another process is killed: only what it "
+                              "committed survives")
 def test_every_acknowledged_confirmation_survives_a_sigkill(app, member, database_url,
                                                             upload_dir, runner):
     process = subprocess.Popen(  # noqa: S603 - our own test server
@@ -219,6 +227,8 @@ def test_every_acknowledged_confirmation_survives_a_sigkill(app, member, databas
         assert set(acknowledged) <= set(codes)  # every acknowledged one is in the books
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_paid_prompt_we_never_recorded_is_not_lost(app, runner, daraja, sandbox,  # noqa: F811
                                                      make_member):
     """Our push timed out after Daraja took it: the callback names no request of ours."""
@@ -250,6 +260,8 @@ def test_a_paid_prompt_we_never_recorded_is_not_lost(app, runner, daraja, sandbo
         assert tx.status == TransactionStatus.CREDITED and count(Payment) == 1
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_reconcile_never_credits_an_amount_that_disagrees(app, runner, daraja, sandbox,  # noqa: F811
                                                          member):
     request_id = _prompt(app, member, "0712349999")  # paid KES 50, no callback of its own

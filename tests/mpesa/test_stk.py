@@ -32,6 +32,8 @@ def _latest_request(app) -> StkRequest:
         return db.session.scalar(sa.select(StkRequest).order_by(StkRequest.id.desc()))
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_member_pays_by_stk_push_and_gets_the_receipt(app, web, payer):
     web.login("member")
     page = web.get("/mpesa/pay").get_data(as_text=True)
@@ -69,6 +71,8 @@ def test_member_pays_by_stk_push_and_gets_the_receipt(app, web, payer):
     ("1032", "cancelled"), ("1037", "could not be reached"), ("1111", "balance is not enough"),
     ("2001", "PIN was wrong"),
 ])
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_failed_prompt_says_why(app, web, payer, ending, words):
     web.login("member")
     web.post("/mpesa/pay", {"choice": "other", "amount": "50", "phone": "071234" + ending})
@@ -80,6 +84,8 @@ def test_a_failed_prompt_says_why(app, web, payer, ending, words):
         assert count(Payment) == 0
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_the_prompt_remembers_the_payers_language(app, web, payer):
     web.login("member")
     web.post("/language", {"language": "sw", "next": "/"})
@@ -91,6 +97,8 @@ def test_the_prompt_remembers_the_payers_language(app, web, payer):
     ("0", "more than zero"), ("-5", "more than zero"), ("50.50", "whole shillings"),
     ("abc", "is not an amount"), ("250001", "between KES"), ("", "Enter an amount"),
 ])
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_bad_amounts_send_no_prompt(app, web, payer, amount, words):
     web.login("member")
     page = web.post("/mpesa/pay", {"choice": "other", "amount": amount,
@@ -104,6 +112,8 @@ def test_bad_amounts_send_no_prompt(app, web, payer, amount, words):
     ("0733 123 456", "cannot receive an M-Pesa prompt"),  # Airtel
     ("12", "not"), ("", "Enter the phone"), ("+255712345678", "cannot receive"),
 ])
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_bad_phones_send_no_prompt(app, web, payer, phone, words):
     web.login("member")
     page = web.post("/mpesa/pay", {"choice": "other", "amount": "50",
@@ -113,6 +123,8 @@ def test_bad_phones_send_no_prompt(app, web, payer, phone, words):
         assert count(StkRequest) == 0
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_second_prompt_to_the_same_phone_waits(app, web, payer):
     web.login("member")
     web.post("/mpesa/pay", {"choice": "other", "amount": "50", "phone": "0712345678"})
@@ -123,6 +135,8 @@ def test_a_second_prompt_to_the_same_phone_waits(app, web, payer):
         assert count(StkRequest) == 1
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_suggested_amounts_come_from_the_dues(app, web, payer):
     web.login("member")
     page = web.get("/mpesa/pay").get_data(as_text=True)
@@ -131,6 +145,8 @@ def test_suggested_amounts_come_from_the_dues(app, web, payer):
     assert _latest_request(app).amount_cents == 15_000
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_the_treasurer_sends_a_prompt_for_a_member(app, web, payer):
     web.login("treasurer")
     page = web.get(f"/mpesa/pay?member={payer.other_member_no}").get_data(as_text=True)
@@ -144,6 +160,8 @@ def test_the_treasurer_sends_a_prompt_for_a_member(app, web, payer):
     assert "No member has the number" in page
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_a_member_cannot_pay_for_or_follow_another_member(app, web, payer):
     web.login("treasurer")
     web.post("/mpesa/pay", {"member": payer.other_member_no, "choice": "other",
@@ -158,6 +176,8 @@ def test_a_member_cannot_pay_for_or_follow_another_member(app, web, payer):
     assert web.get("/mpesa/pay/999999").status_code == 404
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_daraja_unreachable_is_a_clear_error_and_the_request_is_kept(app, web, payer):
     app.config["MPESA_BASE_URL"] = "http://127.0.0.1:9"
     app.extensions.pop("mpesa_provider", None)
@@ -168,6 +188,8 @@ def test_daraja_unreachable_is_a_clear_error_and_the_request_is_kept(app, web, p
     assert _latest_request(app).status == StkStatus.ERROR
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_mpesa_switched_off_says_so(app, web, payer):
     app.config["MPESA_PASSKEY"] = None
     web.login("member")
@@ -182,6 +204,8 @@ def test_mpesa_switched_off_says_so(app, web, payer):
     assert web.get("/members").status_code == 200  # the rest of the app works
 
 
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
 def test_stk_push_command(app, runner, payer):
     result = runner.invoke(args=["mpesa", "stk-push", "mlk 1", "75", "--wait"])
     assert result.exit_code == 0, result.output

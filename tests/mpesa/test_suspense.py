@@ -321,6 +321,8 @@ def _decide(database_url: str, upload_dir: str, tx_id: int, member_id: int, star
             db.engine.dispose()
 
 
+@pytest.mark.committed(reason="other processes decide at once: they see only what is "
+                              "committed")
 def test_two_officials_deciding_at_once_decide_once(app, people, database_url, upload_dir):
     import multiprocessing
 

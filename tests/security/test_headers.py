@@ -8,6 +8,7 @@ import io
 import re
 from html.parser import HTMLParser
 
+import pytest
 import sqlalchemy as sa
 
 from association import create_app
@@ -105,8 +106,8 @@ def test_error_static_and_callback_responses_carry_them_too(world, client, app):
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
     web.logout()
     app.config["LOGIN_RATE_LIMIT"] = "1 per minute"
-    web.login("chair", "wrong-password-1")
-    responses["429"] = web.login("chair", "wrong-password-2")
+    web.login_with_password("chair", "wrong-password-1")
+    responses["429"] = web.login_with_password("chair", "wrong-password-2")
     for what, response in responses.items():
         assert_secure_headers(response, what)
     assert responses["429"].status_code == 429
@@ -127,6 +128,8 @@ def test_the_pages_icon_is_a_static_file_that_leaves_the_session_alone(world, cl
     icon.close()
 
 
+@pytest.mark.committed(reason="a second app (the production configuration) with an engine "
+                              "of its own reads the users")
 def test_production_cookies_are_secure_httponly_and_samesite(world, monkeypatch):
     """Under the production configuration the session (and remember-me) cookie is sent only
     over HTTPS, hidden from scripts and not sent on cross-site posts; HSTS is on."""
@@ -163,7 +166,8 @@ def _hash_of(app, username):
         return db.session.scalar(sa.select(User.password_hash).where(User.username == username))
 
 
-def test_password_rules_hold_on_the_change_form_and_hashes_are_argon2id(app, web, people):
+def test_password_rules_hold_on_the_change_form_and_hashes_are_argon2id(
+        app, web, people, production_password_cost):
     web.login("treasurer")
     before = _hash_of(app, "treasurer")
     for weak in ("short1", "password123", "aaaaaaaaaaaa", "treasurer-2026!", "x" * 129,
@@ -186,8 +190,9 @@ def test_password_rules_hold_on_the_change_form_and_hashes_are_argon2id(app, web
     memory, time_cost, _ = map(int, match.groups())
     assert memory >= 19 * 1024 and time_cost >= 2  # OWASP's floor for argon2id
     web.logout()
-    assert web.login("treasurer", PASSWORD).status_code == 200  # the old one no longer works
-    assert web.login("treasurer", "Mathare-2026-x").status_code in (302, 303)
+    old = web.login_with_password("treasurer", PASSWORD)
+    assert old.status_code == 200  # the old one no longer works
+    assert web.login_with_password("treasurer", "Mathare-2026-x").status_code in (302, 303)
 
 
 def test_callbacks_from_an_address_off_the_allow_list_move_no_money(world, client):
