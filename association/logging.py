@@ -110,6 +110,8 @@ def configure_logging(app: Flask) -> None:
         handler.addFilter(RequestIdFilter())
         handler.addFilter(RedactFilter())
         root.addHandler(handler)
+    # httpx names every request to Daraja at INFO: the app logs what it does with them.
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
     # Flask's own handler would write app.logger's lines a second time, unredacted.
     app.logger.removeHandler(default_handler)
     token = app.config.get("MPESA_CALLBACK_TOKEN")

@@ -178,6 +178,8 @@ def bodies(n: int, prefix: str, repeats: int = 0) -> list[dict]:
     return distinct + distinct[:repeats]
 
 
+@pytest.mark.committed(reason="the worker and gunicorn are processes of their own: they "
+                               "see only what is committed")
 def test_stored_before_acknowledged_then_credited_once_by_the_worker(app, processes):
     url = processes.server()
     sent = bodies(20, "TW", repeats=10)
@@ -209,6 +211,8 @@ def test_stored_before_acknowledged_then_credited_once_by_the_worker(app, proces
     assert TOKEN not in log
 
 
+@pytest.mark.committed(reason="the worker and gunicorn are processes of their own: they "
+                               "see only what is committed")
 def test_a_worker_killed_in_a_batch_loses_and_doubles_nothing(app, processes):
     url = processes.server()
     sent = bodies(300, "TK", repeats=60)
@@ -235,6 +239,8 @@ def test_a_worker_killed_in_a_batch_loses_and_doubles_nothing(app, processes):
         db.session.rollback()
 
 
+@pytest.mark.committed(reason="the worker and gunicorn are processes of their own: they "
+                               "see only what is committed")
 def test_reconcile_processes_what_no_worker_did(app, processes):
     url = processes.server()
     sent = bodies(10, "TR", repeats=3)

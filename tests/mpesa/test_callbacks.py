@@ -649,6 +649,8 @@ def test_the_worker_processes_a_burst_in_one_transaction(app, member):
         assert count(Payment) == 10 and member_balance(member) == -10 * 5_000
 
 
+@pytest.mark.committed(reason="the worker's loop runs in a thread of its own, on its own "
+                              "connection")
 def test_a_lone_body_is_processed_by_the_running_worker(app, member):
     """The worker's loop finds a body stored while it sleeps, within moments."""
     worker = Worker(app, "test", poll=0.2)
