@@ -1,17 +1,44 @@
 """Database engine settings that the ORM does not set for us."""
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 #: How long a transaction waits for SQLite's write lock before giving up.
 SQLITE_WAIT_SECONDS = 30
+
+#: Methods whose requests only read: their transactions begin deferred on SQLite.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Set inside :func:`writing`: the transactions begun there take the write lock at once.
+_writing: ContextVar[bool] = ContextVar("database_writing", default=False)
+
+
+def reads_only() -> bool:
+    """True when transactions begun now only read: in a GET or HEAD request, outside
+    :func:`writing`. The CLI, background threads and form posts write."""
+    return (not _writing.get() and has_request_context()
+            and request.method in READ_METHODS)
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Transactions begun inside take SQLite's write lock at their start, even in a GET."""
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
 
 
 def engine_options(url: str, options: dict) -> dict:
@@ -36,11 +63,21 @@ def configure_sqlite(engine: Engine) -> None:
     """Real transactions on SQLite, as the SQLAlchemy docs recommend for pysqlite.
 
     pysqlite's own transaction handling breaks SAVEPOINT, so it is switched off
-    and every transaction starts with ``BEGIN IMMEDIATE``: it takes the write
-    lock at once, so two writers queue instead of failing when one read before
-    the other wrote: in the app's :class:`WriterQueueConnection` (see
-    :func:`engine_options`), else in SQLite's busy wait. WAL lets readers outside a
-    transaction go on meanwhile; foreign keys are enforced.
+    and the app begins its transactions itself:
+
+    - A transaction that may write starts with ``BEGIN IMMEDIATE``: it takes the
+      write lock at once, so two writers queue instead of failing when one read
+      before the other wrote (WAL's ``SQLITE_BUSY_SNAPSHOT``: a transaction that
+      has read cannot take the lock once another writer has committed): in the
+      app's :class:`WriterQueueConnection` (see :func:`engine_options`), else in
+      SQLite's busy wait. The CLI, background threads and form posts write.
+    - A GET or HEAD request's transaction starts with a plain ``BEGIN`` (:func:`reads_only`):
+      no write lock, no place in the writers' queue; WAL gives it a snapshot while the
+      writers go on, however long it reads (an export). Its one write, the audit of what
+      it read, is made after it in a transaction of its own (:func:`writing`, used by
+      :mod:`association.transaction`).
+
+    Foreign keys are enforced.
     """
 
     @event.listens_for(engine, "connect")
@@ -55,7 +92,9 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         dbapi_connection = conn.connection.dbapi_connection
-        if isinstance(dbapi_connection, WriterQueueConnection):
+        if reads_only():
+            conn.exec_driver_sql("BEGIN")
+        elif isinstance(dbapi_connection, WriterQueueConnection):
             dbapi_connection.begin_immediate()
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -185,11 +224,14 @@ def execute_prepared(session, statement, params: dict):
 def one_row(session, model, **defaults):
     """The one row (id 1) of a settings table, made with ``defaults`` on first use.
 
-    Two first uses at the same moment share it: the second one's insert waits for the
-    first's commit (PostgreSQL's unique id, SQLite's write lock), fails on the id in its
-    savepoint alone, and reads the row the first one made.
+    A request that only reads (a GET) does not write it: it gets the defaults in a row that
+    is not added to the session. Two first uses at the same moment share it: the second
+    one's insert waits for the first's commit (PostgreSQL's unique id, SQLite's write
+    lock), fails on the id in its savepoint alone, and reads the row the first one made.
     """
     found = session.get(model, 1)
+    if found is None and reads_only():
+        return model(id=1, **defaults)
     if found is None:
         try:
             with session.begin_nested():  # its end flushes: a clash rolls back only it

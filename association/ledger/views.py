@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from association import transaction
 from association.auth.models import User
 from association.auth.permissions import permission_required
 from association.errors import DomainError
@@ -132,19 +133,18 @@ def payment_new():
                 received_by_id=current_user.id, reference=form.reference.data,
             )
         except services.DuplicatePaymentError as error:
-            db.session.rollback()
+            transaction.discard()
             form.reference.errors.append(str(error))
             flash(str(error), "error")
         except services.ClosedPeriodError as error:
-            db.session.rollback()
+            transaction.discard()
             form.paid_on.errors.append(str(error))
             flash(str(error), "error")
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
             number = payment.receipt.number
-            db.session.commit()
             flash(_("%(amount)s from %(name)s (%(no)s) is recorded: receipt %(receipt)s.",
                     amount=format_kes(payment.amount_cents), name=member.full_name,
                     no=member.member_no, receipt=number), "success")
@@ -193,10 +193,9 @@ def dues_run():
     try:
         result = services.bill_month(form.run_month, posted_by_id=current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("ledger.dues"))
-    db.session.commit()
     session[DUES_RESULT_KEY] = {
         "month": result.month.isoformat(), "charged": result.charged,
         "total_cents": result.total_cents, "already_charged": result.already_charged,
@@ -254,10 +253,9 @@ def period_close():
     try:
         services.close_month(month, closed_by_id=current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("%(month)s is closed.", month=month.strftime("%Y-%m")), "success")
     return redirect(url_for("ledger.periods"))
 
@@ -274,10 +272,9 @@ def period_reopen():
     try:
         services.reopen_month(month, form.reason.data, reopened_by_id=current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("%(month)s is open again.", month=month.strftime("%Y-%m")), "success")
     return redirect(url_for("ledger.periods"))
 
@@ -356,10 +353,9 @@ def rates_new():
             services.add_rate_schedule(form.effective_month, _rate_inputs(form),
                                        form.resolution_ref.data, created_by_id=current_user.id)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The new rates apply from %(month)s.",
                     month=form.effective_month.strftime("%Y-%m")), "success")
             return redirect(url_for("ledger.rates"))
@@ -401,10 +397,9 @@ def waiver_new():
                 requested_by_id=current_user.id,
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The waiver for %(name)s (%(no)s) awaits the chair's decision.",
                     name=waiver.member.full_name, no=waiver.member.member_no), "success")
             return redirect(url_for("ledger.waivers"))
@@ -426,10 +421,9 @@ def waiver_decide(waiver_id: int):
     try:
         services.decide_waiver(waiver, approve, decided_by_id=current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         message = (_("The waiver for %(no)s is approved.", no=waiver.member.member_no) if approve
                    else _("The waiver for %(no)s is rejected.", no=waiver.member.member_no))
         flash(message, "success")
@@ -448,7 +442,6 @@ def settings():
         form.voluntary.data = _voluntary()
     if form.validate_on_submit():
         services.set_voluntary(bool(form.voluntary.data))
-        db.session.commit()
         flash(_("Voluntary contributions are on: no dues will be charged.")
               if form.voluntary.data else
               _("Voluntary contributions are off: monthly dues are charged."), "success")
