@@ -22,13 +22,28 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Set inside :func:`writing`: the transactions begun there take the write lock at once.
 _writing: ContextVar[bool] = ContextVar("database_writing", default=False)
+#: Set inside :func:`reading`: the transactions begun there only read.
+_reading: ContextVar[bool] = ContextVar("database_reading", default=False)
 
 
 def reads_only() -> bool:
-    """True when transactions begun now only read: in a GET or HEAD request, outside
-    :func:`writing`. The CLI, background threads and form posts write."""
-    return (not _writing.get() and has_request_context()
-            and request.method in READ_METHODS)
+    """True when transactions begun now only read: in a GET or HEAD request or inside
+    :func:`reading`, and not inside :func:`writing`. The CLI, background threads and form
+    posts write."""
+    if _writing.get():
+        return False
+    return _reading.get() or (has_request_context() and request.method in READ_METHODS)
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """Transactions begun inside only read (a command's long export): on SQLite they take
+    no write lock. End the transaction before writing (its audit, say)."""
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
 
 
 @contextlib.contextmanager
@@ -71,9 +86,10 @@ def configure_sqlite(engine: Engine) -> None:
       has read cannot take the lock once another writer has committed): in the
       app's :class:`WriterQueueConnection` (see :func:`engine_options`), else in
       SQLite's busy wait. The CLI, background threads and form posts write.
-    - A GET or HEAD request's transaction starts with a plain ``BEGIN`` (:func:`reads_only`):
-      no write lock, no place in the writers' queue; WAL gives it a snapshot while the
-      writers go on, however long it reads (an export). Its one write, the audit of what
+    - A GET or HEAD request's transaction, or a command's long export (:func:`reading`),
+      starts with a plain ``BEGIN`` (:func:`reads_only`): no write lock, no place in the
+      writers' queue; WAL gives it a snapshot while the writers go on, however long it
+      reads. Its one write, the audit of what
       it read, is made after it in a transaction of its own (:func:`writing`, used by
       :mod:`association.transaction`).
 
