@@ -129,9 +129,15 @@ def _failure_page(error: Exception):
 
 
 def _commit(session: Session) -> None:
-    events = _audit_only(session) if reads_only() else None
-    if events is None:
+    if not reads_only():
         session.commit()
+        return
+    events = _audit_only(session)
+    if events is None:
+        if _wrote(session):  # not meant to happen: a GET that wrote (see the docstring)
+            session.commit()
+        else:
+            session.rollback()  # it only read: nothing to commit
         return
     # A read's audit: the read transaction ends first, then the events are chained in a
     # transaction that holds the write lock from its start.
