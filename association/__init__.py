@@ -11,6 +11,7 @@ from sqlalchemy.orm import configure_mappers
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from association import transaction
 from association.database import configure_sqlite, engine_options
 from association.extensions import babel, csrf, db, limiter, login_manager, migrate
 from association.logging import configure_logging
@@ -61,6 +62,7 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
     register_compression(app)
     register_blueprints(app)
     register_request_hooks(app)
+    transaction.install(app)  # after the other hooks: see transaction.install
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)

@@ -1,16 +1,58 @@
 """Database engine settings that the ORM does not set for us."""
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 #: How long a transaction waits for SQLite's write lock before giving up.
 SQLITE_WAIT_SECONDS = 30
+
+#: Methods whose requests only read: their transactions begin deferred on SQLite.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Set inside :func:`writing`: the transactions begun there take the write lock at once.
+_writing: ContextVar[bool] = ContextVar("database_writing", default=False)
+#: Set inside :func:`reading`: the transactions begun there only read.
+_reading: ContextVar[bool] = ContextVar("database_reading", default=False)
+
+
+def reads_only() -> bool:
+    """True when transactions begun now only read: in a GET or HEAD request or inside
+    :func:`reading`, and not inside :func:`writing`. The CLI, background threads and form
+    posts write."""
+    if _writing.get():
+        return False
+    return _reading.get() or (has_request_context() and request.method in READ_METHODS)
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """Transactions begun inside only read (a command's long export): on SQLite they take
+    no write lock. End the transaction before writing (its audit, say)."""
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Transactions begun inside take SQLite's write lock at their start, even in a GET."""
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
 
 
 def engine_options(url: str, options: dict) -> dict:
@@ -35,11 +77,22 @@ def configure_sqlite(engine: Engine) -> None:
     """Real transactions on SQLite, as the SQLAlchemy docs recommend for pysqlite.
 
     pysqlite's own transaction handling breaks SAVEPOINT, so it is switched off
-    and every transaction starts with ``BEGIN IMMEDIATE``: it takes the write
-    lock at once, so two writers queue instead of failing when one read before
-    the other wrote: in the app's :class:`WriterQueueConnection` (see
-    :func:`engine_options`), else in SQLite's busy wait. WAL lets readers outside a
-    transaction go on meanwhile; foreign keys are enforced.
+    and the app begins its transactions itself:
+
+    - A transaction that may write starts with ``BEGIN IMMEDIATE``: it takes the
+      write lock at once, so two writers queue instead of failing when one read
+      before the other wrote (WAL's ``SQLITE_BUSY_SNAPSHOT``: a transaction that
+      has read cannot take the lock once another writer has committed): in the
+      app's :class:`WriterQueueConnection` (see :func:`engine_options`), else in
+      SQLite's busy wait. The CLI, background threads and form posts write.
+    - A GET or HEAD request's transaction, or a command's long export (:func:`reading`),
+      starts with a plain ``BEGIN`` (:func:`reads_only`): no write lock, no place in the
+      writers' queue; WAL gives it a snapshot while the writers go on, however long it
+      reads. Its one write, the audit of what
+      it read, is made after it in a transaction of its own (:func:`writing`, used by
+      :mod:`association.transaction`).
+
+    Foreign keys are enforced.
     """
 
     @event.listens_for(engine, "connect")
@@ -54,7 +107,9 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         dbapi_connection = conn.connection.dbapi_connection
-        if isinstance(dbapi_connection, WriterQueueConnection):
+        if reads_only():
+            conn.exec_driver_sql("BEGIN")
+        elif isinstance(dbapi_connection, WriterQueueConnection):
             dbapi_connection.begin_immediate()
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -181,6 +236,3 @@ def execute_prepared(session, statement, params: dict):
         driver.prepare_threshold = before
 
 
-# Moved to association.core.db; imported here only for mpesa/callbacks.py, which another
-# branch rewrites to import core (remove this import when it does).
-from association.core.db import one_row  # noqa: E402, F401

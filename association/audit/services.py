@@ -233,6 +233,23 @@ def _transaction_ended(session: Session, transaction) -> None:
         session.info.pop("audit_waiting", None)
 
 
+def take_waiting_events(session: Session) -> list[tuple]:
+    """The events waiting for the transaction's commit, taken out of it, to be written in
+    another transaction by :func:`write_events` (a GET's read audit: see
+    :mod:`association.transaction`)."""
+    waiting = session.info.get("audit_waiting")
+    if not waiting:
+        return []
+    events, waiting["events"] = waiting["events"], []
+    waiting["savepoints"].clear()
+    return events
+
+
+def write_events(conn: sa.Connection, events: list[tuple]) -> None:
+    """Chain events taken by :func:`take_waiting_events` (each with its actor) on ``conn``."""
+    _write(conn, events)
+
+
 def append_events(conn: sa.Connection, events: list[tuple]) -> None:
     """Append events to the chain on ``conn`` at once; the caller's transaction commits them.
 

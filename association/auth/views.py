@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from association import transaction
 from association.audit.services import set_request_actor
 from association.auth import services
 from association.auth.forms import (
@@ -69,11 +70,10 @@ def login():
         try:
             user = services.authenticate(form.login.data, form.password.data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 200
         set_request_actor(user.id, user.username)
-        db.session.commit()
         chosen = session.get("lang")
         session.clear()  # a fresh session at every login: no fixation
         login_user(user)
@@ -105,7 +105,6 @@ def language():
         session["lang"] = form.language.data
         if current_user.is_authenticated:
             services.set_language(current_user, form.language.data)
-            db.session.commit()
     return redirect(_safe_next(request.form.get("next")) or url_for("core.home"))
 
 
@@ -118,10 +117,9 @@ def password():
         try:
             services.change_password(current_user, form.current.data, form.new.data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             # The session id changed with the password: renew this session only.
             login_user(current_user._get_current_object())
             flash(_("Your password has been changed."), "success")
@@ -158,10 +156,9 @@ def user_new():
                 member_id=_member_id(form),
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("User %(name)s created.", name=user.username), "success")
             return redirect(url_for("auth.users"))
     return render_template("auth/user_form.html", form=form, user=None)
@@ -186,10 +183,9 @@ def user_edit(user_id: int):
                 _member_id(form),
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("User %(name)s saved.", name=user.username), "success")
             return redirect(url_for("auth.users"))
     return render_template(
@@ -210,10 +206,9 @@ def user_reset_password(user_id: int):
     try:
         services.reset_password(user, form.password.data)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("Temporary password set for %(name)s. They must change it when they next log in.",
                 name=user.username), "success")
     return redirect(url_for("auth.user_edit", user_id=user.id))
@@ -230,10 +225,9 @@ def user_set_active(user_id: int):
     try:
         services.set_active(user, form.active.data, acting=current_user)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         if user.active:
             flash(_("%(name)s can log in again.", name=user.username), "success")
         else:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, mapped_column
 
 from association.core.time import utcnow
+from association.database import reads_only
 
 intpk = Annotated[int, mapped_column(primary_key=True)]
 cents = Annotated[int, mapped_column(BigInteger)]
@@ -45,11 +46,14 @@ def upsert(bind, table):
 def one_row(session, model, **defaults):
     """The one row (id 1) of a settings table, made with ``defaults`` on first use.
 
-    Two first uses at the same moment share it: the second one's insert waits for the
-    first's commit (PostgreSQL's unique id, SQLite's write lock), fails on the id in its
-    savepoint alone, and reads the row the first one made.
+    A request that only reads (a GET) does not write it: it gets the defaults in a row that
+    is not added to the session. Two first uses at the same moment share it: the second
+    one's insert waits for the first's commit (PostgreSQL's unique id, SQLite's write
+    lock), fails on the id in its savepoint alone, and reads the row the first one made.
     """
     found = session.get(model, 1)
+    if found is None and reads_only():
+        return model(id=1, **defaults)
     if found is None:
         try:
             with session.begin_nested():  # its end flushes: a clash rolls back only it

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from association.audit.services import acting_as
 from association.core.money import format_kes, to_cents
 from association.core.time import parse_month, today_in_nairobi
+from association.database import reading
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger import services
@@ -119,9 +120,10 @@ def export_ledger(fmt: str, out: str, start: str | None, end: str | None) -> Non
                 raise reports.ReportError("--from is after --to.")
         except DomainError as error:
             _fail(error)
-        with _written(out, "w") as target:
+        with reading(), _written(out, "w") as target:  # no write lock while it reads
             for piece in exports.JOURNALS[fmt](first, last):
                 target.write(piece)
+        db.session.rollback()  # the read ends: its audit takes the write lock for a moment
         log_event("export", "ledger", None, {"format": fmt, "from": str(first or ""),
                                              "to": last.isoformat(), "file": os.path.basename(out)})
         db.session.commit()
@@ -168,8 +170,9 @@ def write_auditor_pack(out: str, start: str | None, end: str | None) -> None:
             period = reports.parse_period(start, end)
         except DomainError as error:
             _fail(error)
-        with _written(out, "wb") as target:
+        with reading(), _written(out, "wb") as target:  # no write lock while it reads
             result = exports.auditor_pack(period, "flask ledger auditor-pack", target)
+        db.session.rollback()  # the read ends: its audit takes the write lock for a moment
         log_event("export", "auditor_pack", None, {
             "from": period.start.isoformat(), "to": period.end.isoformat(),
             "files": len(result.files) + 1, "manifest_sha256": result.manifest_sha256,

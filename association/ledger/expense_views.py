@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from association import transaction
 from association.auth.permissions import permission_required
 from association.core.money import format_kes, to_cents
 from association.core.time import MonthError, parse_month
@@ -121,14 +122,13 @@ def new():
                 recorded_by_id=current_user.id,
             )
         except services.DocumentError as error:
-            db.session.rollback()
+            transaction.discard()
             form.document.errors = [str(error)]
             flash(str(error), "error")
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("%(ref)s is recorded: %(amount)s to %(payee)s. It will be posted when "
                     "another official approves it.", ref=services.expense_reference(expense),
                     amount=format_kes(expense.amount_cents), payee=expense.payee),
@@ -136,8 +136,6 @@ def new():
             if current_user.can("ledger.view"):
                 return redirect(url_for("expenses.detail", expense_id=expense.id))
             return redirect(url_for("expenses.new"))
-    else:
-        db.session.commit()  # the default chart, if it was just created
     return render_template("expenses/form.html", form=form, no_accounts=not accounts,
                            limit_mb=f"{services.document_limit() / 1048576:g}")
 
@@ -176,10 +174,9 @@ def approve(expense_id: int):
     try:
         services.approve_expense(expense, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("%(ref)s is approved and posted to the books.",
                 ref=services.expense_reference(expense)), "success")
     return redirect(url_for("expenses.detail", expense_id=expense_id))
@@ -197,10 +194,9 @@ def reject(expense_id: int):
     try:
         services.reject_expense(expense, current_user.id, form.reason.data)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("%(ref)s is rejected.", ref=services.expense_reference(expense)), "success")
     return redirect(url_for("expenses.detail", expense_id=expense_id))
 
@@ -217,10 +213,9 @@ def reverse(expense_id: int):
     try:
         services.reverse_expense(expense, form.reason.data, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("%(ref)s is reversed.", ref=services.expense_reference(expense)), "success")
     return redirect(url_for("expenses.detail", expense_id=expense_id))
 
@@ -255,7 +250,6 @@ def document(expense_id: int):
 def accounts():
     """The chart of accounts by type, with each account's balance."""
     rows = services.chart()
-    db.session.commit()  # the default chart, if it was just created
     by_type = {t: [a for a in rows if a.type == t] for t in AccountType}
     return render_template(
         "expenses/accounts.html", by_type=by_type, balances=services.account_balances(),
@@ -274,10 +268,9 @@ def account_new():
             created = services.create_account(form.code.data, form.name.data, form.name_sw.data,
                                               AccountType(form.type.data))
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("Account %(code)s %(name)s added.", code=created.code, name=created.name),
                   "success")
             return redirect(url_for("expenses.accounts"))
@@ -308,10 +301,9 @@ def account_edit(account_id: int):
                 type_=AccountType(form.type.data) if "type" in form else None,
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("Account %(code)s saved.", code=acct.code), "success")
             return redirect(url_for("expenses.accounts"))
     return render_template(

@@ -16,9 +16,10 @@ from flask_login import current_user
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from association import transaction
 from association.auth.permissions import login_only, permission_required, public
 from association.errors import DomainError
-from association.extensions import db, limiter
+from association.extensions import limiter
 from association.forms import BaseForm
 from association.i18n import current_language
 from association.ledger import receipts, services
@@ -107,10 +108,9 @@ def void(number: str):
     try:
         services.void_receipt(receipt, form.reason.data, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("Receipt %(number)s is void. Its payment has been reversed.",
                 number=receipt.number), "success")
     return redirect(url_for("receipts.detail", number=receipt.number))

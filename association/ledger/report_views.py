@@ -23,7 +23,6 @@ from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required
 from association.core.money import format_kes
 from association.core.time import today_in_nairobi
-from association.extensions import db
 from association.ledger import exports, reports
 from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
 from association.members.services import MemberNotFoundError, get_member_by_number
@@ -133,7 +132,6 @@ def _screen_tables(report: reports.Report) -> list[dict]:
 def _download(report: reports.Report, fmt: str, stem: str):
     """Send the report as a file; the download is written in the audit trail."""
     log_event("export", "report", report.slug, {"format": fmt, "period": report.period})
-    db.session.commit()
     pieces = exports.render(report, fmt)
     headers = {
         "Content-Disposition": f'attachment; filename="{stem}.{fmt}"',
@@ -296,7 +294,6 @@ def auditor_pack():
             "files": len(result.files) + 1, "manifest_sha256": result.manifest_sha256,
             "audit_chain_ok": result.chain_ok,
         })
-        db.session.commit()
     except BaseException:
         target.close()
         raise

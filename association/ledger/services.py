@@ -20,6 +20,7 @@ from association.audit.services import insert_audited, log_event
 from association.core.db import is_postgres, upsert
 from association.core.money import MAX_CENTS, format_kes
 from association.core.time import month_end, month_start, today_in_nairobi, utcnow
+from association.database import reads_only
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import (
@@ -140,7 +141,13 @@ def _insert_once(model, values: dict) -> bool:
 
 
 def ensure_chart() -> None:
-    """Create any default account that is missing (idempotent, and safe under concurrency)."""
+    """Create any default account that is missing (idempotent, and safe under concurrency).
+
+    The association's setup creates the chart (:func:`association.profile.services.save_profile`);
+    a page view (a GET) never writes it.
+    """
+    if reads_only():
+        return
     existing = set(db.session.scalars(sa.select(Account.key).where(Account.key.is_not(None))))
     for code, key, name, name_sw, type_ in DEFAULT_CHART:
         if key in existing:
@@ -442,6 +449,8 @@ def reopen_month(month: date, reason: str, reopened_by_id: int | None) -> Closed
 def settings() -> LedgerSettings:
     """The one settings row (id 1), created on first use."""
     found = db.session.get(LedgerSettings, 1)
+    if found is None and reads_only():  # a page view does not write: the defaults
+        return LedgerSettings(id=1, voluntary_contributions=False)
     if found is None:
         _insert_once(LedgerSettings, {"id": 1, "voluntary_contributions": False})
         found = db.session.get(LedgerSettings, 1)

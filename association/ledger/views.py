@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from association import transaction
 from association.auth.models import User
 from association.auth.permissions import permission_required
 from association.core.money import format_kes
@@ -124,19 +125,18 @@ def payment_new():
                 received_by_id=current_user.id, reference=form.reference.data,
             )
         except services.DuplicatePaymentError as error:
-            db.session.rollback()
+            transaction.discard()
             form.reference.errors.append(str(error))
             flash(str(error), "error")
         except services.ClosedPeriodError as error:
-            db.session.rollback()
+            transaction.discard()
             form.paid_on.errors.append(str(error))
             flash(str(error), "error")
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
             number = payment.receipt.number
-            db.session.commit()
             flash(_("%(amount)s from %(name)s (%(no)s) is recorded: receipt %(receipt)s.",
                     amount=format_kes(payment.amount_cents), name=member.full_name,
                     no=member.member_no, receipt=number), "success")
@@ -185,10 +185,9 @@ def dues_run():
     try:
         result = services.bill_month(form.run_month, posted_by_id=current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("ledger.dues"))
-    db.session.commit()
     session[DUES_RESULT_KEY] = {
         "month": result.month.isoformat(), "charged": result.charged,
         "total_cents": result.total_cents, "already_charged": result.already_charged,
@@ -246,10 +245,9 @@ def period_close():
     try:
         services.close_month(month, closed_by_id=current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("%(month)s is closed.", month=month.strftime("%Y-%m")), "success")
     return redirect(url_for("ledger.periods"))
 
@@ -266,10 +264,9 @@ def period_reopen():
     try:
         services.reopen_month(month, form.reason.data, reopened_by_id=current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("%(month)s is open again.", month=month.strftime("%Y-%m")), "success")
     return redirect(url_for("ledger.periods"))
 
@@ -348,10 +345,9 @@ def rates_new():
             services.add_rate_schedule(form.effective_month, _rate_inputs(form),
                                        form.resolution_ref.data, created_by_id=current_user.id)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The new rates apply from %(month)s.",
                     month=form.effective_month.strftime("%Y-%m")), "success")
             return redirect(url_for("ledger.rates"))
@@ -393,10 +389,9 @@ def waiver_new():
                 requested_by_id=current_user.id,
             )
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The waiver for %(name)s (%(no)s) awaits the chair's decision.",
                     name=waiver.member.full_name, no=waiver.member.member_no), "success")
             return redirect(url_for("ledger.waivers"))
@@ -418,10 +413,9 @@ def waiver_decide(waiver_id: int):
     try:
         services.decide_waiver(waiver, approve, decided_by_id=current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         message = (_("The waiver for %(no)s is approved.", no=waiver.member.member_no) if approve
                    else _("The waiver for %(no)s is rejected.", no=waiver.member.member_no))
         flash(message, "success")
@@ -440,7 +434,6 @@ def settings():
         form.voluntary.data = _voluntary()
     if form.validate_on_submit():
         services.set_voluntary(bool(form.voluntary.data))
-        db.session.commit()
         flash(_("Voluntary contributions are on: no dues will be charged.")
               if form.voluntary.data else
               _("Voluntary contributions are off: monthly dues are charged."), "success")

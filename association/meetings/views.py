@@ -19,6 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from association import transaction
 from association.auth.permissions import login_only, permission_required, public
 from association.core.time import MonthError, parse_month, today_in_nairobi
 from association.errors import DomainError
@@ -94,10 +95,9 @@ def _run(action, success: str, target):
     try:
         action()
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(success, "success")
     return redirect(target)
 
@@ -188,10 +188,9 @@ def new():
         try:
             meeting = svc.create_meeting(_form_data(form), current_user.id)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The meeting is recorded."), "success")
             return _detail(meeting)
     return render_template("meetings/form.html", form=form, meeting=None)
@@ -230,10 +229,9 @@ def edit(meeting_id: int):
         try:
             svc.update_meeting(meeting, _form_data(form))
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The meeting is saved."), "success")
             return _detail(meeting)
     return render_template("meetings/form.html", form=form, meeting=meeting)
@@ -251,10 +249,9 @@ def delete(meeting_id: int):
     try:
         svc.delete_meeting(meeting)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return _detail(meeting)
-    db.session.commit()
     flash(_("The meeting is deleted."), "success")
     return redirect(url_for("meetings.index"))
 
@@ -429,10 +426,9 @@ def minutes_edit(meeting_id: int):
         try:
             svc.save_minutes(meeting, items, form.language.data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The minutes are saved."), "success")
             return _detail(meeting)
     return render_template("meetings/minutes_edit.html", meeting=meeting, form=form,
@@ -567,10 +563,9 @@ def resolution_new(meeting_id: int):
             try:
                 resolution = svc.record_resolution(meeting, data, current_user.id)
             except DomainError as error:
-                db.session.rollback()
+                transaction.discard()
                 flash(str(error), "error")
             else:
-                db.session.commit()
                 if resolution.passed:
                     flash(_("Resolution %(n)d is recorded: passed.", n=resolution.number),
                           "success")
@@ -632,10 +627,9 @@ def election_new(meeting_id: int):
             governance.record_election(meeting, form.office.data, form.seats.data, candidates,
                                        form.term_end.data, resolution)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The election is recorded and the officials register updated. The "
                     "change-of-officials notice is due within 14 days."), "success")
             return _detail(meeting)
@@ -675,10 +669,9 @@ def quorum():
                                 form.numerator.data, form.denominator.data,
                                 form.fixed_count.data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The quorum rule is saved."), "success")
             return redirect(url_for("meetings.quorum"))
     elif form.is_submitted():
@@ -732,10 +725,9 @@ def official_new():
                                resolution=resolution,
                                phone=form.phone.data, email=form.email.data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The officials register is updated. The change-of-officials notice is due "
                     "within 14 days."), "success")
             return redirect(url_for("meetings.officials"))
@@ -820,10 +812,9 @@ def record():
         try:
             governance.save_record(data, _read_upload(form.certificate.data))
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The registration record is saved."), "success")
             return redirect(url_for("meetings.compliance"))
     return render_template("meetings/record_form.html", form=form)
@@ -843,10 +834,9 @@ def constitution_new():
                                         _read_upload(form.document.data), form.notes.data,
                                         current_user.id)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The constitution is stored."), "success")
             return redirect(url_for("meetings.compliance"))
     return render_template("meetings/constitution_form.html", form=form)
@@ -876,7 +866,6 @@ def certificate_file():
 def registration_pack():
     """The registration pack: one ZIP of everything the registrar asks for."""
     content = pack.registration_pack(current_user, _lang())
-    db.session.commit()  # the export's audit event
     response = Response(content, mimetype="application/zip")
     today = today_in_nairobi().isoformat()
     response.headers["Content-Disposition"] = \

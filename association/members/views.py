@@ -18,6 +18,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from association import transaction
 from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required
 from association.core.time import today_in_nairobi
@@ -120,13 +121,12 @@ def new():
         try:
             member = services.register_member(_data(form), recorded_by_id=current_user.id)
         except services.MemberDataError as error:
-            db.session.rollback()
+            transaction.discard()
             _show_problems(form, error)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("%(name)s is registered as member %(no)s.",
                     name=member.full_name, no=member.member_no), "success")
             return redirect(url_for("members.detail", member_id=member.id))
@@ -171,10 +171,9 @@ def edit(member_id: int):
         try:
             services.update_member(member, _data(form))
         except services.MemberDataError as error:
-            db.session.rollback()
+            transaction.discard()
             _show_problems(form, error)
         else:
-            db.session.commit()
             flash(_("The changes to %(no)s are saved.", no=member.member_no), "success")
             return redirect(url_for("members.detail", member_id=member.id))
     return render_template("members/form.html", form=form, member=member)
@@ -195,10 +194,9 @@ def status(member_id: int):
             recorded_by_id=current_user.id,
         )
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("The status of %(no)s is changed.", no=member.member_no), "success")
     return redirect(url_for("members.detail", member_id=member.id))
 
@@ -218,10 +216,9 @@ def consent(member_id: int):
             form.given_on.data, form.language.data, recorded_by_id=current_user.id,
         )
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("Consent recorded."), "success")
     return redirect(url_for("members.detail", member_id=member.id))
 
@@ -243,10 +240,9 @@ def withdraw_consent(member_id: int, consent_id: int):
     try:
         services.withdraw_consent(record, today_in_nairobi(), form.reason.data, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("Consent withdrawn."), "success")
     return redirect(url_for("members.detail", member_id=member.id))
 
@@ -260,10 +256,9 @@ def zones():
         try:
             services.save_zone(form.name.data, form.description.data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             form.name.errors.append(str(error))
         else:
-            db.session.commit()
             flash(_("Zone %(name)s added.", name=form.name.data.strip()), "success")
             return redirect(url_for("members.zones"))
     return render_template("members/zones.html", form=form, zones=services.zone_counts())
@@ -279,10 +274,9 @@ def zone_edit(zone_id: int):
         try:
             services.save_zone(form.name.data, form.description.data, zone=zone)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             form.name.errors.append(str(error))
         else:
-            db.session.commit()
             flash(_("Zone %(name)s saved.", name=zone.name), "success")
             return redirect(url_for("members.zones"))
     return render_template("members/zone_form.html", form=form, zone=zone)
@@ -330,15 +324,14 @@ def import_confirm():
     try:
         members = register_io.import_staged(token, current_user.id, today_in_nairobi())
     except register_io.RegisterImportError as error:
-        db.session.rollback()
+        transaction.discard()
         register_io.discard_staged(token)
         flash(str(error), "error")
         return _import_page(ImportForm(formdata=None), error.preview)
     except DomainError as error:  # the upload is gone or not theirs; the register is busy
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("members.import_upload"))
-    db.session.commit()
     register_io.discard_staged(token)
     flash(ngettext("%(num)d member imported.", "%(num)d members imported.", len(members)),
           "success")
@@ -371,7 +364,6 @@ def export():
     show_ids = current_user.can("members.national_id")
     content, rows = register_io.export_register(_search_filters(), show_ids, fmt)
     log_event("export", "member", None, {"format": fmt, "rows": rows, "ids_shown": show_ids})
-    db.session.commit()
     response = send_file(
         io.BytesIO(content),
         mimetype=register_io.EXPORT_MIMETYPES[fmt],

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import get_history
 
 from association.audit.services import acting_as, insert_audited
-from association.database import one_row
+from association.core.db import one_row
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, PaymentMethod

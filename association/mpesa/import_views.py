@@ -6,6 +6,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from association import transaction
 from association.auth.permissions import permission_required
 from association.core.money import format_kes
 from association.errors import DomainError
@@ -125,17 +126,16 @@ def confirm(token: str):
     try:
         result = imports.confirm(parsed, form.expect.data, typed, current_user.id)
     except imports.ImportRowsError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return _preview_page(token, imports.build_preview(parsed, typed, error.problems),
                              form, 422)
     except DomainError as error:  # stale (another tab, a callback), or the ledger refused
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return _preview_page(token, imports.build_preview(parsed, typed), form, 409)
-    db.session.commit()
-    if not result.remaining:
-        imports.discard(token)
+    if not result.remaining:  # the staged file goes once the rows are committed
+        transaction.after_commit(lambda: imports.discard(token))
     if result.credited + result.suspense or not result.confirmed:
         flash(ngettext(
             "%(num)d M-Pesa payment imported (%(amount)s).",
@@ -214,10 +214,9 @@ def assign(tx_id: int):
         member = suspense_service.find_member(form.member.data)
         tx = suspense_service.assign(tx.id, member, current_user.id, form.note.data)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("mpesa_imports.suspense", _anchor=f"tx-{tx_id}"))
-    db.session.commit()
     receipt = tx.payment.receipt.number if tx.payment and tx.payment.receipt else ""
     if tx.member_id != member.id:
         flash(_("%(code)s was already in the books as a payment from %(member)s (receipt "
@@ -243,10 +242,9 @@ def refund(tx_id: int):
     try:
         tx = suspense_service.mark_for_refund(tx.id, form.reason.data, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("mpesa_imports.suspense", _anchor=f"tx-{tx_id}"))
-    db.session.commit()
     flash(_("%(code)s (%(amount)s) is marked for refund. Send the money back to the payer by "
             "M-Pesa.", code=tx.receipt_code, amount=format_kes(tx.amount_cents)), "success")
     return redirect(url_for("mpesa_imports.suspense", queue="refund"))
@@ -265,10 +263,9 @@ def refund_sent(tx_id: int):
         tx = suspense_service.record_refund_sent(tx.id, form.refund_code.data,
                                                  form.refunded_on.data, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("mpesa_imports.suspense", queue="refund", _anchor=f"tx-{tx_id}"))
-    db.session.commit()
     flash(_("The refund of %(code)s (%(amount)s) is recorded as sent (%(refund)s).",
             code=tx.receipt_code, amount=format_kes(tx.amount_cents), refund=tx.refund_code),
           "success")
@@ -289,11 +286,10 @@ def undo(tx_id: int):
     try:
         tx = suspense_service.undo_assignment(tx.id, form.reason.data, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("mpesa_imports.suspense", queue="credited",
                                 _anchor=f"tx-{tx_id}"))
-    db.session.commit()
     flash(_("The assignment of %(code)s is undone: receipt %(receipt)s is void and the money "
             "waits in suspense. Assign it to the right member.",
             code=tx.receipt_code, receipt=receipt), "success")

@@ -50,6 +50,8 @@ class ReconcileReport:
 
 
 def _commit_or_rollback(report: ReconcileReport, what: str) -> bool:
+    # The reconcile command is its own boundary, as every command: it commits each item
+    # apart, so that one that cannot be saved is reported and the others are kept.
     try:
         db.session.commit()
         return True

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from phonenumbers import carrier
 
+from association import transaction
 from association.core.phones import InvalidPhoneError, normalise_phone
 from association.core.time import month_start, today_in_nairobi, utcnow
 from association.errors import DomainError
@@ -158,8 +159,9 @@ def send_request(request: StkRequest) -> StkRequest:
                   account_reference=request.account_reference, description="Dues",
                   callback_url=callback_url(CallbackKind.STK))
     # The request must be on record before Daraja can call back, and no transaction (on
-    # SQLite: the write lock) may be held while we wait for the network.
-    db.session.commit()
+    # SQLite: the write lock) may be held while we wait for the network: committed now,
+    # through the request's boundary (or the command's); what follows commits at its end.
+    transaction.commit_now()
     try:
         accepted = get_provider().stk_push(**values)
     except ProviderError as error:

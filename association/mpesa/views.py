@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from association import transaction
 from association.audit.services import acting_as
 from association.auth.permissions import login_only, permission_required, public
 from association.core.money import AmountError, format_kes, to_cents
@@ -82,7 +83,7 @@ def _receive(kind: CallbackKind, token: str):
             try:
                 answer, outcome = callbacks.validation_answer(data)
             except Exception:  # noqa: BLE001 - never bounce real money on our own bug
-                db.session.rollback()
+                transaction.discard()
                 current_app.logger.exception("M-Pesa validation %s failed", stored.id)
                 answer, outcome = {"ResultCode": "0", "ResultDesc": "Accepted"}, "error"
             row = db.session.get(CallbackInbox, stored.id)
@@ -94,10 +95,12 @@ def _receive(kind: CallbackKind, token: str):
 
 
 def _commit_or_leave_for_reconcile(row_id: int) -> None:
+    # Committed here, not at the request's end: Daraja must get its answer even when the
+    # outcome cannot be saved (the error page of the boundary would bounce the payment).
     try:
-        db.session.commit()
+        transaction.commit_now()
     except Exception:  # noqa: BLE001 - the body is stored: reconcile processes it
-        db.session.rollback()
+        transaction.discard()
         current_app.logger.exception("M-Pesa callback %s not processed", row_id)
 
 
@@ -169,8 +172,7 @@ def index():
         select(db.func.count(CallbackInbox.id)).where(CallbackInbox.processed_at.is_(None)))
     inbox = db.session.scalars(
         select(CallbackInbox).order_by(CallbackInbox.id.desc()).limit(20)).all()
-    current = callbacks.settings()
-    db.session.commit()  # the settings row, if it was just created
+    current = callbacks.settings()  # its defaults, until the settings are first saved
     form = SettingsForm(unknown_account=current.unknown_account.value)
     return render_template(
         "mpesa/index.html", problems=config_problems(), recent=recent, unconfirmed=unconfirmed,
@@ -195,7 +197,6 @@ def settings():
         current = callbacks.settings()
         current.unknown_account = UnknownAccountAction(form.unknown_account.data)
         current.updated_by_id = current_user.id
-        db.session.commit()
         flash(_("M-Pesa settings saved."), "success")
     else:
         for errors in form.errors.values():
@@ -218,13 +219,12 @@ def register_urls():
             confirmation_url=callbacks.callback_url(CallbackKind.C2B_CONFIRMATION),
             validation_url=callbacks.callback_url(CallbackKind.C2B_VALIDATION))
     except ProviderError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("mpesa.index"))
     current.c2b_registered_at = utcnow()
     current.c2b_register_result = str(answer.get("ResponseDescription") or "")[:300]
     current.updated_by_id = current_user.id
-    db.session.commit()
     flash(_("Daraja accepted the paybill addresses: %(answer)s",
             answer=current.c2b_register_result), "success")
     return redirect(url_for("mpesa.index"))
@@ -243,10 +243,9 @@ def confirm(tx_id: int):
     try:
         tx = callbacks.confirm_by_hand(tx_id, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("M-Pesa %(code)s is confirmed.", code=tx.receipt_code), "success")
     return redirect(url_for("mpesa.index"))
 
@@ -266,10 +265,9 @@ def reject(tx_id: int):
     try:
         tx = callbacks.reject_by_hand(tx_id, form.reason.data, current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("M-Pesa %(code)s is rejected.", code=tx.receipt_code), "success")
     return redirect(url_for("mpesa.index"))
 
@@ -322,15 +320,13 @@ def pay():
             prompt = stk.create_request(member, amount, form.phone.data, current_user.id,
                                         current_language())
         except (DomainError, AmountError) as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()  # recorded before Daraja can call back
             try:
-                stk.send_request(prompt)
+                stk.send_request(prompt)  # commits the prompt before calling Daraja
             except stk.StkError:
                 pass  # the request says why; its page shows it
-            db.session.commit()
             return redirect(url_for("mpesa.pay_status", request_id=prompt.id))
     elif request.method == "POST" and member is None and not form.member.errors:
         flash(_("Choose the member to pay for."), "error")
@@ -346,9 +342,10 @@ def pay_status(request_id: int):
     if prompt is None:
         abort(404)
     if prompt.status == StkStatus.PENDING:
+        # The one page view that writes besides a read's audit: a prompt still pending is
+        # asked about at Daraja and its answer kept, in a transaction of its own.
         with acting_as("web:stk-status"):
-            stk.refresh_request(prompt)
-            db.session.commit()
+            transaction.write_apart(lambda: stk.refresh_request(prompt))
     tx = prompt.transaction
     receipt = tx.payment.receipt if tx is not None and tx.payment is not None else None
     if prompt.status == StkStatus.PAID and receipt is not None:

@@ -69,18 +69,6 @@ def settings() -> PatrolSettings:
     return one_row(db.session, PatrolSettings, stipend_cents=0)
 
 
-def ensure_settings() -> bool:
-    """Create the settings row if it is missing, without loading it.
-
-    Returns:
-        True when the row was just created (and needs a commit).
-    """
-    if db.session.scalar(sa.select(PatrolSettings.id).where(PatrolSettings.id == 1)):
-        return False
-    settings()
-    return True
-
-
 def set_stipend_rate(amount_cents: int) -> PatrolSettings:
     """Set what one attended shift pays.
 

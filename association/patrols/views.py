@@ -19,6 +19,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
+from association import transaction
 from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required, public
 from association.core.money import format_kes, to_cents
@@ -93,9 +94,6 @@ def _association() -> str:
 def index():
     """The month's roster by night, its shortages, and what waits for the coordinator."""
     month = _month_arg(request.args.get("month"))
-    # Committed before anything is loaded, as a commit expires what was read.
-    if services.ensure_settings():
-        db.session.commit()
     zones = services.zone_names()
     page = services.month_roster(month, zones)
     today = today_in_nairobi()
@@ -159,13 +157,13 @@ def generate():
         result = services.generate_roster(month, current_user.id,
                                           keep_manual=not form.replace_manual.data)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("patrols.index", month=form.month.data[:7]))
     try:
-        db.session.commit()
+        db.session.flush()  # a clash shows here, before the request's commit
     except IntegrityError:  # someone else generated the same month at the same moment
-        db.session.rollback()
+        transaction.discard()
         flash(_("The roster was being changed by someone else at the same time. Look at it "
                 "again, then regenerate if needed."), "error")
         return redirect(url_for("patrols.index", month=month.strftime("%Y-%m")))
@@ -218,10 +216,9 @@ def assign(template_id: int, night: str):
         _assignment, warnings = services.assign(
             night_date, template, db.session.get(Patroller, form.patroller_id.data))
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(back)
-    db.session.commit()
     flash(_("Added to the shift."), "success")
     for warning in warnings:
         flash(_("Note: %(problem)s", problem=warning), "warning")
@@ -242,10 +239,9 @@ def unassign(assignment_id: int):
     try:
         services.unassign(assignment)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(back)
-    db.session.commit()
     flash(_("Removed from the shift."), "success")
     return redirect(back)
 
@@ -286,16 +282,14 @@ def settings():
         try:
             services.set_stipend_rate(to_cents(form.stipend.data, allow_zero=True))
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The stipend is now %(amount)s a shift.", amount=format_kes(
                 row.stipend_cents)), "success")
             return redirect(url_for("patrols.settings"))
     elif request.method == "GET":
         form.stipend.data = f"{row.stipend_cents / 100:.2f}"
-    db.session.commit()
     return render_template("patrols/settings.html", form=form,
                            zones=services.zone_settings(), templates=services.templates(),
                            weekday_name=services.weekday_name)
@@ -316,10 +310,9 @@ def zone(zone_id: int):
             services.save_zone_settings(zone_row, form.min_per_shift.data,
                                         form.max_per_shift.data, form.active.data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("%(zone)s is saved.", zone=zone_row.name), "success")
             return redirect(url_for("patrols.zone", zone_id=zone_id))
     return render_template("patrols/zone.html", zone=zone_row, form=form,
@@ -343,11 +336,10 @@ def template_add(zone_id: int):
         made = services.add_templates(zone_row, [int(d) for d in form.weekdays.data],
                                       form.start_time.data, form.end_time.data)
     except (DomainError, ValueError) as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error) if isinstance(error, DomainError) else _("Not a valid choice."),
               "error")
         return redirect(url_for("patrols.zone", zone_id=zone_id))
-    db.session.commit()
     flash(ngettext("%(num)d shift added.", "%(num)d shifts added.", len(made)), "success")
     return redirect(url_for("patrols.zone", zone_id=zone_id))
 
@@ -360,7 +352,6 @@ def template_retire(template_id: int):
     form = forms.ConfirmForm()
     if form.validate_on_submit():
         services.retire_template(template)
-        db.session.commit()
         flash(_("The shift is no longer used. Regenerate the roster to take it off."),
               "success")
     else:
@@ -397,10 +388,9 @@ def enrol():
         member = get_member_by_number(form.member_no.data)
         patroller = services.enrol(member, form.weekly_limit.data, form.back_to_back.data)
     except (DomainError, MemberNotFoundError) as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("patrols.patrollers"))
-    db.session.commit()
     flash(_("%(name)s is enrolled. Now set the nights and zones they can patrol.",
             name=member.full_name), "success")
     return redirect(url_for("patrols.patroller", patroller_id=patroller.id))
@@ -435,10 +425,9 @@ def patroller_edit(patroller_id: int):
                                       form.back_to_back.data)
             services.set_availability(p, _availability_from_form(list_zones()))
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("Saved."), "success")
     else:
         flash_form_errors(form)
@@ -476,7 +465,6 @@ def me():
     p = _own_patroller()
     if p is None:
         return render_template("patrols/not_patroller.html")
-    db.session.commit()
     return _patroller_page("patrols/me.html", p, forms.AvailabilityForm(), own=True)
 
 
@@ -497,10 +485,9 @@ def me_availability():
         try:
             services.set_availability(p, _availability_from_form(list_zones()))
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("Your availability is saved. It counts from the next roster."), "success")
     else:
         flash_form_errors(form)
@@ -519,10 +506,9 @@ def me_away():
     try:
         services.add_away(p, form.start_date.data, form.end_date.data, form.reason.data)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("Saved. If you are on the roster on those nights, offer the shifts to others "
                 "or tell the coordinator."), "success")
     return redirect(url_for("patrols.me"))
@@ -538,7 +524,6 @@ def me_away_remove(away_id: int):
     form = forms.ConfirmForm()
     if form.validate_on_submit():
         services.remove_away(p, away_id)
-        db.session.commit()
         flash(_("Removed."), "success")
     else:
         flash_form_errors(form)
@@ -560,10 +545,9 @@ def me_offer(assignment_id: int):
     try:
         services.offer_shift(p, assignment, form.note.data)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("Your shift is offered. You stay on it until someone takes it."), "success")
     return redirect(url_for("patrols.me"))
 
@@ -583,10 +567,9 @@ def me_take(swap_id: int):
     try:
         swap = services.take_offer(p, swap)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("patrols.me"))
-    db.session.commit()
     if swap.status == SwapStatus.APPROVED:
         flash(_("The shift is yours."), "success")
     else:
@@ -608,10 +591,9 @@ def me_cancel(swap_id: int):
         try:
             services.cancel_offer(p, swap)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("Your offer is withdrawn."), "success")
     else:
         flash_form_errors(form)
@@ -626,7 +608,6 @@ def me_calendar_new():
     form = forms.ConfirmForm()
     if form.validate_on_submit():
         services.regenerate_token(p)
-        db.session.commit()
         flash(_("Your calendar has a new address. Subscribe to it again on your phone."),
               "success")
     else:
@@ -671,10 +652,9 @@ def swap_decide(swap_id: int):
     try:
         services.decide_swap(swap, form.decision.data == "approve", current_user.id)
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error), "error")
     else:
-        db.session.commit()
         flash(_("The swap is approved.") if swap.status == SwapStatus.APPROVED
               else _("The swap is refused."), "success")
     return redirect(url_for("patrols.swaps"))
@@ -705,13 +685,12 @@ def attendance(night: str):
                     request.form.get(f"note-{a.id}", "")[:200]))
             changed = services.record_attendance(night_date, entries, current_user.id)
         except ValueError:
-            db.session.rollback()
+            transaction.discard()
             flash(_("Not a valid choice."), "error")
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(ngettext("%(num)d record saved.", "%(num)d records saved.", changed),
                   "success")
             return redirect(url_for("patrols.attendance", night=night_date.isoformat()))
@@ -735,7 +714,6 @@ def stipend_runs():
     rate, lines = stipends.preview(month)
     existing = stipends.standing_run(month)
     all_runs = stipends.runs()
-    db.session.commit()
     return render_template(
         "patrols/stipends.html", month=month, rate=rate, lines=lines, runs=all_runs,
         existing=existing, statuses=stipends.run_statuses(all_runs),
@@ -757,11 +735,10 @@ def stipend_new():
         run = stipends.create_run(parse_month(form.month.data), PaymentMethod(form.method.data),
                                   current_user.id)
     except (DomainError, ValueError) as error:
-        db.session.rollback()
+        transaction.discard()
         flash(str(error) if isinstance(error, DomainError) else _("Not a valid choice."),
               "error")
         return redirect(url_for("patrols.stipend_runs", month=form.month.data[:7]))
-    db.session.commit()
     flash(_("Stipends STP-%(id)d (%(amount)s) wait for another official's approval.",
             id=run.id, amount=format_kes(run.total_cents)), "success")
     return redirect(url_for("patrols.stipend_run", run_id=run.id))
@@ -806,10 +783,9 @@ def stipend_approve(run_id: int):
         try:
             stipends.approve_run(run, current_user.id)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The stipends are approved and posted to the books."), "success")
     if current_user.can("patrols.stipends"):
         return redirect(url_for("patrols.stipend_run", run_id=run_id))
@@ -828,10 +804,9 @@ def stipend_reject(run_id: int):
         try:
             stipends.reject_run(run, current_user.id, form.reason.data)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The stipends are rejected."), "success")
     if current_user.can("patrols.stipends"):
         return redirect(url_for("patrols.stipend_run", run_id=run_id))
@@ -888,7 +863,6 @@ def incidents():
     page = db.paginate(inc.incident_query(_filters(form)), per_page=50, max_per_page=100,
                        error_out=False)
     log_event("view", "incident_register", None, {"ids": [i.id for i in page.items]})
-    db.session.commit()
     return render_template("patrols/incidents.html", page=page, form=form,
                            needs_police=inc.needs_police)
 
@@ -903,10 +877,9 @@ def incident_new():
         try:
             incident = inc.record_incident(_incident_data(form), current_user.id)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("Incident INC-%(id)d is recorded.", id=incident.id), "success")
             if incident.major and IncidentAction.TO_POLICE.value not in incident.actions:
                 flash(_("This is a major crime: hand it to the police and record the OB "
@@ -924,7 +897,6 @@ def incident(incident_id: int):
     item = inc.view_incident(incident_id, shows_reporter)
     if item is None:
         abort(404)
-    db.session.commit()
     return render_template("patrols/incident.html", incident=item,
                            shows_reporter=shows_reporter, needs_police=inc.needs_police(item),
                            IncidentAction=IncidentAction)
@@ -937,7 +909,6 @@ def incident_edit(incident_id: int):
     item = db.get_or_404(Incident, incident_id)
     if request.method == "GET":
         log_event("view", "incident", item.id, {"reporter_shown": True, "for": "correction"})
-        db.session.commit()
         form = forms.IncidentForm(obj=item)
         form.category.data = item.category.value
         form.actions.data = list(item.actions or [])
@@ -949,10 +920,9 @@ def incident_edit(incident_id: int):
             inc.correct_incident(item, _incident_data(form), form.reason.data,
                                  current_user.id)
         except DomainError as error:
-            db.session.rollback()
+            transaction.discard()
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The correction is saved; the earlier version is kept."), "success")
             return redirect(url_for("patrols.incident", incident_id=item.id))
     return render_template("patrols/incident_form.html", form=form, incident=item)
@@ -973,7 +943,6 @@ def incidents_csv():
     if with_reporter:
         headers += [_("Reported by"), _("Reporter's phone")]
     text = inc.export_csv(_filters(form), headers, enum_label, with_reporter)
-    db.session.commit()
     return Response(text, mimetype="text/csv", headers={
         "Content-Disposition": 'attachment; filename="incidents.csv"'})
 

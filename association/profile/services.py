@@ -109,7 +109,8 @@ def save_profile(data: ProfileData) -> AssociationProfile:
     if problems:
         raise ProfileError(problems)
 
-    if profile is None:
+    first = profile is None
+    if first:
         profile = AssociationProfile()
         db.session.add(profile)
     profile.name = " ".join(data.name.split())
@@ -125,5 +126,9 @@ def save_profile(data: ProfileData) -> AssociationProfile:
     profile.mpesa_number = mpesa_number
     profile.fiscal_year_start_month = data.fiscal_year_start_month
     db.session.flush()
+    if first:  # the chart of accounts comes with the setup: no page view has to write it
+        from association.ledger.services import ensure_chart
+
+        ensure_chart()
     remember_profile(profile)
     return profile

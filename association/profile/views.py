@@ -3,8 +3,8 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
+from association import transaction
 from association.auth.permissions import permission_required
-from association.extensions import db
 from association.profile.forms import ProfileForm
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, ProfileError, get_profile, save_profile
@@ -39,12 +39,11 @@ def _edit(first_run: bool):
         try:
             save_profile(_data(form))
         except ProfileError as error:
-            db.session.rollback()
+            transaction.discard()
             for name, message in error.problems.items():
                 getattr(form, name).errors.append(str(message))
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(_("The association's details are saved."), "success")
             return redirect(url_for("core.home"))
     return render_template("profile/edit.html", form=form, first_run=first_run)
