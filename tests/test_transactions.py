@@ -22,17 +22,19 @@ import pytest
 import sqlalchemy as sa
 from flask import abort, redirect
 
+from association import create_app
 from association.audit.models import AuditEvent, AuditHead
 from association.audit.services import acting_as, log_event
 from association.auth.permissions import public
+from association.core.time import today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, JournalEntry, Posting, Side
 from association.ledger.services import account_id
 from association.members.models import Zone
-from association.mpesa import callbacks
 from association.mpesa.models import CallbackInbox, MpesaTransaction
-from association.types import today_in_nairobi, utcnow
+from association.worker import beat
+from config import TestingConfig
 from tests.conftest import CSRF_RE, PASSWORD, count
 from tests.mpesa.daraja_helpers import (  # noqa: F401 - fixtures
     TOKEN,
@@ -68,11 +70,13 @@ def _zone_names(app) -> list[str]:
 
 
 @pytest.fixture
-def routes(app, setup_association):
-    """Routes that write a zone, then end in each of the ways a view can end."""
+def routes(database_url, upload_dir, setup_association):
+    """An app of its own with routes that write a zone, then end in each of the ways a view
+    can end (Flask takes no new route once the session's app has served a request)."""
     from association import transaction
 
-    app.config["WTF_CSRF_ENABLED"] = False
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url,
+                                     "UPLOAD_DIR": upload_dir, "WTF_CSRF_ENABLED": False})
 
     def add(name: str):
         db.session.add(Zone(name=name))
@@ -110,34 +114,52 @@ def routes(app, setup_association):
     for view in (refused, crashed, error_status, saved, clash):
         app.add_url_rule(f"/test/{view.__name__}", view.__name__, view, methods=["POST"])
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
-def test_a_refused_action_leaves_no_row_behind(routes, client):
+#: The routes' app has an engine of its own: what its requests write is committed.
+OWN_APP = pytest.mark.committed(reason="the test's routes are served by an app of its own, "
+                                       "whose engine commits for real")
+
+
+@OWN_APP
+def test_a_refused_action_leaves_no_row_behind(routes):
+    client = routes.test_client()
     before = _zone_names(routes)
     assert client.post("/test/refused").status_code == 302
     assert _zone_names(routes) == before
 
 
-def test_an_exception_rolls_back(routes, client):
+@OWN_APP
+def test_an_exception_rolls_back(routes):
+    client = routes.test_client()
     before = _zone_names(routes)
     assert client.post("/test/crashed").status_code == 500
     assert _zone_names(routes) == before
 
 
-def test_an_error_status_rolls_back(routes, client):
+@OWN_APP
+def test_an_error_status_rolls_back(routes):
+    client = routes.test_client()
     before = _zone_names(routes)
     assert client.post("/test/error_status").status_code == 404
     assert _zone_names(routes) == before
 
 
-def test_a_redirect_is_committed_before_it_is_followed(routes, client):
+@OWN_APP
+def test_a_redirect_is_committed_before_it_is_followed(routes):
+    client = routes.test_client()
     response = client.post("/test/saved")
     assert response.status_code == 302
     assert "Saved" in _zone_names(routes)  # committed before the client follows it
 
 
-def test_a_commit_that_fails_gives_the_error_page_and_saves_nothing(routes, client):
+@OWN_APP
+def test_a_commit_that_fails_gives_the_error_page_and_saves_nothing(routes):
+    client = routes.test_client()
     before = _zone_names(routes)
     response = client.post("/test/clash")
     assert response.status_code == 409
@@ -191,6 +213,8 @@ def test_get_requests_leave_the_database_unchanged(app, web, people):
     """Every page without an id in its address, opened by the chair, writes nothing but
     the audit of what it showed or exported; the settings rows are not made by a view."""
     web.login("chair")
+    with app.app_context():
+        beat("worker", utcnow().replace(microsecond=0), 0, worked=False)  # /healthz: 200
     before = _snapshot(app)
     with app.app_context():
         seq = db.session.scalar(sa.select(AuditHead.seq))
@@ -222,10 +246,15 @@ def test_a_read_audit_is_written_by_the_boundary(app, web, people):
         assert (last.action, last.object_type, last.actor) == ("export", "report", "chair")
 
 
-def test_a_read_audit_is_kept_even_when_a_writer_committed_meanwhile(app, setup_association):
+@OWN_APP
+def test_a_read_audit_is_kept_even_when_a_writer_committed_meanwhile(database_url, upload_dir,
+                                                                       setup_association):
     """A GET's transaction began deferred and read; another writer commits; the audit of
     the read is still written (in a transaction of its own, not by upgrading the read)."""
     from association import transaction
+
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url,
+                                     "UPLOAD_DIR": upload_dir})
 
     @public
     def audited_read():
@@ -247,6 +276,8 @@ def test_a_read_audit_is_kept_even_when_a_writer_committed_meanwhile(app, setup_
         assert count(AuditEvent) == events + 2  # the zone, then the read's audit
         assert db.session.scalar(sa.select(AuditEvent.action).order_by(
             AuditEvent.seq.desc()).limit(1)) == "view"
+        db.session.remove()
+        db.engine.dispose()
 
 
 # --- A long export beside 100 callbacks and 20 page views --------------------------------------
@@ -350,6 +381,8 @@ def _write_lock_free(app) -> bool:
         probe.close()
 
 
+@pytest.mark.committed(reason="the app is served over real HTTP to threads of the test: "
+                              "callbacks, pages and the export each on a connection of its own")
 def test_a_long_export_holds_up_no_callback_and_no_page(app, daraja, people):  # noqa: F811
     first, last = _many_cash_entries(app)
     browser = Browser(daraja.url)
@@ -404,5 +437,4 @@ def test_a_long_export_holds_up_no_callback_and_no_page(app, daraja, people):  #
     assert len(re.findall(rb"\r\n\d{4}-\d{2}-\d{2},R\d+,", body)) == ENTRIES
     with app.app_context():
         assert count(CallbackInbox) == 100
-        assert callbacks.wait_for_drain(app, 60)
         assert count(MpesaTransaction) == 100
