@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from association.patrols.roster import (  # noqa: E402
+from association.patrols.roster_generator import (  # noqa: E402
     Slot,
     Volunteer,
     fairness,

@@ -1,7 +1,7 @@
 """Every rule and every write of the patrols: settings, patrollers, rosters, swaps, attendance.
 
 Times are Nairobi wall-clock times. A night is the date of its evening; see
-:func:`association.patrols.roster.shift_times`.
+:func:`association.patrols.roster_generator.shift_times`.
 """
 
 import csv
@@ -24,7 +24,7 @@ from association.core.time import month_nights, now_in_nairobi, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.members.models import Member, MemberStatus, Zone
-from association.patrols import roster as gen
+from association.patrols import roster_generator as gen
 from association.patrols.models import (
     Assignment,
     Attendance,

@@ -518,7 +518,7 @@ def test_generated_rosters_keep_every_hard_rule_with_random_availability(patrols
     import random
     from collections import Counter
 
-    from association.patrols.roster import week_of
+    from association.patrols.roster_generator import week_of
 
     rng = random.Random(seed)  # noqa: S311
     zones = [patrols.zone1.id, patrols.zone2.id]
