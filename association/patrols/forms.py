@@ -26,7 +26,7 @@ from association.core.money import AmountError, to_cents
 from association.forms import BaseForm, optional_int
 from association.i18n import choices, enum_choices
 from association.patrols.models import IncidentAction, IncidentCategory
-from association.patrols.services import WEEKDAYS
+from association.patrols.shifts import WEEKDAYS
 
 
 def amount_or_zero(form, field) -> None:

@@ -23,7 +23,7 @@ moves shifts between volunteers with the same availability until their counts
 differ by at most one, and trades late for early shifts between them to even
 out the late hours.
 
-This module is pure Python (no database): :mod:`association.patrols.services`
+This module is pure Python (no database): :mod:`association.patrols.roster`
 turns the database into :class:`Slot` and :class:`Volunteer` values and back.
 """
 
