@@ -330,7 +330,6 @@ def month_roster(month: date, zones: dict[int, str], today: date | None = None) 
     return MonthRoster(sorted(nights.items()), shortages)
 
 
-
 REASON_TEXT = {
     "away": lambda n: ngettext("%(num)d away", "%(num)d away", n),
     "same_night": lambda n: ngettext("%(num)d already on another shift that night",

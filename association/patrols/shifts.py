@@ -31,7 +31,6 @@ def weekday_name(weekday: int) -> str:
     return str(WEEKDAYS[weekday])
 
 
-
 def shift_hours(start: time, end: time) -> float:
     starts_at, ends_at = gen.shift_times(date(2026, 1, 5), start, end)
     return (ends_at - starts_at).total_seconds() / 3600
@@ -62,7 +61,6 @@ def templates(zone_id: int | None = None, active_only: bool = True) -> list[Shif
         stmt = stmt.where(ShiftTemplate.active.is_(True))
     return list(db.session.scalars(stmt.order_by(ShiftTemplate.zone_id, ShiftTemplate.weekday,
                                                  ShiftTemplate.start_minute)))
-
 
 
 def add_templates(zone: Zone, weekdays: list[int], start: time, end: time) -> list[ShiftTemplate]:

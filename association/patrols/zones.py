@@ -70,7 +70,6 @@ def save_zone_settings(zone: Zone, min_per_shift: int, max_per_shift: int | None
     return row
 
 
-
 def zone_names() -> dict[int, str]:
     """Zone id -> name."""
     return dict(db.session.execute(sa.select(Zone.id, Zone.name)).all())
