@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from association.patrols.roster import (  # noqa: E402
+from association.patrols.roster_generator import (  # noqa: E402
     Slot,
     Volunteer,
     fairness,
@@ -79,8 +79,10 @@ def through_database(args, volunteers: list[Volunteer]) -> None:
     from association.audit.services import acting_as
     from association.extensions import db
     from association.members.models import Zone
-    from association.patrols import services
     from association.patrols.models import Assignment, Availability, AwayPeriod, Patroller
+    from association.patrols.patrollers import new_token
+    from association.patrols.roster import generate_roster
+    from association.patrols.shifts import add_templates
     from bench.generate import generate_members
     from config import TestingConfig
 
@@ -99,12 +101,12 @@ def through_database(args, volunteers: list[Volunteer]) -> None:
             zones = list(db.session.scalars(sa.select(Zone).order_by(Zone.id)))
             for zone in zones:
                 for start, end in SHIFTS:
-                    services.add_templates(zone, list(range(7)), start, end)
+                    add_templates(zone, list(range(7)), start, end)
             del made
             member_ids = list(db.session.scalars(sa.text("select id from member order by id")))
             for vol, member_id in zip(volunteers, member_ids, strict=False):
                 p = Patroller(member_id=member_id, active=True, weekly_limit=vol.weekly_limit,
-                              back_to_back=vol.back_to_back, ical_token=services.new_token(),
+                              back_to_back=vol.back_to_back, ical_token=new_token(),
                               enrolled_on=date(2020, 1, 1))
                 p.availability = [Availability(weekday=d, zone_id=zones[z - 1].id)
                                   for d, z in sorted(vol.available)]
@@ -114,7 +116,7 @@ def through_database(args, volunteers: list[Volunteer]) -> None:
             month = date(*map(int, args.month.split("-")), 1)
             for label, keep in (("first generation", True), ("regeneration", False)):
                 started = clock.perf_counter()
-                result = services.generate_roster(month, None, keep_manual=keep, today=month)
+                result = generate_roster(month, None, keep_manual=keep, today=month)
                 db.session.commit()
                 elapsed = clock.perf_counter() - started
                 total = db.session.scalar(sa.select(sa.func.count(Assignment.id)))

@@ -323,15 +323,17 @@ print("\\n".join(names[:8]))
     # Another volunteer takes it; a rule (availability, rest, weekly limit) makes it wait.
     taker = server.python(f"""
 import sqlalchemy as sa
-from association.patrols import services
+from association.patrols.assignments import rule_problems
 from association.patrols.models import Swap, SwapStatus
+from association.patrols.patrollers import patrollers
+from association.patrols.swaps import take_offer
 swap = db.session.scalar(sa.select(Swap).where(Swap.assignment_id == {assignment_id},
                                                Swap.status == SwapStatus.OFFERED))
 a = swap.assignment
-for p in services.patrollers(active_only=True):
-    problems = services.rule_problems(p, a.night, a.template)
+for p in patrollers(active_only=True):
+    problems = rule_problems(p, a.night, a.template)
     if p.id != swap.offered_by_id and problems.soft and not problems.hard:
-        services.take_offer(p, swap)
+        take_offer(p, swap)
         assert swap.status == SwapStatus.PENDING
         print(p.member.full_name)
         break

@@ -119,7 +119,7 @@ def test_two_first_uses_at_once_share_the_one_settings_row(app, kind):
     then uses it (on PostgreSQL it failed on the unique id, a 500 on a first visit)."""
     from association.mpesa import callbacks
     from association.mpesa.models import MpesaSettings
-    from association.patrols import services as patrols
+    from association.patrols import stipends as patrols
     from association.patrols.models import PatrolSettings
 
     settings, model = {"patrols": (patrols.settings, PatrolSettings),

@@ -8,7 +8,7 @@ from association.core.time import parse_month
 from association.errors import DomainError
 from association.extensions import db
 from association.members.services import list_zones
-from association.patrols import services
+from association.patrols.roster import export_csv, generate_roster, shortage_text
 
 patrols_cli = AppGroup("patrols", help="Night patrols: rosters and their exports.")
 
@@ -28,7 +28,7 @@ def roster(month: str, replace_manual: bool) -> None:
     """Generate (or regenerate) a month's roster; prints the shifts that are short and why."""
     with acting_as("cli:patrols-roster"):
         try:
-            result = services.generate_roster(parse_month(month), None,
+            result = generate_roster(parse_month(month), None,
                                               keep_manual=not replace_manual)
         except DomainError as error:
             _fail(error)
@@ -38,7 +38,7 @@ def roster(month: str, replace_manual: bool) -> None:
                f"{len(result.shortages)} shifts short.")
     zones = {z.id: z.name for z in list_zones()}
     for shortage in result.shortages:
-        click.echo("SHORT " + services.shortage_text(shortage, zones))
+        click.echo("SHORT " + shortage_text(shortage, zones))
 
 
 @patrols_cli.command("export")
@@ -51,5 +51,5 @@ def export(month: str, fmt: str) -> None:
         day = parse_month(month)
     except DomainError as error:
         _fail(error)
-    click.echo(services.export_csv(day, ["date", "shift_start", "shift_end", "zone",
+    click.echo(export_csv(day, ["date", "shift_start", "shift_end", "zone",
                                          "member_no"]), nl=False)

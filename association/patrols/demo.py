@@ -14,9 +14,13 @@ from association.ledger.models import PaymentMethod
 from association.ledger.services import is_closed
 from association.members.models import MemberStatus
 from association.members.services import list_zones
-from association.patrols import services, stipends
+from association.patrols import stipends
 from association.patrols.incidents import IncidentData, record_incident
 from association.patrols.models import Assignment, Attendance, IncidentCategory
+from association.patrols.patrollers import add_away, enrol, set_availability
+from association.patrols.roster import generate_roster
+from association.patrols.shifts import add_templates
+from association.patrols.swaps import offer_shift
 
 VOLUNTEERS = 60
 #: Busy zones get two shifts a night; quieter ones one longer shift.
@@ -59,10 +63,10 @@ def seed_patrols(members, today, rng) -> dict:
     coordinator = _user_id("coordinator")
     treasurer = _user_id("treasurer")
     member_user = db.session.scalar(sa.select(User).where(User.username == "member"))
-    services.set_stipend_rate(5_000)  # KES 50 a shift, about what the dues can carry
+    stipends.set_stipend_rate(5_000)  # KES 50 a shift, about what the dues can carry
     for n, zone in enumerate(zones):
         for start, end in (TWO_SHIFTS if n < 2 else ONE_SHIFT):
-            services.add_templates(zone, list(range(7)), start, end)
+            add_templates(zone, list(range(7)), start, end)
 
     active = [m for m in members if m.status == MemberStatus.ACTIVE]
     young = [m for m in active if m.is_youth(today)]
@@ -76,23 +80,23 @@ def seed_patrols(members, today, rng) -> dict:
     enrolled_on = month_start(today) - timedelta(days=60)
     patrollers = []
     for member in chosen:
-        p = services.enrol(member, weekly_limit=rng.choice((None, None, 3, 4)),
+        p = enrol(member, weekly_limit=rng.choice((None, None, 3, 4)),
                            back_to_back=rng.random() < 0.25, on=enrolled_on)
         home = member.zone_id if member.zone_id in zone_ids else rng.choice(zone_ids)
         places = {home}
         if rng.random() < 0.35:
             places.add(rng.choice(zone_ids))
         nights = rng.sample(range(7), rng.randint(4, 6))
-        services.set_availability(p, {(d, z) for d in nights for z in places})
+        set_availability(p, {(d, z) for d in nights for z in places})
         patrollers.append(p)
     away = rng.choice(patrollers)
-    services.add_away(away, today + timedelta(days=3), today + timedelta(days=9),
+    add_away(away, today + timedelta(days=3), today + timedelta(days=9),
                       "Upcountry for a funeral")
 
     this_month = month_start(today)
     last_month = month_start(this_month - timedelta(days=1))
     for month in (last_month, this_month):
-        services.generate_roster(month, coordinator, today=month)
+        generate_roster(month, coordinator, today=month)
 
     # Attendance for every shift that has ended: most turn up, and when someone cannot,
     # the coordinator usually finds a replacement, so most nights stay covered.
@@ -134,7 +138,7 @@ def seed_patrols(members, today, rng) -> dict:
     offers = 0
     for a in upcoming:
         if member_user is None or a.patroller.member_id != member_user.member_id:
-            services.offer_shift(by_id.get(a.patroller_id) or a.patroller, a,
+            offer_shift(by_id.get(a.patroller_id) or a.patroller, a,
                                  "Family function that night")
             offers += 1
             break

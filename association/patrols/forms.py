@@ -1,4 +1,6 @@
-"""Patrol forms: shape only; the rules are in services.py, stipends.py and incidents.py."""
+"""Patrol forms: shape only; the rules are in the modules named after each job (shifts.py,
+zones.py, patrollers.py, roster.py, assignments.py, swaps.py, attendance.py, stipends.py,
+incidents.py)."""
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -26,7 +28,7 @@ from association.core.money import AmountError, to_cents
 from association.forms import BaseForm, optional_int
 from association.i18n import choices, enum_choices
 from association.patrols.models import IncidentAction, IncidentCategory
-from association.patrols.services import WEEKDAYS
+from association.patrols.shifts import WEEKDAYS
 
 
 def amount_or_zero(form, field) -> None:
@@ -44,13 +46,6 @@ class MultiCheckboxField(SelectMultipleField):
 
 def weekday_choices():
     return choices((str(n), label) for n, label in enumerate(WEEKDAYS))
-
-
-class MonthForm(BaseForm):
-    class Meta:
-        csrf = False
-
-    month = StringField(_l("Month"), validators=[Optional(), Length(max=7)])
 
 
 class GenerateForm(BaseForm):

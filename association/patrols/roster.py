@@ -1,371 +1,384 @@
-"""The roster generator: fills every shift of a month without breaking a hard rule.
+"""A month's roster as the database keeps it: generating (or regenerating) it with the
+generator, reading it back night by night with its shortages, explaining a shortage in
+a sentence, and exporting it as CSV.
 
-Hard rules, never broken by :func:`generate`:
-
-* a patroller is put only on nights and zones they are available for, never on a
-  night they are away;
-* never on two shifts of the same night (so never on two overlapping shifts);
-* never more shifts in a week (Monday to Sunday nights) than their weekly limit;
-* never on two nights in a row, unless they allow back-to-back nights;
-* a shift gets at most its zone's minimum from the generator (the coordinator may
-  add more by hand up to the maximum).
-
-When a shift cannot reach its minimum it is reported as short, with the reason
-each available volunteer could not take it; partial staffing is kept so the
-coordinator only has to find the rest.
-
-Fairness: each place goes to the eligible volunteer with the fewest shifts this
-month; ties go, for a late shift (hours after 01:00), to whoever has the fewest
-late hours so far and, for an early shift, to whoever has the most; remaining
-ties are broken by a hash of the month and the volunteer, so the result is the
-same for the same input but nobody is favoured by their number. A final pass
-moves shifts between volunteers with the same availability until their counts
-differ by at most one, and trades late for early shifts between them to even
-out the late hours.
-
-This module is pure Python (no database): :mod:`association.patrols.services`
-turns the database into :class:`Slot` and :class:`Volunteer` values and back.
+This module turns the database into the values of the pure generator
+(:mod:`association.patrols.roster_generator`: slots, volunteers, shifts held) and its
+result back into :class:`Assignment` rows. Times are Nairobi wall-clock times; a night
+is the date of its evening.
 """
 
-import hashlib
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+import csv
+import io
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
-#: Hours after this clock time (until LATE_END) are late-night hours.
-LATE_START = time(1, 0)
-LATE_END = time(6, 0)
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from sqlalchemy.orm import selectinload
 
-# Reasons a volunteer cannot take a shift, most fundamental first.
-NOT_AVAILABLE = "not_available"
-AWAY = "away"
-SAME_NIGHT = "same_night"
-REST = "rest"
-WEEKLY_LIMIT = "weekly_limit"
-REASONS = (AWAY, SAME_NIGHT, REST, WEEKLY_LIMIT)
+from association.core.time import month_nights, today_in_nairobi, utcnow
+from association.extensions import db
+from association.members.models import Member, MemberStatus
+from association.patrols import roster_generator as gen
+from association.patrols.errors import PatrolError
+from association.patrols.models import (
+    Assignment,
+    Attendance,
+    Availability,
+    AwayPeriod,
+    Patroller,
+    PatrolZone,
+    Roster,
+    ShiftTemplate,
+    Swap,
+)
+from association.patrols.shifts import weekday_name
+
+#: How far ahead a roster may be generated, in months.
+MAX_MONTHS_AHEAD = 12
 
 
-def shift_times(night: date, start: time, end: time) -> tuple[datetime, datetime]:
-    """When a shift of ``night`` starts and ends.
+def month_slots(month: date) -> list[gen.Slot]:
+    """The month's shifts: each active template of each active patrol zone, every night."""
+    rows = db.session.execute(
+        sa.select(ShiftTemplate.id, ShiftTemplate.zone_id, ShiftTemplate.weekday,
+                  ShiftTemplate.start_minute, ShiftTemplate.end_minute,
+                  PatrolZone.min_per_shift)
+        .join(PatrolZone, PatrolZone.zone_id == ShiftTemplate.zone_id)
+        .where(ShiftTemplate.active.is_(True), PatrolZone.active.is_(True))
+        .order_by(ShiftTemplate.zone_id, ShiftTemplate.weekday, ShiftTemplate.start_minute)
+    )
+    by_weekday: dict[int, list] = {}
+    for template_id, zone_id, weekday, start, end, minimum in rows:
+        by_weekday.setdefault(weekday, []).append(
+            (template_id, zone_id, time(start // 60, start % 60), time(end // 60, end % 60),
+             minimum))
+    slots = []
+    for night in month_nights(month):
+        for template_id, zone_id, start, end, minimum in by_weekday.get(night.weekday(), ()):
+            starts_at, ends_at = gen.shift_times(night, start, end)
+            slots.append(gen.Slot(night, template_id, zone_id, starts_at, ends_at, minimum))
+    return slots
 
-    A start before noon is after midnight: the next calendar day of the same
-    night. An end at or before the start is on the day after the start.
+
+def volunteers() -> list[gen.Volunteer]:
+    """Active patrollers who are active members, as the generator sees them (by id)."""
+    rows = db.session.execute(
+        sa.select(Patroller.id, Patroller.weekly_limit, Patroller.back_to_back,
+                  Availability.weekday, Availability.zone_id)
+        .join(Member, Member.id == Patroller.member_id)
+        .outerjoin(Availability, Availability.patroller_id == Patroller.id)
+        .where(Patroller.active.is_(True), Member.status == MemberStatus.ACTIVE)
+        .order_by(Patroller.id)
+    )
+    people: dict[int, tuple] = {}
+    places: dict[int, set] = {}
+    for pid, weekly_limit, back_to_back, weekday, zone_id in rows:
+        if pid not in people:
+            people[pid] = (weekly_limit, back_to_back)
+            places[pid] = set()
+        if weekday is not None:
+            places[pid].add((weekday, zone_id))
+    away: dict[int, list] = {}
+    for pid, start, end in db.session.execute(
+            sa.select(AwayPeriod.patroller_id, AwayPeriod.start_date, AwayPeriod.end_date)
+            .order_by(AwayPeriod.patroller_id, AwayPeriod.start_date, AwayPeriod.id)):
+        away.setdefault(pid, []).append((start, end))
+    return [
+        gen.Volunteer(pid, frozenset(places[pid]), tuple(away.get(pid, ())), weekly_limit,
+                      back_to_back)
+        for pid, (weekly_limit, back_to_back) in people.items()
+    ]
+
+
+def _window(month: date) -> tuple[date, date]:
+    """The nights whose shifts matter for a month's rules (weekly limits, rest)."""
+    last = month_nights(month)[-1]
+    return month - timedelta(days=7), last + timedelta(days=7)
+
+
+def _assignments_between(first: date, last: date) -> list[Assignment]:
+    return list(db.session.scalars(
+        sa.select(Assignment).where(Assignment.night.between(first, last))
+        .order_by(Assignment.night, Assignment.starts_at, Assignment.id)
+    ))
+
+
+def _held(rows: list, month: date) -> list[gen.Fixed]:
+    """Shifts held, as the generator sees them: who is (or was) on each (``rows``:
+    assignments, or their :class:`ShiftRow`)."""
+    held = []
+    for a in rows:
+        if a.attendance in (Attendance.ABSENT, Attendance.EXCUSED):
+            continue
+        person = a.replaced_by_id if a.attendance == Attendance.REPLACED and a.replaced_by_id \
+            else a.patroller_id
+        in_month = (a.night.year, a.night.month) == (month.year, month.month)
+        held.append(gen.Fixed(person, a.night, a.starts_at, a.ends_at,
+                              (a.night, a.template_id) if in_month else None, in_month))
+    return held
+
+
+def check_month(month: date) -> None:
+    today = today_in_nairobi()
+    ahead = (month.year - today.year) * 12 + month.month - today.month
+    if ahead > MAX_MONTHS_AHEAD:
+        raise PatrolError(_l("A roster can be made at most %(n)d months ahead.",
+                             n=MAX_MONTHS_AHEAD))
+
+
+@dataclass
+class GenerateResult:
+    roster: Roster
+    added: int
+    removed: int
+    kept: int
+    shortages: list
+
+
+def generate_roster(month: date, user_id: int | None, keep_manual: bool = True,
+                    today: date | None = None) -> GenerateResult:
+    """Generate (or regenerate) the roster of ``month``.
+
+    Nights already begun (before today) are never changed. On the other nights the
+    generator's earlier work is replaced; the coordinator's own edits (and swaps) are
+    kept unless ``keep_manual`` is False. Shifts that cannot be staffed are reported
+    in ``shortages``, not refused.
+
+    Raises:
+        PatrolError: the month is too far ahead, or nothing to roster.
     """
-    start_day = night + timedelta(days=1) if start < time(12) else night
-    starts_at = datetime.combine(start_day, start)
-    ends_at = datetime.combine(start_day, end)
-    if ends_at <= starts_at:
-        ends_at += timedelta(days=1)
-    return starts_at, ends_at
+    month = month.replace(day=1)
+    check_month(month)
+    today = today or today_in_nairobi()
+    all_slots = month_slots(month)
+    slots = [s for s in all_slots if s.night >= today]
+    if not all_slots:
+        raise PatrolError(_l("There are no shifts to roster: add shift times to the zones "
+                             "first."))
+    first, last = _window(month)
+    rows = _assignments_between(first, last)
+    removable = [
+        a for a in rows
+        if (a.night.year, a.night.month) == (month.year, month.month) and a.night >= today
+        and a.attendance is None and (not a.manual or not keep_manual)
+    ]
+    removed_ids = {a.id for a in removable}
+    if removed_ids:
+        for swap in db.session.scalars(sa.select(Swap).where(Swap.assignment_id.in_(
+                removed_ids))):
+            db.session.delete(swap)
+        for a in removable:
+            db.session.delete(a)
+        db.session.flush()
+    kept = [a for a in rows if a.id not in removed_ids]
+    result = gen.generate(slots, volunteers(), _held(kept, month), seed=month.isoformat())
+    by_key = {s.key: s for s in slots}
+    for key, vid in result.assignments:
+        slot = by_key[key]
+        db.session.add(Assignment(night=slot.night, template_id=slot.template_id,
+                                  zone_id=slot.zone_id, starts_at=slot.starts_at,
+                                  ends_at=slot.ends_at, patroller_id=vid, manual=False))
+    roster = db.session.scalar(sa.select(Roster).where(Roster.month == month))
+    if roster is None:
+        roster = Roster(month=month)
+        db.session.add(roster)
+    roster.generated_at = utcnow()
+    roster.generated_by_id = user_id
+    db.session.flush()
+    kept_in_month = sum(1 for a in kept if (a.night.year, a.night.month) ==
+                        (month.year, month.month))
+    return GenerateResult(roster, len(result.assignments), len(removable), kept_in_month,
+                          result.shortages)
 
 
-def late_hours(starts_at: datetime, ends_at: datetime) -> float:
-    """Hours of the shift between 01:00 and 06:00."""
-    total = 0.0
-    day = starts_at.date() - timedelta(days=1)
-    while datetime.combine(day, LATE_START) < ends_at:
-        lo = max(starts_at, datetime.combine(day, LATE_START))
-        hi = min(ends_at, datetime.combine(day, LATE_END))
-        if hi > lo:
-            total += (hi - lo).total_seconds() / 3600
-        day += timedelta(days=1)
-    return total
+def roster_generated_at(month: date) -> datetime | None:
+    """When ``month``'s roster was last generated (None: never)."""
+    return db.session.scalar(sa.select(Roster.generated_at)
+                             .where(Roster.month == month.replace(day=1)))
 
 
-def week_of(night: date) -> tuple[int, int]:
-    iso = night.isocalendar()
-    return iso[0], iso[1]
+def month_assignments(month: date) -> list[Assignment]:
+    nights = month_nights(month.replace(day=1))
+    return list(db.session.scalars(
+        sa.select(Assignment).where(Assignment.night.between(nights[0], nights[-1]))
+        .options(selectinload(Assignment.patroller).selectinload(Patroller.member),
+                 selectinload(Assignment.replaced_by).selectinload(Patroller.member),
+                 selectinload(Assignment.zone), selectinload(Assignment.template))
+        .order_by(Assignment.night, Assignment.starts_at, Assignment.zone_id, Assignment.id)
+    ))
 
 
-@dataclass(frozen=True)
-class Slot:
-    """One shift of one night that needs ``minimum`` patrollers."""
+class ShiftRow(NamedTuple):
+    """One assignment as the roster page and the rules read it (not an ORM object)."""
 
+    id: int
     night: date
     template_id: int
     zone_id: int
     starts_at: datetime
     ends_at: datetime
-    minimum: int
-
-    @property
-    def key(self) -> tuple[date, int]:
-        return self.night, self.template_id
-
-    @property
-    def late(self) -> float:
-        return late_hours(self.starts_at, self.ends_at)
+    patroller_id: int
+    manual: bool
+    attendance: Attendance | None
+    replaced_by_id: int | None
+    #: The patroller's name, as Member.full_name.
+    full_name: str
 
 
-@dataclass(frozen=True)
-class Volunteer:
-    """A patroller as the generator sees them."""
-
-    id: int
-    #: (weekday, zone_id) pairs they are regularly available for.
-    available: frozenset
-    #: (first night, last night) periods away, inclusive.
-    away: tuple = ()
-    weekly_limit: int | None = None
-    back_to_back: bool = False
-
-    def is_away(self, night: date) -> bool:
-        return any(start <= night <= end for start, end in self.away)
-
-    @property
-    def signature(self) -> tuple:
-        """Volunteers with the same signature have the same availability."""
-        return (self.available, tuple(sorted(self.away)), self.weekly_limit, self.back_to_back)
-
-
-@dataclass(frozen=True)
-class Fixed:
-    """A shift someone already holds and that the generator must keep."""
-
-    volunteer_id: int
-    night: date
-    starts_at: datetime
-    ends_at: datetime
-    slot_key: tuple | None = None  # set when it is one of the month's slots
-    #: Whether it is in the month being generated (it then counts for fairness).
-    in_month: bool = True
-
-
-@dataclass
-class Shortage:
-    """A shift left below its minimum, and why."""
-
-    slot: Slot
-    have: int
-    #: Volunteers available for that zone on that weekday.
-    available: int
-    #: reason -> how many of them it kept off the shift.
-    reasons: dict = field(default_factory=dict)
-
-
-@dataclass
-class Result:
-    #: (slot key, volunteer id) for every new place the generator filled.
-    assignments: list
-    shortages: list
-    #: volunteer id -> (shifts, late hours) in the month, fixed ones included.
-    load: dict
-
-
-class _State:
-    """Who holds which nights, in which weeks, with how many shifts and late hours."""
-
-    def __init__(self, volunteers: dict[int, Volunteer]):
-        self.volunteers = volunteers
-        self.nights: dict[int, Counter] = defaultdict(Counter)
-        self.weeks: dict[int, Counter] = defaultdict(Counter)
-        self.count: Counter = Counter()
-        self.late: Counter = Counter()
-        self.held: dict[tuple, list[int]] = defaultdict(list)  # slot key -> volunteer ids
-        self.slots_of: dict[int, list] = defaultdict(list)  # volunteer -> slot keys generated
-
-    def add(self, vid: int, night: date, late: float, in_month: bool = True,
-            key: tuple | None = None) -> None:
-        self.nights[vid][night] += 1
-        self.weeks[vid][week_of(night)] += 1
-        if in_month:
-            self.count[vid] += 1
-            self.late[vid] += late
-        if key is not None:
-            self.held[key].append(vid)
-
-    def remove(self, vid: int, night: date, late: float, key: tuple) -> None:
-        self.nights[vid][night] -= 1
-        self.weeks[vid][week_of(night)] -= 1
-        self.count[vid] -= 1
-        self.late[vid] -= late
-        self.held[key].remove(vid)
-
-    def reason(self, vol: Volunteer, slot: Slot) -> str | None:
-        """Why ``vol`` cannot take ``slot`` now (None: they can)."""
-        night = slot.night
-        if (night.weekday(), slot.zone_id) not in vol.available:
-            return NOT_AVAILABLE
-        if vol.is_away(night):
-            return AWAY
-        nights = self.nights[vol.id]
-        if nights[night] > 0:
-            return SAME_NIGHT
-        if not vol.back_to_back and (nights[night - timedelta(days=1)] > 0
-                                     or nights[night + timedelta(days=1)] > 0):
-            return REST
-        if vol.weekly_limit is not None and self.weeks[vol.id][week_of(night)] >= \
-                vol.weekly_limit:
-            return WEEKLY_LIMIT
-        return None
-
-
-def _tiebreak(seed: str, vid: int) -> str:
-    return hashlib.sha256(f"{seed}:{vid}".encode()).hexdigest()
-
-
-def generate(slots: list[Slot], volunteers: list[Volunteer], fixed: list[Fixed] = (),
-             seed: str = "") -> Result:
-    """Fill ``slots`` up to their minimum from ``volunteers``, keeping ``fixed`` shifts.
-
-    Deterministic: the same input gives the same result.
-    """
-    vols = {v.id: v for v in volunteers}
-    state = _State(vols)
-    for f in fixed:
-        state.add(f.volunteer_id, f.night, late_hours(f.starts_at, f.ends_at), f.in_month,
-                  f.slot_key)
-    ties = {vid: _tiebreak(seed, vid) for vid in vols}
-    by_place: dict[tuple, list[Volunteer]] = defaultdict(list)
-    for vol in sorted(vols.values(), key=lambda v: ties[v.id]):
-        for place in vol.available:
-            by_place[place].append(vol)
-
-    ordered = sorted(
-        slots, key=lambda s: (s.night, len(by_place[(s.night.weekday(), s.zone_id)]),
-                              s.starts_at, s.zone_id, s.template_id)
+def shift_rows(first: date, last: date) -> list[ShiftRow]:
+    """The assignments of nights ``first`` to ``last``, in the order of
+    :func:`month_assignments`."""
+    result = db.session.execute(
+        sa.select(Assignment.id, Assignment.night, Assignment.template_id, Assignment.zone_id,
+                  Assignment.starts_at, Assignment.ends_at, Assignment.patroller_id,
+                  Assignment.manual, Assignment.attendance, Assignment.replaced_by_id,
+                  Member.first_name + " " + Member.other_names)
+        .join(Patroller, Patroller.id == Assignment.patroller_id)
+        .join(Member, Member.id == Patroller.member_id)
+        .where(Assignment.night.between(first, last))
+        .order_by(Assignment.night, Assignment.starts_at, Assignment.zone_id, Assignment.id)
     )
-    assignments: list[tuple] = []
-    for slot in ordered:
-        need = slot.minimum - len(state.held[slot.key])
-        if need <= 0:
+    return list(map(ShiftRow._make, result))
+
+
+def current_shortages(month: date, today: date | None = None,
+                      slots: list[gen.Slot] | None = None,
+                      rows: list[ShiftRow] | None = None) -> list[gen.Shortage]:
+    """The month's shifts (from today on) below their minimum, with the reasons.
+
+    Args:
+        slots: the month's :func:`month_slots`, when the caller has them already.
+        rows: the month's window's :func:`shift_rows` (:func:`_window`), when the caller
+            has them already.
+    """
+    month = month.replace(day=1)
+    today = today or today_in_nairobi()
+    slots = [s for s in (month_slots(month) if slots is None else slots) if s.night >= today]
+    if not slots:
+        return []
+    if rows is None:
+        rows = shift_rows(*_window(month))
+    # Only shifts up to a week before the first open one can count against it (the same
+    # week, or the night before).
+    since = min(s.night for s in slots) - timedelta(days=7)
+    held = _held([a for a in rows if a.night >= since], month)
+    return gen.shortages_of(slots, volunteers(), held)
+
+
+class RosterShift(NamedTuple):
+    """A row of the roster: one shift of one night and who is on it."""
+
+    slot: gen.Slot
+    #: The zone's name.
+    zone: str
+    #: Start and end, e.g. "21:00-01:00".
+    times: str
+    held: list[ShiftRow]
+    #: Whether it is one of the shortages (from today on).
+    short: bool
+
+
+@dataclass
+class MonthRoster:
+    """A month's roster as its page shows it."""
+
+    #: (night, its shifts by zone name then start time), by night. Shifts of templates no
+    #: longer used are there while someone holds them.
+    nights: list[tuple[date, list[RosterShift]]]
+    shortages: list[gen.Shortage]
+
+
+def _hhmm(moment: datetime) -> str:
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
+def month_roster(month: date, zones: dict[int, str], today: date | None = None) -> MonthRoster:
+    """Every shift of ``month`` with who holds it, and the shortages from ``today`` on.
+
+    Args:
+        zones: zone id -> name.
+    """
+    month = month.replace(day=1)
+    slots = month_slots(month)
+    rows = shift_rows(*_window(month))
+    shortages = current_shortages(month, today, slots, rows)
+    by_slot: dict[tuple, list[ShiftRow]] = {}
+    keys = {slot.key for slot in slots}
+    extra = []
+    for a in rows:
+        if (a.night.year, a.night.month) != (month.year, month.month):
             continue
-        late = slot.late
-        candidates = [v for v in by_place[(slot.night.weekday(), slot.zone_id)]
-                      if state.reason(v, slot) is None]
-        sign = 1 if late > 0 else -1
-        candidates.sort(key=lambda v: (state.count[v.id], sign * state.late[v.id], ties[v.id]))
-        for vol in candidates[:need]:
-            state.add(vol.id, slot.night, late, True, slot.key)
-            state.slots_of[vol.id].append(slot)
-            assignments.append((slot.key, vol.id))
-
-    _balance_counts(state, vols, by_place)
-    _balance_late(state, vols)
-    final = [(slot.key, vid) for vid, held in state.slots_of.items() for slot in held]
-    final.sort(key=lambda pair: (pair[0], ties[pair[1]]))
-    shortages = [s for s in (explain(slot, state, by_place) for slot in ordered) if s]
-    load = {vid: (state.count[vid], state.late[vid]) for vid in vols}
-    return Result(final, shortages, load)
+        key = (a.night, a.template_id)
+        by_slot.setdefault(key, []).append(a)
+        if key not in keys:  # a template no longer used: its shifts still show
+            keys.add(key)
+            extra.append(gen.Slot(a.night, a.template_id, a.zone_id, a.starts_at, a.ends_at, 0))
+    short_keys = {s.slot.key for s in shortages}
+    nights: dict[date, list[RosterShift]] = {}
+    for slot in slots + extra:
+        key = slot.key
+        nights.setdefault(slot.night, []).append(RosterShift(
+            slot, zones.get(slot.zone_id, ""), f"{_hhmm(slot.starts_at)}-{_hhmm(slot.ends_at)}",
+            by_slot.get(key, []), key in short_keys))
+    for shifts in nights.values():
+        shifts.sort(key=lambda s: (s.zone, s.slot.starts_at))
+    return MonthRoster(sorted(nights.items()), shortages)
 
 
-def _groups(vols: dict[int, Volunteer]) -> list[list[int]]:
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for vol in vols.values():
-        groups[vol.signature].append(vol.id)
-    return [ids for ids in groups.values() if len(ids) > 1]
+REASON_TEXT = {
+    "away": lambda n: ngettext("%(num)d away", "%(num)d away", n),
+    "same_night": lambda n: ngettext("%(num)d already on another shift that night",
+                                     "%(num)d already on another shift that night", n),
+    "rest": lambda n: ngettext("%(num)d patrolled the night before or after (rest rule)",
+                               "%(num)d patrolled the night before or after (rest rule)", n),
+    "weekly_limit": lambda n: ngettext("%(num)d reached their weekly limit",
+                                       "%(num)d reached their weekly limit", n),
+}
 
 
-def _balance_counts(state: _State, vols: dict[int, Volunteer], by_place) -> None:
-    """Move generated shifts from the busiest to the idlest of equally-available volunteers
-    until their counts differ by at most one (when the hard rules allow it)."""
-    for ids in _groups(vols):
-        for _ in range(4 * len(ids) + 20):
-            ids.sort(key=lambda vid: state.count[vid])
-            low, high = ids[0], ids[-1]
-            if state.count[high] - state.count[low] <= 1:
-                break
-            if not _move_one(state, vols, ids, low):
-                break
+def shortage_text(shortage, zones: dict) -> str:
+    """One sentence: which shift is short, by how many, and why."""
+    slot = shortage.slot
+    head = _("%(zone)s, night of %(night)s, %(start)s-%(end)s: %(have)d of %(need)d.",
+             zone=zones.get(slot.zone_id, "?"), night=slot.night.isoformat(),
+             start=slot.starts_at.strftime("%H:%M"), end=slot.ends_at.strftime("%H:%M"),
+             have=shortage.have, need=slot.minimum)
+    if shortage.available == 0:
+        return head + " " + _("No volunteer is available in this zone on %(day)s nights.",
+                              day=weekday_name(slot.night.weekday()))
+    parts = [REASON_TEXT[r](shortage.reasons[r]) for r in gen.REASONS if shortage.reasons.get(r)]
+    text = head + " " + ngettext("%(num)d volunteer is available here that night",
+                                 "%(num)d volunteers are available here that night",
+                                 shortage.available)
+    if not parts and shortage.available <= shortage.have:
+        return text + "; " + _("all of them are already on this shift.")
+    if not parts:  # free to take it: the roster is not generated yet, or they were left off
+        return text + "; " + _("no rule stops them: generate the roster or assign them.")
+    return text + ": " + "; ".join(parts) + "."
 
 
-def _move_one(state: _State, vols, ids: list[int], low: int) -> bool:
-    """Give ``low`` a generated shift of one of the busiest in the group; True if done."""
-    floor = state.count[low]
-    for high in sorted(ids, key=lambda vid: -state.count[vid]):
-        if state.count[high] - floor <= 1:
-            return False
-        for slot in list(state.slots_of[high]):
-            state.remove(high, slot.night, slot.late, slot.key)
-            if state.reason(vols[low], slot) is None:
-                state.add(low, slot.night, slot.late, True, slot.key)
-                state.slots_of[high].remove(slot)
-                state.slots_of[low].append(slot)
-                return True
-            state.add(high, slot.night, slot.late, True, slot.key)
-    return False
+def export_rows(month: date) -> list[tuple]:
+    """(date, shift start, shift end, zone, member number) per assignment of ``month``.
+
+    The date is the night's; start and end are full Nairobi times, so a shift that
+    crosses midnight reads correctly.
+    """
+    return [
+        (a.night.isoformat(), a.starts_at.strftime("%Y-%m-%d %H:%M"),
+         a.ends_at.strftime("%Y-%m-%d %H:%M"), a.zone.name, a.patroller.member.member_no)
+        for a in month_assignments(month)
+    ]
 
 
-def _balance_late(state: _State, vols: dict[int, Volunteer]) -> None:
-    """Trade a late shift of the one with most late hours for an early shift of the one with
-    fewest, within each group of equally-available volunteers, while it narrows the gap."""
-    for ids in _groups(vols):
-        for _ in range(2 * len(ids) + 10):
-            ids.sort(key=lambda vid: state.late[vid])
-            low, high = ids[0], ids[-1]
-            if not _trade(state, vols, low, high):
-                break
-
-
-def _trade(state: _State, vols, low: int, high: int) -> bool:
-    gap = state.late[high] - state.late[low]
-    for late_slot in [s for s in state.slots_of[high] if s.late > 0]:
-        for early_slot in [s for s in state.slots_of[low] if s.late < late_slot.late]:
-            diff = late_slot.late - early_slot.late
-            if abs(gap - 2 * diff) >= gap:
-                continue
-            state.remove(high, late_slot.night, late_slot.late, late_slot.key)
-            state.remove(low, early_slot.night, early_slot.late, early_slot.key)
-            if state.reason(vols[low], late_slot) is None:
-                state.add(low, late_slot.night, late_slot.late, True, late_slot.key)
-                if state.reason(vols[high], early_slot) is None:
-                    state.add(high, early_slot.night, early_slot.late, True, early_slot.key)
-                    state.slots_of[high].remove(late_slot)
-                    state.slots_of[low].remove(early_slot)
-                    state.slots_of[high].append(early_slot)
-                    state.slots_of[low].append(late_slot)
-                    return True
-                state.remove(low, late_slot.night, late_slot.late, late_slot.key)
-            state.add(high, late_slot.night, late_slot.late, True, late_slot.key)
-            state.add(low, early_slot.night, early_slot.late, True, early_slot.key)
-    return False
-
-
-def explain(slot: Slot, state: _State, by_place) -> Shortage | None:
-    """The shortage of ``slot`` in ``state``, with each available volunteer's reason."""
-    held = state.held[slot.key]
-    if len(held) >= slot.minimum:
-        return None
-    pool = by_place[(slot.night.weekday(), slot.zone_id)]
-    reasons: Counter = Counter()
-    for vol in pool:
-        if vol.id in held:
-            continue
-        reason = state.reason(vol, slot)
-        if reason is not None:
-            reasons[reason] += 1
-    return Shortage(slot, len(held), len(pool), dict(reasons))
-
-
-def shortages_of(slots: list[Slot], volunteers: list[Volunteer], held: list[Fixed]) -> list:
-    """The shortages of a roster as it stands (``held``: every shift held around it)."""
-    vols = {v.id: v for v in volunteers}
-    state = _State(vols)
-    for f in held:  # late hours play no part in a shortage: not worked out
-        state.add(f.volunteer_id, f.night, 0.0, f.in_month, f.slot_key)
-    by_place: dict[tuple, list[Volunteer]] = defaultdict(list)
-    for vol in vols.values():
-        for place in vol.available:
-            by_place[place].append(vol)
-    return [s for s in (explain(slot, state, by_place) for slot in slots) if s]
-
-
-def fairness(result: Result, volunteers: list[Volunteer]) -> dict:
-    """Spread of shifts among equally-available volunteers, and the spread of late hours."""
-    vols = {v.id: v for v in volunteers}
-    worst_count, worst_late = 0, 0.0
-    for ids in _groups(vols):
-        counts = [result.load[vid][0] for vid in ids]
-        lates = [result.load[vid][1] for vid in ids]
-        worst_count = max(worst_count, max(counts) - min(counts))
-        worst_late = max(worst_late, max(lates) - min(lates))
-    total_late = sum(late for _, late in result.load.values())
-    busy = [vid for vid, (count, _) in result.load.items() if count]
-    shares = sorted(result.load[vid][1] / total_late for vid in busy) if total_late else []
-    return {
-        "groups": len(_groups(vols)),
-        "max_count_spread_in_group": worst_count,
-        "max_late_hours_spread_in_group": worst_late,
-        "largest_late_share": shares[-1] if shares else 0.0,
-        "volunteers_with_shifts": len(busy),
-    }
+def export_csv(month: date, headers: list[str]) -> str:
+    """The month's assignments as CSV text, with ``headers`` in the reader's language."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(export_rows(month))
+    return out.getvalue()

@@ -9,6 +9,9 @@ has since cancelled the approved expense. A run that is waiting or approved (and
 reversed) *stands*: it blocks a second run for its month, so no stipend is ever paid
 twice; a rejected or reversed run lets the coordinator compute the month again. A
 closed month refuses the run, and nothing is saved.
+
+What one attended shift pays is the patrol settings row's rate (:func:`settings`,
+:func:`set_stipend_rate`): that row holds nothing else.
 """
 
 import enum
@@ -19,17 +22,38 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
+from association.core.db import one_row
 from association.core.time import month_end, today_in_nairobi
 from association.extensions import db
 from association.ledger.expenses import approve_expense, record_expense, reject_expense
 from association.ledger.models import Expense, ExpenseStatus, JournalEntry, PaymentMethod
 from association.ledger.services import ClosedPeriodError, account, check_open
 from association.members.models import Member
+from association.patrols.attendance import attended_shifts
+from association.patrols.errors import PatrolError
 from association.patrols.models import Patroller, PatrolSettings, StipendLine, StipendRun
-from association.patrols.services import PatrolError, attended_shifts, settings
 
 #: How stipends may be paid out.
 STIPEND_METHODS = (PaymentMethod.CASH, PaymentMethod.MPESA)
+
+
+def settings() -> PatrolSettings:
+    """The one settings row (id 1), created on first use."""
+    return one_row(db.session, PatrolSettings, stipend_cents=0)
+
+
+def set_stipend_rate(amount_cents: int) -> PatrolSettings:
+    """Set what one attended shift pays.
+
+    Raises:
+        PatrolError: a negative or absurd amount.
+    """
+    if not isinstance(amount_cents, int) or not 0 <= amount_cents <= 100_000_00:
+        raise PatrolError(_l("The stipend for a shift must be between KES 0 and KES 100,000."))
+    row = settings()
+    row.stipend_cents = amount_cents
+    db.session.flush()
+    return row
 
 
 @dataclass(frozen=True)

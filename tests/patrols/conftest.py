@@ -8,7 +8,7 @@ from association.audit.services import acting_as
 from association.core.time import month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.members.models import Member, Zone
-from association.patrols import services
+from association.patrols import patrollers, shifts
 from association.patrols.models import Patroller, ShiftTemplate
 from tests.conftest import member_data
 
@@ -31,8 +31,8 @@ def add_volunteers(zone_id: int, n: int, places=None, **kw) -> list[Patroller]:
     made = []
     for _ in range(n):
         member = register_member(member_data(zone_id))
-        p = services.enrol(member, **kw)
-        services.set_availability(p, places if places is not None else
+        p = patrollers.enrol(member, **kw)
+        patrollers.set_availability(p, places if places is not None else
                                   {(d, zone_id) for d in range(7)})
         made.append(p)
     return made
@@ -51,8 +51,8 @@ def patrol_ids(app, setup_association):
         zone1 = db.session.get(Zone, setup_association.zone_id)
         zone2 = db.session.get(Zone, setup_association.zone2_id)
         for zone in (zone1, zone2):
-            services.add_templates(zone, list(range(7)), *EVENING)
-            services.add_templates(zone, list(range(7)), *LATE)
+            shifts.add_templates(zone, list(range(7)), *EVENING)
+            shifts.add_templates(zone, list(range(7)), *LATE)
         made.zone1_id, made.zone2_id = zone1.id, zone2.id
         made.v1_ids = [p.id for p in add_volunteers(zone1.id, 10)]
         made.v2_ids = [p.id for p in add_volunteers(zone2.id, 4)]

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from association.patrols.roster import (
+from association.patrols.roster_generator import (
     REST,
     WEEKLY_LIMIT,
     Fixed,

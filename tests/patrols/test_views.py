@@ -17,7 +17,7 @@ from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import Expense, ExpenseStatus
 from association.members.models import Member
-from association.patrols import services
+from association.patrols import assignments, attendance, patrollers, shifts, stipends, swaps
 from association.patrols.incidents import IncidentData, record_incident
 from association.patrols.models import (
     Assignment,
@@ -48,12 +48,12 @@ def site(app, people, patrol_ids):
     (with a shift next month); another patroller has one too."""
     with app.app_context(), acting_as("test"):
         zone1_id = patrol_ids.zone1_id
-        own = services.enrol(db.session.get(Member, people.own_member_id))
-        services.set_availability(own, {(d, zone1_id) for d in range(7)})
+        own = patrollers.enrol(db.session.get(Member, people.own_member_id))
+        patrollers.set_availability(own, {(d, zone1_id) for d in range(7)})
         night = next_month().replace(day=8)
         template = template_of(zone1_id, night.weekday(), EVENING[0])
-        mine, _ = services.assign(night, template, own)
-        theirs, _ = services.assign(night, template, db.session.get(Patroller,
+        mine, _ = assignments.assign(night, template, own)
+        theirs, _ = assignments.assign(night, template, db.session.get(Patroller,
                                                                      patrol_ids.v1_ids[0]))
         db.session.commit()
         site = type("Site", (), {})()
@@ -112,12 +112,12 @@ def test_roster_page_shows_each_shift_and_who_is_on_it(web, site, app):
     of a template no longer used stays while someone holds it."""
     with app.app_context(), acting_as("test"):
         late = template_of(site.zone1_id, site.night.weekday(), LATE[0])
-        services.retire_template(template_of(site.zone1_id, site.night.weekday(), EVENING[0]))
+        shifts.retire_template(template_of(site.zone1_id, site.night.weekday(), EVENING[0]))
         night = last_month().replace(day=14)
-        done, _ = services.assign(night, template_of(site.zone1_id, night.weekday(),
+        done, _ = assignments.assign(night, template_of(site.zone1_id, night.weekday(),
                                                      EVENING[0]),
                                   db.session.get(Patroller, site.own_id), now=long_ago())
-        services.record_attendance(night, [services.AttendanceInput(
+        attendance.record_attendance(night, [attendance.AttendanceInput(
             done.id, Attendance.PRESENT)], None)
         db.session.commit()
         late_id, done_template_id = late.id, done.template_id
@@ -342,9 +342,9 @@ def test_attendance_screen_refuses_future_shifts(web, site, app):
 
 def test_attendance_and_stipends_end_to_end(web, site, app, tmp_path):
     with app.app_context(), acting_as("test"):
-        services.set_stipend_rate(25_000)
+        stipends.set_stipend_rate(25_000)
         night = last_month().replace(day=14)
-        a, _ = services.assign(night, template_of(site.zone1_id, night.weekday(), EVENING[0]),
+        a, _ = assignments.assign(night, template_of(site.zone1_id, night.weekday(), EVENING[0]),
                                db.session.get(Patroller, site.own_id), now=long_ago())
         db.session.commit()
         a_id = a.id
@@ -514,7 +514,7 @@ def test_settings_and_zone_screens(web, site, app):
         assert web.post("/patrols/settings", {"stipend": bad}).status_code == 200
     web.post("/patrols/settings", {"stipend": "200"})
     with app.app_context():
-        assert services.settings().stipend_cents == 20_000
+        assert stipends.settings().stipend_cents == 20_000
     url = f"/patrols/zones/{site.zone2_id}"
     response = web.post(url, {"min_per_shift": "9", "active": "y"}, follow_redirects=True)
     assert "can never be met" in text(response)
@@ -549,10 +549,10 @@ def test_enrol_from_the_patrollers_page(web, site, make_member, app):
 def test_swaps_page_approves_a_pending_swap(web, site, app):
     with app.app_context(), acting_as("test"):
         a = db.session.get(Assignment, site.theirs_id)
-        swap = services.offer_shift(a.patroller, a, None)
+        swap = swaps.offer_shift(a.patroller, a, None)
         zone2_person = db.session.scalar(sa.select(Patroller).join(
             Patroller.availability).where(Patroller.availability.any(zone_id=site.zone2_id)))
-        services.take_offer(zone2_person, swap)
+        swaps.take_offer(zone2_person, swap)
         db.session.commit()
         swap_id, taker = swap.id, zone2_person.id
     web.login("coordinator")

@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from association.audit.services import acting_as
 from association.extensions import db
 from association.members.models import Member
-from association.patrols import services
 from association.patrols.models import Assignment
+from association.patrols.patrollers import enrol, set_availability
 from tests.conftest import Web
 
 
@@ -15,8 +15,8 @@ def test_coordinator_putting_a_patroller_on_a_shift_succeeds(world, client, peop
     hid gettext's ``_`` from the rest of the view, so every successful assignment was a 500."""
     app, values = world.app, world.values
     with app.app_context(), acting_as("test"):
-        own = services.enrol(db.session.get(Member, people.own_member_id))
-        services.set_availability(own, {(d, values["zone_id"]) for d in range(7)})
+        own = enrol(db.session.get(Member, people.own_member_id))
+        set_availability(own, {(d, values["zone_id"]) for d in range(7)})
         db.session.commit()
         own_id = own.id
     web = Web(client)
