@@ -12,7 +12,7 @@ from association.errors import DomainError
 from association.extensions import db
 from association.members.services import MemberNotFoundError, get_member_by_number
 
-mpesa_cli = AppGroup("mpesa", help="M-Pesa: STK push, reconciliation, the local Daraja sandbox.")
+mpesa_cli = AppGroup("mpesa", help="M-Pesa: STK push, reconciliation, paybill registration.")
 
 
 @mpesa_cli.command("stk-push")
