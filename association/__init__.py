@@ -251,7 +251,6 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from association.audit.cli import audit_cli
     from association.auth.cli import create_admin
-    from association.cli import seed_demo
     from association.ledger.cli import ledger_cli
     from association.meetings.cli import meetings_cli
     from association.mpesa.cli import mpesa_cli
@@ -259,10 +258,18 @@ def register_commands(app: Flask) -> None:
     from association.worker import worker_command
 
     app.cli.add_command(create_admin)
-    app.cli.add_command(seed_demo)
     app.cli.add_command(audit_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(mpesa_cli)
     app.cli.add_command(patrols_cli)
     app.cli.add_command(meetings_cli)
     app.cli.add_command(worker_command)
+    # The development commands (seed-demo, mpesa sandbox) live outside the app package, in
+    # devtools/, which a production image leaves out: without it the app has none of them.
+    try:
+        from devtools.cli import register as register_devtools
+    except ModuleNotFoundError as error:
+        if error.name != "devtools":
+            raise  # devtools is there but broken: say so
+    else:
+        register_devtools(app, mpesa_cli)

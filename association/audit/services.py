@@ -250,18 +250,6 @@ def write_events(conn: sa.Connection, events: list[tuple]) -> None:
     _write(conn, events)
 
 
-def append_events(conn: sa.Connection, events: list[tuple]) -> None:
-    """Append events to the chain on ``conn`` at once; the caller's transaction commits them.
-
-    Args:
-        conn: a connection inside the caller's transaction.
-        events: ``(action, object_type, object_id, before, after)`` tuples;
-            ``before`` and ``after`` are dicts or None.
-    """
-    actor = current_actor()
-    _write(conn, [(*each, *actor) for each in events])
-
-
 _HEAD = AuditHead.__table__
 _EVENTS = AuditEvent.__table__
 #: Built once: an M-Pesa callback or a payment commits in a few milliseconds, and building

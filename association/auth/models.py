@@ -62,9 +62,6 @@ class User(UserMixin, db.Model):
         """Session id that changes when the password changes, ending old sessions."""
         return f"{self.id}:{self.session_version}"
 
-    def has_role(self, *roles: Role) -> bool:
-        return bool(self.roles.intersection(roles))
-
     def can(self, permission: str) -> bool:
         from association.auth.permissions import allowed
 

@@ -1,1 +1,1 @@
-"""M-Pesa: paybill and STK push payments, callbacks, reconciliation, imports, a local sandbox."""
+"""M-Pesa: paybill and STK push payments, callbacks, reconciliation, imports."""

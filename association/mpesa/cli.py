@@ -12,38 +12,7 @@ from association.errors import DomainError
 from association.extensions import db
 from association.members.services import MemberNotFoundError, get_member_by_number
 
-mpesa_cli = AppGroup("mpesa", help="M-Pesa: STK push, reconciliation, the local Daraja sandbox.")
-
-
-@mpesa_cli.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--delay", default=3.0, show_default=True, type=click.FloatRange(0, 120),
-              help="Seconds before the prompt is 'answered' and the callback is posted.")
-@click.option("--quiet", is_flag=True, help="Do not log each request.")
-def sandbox(host, port, delay, quiet):
-    """Run the local Daraja sandbox (OAuth, STK push and query, C2B, Transaction Status).
-
-    The payer's phone picks the outcome by its last four digits: 1032 cancelled,
-    1037 timed out, 1111 insufficient funds, 2001 wrong PIN, 9999 paid but the
-    callback is lost; any other number pays.
-    """
-    from association.mpesa.sandbox import PUBLIC_PASSKEY, DarajaSandbox
-
-    try:
-        server = DarajaSandbox(host, port, delay=delay,
-                               passkey=current_app.config.get("MPESA_PASSKEY") or PUBLIC_PASSKEY,
-                               verbose=not quiet)
-    except OSError as error:
-        raise click.ClickException(f"Cannot listen on {host}:{port}: {error.strerror}") from None
-    click.echo(f"Daraja sandbox on {server.url} (Ctrl-C stops). "
-               f"Set MPESA_BASE_URL={server.url} for the app.")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+mpesa_cli = AppGroup("mpesa", help="M-Pesa: STK push, reconciliation, paybill registration.")
 
 
 @mpesa_cli.command("stk-push")

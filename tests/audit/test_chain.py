@@ -185,13 +185,14 @@ def test_every_kind_of_column_value_is_recorded_as_plain_json():
 
 def test_a_large_batch_of_events_keeps_the_chain(app, setup_association):
     """A batch as large as a dues run's (on PostgreSQL written by COPY) chains like any write."""
-    from association.audit.services import COPY_FROM, append_events
+    from association.audit.services import COPY_FROM, current_actor, write_events
 
     with app.app_context(), acting_as("bulk-test"):
         before = len(_events())
-        events = [("create", "thing", str(n), None, {"n": n, "name": f"Wanjirũ {n}\t\"x\"\\"})
+        events = [("create", "thing", str(n), None, {"n": n, "name": f"Wanjirũ {n}\t\"x\"\\"},
+                   *current_actor())
                   for n in range(COPY_FROM + 5)]
-        append_events(db.session.connection(), events)
+        write_events(db.session.connection(), events)
         db.session.commit()
         written = _events("thing")
         assert len(_events()) == before + COPY_FROM + 5

@@ -21,8 +21,8 @@ from werkzeug.wsgi import ClosingIterator
 from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.services import add_rate_schedule
-from association.mpesa.sandbox import DarajaSandbox
 from association.worker import Worker, run_steps
+from devtools.daraja_sandbox import DarajaSandbox
 from tests.ledger.conftest import EXAMPLE_RATES
 
 TOKEN = "test-callback-token-0123456789abcdef"

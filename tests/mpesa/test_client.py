@@ -17,7 +17,7 @@ from association.mpesa.provider import (
     get_provider,
     nairobi_timestamp,
 )
-from association.mpesa.sandbox import PUBLIC_PASSKEY
+from devtools.daraja_sandbox import PUBLIC_PASSKEY
 from tests.mpesa.daraja_helpers import sandbox  # noqa: F401 - fixture
 
 
@@ -57,7 +57,7 @@ def test_an_invalid_token_is_replaced_once(sandbox):  # noqa: F811
 
 
 def test_wrong_consumer_secret_is_a_clear_error():
-    from association.mpesa.sandbox import DarajaSandbox
+    from devtools.daraja_sandbox import DarajaSandbox
 
     server = DarajaSandbox("127.0.0.1", 0, consumer_key="key", consumer_secret="right")
     server.start_in_thread()

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from association.mpesa.provider import nairobi_timestamp
-from association.mpesa.sandbox import PUBLIC_PASSKEY
+from devtools.daraja_sandbox import PUBLIC_PASSKEY
 from tests.mpesa.daraja_helpers import sandbox, wait_for  # noqa: F401 - fixture
 
 

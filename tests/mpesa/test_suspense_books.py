@@ -476,7 +476,7 @@ def test_the_preview_page_shows_confirmations_and_disagreements(app, web, people
 
 
 def test_demo_suspense_money_is_in_the_books(books):
-    from association.mpesa.demo import seed_mpesa
+    from devtools.demo.mpesa import seed_mpesa
 
     member = db.session.get(Member, books.own_member_id)
     member.phone = "+254712345678"

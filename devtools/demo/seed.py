@@ -22,7 +22,6 @@ from association.ledger.services import (
     request_waiver,
     void_receipt,
 )
-from association.meetings.demo import seed_meetings
 from association.members.models import (
     Category,
     ConsentChannel,
@@ -37,10 +36,11 @@ from association.members.services import (
     register_members,
     save_zone,
 )
-from association.mpesa.demo import seed_mpesa
-from association.patrols.demo import seed_patrols
 from association.profile.models import MpesaKind, RegistrationBody
 from association.profile.services import ProfileData, get_profile, save_profile
+from devtools.demo.meetings import seed_meetings
+from devtools.demo.mpesa import seed_mpesa
+from devtools.demo.patrols import seed_patrols
 
 DEMO_PASSWORD = "mtaani-demo"  # noqa: S105 - the demo logins are public by design
 DEMO_USERS = (
