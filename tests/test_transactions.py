@@ -25,14 +25,14 @@ from flask import abort, redirect
 from association.audit.models import AuditEvent, AuditHead
 from association.audit.services import acting_as, log_event
 from association.auth.permissions import public
+from association.core.time import today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, JournalEntry, Posting, Side
 from association.ledger.services import account_id
 from association.members.models import Zone
-from association.mpesa import callbacks
+from association.mpesa import processing
 from association.mpesa.models import CallbackInbox, MpesaTransaction
-from association.types import today_in_nairobi, utcnow
 from tests.conftest import CSRF_RE, PASSWORD, count
 from tests.mpesa.daraja_helpers import (  # noqa: F401 - fixtures
     TOKEN,
@@ -404,5 +404,5 @@ def test_a_long_export_holds_up_no_callback_and_no_page(app, daraja, people):  #
     assert len(re.findall(rb"\r\n\d{4}-\d{2}-\d{2},R\d+,", body)) == ENTRIES
     with app.app_context():
         assert count(CallbackInbox) == 100
-        assert callbacks.wait_for_drain(app, 60)
+        assert processing.wait_for_drain(app, 60)
         assert count(MpesaTransaction) == 100

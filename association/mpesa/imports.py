@@ -861,7 +861,7 @@ def _confirm_waiting(items: list[ImportedTx], kind: TransactionSource, index,
     import matches), or put in suspense; never counted twice (the transaction is
     locked and must still be waiting).
     """
-    from association.mpesa.callbacks import confirm_by_hand
+    from association.mpesa.processing import confirm_by_hand
 
     for item in items:
         tx = db.session.scalar(sa.select(MpesaTransaction).where(

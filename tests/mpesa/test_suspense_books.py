@@ -30,7 +30,7 @@ from association.ledger.services import (
     trial_balance,
 )
 from association.members.models import Member
-from association.mpesa import callbacks, imports, suspense
+from association.mpesa import imports, processing, suspense
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from association.mpesa.transactions import put_in_suspense
 from tests.conftest import count
@@ -64,7 +64,7 @@ def new_tx(code="TK41CCC001", amount=5_000, when=ARRIVED, member_id=None,
 def in_suspense(code="TK41CCC001", amount=5_000, when=ARRIVED) -> int:
     """A verified callback that matches no member, settled as the callbacks settle it."""
     tx = new_tx(code, amount, when)
-    assert callbacks.settle(tx) == "suspense"
+    assert processing.settle(tx) == "suspense"
     db.session.commit()
     return tx.id
 
@@ -120,7 +120,7 @@ def test_suspense_money_is_in_the_mpesa_account_and_owed_as_unidentified(books):
 def test_confirming_by_hand_without_a_member_puts_it_in_the_books(books):
     tx = new_tx()
     db.session.commit()
-    callbacks.confirm_by_hand(tx.id, None)
+    processing.confirm_by_hand(tx.id, None)
     db.session.commit()
     assert tx_of(tx.id).status == TransactionStatus.SUSPENSE
     assert balances() == {"mpesa": 5_000, "unidentified_receipts": -5_000}
@@ -293,7 +293,7 @@ def test_undo_is_refused_when_it_cannot_apply(books):
     assert tx_of(tx_id).status == TransactionStatus.CREDITED
     # Credited straight from a callback (not from the queue): undo does not apply.
     other = new_tx("TK41CCC009", member_id=member.id)
-    callbacks.settle(other)
+    processing.settle(other)
     db.session.commit()
     with pytest.raises(suspense.SuspenseError, match="not assigned from the suspense queue"):
         suspense.undo_assignment(other.id, "Wrong member", None)
@@ -442,7 +442,7 @@ def test_a_callback_confirmed_meanwhile_makes_the_import_stale(books):
     db.session.commit()
     parsed = imports.parse_sms(SMS)
     preview = imports.build_preview(parsed)
-    callbacks.confirm_by_hand(tx.id, None)
+    processing.confirm_by_hand(tx.id, None)
     db.session.commit()
     with pytest.raises(imports.ImportStaleError):
         imports.confirm(parsed, preview.expect, {}, None)
