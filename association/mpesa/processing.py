@@ -76,7 +76,6 @@ class CallbackError(DomainError):
     """A callback body cannot be processed as it is (malformed, missing fields)."""
 
 
-
 @dataclass
 class Outcome:
     """What processing a callback did, for the inbox row and the reconcile report."""
