@@ -171,13 +171,13 @@ def index():
     ).all()
     waiting = db.session.scalar(
         select(db.func.count(CallbackInbox.id)).where(CallbackInbox.processed_at.is_(None)))
-    inbox = db.session.scalars(
+    stored_bodies = db.session.scalars(
         select(CallbackInbox).order_by(CallbackInbox.id.desc()).limit(20)).all()
     current = processing.settings()  # its defaults, until the settings are first saved
     form = SettingsForm(unknown_account=current.unknown_account.value)
     return render_template(
         "mpesa/index.html", problems=config_problems(), recent=recent, unconfirmed=unconfirmed,
-        prompts=prompts, waiting=waiting, inbox=inbox, settings=current, form=form,
+        prompts=prompts, waiting=waiting, inbox=stored_bodies, settings=current, form=form,
         action_form=ActionForm(), reject_form=RejectForm(), status_query=status_query_enabled(),
         hook_urls={kind: _masked_url(kind) for kind in inbox.HOOK_PATHS},
         TransactionStatus=TransactionStatus, StkStatus=StkStatus,
