@@ -12,8 +12,8 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 
 from association.auth.permissions import public
+from association.core.time import utcnow
 from association.extensions import db, limiter
-from association.types import utcnow
 from association.worker import WorkerHeartbeat
 
 bp = Blueprint("health", __name__)

@@ -1,7 +1,7 @@
 """The worker process: background work, out of the web workers.
 
 ``flask --app wsgi worker`` loops over its steps: today the M-Pesa inbox
-(:func:`association.mpesa.callbacks.worker_step`); the SMS outbox is to be one more
+(:func:`association.mpesa.processing.worker_step`); the SMS outbox is to be one more
 entry in :data:`STEPS`. Each step takes the work waiting, does it and commits per
 batch; when no step found anything the worker sleeps ``--poll`` seconds (0.2 by
 default) and looks again. SIGTERM or SIGINT stops it once the batch under way is
@@ -32,8 +32,8 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from association.core.time import utcnow
 from association.extensions import Base, db
-from association.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class WorkerHeartbeat(Base):
 
 
 def _mpesa_step(stop: Callable[[], bool]) -> int:
-    from association.mpesa.callbacks import worker_step
+    from association.mpesa.processing import worker_step
 
     return worker_step(stop)
 

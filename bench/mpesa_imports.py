@@ -43,7 +43,7 @@ from association.audit.services import acting_as  # noqa: E402
 from association.extensions import db  # noqa: E402
 from association.ledger.models import Payment  # noqa: E402
 from association.members.models import Member, MemberStatus  # noqa: E402
-from association.mpesa import imports, matching  # noqa: E402
+from association.mpesa import import_parsing, imports, matching  # noqa: E402
 from association.mpesa.models import MpesaTransaction  # noqa: E402
 from bench.generate import DEFAULT_SEED, generate_members  # noqa: E402
 from config import TestingConfig, _database_url  # noqa: E402
@@ -152,7 +152,7 @@ def run(args) -> None:
           f"{singles[int(len(singles) * 0.95)] * 1000:.2f} ms p95 ({len(singles)} matches)")
 
     content = _statement(members, args.rows, rng)
-    parsed, read_s = _timed(imports.parse_statement, "statement.csv", content)
+    parsed, read_s = _timed(import_parsing.parse_statement, "statement.csv", content)
     print(f"  statement read              {read_s * 1000:8.1f} ms ({len(parsed.items):,} rows, "
           f"{len(content) / 1024:,.0f} KiB)")
     preview, preview_s = _timed(imports.build_preview, parsed)

@@ -11,13 +11,13 @@ from datetime import date
 import pytest
 
 from association.auth.models import Role
+from association.core.time import utcnow
 from association.extensions import db
 from association.ledger.expenses import record_expense
 from association.ledger.models import PaymentMethod
 from association.ledger.services import account, record_payment, request_waiver
 from association.members.models import ConsentChannel, ConsentPurpose, MemberConsent
 from association.members.services import record_consent
-from association.types import utcnow
 from association.worker import beat
 from tests.conftest import PASSWORD, Web
 from tests.mpesa.daraja_helpers import mpesa_walk_values

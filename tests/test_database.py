@@ -117,13 +117,13 @@ def test_a_forked_process_queues_on_its_own_lock(tmp_path, monkeypatch):
 def test_two_first_uses_at_once_share_the_one_settings_row(app, kind):
     """A second first use while the first has made the row but not yet committed waits,
     then uses it (on PostgreSQL it failed on the unique id, a 500 on a first visit)."""
-    from association.mpesa import callbacks
+    from association.mpesa import processing
     from association.mpesa.models import MpesaSettings
     from association.patrols import stipends as patrols
     from association.patrols.models import PatrolSettings
 
     settings, model = {"patrols": (patrols.settings, PatrolSettings),
-                       "mpesa": (callbacks.settings, MpesaSettings)}[kind]
+                       "mpesa": (processing.settings, MpesaSettings)}[kind]
     with app.app_context():
         assert db.session.get(model, 1) is None
     made, results = threading.Event(), {}

@@ -8,8 +8,8 @@ from alembic.script import ScriptDirectory
 
 from association import create_app
 from association.audit.services import acting_as
+from association.core.time import utcnow
 from association.extensions import db
-from association.types import utcnow
 from association.worker import WorkerHeartbeat, beat
 from config import TestingConfig
 

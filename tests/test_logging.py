@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from association.logging import REQUEST_ID_HEADER, configure_logging, redact
-from association.mpesa.callbacks import MAX_BODY
+from association.mpesa.inbox import MAX_BODY
 
 PHONE_FORMS = ("0712345678", "0112 345 678", "254712345678", "+254 712 345 678", "254112345678")
 

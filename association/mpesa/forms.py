@@ -1,4 +1,4 @@
-"""M-Pesa forms (shape only; the rules are in stk.py and callbacks.py)."""
+"""M-Pesa forms (shape only; the rules are in stk.py and processing.py)."""
 
 from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, SelectField, StringField

@@ -1,4 +1,5 @@
-"""Forms of the treasurer's M-Pesa desk (shape only; the rules are in imports.py, suspense.py)."""
+"""Forms of the treasurer's M-Pesa desk (shape only; the rules are in import_parsing.py,
+imports.py, suspense.py)."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
@@ -8,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from association.core.time import today_in_nairobi
 from association.forms import BaseForm
 from association.i18n import choices
-from association.mpesa.imports import MAX_SMS_CHARS
+from association.mpesa.import_parsing import MAX_SMS_CHARS
 from association.mpesa.suspense import REASON_MAX, REASON_MIN
 
 

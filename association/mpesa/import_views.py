@@ -12,7 +12,7 @@ from association.core.money import format_kes
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import Payment
-from association.mpesa import imports
+from association.mpesa import import_parsing, imports
 from association.mpesa import suspense as suspense_service
 from association.mpesa.import_forms import (
     AssignForm,
@@ -42,7 +42,7 @@ MATCHED_BY = {
 # --- Pasted SMS and statements ---------------------------------------------------------
 
 
-def _stage_and_preview(parsed: imports.Parsed):
+def _stage_and_preview(parsed: import_parsing.Parsed):
     token = imports.stage(parsed, current_user.id)
     return redirect(url_for("mpesa_imports.preview", token=token))
 
@@ -54,8 +54,8 @@ def sms():
     form = SmsForm()
     if form.validate_on_submit():
         try:
-            return _stage_and_preview(imports.parse_sms(form.text.data))
-        except imports.ImportFileError as error:
+            return _stage_and_preview(import_parsing.parse_sms(form.text.data))
+        except import_parsing.ImportFileError as error:
             form.text.errors = [str(error)]
             flash(str(error), "error")
     return render_template("mpesa/imports_sms.html", form=form)
@@ -74,8 +74,8 @@ def statement():
         else:
             try:
                 return _stage_and_preview(
-                    imports.parse_statement(upload.filename, upload.read()))
-            except imports.ImportFileError as error:
+                    import_parsing.parse_statement(upload.filename, upload.read()))
+            except import_parsing.ImportFileError as error:
                 form.file.errors = [str(error)]
                 flash(str(error), "error")
     return render_template("mpesa/imports_statement.html", form=form)
@@ -97,7 +97,7 @@ def preview(token: str):
     """Each transaction read, its member, and those already in the books."""
     try:
         parsed = imports.load(token, current_user.id)
-    except imports.ImportFileError as error:
+    except import_parsing.ImportFileError as error:
         flash(str(error), "error")
         return redirect(url_for("mpesa_imports.sms"))
     return _preview_page(token, imports.build_preview(parsed))
@@ -109,7 +109,7 @@ def confirm(token: str):
     """Check the typed member numbers again, or import: every new payment, or none."""
     try:
         parsed = imports.load(token, current_user.id)
-    except imports.ImportFileError as error:
+    except import_parsing.ImportFileError as error:
         flash(str(error), "error")
         return redirect(url_for("mpesa_imports.sms"))
     form = ConfirmForm()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from association.audit.services import acting_as
 from association.core.time import utcnow
 from association.extensions import db
-from association.mpesa import callbacks
+from association.mpesa import processing
 from association.mpesa.models import (
     CallbackInbox,
     MpesaTransaction,
@@ -80,12 +80,12 @@ def _reprocess_inbox(report: ReconcileReport, limit: int) -> None:
         .order_by(CallbackInbox.id).limit(limit)
     ).all()
     for row_id in ids:
-        callbacks.processing_turn()
+        processing.processing_turn()
         row = db.session.get(CallbackInbox, row_id)
         if row is None or row.processed_at is not None:
             db.session.rollback()  # the turn is another's again
             continue
-        result = callbacks.process(row)
+        result = processing.process(row)
         if _commit_or_rollback(report, f"callback {row_id}"):
             label = f"callback {row_id} ({row.kind.value}, {row.key or '-'}): {result.outcome}"
             if result.error:
@@ -135,13 +135,13 @@ def _verify_unconfirmed(report: ReconcileReport, limit: int) -> None:
                 StkRequest.checkout_request_id == tx.checkout_request_id))
             if (tx.note or "").startswith("The amount"):
                 continue  # amounts that disagree wait for the treasurer
-            outcome = callbacks.verify_stk(tx, request)
+            outcome = processing.verify_stk(tx, request)
         elif tx.source == TransactionSource.C2B:
             if status_query_enabled() and tx.updated_at > now - STATUS_EVERY:
                 continue
             if (tx.note or "").startswith(("Daraja could not", "Daraja confirms another")):
                 continue  # Daraja has answered: the treasurer decides
-            outcome = callbacks.verify_c2b(tx)
+            outcome = processing.verify_c2b(tx)
         else:
             continue
         if _commit_or_rollback(report, f"M-Pesa {tx.receipt_code}"):

@@ -20,7 +20,7 @@ from association.errors import DomainError
 from association.extensions import db
 from association.ledger.services import member_balance, rate_for, schedule_for
 from association.members.models import Member, MemberStatus
-from association.mpesa.callbacks import callback_url, verify_stk
+from association.mpesa.inbox import callback_url
 from association.mpesa.models import (
     CallbackKind,
     MpesaTransaction,
@@ -28,6 +28,7 @@ from association.mpesa.models import (
     StkStatus,
     TransactionStatus,
 )
+from association.mpesa.processing import verify_stk
 from association.mpesa.provider import ProviderError, get_provider
 
 #: Whole shillings: Daraja refuses decimals. The upper bound is M-Pesa's per-payment limit.

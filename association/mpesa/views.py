@@ -28,8 +28,9 @@ from association.i18n import choices, current_language
 from association.members.models import Member
 from association.members.services import MemberNotFoundError, get_member_by_number
 from association.mpesa import (
-    callbacks,
+    inbox,
     models,  # noqa: F401 - the app and migrations see the tables
+    processing,
     stk,
 )
 from association.mpesa.forms import OTHER, ActionForm, PayForm, RejectForm, SettingsForm
@@ -62,26 +63,26 @@ def _receive(kind: CallbackKind, token: str):
     for our checks with Safaricom. A validation
     is answered from its checks, so it is the one kind processed before answering.
     """
-    if not callbacks.token_ok(token):
+    if not inbox.token_ok(token):
         abort(404)
-    if (request.content_length or 0) > callbacks.MAX_BODY:
+    if (request.content_length or 0) > inbox.MAX_BODY:
         abort(413)
-    raw = request.get_data(cache=False)[: callbacks.MAX_BODY + 1]
-    if len(raw) > callbacks.MAX_BODY:
+    raw = request.get_data(cache=False)[: inbox.MAX_BODY + 1]
+    if len(raw) > inbox.MAX_BODY:
         abort(413)
     with acting_as("daraja:callback"):
         # Committed before anything else can fail, with what other threads store meanwhile.
-        stored = callbacks.keep(kind, raw, request.remote_addr)
+        stored = inbox.keep(kind, raw, request.remote_addr)
         if stored.refused:
             return jsonify({"ResultCode": 1, "ResultDesc": "Rejected"}), 403
-        answer = callbacks.acknowledgement(kind)
+        answer = inbox.acknowledgement(kind)
         if kind == CallbackKind.C2B_VALIDATION:
             try:
-                data = callbacks._parse(raw)
-            except callbacks.CallbackError:
+                data = processing.parse(raw)
+            except processing.CallbackError:
                 data = {}
             try:
-                answer, outcome = callbacks.validation_answer(data)
+                answer, outcome = processing.validation_answer(data)
             except Exception:  # noqa: BLE001 - never bounce real money on our own bug
                 transaction.discard()
                 current_app.logger.exception("M-Pesa validation %s failed", stored.id)
@@ -132,19 +133,19 @@ def _callback_view(kind: CallbackKind, name: str, *paths: str):
 
 
 stk_callback = _callback_view(CallbackKind.STK, "stk_callback", "/mpesa/stk/callback/",
-                              callbacks.HOOK_PATHS[CallbackKind.STK])
+                              inbox.HOOK_PATHS[CallbackKind.STK])
 c2b_validation = _callback_view(CallbackKind.C2B_VALIDATION, "c2b_validation",
                                 "/mpesa/c2b/validation/",
-                                callbacks.HOOK_PATHS[CallbackKind.C2B_VALIDATION])
+                                inbox.HOOK_PATHS[CallbackKind.C2B_VALIDATION])
 c2b_confirmation = _callback_view(CallbackKind.C2B_CONFIRMATION, "c2b_confirmation",
                                   "/mpesa/c2b/confirmation/",
-                                  callbacks.HOOK_PATHS[CallbackKind.C2B_CONFIRMATION])
+                                  inbox.HOOK_PATHS[CallbackKind.C2B_CONFIRMATION])
 status_result = _callback_view(CallbackKind.STATUS_RESULT, "status_result",
                                "/mpesa/status/result/",
-                               callbacks.HOOK_PATHS[CallbackKind.STATUS_RESULT])
+                               inbox.HOOK_PATHS[CallbackKind.STATUS_RESULT])
 status_timeout = _callback_view(CallbackKind.STATUS_TIMEOUT, "status_timeout",
                                 "/mpesa/status/timeout/",
-                                callbacks.HOOK_PATHS[CallbackKind.STATUS_TIMEOUT])
+                                inbox.HOOK_PATHS[CallbackKind.STATUS_TIMEOUT])
 
 
 # --- The treasurer's M-Pesa desk --------------------------------------------------------
@@ -170,22 +171,22 @@ def index():
     ).all()
     waiting = db.session.scalar(
         select(db.func.count(CallbackInbox.id)).where(CallbackInbox.processed_at.is_(None)))
-    inbox = db.session.scalars(
+    stored_bodies = db.session.scalars(
         select(CallbackInbox).order_by(CallbackInbox.id.desc()).limit(20)).all()
-    current = callbacks.settings()  # its defaults, until the settings are first saved
+    current = processing.settings()  # its defaults, until the settings are first saved
     form = SettingsForm(unknown_account=current.unknown_account.value)
     return render_template(
         "mpesa/index.html", problems=config_problems(), recent=recent, unconfirmed=unconfirmed,
-        prompts=prompts, waiting=waiting, inbox=inbox, settings=current, form=form,
+        prompts=prompts, waiting=waiting, inbox=stored_bodies, settings=current, form=form,
         action_form=ActionForm(), reject_form=RejectForm(), status_query=status_query_enabled(),
-        hook_urls={kind: _masked_url(kind) for kind in callbacks.HOOK_PATHS},
+        hook_urls={kind: _masked_url(kind) for kind in inbox.HOOK_PATHS},
         TransactionStatus=TransactionStatus, StkStatus=StkStatus,
     )
 
 
 def _masked_url(kind: CallbackKind) -> str:
     base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
-    return base + callbacks.HOOK_PATHS[kind] + "…"
+    return base + inbox.HOOK_PATHS[kind] + "…"
 
 
 @bp.route("/mpesa/settings", methods=["POST"])
@@ -194,7 +195,7 @@ def settings():
     """Choose what happens to paybill payments for unknown account numbers."""
     form = SettingsForm()
     if form.validate_on_submit():
-        current = callbacks.settings()
+        current = processing.settings()
         current.unknown_account = UnknownAccountAction(form.unknown_account.data)
         current.updated_by_id = current_user.id
         flash(_("M-Pesa settings saved."), "success")
@@ -213,11 +214,11 @@ def register_urls():
     if not form.validate_on_submit():
         flash(_("Your form expired. Please try again."), "error")
         return redirect(url_for("mpesa.index"))
-    current = callbacks.settings()
+    current = processing.settings()
     try:
         answer = get_provider().register_c2b_urls(
-            confirmation_url=callbacks.callback_url(CallbackKind.C2B_CONFIRMATION),
-            validation_url=callbacks.callback_url(CallbackKind.C2B_VALIDATION))
+            confirmation_url=inbox.callback_url(CallbackKind.C2B_CONFIRMATION),
+            validation_url=inbox.callback_url(CallbackKind.C2B_VALIDATION))
     except ProviderError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -241,7 +242,7 @@ def confirm(tx_id: int):
         flash(_("Your form expired. Please try again."), "error")
         return redirect(url_for("mpesa.index"))
     try:
-        tx = callbacks.confirm_by_hand(tx_id, current_user.id)
+        tx = processing.confirm_by_hand(tx_id, current_user.id)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -263,7 +264,7 @@ def reject(tx_id: int):
                 flash(message, "error")
         return redirect(url_for("mpesa.index"))
     try:
-        tx = callbacks.reject_by_hand(tx_id, form.reason.data, current_user.id)
+        tx = processing.reject_by_hand(tx_id, form.reason.data, current_user.id)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")

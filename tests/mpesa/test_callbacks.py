@@ -14,7 +14,7 @@ from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod, Receipt
 from association.ledger.services import member_balance, record_payment
 from association.members.models import Member
-from association.mpesa import callbacks
+from association.mpesa import inbox, processing
 from association.mpesa.models import (
     CallbackInbox,
     CallbackKind,
@@ -105,7 +105,7 @@ def test_malformed_bodies_are_stored_raw_and_acknowledged(app, client, member, r
 
 
 def test_an_enormous_body_is_refused(app, client, member):
-    status, _ = post(client, CONFIRM, raw=b"{" + b" " * (callbacks.MAX_BODY + 10) + b"}")
+    status, _ = post(client, CONFIRM, raw=b"{" + b" " * (inbox.MAX_BODY + 10) + b"}")
     assert status == 413
     with app.app_context():
         assert count(CallbackInbox) == 0
@@ -451,7 +451,7 @@ def test_the_same_stk_callback_20_times_in_parallel_makes_one_payment(
 
 
 def test_the_inbox_is_append_only(app, client, member):
-    from association.mpesa.callbacks import InboxChangeError
+    from association.mpesa.inbox import InboxChangeError
 
     post(client, CONFIRM, c2b_confirmation())
     with app.app_context():
@@ -496,7 +496,7 @@ def _keep_in_threads(app, bodies: list[bytes], results: dict) -> list[threading.
     def run(raw):
         with app.app_context(), acting_as("daraja:callback"):
             try:
-                results[raw] = callbacks.keep(CallbackKind.C2B_CONFIRMATION, raw, None)
+                results[raw] = inbox.keep(CallbackKind.C2B_CONFIRMATION, raw, None)
             except Exception as error:  # noqa: BLE001 - what each thread was told
                 results[raw] = error
 
@@ -526,7 +526,7 @@ class CommitWatch(BeforeCommit):
             return
         self.count += 1
         if self.count == 1:
-            writer = callbacks._inbox_writer(self.app)
+            writer = inbox._inbox_writer(self.app)
             wait_for(lambda: len(writer.waiting) == self.waiting, every=0.01)
         if self.count in self.refuse:
             raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
@@ -571,7 +571,7 @@ def test_a_failed_group_commit_keeps_none_of_its_bodies_and_tells_each_thread(ap
     bodies = [json.dumps(c2b_confirmation(receipt=f"TH{n:08d}")).encode() for n in range(4)]
     with CommitWatch(app, waiting=3, refuse={2}) as commits:
         results = _keep_behind_the_first(app, bodies, commits)
-    assert isinstance(results[bodies[0]], callbacks.Stored)
+    assert isinstance(results[bodies[0]], inbox.Stored)
     # The thread that wrote the batch has the database's error, the others are told too:
     # each answers Daraja with an error, and Daraja sends its callback again.
     errors = sorted(type(results[raw]).__name__ for raw in bodies[1:])
@@ -583,7 +583,7 @@ def test_a_failed_group_commit_keeps_none_of_its_bodies_and_tells_each_thread(ap
     [thread] = _keep_in_threads(app, [later], results)
     thread.start()
     thread.join(30)
-    assert isinstance(results[later], callbacks.Stored)
+    assert isinstance(results[later], inbox.Stored)
 
 
 def test_a_body_kept_inside_a_transaction_is_committed_with_it(app):
@@ -593,7 +593,7 @@ def test_a_body_kept_inside_a_transaction_is_committed_with_it(app):
     with app.app_context(), acting_as("test"):
         db.session.execute(sa.select(CallbackInbox.id).limit(1))
         assert db.session().in_transaction()
-        stored = callbacks.keep(CallbackKind.C2B_CONFIRMATION, raw, None)
+        stored = inbox.keep(CallbackKind.C2B_CONFIRMATION, raw, None)
         assert not db.session().in_transaction()
     with app.app_context():
         assert db.session.get(CallbackInbox, stored.id).raw_body == raw
@@ -605,7 +605,7 @@ def test_a_body_kept_inside_a_transaction_is_committed_with_it(app):
 def _store(app, *bodies):
     with app.app_context(), acting_as("test"):
         for body in bodies:
-            callbacks.store(CallbackKind.C2B_CONFIRMATION, json.dumps(body).encode(), None)
+            inbox.store(CallbackKind.C2B_CONFIRMATION, json.dumps(body).encode(), None)
         db.session.commit()
 
 
@@ -614,8 +614,8 @@ def test_a_burst_is_processed_in_batches_each_receipt_once(app, member):
               for n in range(12)]
     _store(app, *bodies, *bodies[:3], {"TransID": "TB99999999"})  # 3 repeats, 1 malformed
     with app.app_context(), acting_as("test"):
-        assert callbacks.process_pending(batch=5) == 16
-        assert callbacks.process_pending(batch=5) == 0  # nothing left, nothing redone
+        assert processing.process_pending(batch=5) == 16
+        assert processing.process_pending(batch=5) == 0  # nothing left, nothing redone
     with app.app_context():
         codes = db.session.scalars(sa.select(Payment.mpesa_code)).all()
         assert sorted(codes) == sorted(b["TransID"] for b in bodies)
@@ -706,7 +706,7 @@ def test_a_batch_that_cannot_be_committed_is_processed_one_by_one(app, member):
     with app.app_context(), acting_as("test"):
         sa.event.listen(db.session.session_factory.class_, "before_commit", refuse_once)
         try:
-            assert callbacks.process_pending() == 4
+            assert processing.process_pending() == 4
         finally:
             sa.event.remove(db.session.session_factory.class_, "before_commit", refuse_once)
     with app.app_context():
@@ -756,7 +756,7 @@ def test_a_batch_credits_its_plain_confirmations_together_with_the_same_books(ap
     with app.app_context(), acting_as("daraja:callback"):
         sa.event.listen(db.engine, "before_cursor_execute", count_inserts)
         try:
-            assert callbacks.process_pending() == 8
+            assert processing.process_pending() == 8
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", count_inserts)
     assert len(inserts) == 1  # the three new payments in one statement
@@ -811,12 +811,12 @@ def test_repeats_in_a_batch_are_duplicates_whatever_the_amount(app, member):
     first = c2b_confirmation(receipt="TR00000001", account="mlk 1", amount="50")
     _store(app, first)
     with app.app_context(), acting_as("daraja:callback"):
-        assert callbacks.process_pending() == 1
+        assert processing.process_pending() == 1
     second = c2b_confirmation(receipt="TR00000002", account="mlk 1", amount="70")
     _store(app, first, second, second, {**second, "TransAmount": "71.00"},
            {**first, "TransAmount": "49"})
     with app.app_context(), acting_as("daraja:callback"):
-        assert callbacks.process_pending() == 5
+        assert processing.process_pending() == 5
     with app.app_context():
         rows = db.session.scalars(sa.select(CallbackInbox).order_by(CallbackInbox.id)).all()
         assert [r.outcome for r in rows] == ["credited", "duplicate", "credited", "duplicate",

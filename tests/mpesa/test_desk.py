@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from association.audit.services import acting_as
 from association.extensions import db
-from association.mpesa import callbacks
+from association.mpesa import inbox
 from association.mpesa.models import (
     CallbackKind,
     MpesaSettings,
@@ -31,7 +31,7 @@ def test_the_desk_shows_what_waits(app, web, people):
                     content_type="application/json").close()
     # Stored after that callback was processed (a callback processes whatever waits).
     with app.app_context(), acting_as("test"):
-        callbacks.store(CallbackKind.C2B_CONFIRMATION,
+        inbox.store(CallbackKind.C2B_CONFIRMATION,
                         json.dumps(c2b_confirmation(receipt="TC57WAIT01", amount="50",
                                                     shortcode="999999")).encode(), None)
         db.session.commit()

@@ -17,7 +17,7 @@ from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod, Receipt
 from association.ledger.services import record_payment
 from association.members.models import Member
-from association.mpesa import imports
+from association.mpesa import import_parsing, imports
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from tests.conftest import count
 
@@ -132,7 +132,7 @@ def statuses(app) -> dict:
 
 def test_every_documented_sms_wording_is_read(app):
     with app.app_context():
-        parsed = imports.parse_sms("\n\n".join(SMS.values()))
+        parsed = import_parsing.parse_sms("\n\n".join(SMS.values()))
     got = {tx.receipt_code: tx for tx in parsed.items}
     assert list(got) == [f"TK21AAA00{n}" for n in range(1, 6)]
     assert parsed.skipped == []
@@ -155,23 +155,23 @@ def test_every_documented_sms_wording_is_read(app):
 
 def test_messages_run_together_without_line_breaks(app):
     with app.app_context():
-        parsed = imports.parse_sms(SMS["amount_first"] + " " + SMS["till"])
+        parsed = import_parsing.parse_sms(SMS["amount_first"] + " " + SMS["till"])
     assert [tx.amount_cents for tx in parsed.items] == [5_000, 150_000]
 
 
 def test_payer_messages_reversals_and_repeats_are_skipped(app):
     with app.app_context():
-        parsed = imports.parse_sms("\n".join([SMS["amount_first"], PAYER_OWN, REVERSAL,
+        parsed = import_parsing.parse_sms("\n".join([SMS["amount_first"], PAYER_OWN, REVERSAL,
                                               SMS["amount_first"]]))
     assert [tx.receipt_code for tx in parsed.items] == ["TK21AAA001"]
     assert [s.reason for s in parsed.skipped] == ["payer_message", "not_received", "duplicate"]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "hello there", "Confirmed. Ksh50.00",
-                                  "x" * (imports.MAX_SMS_CHARS + 1)])
+                                  "x" * (import_parsing.MAX_SMS_CHARS + 1)])
 def test_text_without_messages_is_refused(app, text):
-    with app.app_context(), pytest.raises(imports.ImportFileError):
-        imports.parse_sms(text)
+    with app.app_context(), pytest.raises(import_parsing.ImportFileError):
+        import_parsing.parse_sms(text)
 
 
 @pytest.mark.parametrize("broken, reason", [
@@ -185,7 +185,7 @@ def test_text_without_messages_is_refused(app, text):
 ])
 def test_broken_messages_are_listed_not_guessed(app, broken, reason):
     with app.app_context():
-        parsed = imports.parse_sms(broken)
+        parsed = import_parsing.parse_sms(broken)
     assert parsed.items == []
     assert [s.reason for s in parsed.skipped] == [reason]
 
@@ -196,7 +196,7 @@ def test_broken_messages_are_listed_not_guessed(app, broken, reason):
 @pytest.mark.parametrize("maker", [csv_bytes, xlsx_bytes])
 def test_statement_rows_received_are_read_and_the_rest_skipped(app, maker):
     with app.app_context():
-        parsed = imports.parse_statement("statement.bin", maker(statement_rows()))
+        parsed = import_parsing.parse_statement("statement.bin", maker(statement_rows()))
     got = {tx.receipt_code: tx for tx in parsed.items}
     assert list(got) == ["TK31BBB001", "TK31BBB002"]
     first = got["TK31BBB001"]
@@ -220,7 +220,7 @@ def test_header_variants_and_semicolons(app):
              "completed", "1500", "", "mlk1"]]
     content = csv_bytes(rows, header).replace(b",", b";")
     with app.app_context():
-        parsed = imports.parse_statement("s.csv", content)
+        parsed = import_parsing.parse_statement("s.csv", content)
     assert [(tx.receipt_code, tx.amount_cents, tx.account_reference) for tx in parsed.items] \
         == [("TK31CCC001", 150_000, "mlk1")]
     assert parsed.items[0].transacted_at == datetime(2026, 11, 5, 16, 15)
@@ -239,8 +239,8 @@ def test_header_variants_and_semicolons(app):
     (b'Receipt No.,Completion Time,Paid In\n"TK1,2026', "could not be read as CSV"),
 ])
 def test_files_that_are_not_statements_are_refused(app, content, message):
-    with app.app_context(), pytest.raises(imports.ImportFileError) as caught:
-        imports.parse_statement("statement.xlsx", content)
+    with app.app_context(), pytest.raises(import_parsing.ImportFileError) as caught:
+        import_parsing.parse_statement("statement.xlsx", content)
     assert message in str(caught.value)
 
 
@@ -248,8 +248,9 @@ def test_a_zip_that_is_not_a_workbook(app):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("hello.txt", "not excel")
-    with app.app_context(), pytest.raises(imports.ImportFileError, match="not a readable Excel"):
-        imports.parse_statement("s.xlsx", out.getvalue())
+    with app.app_context(), pytest.raises(import_parsing.ImportFileError,
+                                          match="not a readable Excel"):
+        import_parsing.parse_statement("s.xlsx", out.getvalue())
 
 
 # --- preview and confirmation (services) ----------------------------------------------------
@@ -257,7 +258,7 @@ def test_a_zip_that_is_not_a_workbook(app):
 
 def test_confirm_credits_matched_and_queues_the_rest(app, register):
     with app.app_context(), acting_as("test"):
-        parsed = imports.parse_sms("\n".join(SMS.values()))
+        parsed = import_parsing.parse_sms("\n".join(SMS.values()))
         preview = imports.build_preview(parsed)
         by_code = {row.tx.receipt_code: row for row in preview.rows}
         # JOHN DOE's phone is member 1's; "mlk 2" is member 2; MLK0001 is member 1.
@@ -282,7 +283,7 @@ def test_codes_already_in_the_books_are_marked_and_never_counted_again(app, regi
         record_payment(member, 5_000, PaymentMethod.MPESA, today_in_nairobi(), None,
                        reference="tk21aaa001")  # typed by hand, in lower case
         db.session.commit()
-        parsed = imports.parse_sms(SMS["amount_first"] + "\n" + SMS["till"])
+        parsed = import_parsing.parse_sms(SMS["amount_first"] + "\n" + SMS["till"])
         preview = imports.build_preview(parsed)
         assert [row.known for row in preview.rows] == [True, False]
         assert preview.receipts["TK21AAA001"]
@@ -298,7 +299,7 @@ def test_codes_already_in_the_books_are_marked_and_never_counted_again(app, regi
 
 def test_a_second_tab_or_a_callback_meanwhile_makes_the_confirmation_stale(app, register):
     with app.app_context(), acting_as("test"):
-        parsed = imports.parse_sms(SMS["amount_first"] + "\n" + SMS["till"])
+        parsed = import_parsing.parse_sms(SMS["amount_first"] + "\n" + SMS["till"])
         first = imports.build_preview(parsed)
         second = imports.build_preview(parsed)
         imports.confirm(parsed, first.expect, {}, None)
@@ -311,7 +312,7 @@ def test_a_second_tab_or_a_callback_meanwhile_makes_the_confirmation_stale(app, 
 
 def test_typed_members_override_and_blank_means_suspense(app, register):
     with app.app_context(), acting_as("test"):
-        parsed = imports.parse_sms(SMS["amount_first"] + "\n" + SMS["till"])
+        parsed = import_parsing.parse_sms(SMS["amount_first"] + "\n" + SMS["till"])
         preview = imports.build_preview(parsed)
         typed = {"TK21AAA001": "", "TK21AAA002": "  mlk-2 "}
         imports.confirm(parsed, preview.expect, typed, None)
@@ -322,7 +323,7 @@ def test_typed_members_override_and_blank_means_suspense(app, register):
 
 def test_a_wrong_typed_member_writes_nothing(app, register):
     with app.app_context(), acting_as("test"):
-        parsed = imports.parse_sms(SMS["amount_first"] + "\n" + SMS["till"])
+        parsed = import_parsing.parse_sms(SMS["amount_first"] + "\n" + SMS["till"])
         preview = imports.build_preview(parsed)
         with pytest.raises(imports.ImportRowsError) as caught:
             imports.confirm(parsed, preview.expect, {"TK21AAA002": "MLK-0999"}, None)
@@ -334,7 +335,7 @@ def test_a_wrong_typed_member_writes_nothing(app, register):
 def test_a_large_import_is_confirmed_in_parts(app, register, monkeypatch):
     monkeypatch.setattr(imports, "BATCH_ROWS", 2)
     with app.app_context(), acting_as("test"):
-        parsed = imports.parse_sms("\n".join(SMS.values()))
+        parsed = import_parsing.parse_sms("\n".join(SMS.values()))
         first = imports.confirm(parsed, imports.build_preview(parsed).expect, {}, None)
         db.session.commit()
         assert (first.credited + first.suspense, first.remaining) == (2, 3)
@@ -348,15 +349,15 @@ def test_a_large_import_is_confirmed_in_parts(app, register, monkeypatch):
 
 def test_staged_imports_belong_to_their_uploader(app, register):
     with app.test_request_context():
-        parsed = imports.parse_sms(SMS["amount_first"])
+        parsed = import_parsing.parse_sms(SMS["amount_first"])
         token = imports.stage(parsed, 7)
         assert imports.load(token, 7).items[0].receipt_code == "TK21AAA001"
         for bad_user, bad_token in ((8, token), (7, "short"), (7, "../../etc/passwd"),
                                     (7, "A" * 32), (7, token + "x")):
-            with pytest.raises(imports.ImportFileError):
+            with pytest.raises(import_parsing.ImportFileError):
                 imports.load(bad_token, bad_user)
         imports.discard(token)
-        with pytest.raises(imports.ImportFileError):
+        with pytest.raises(import_parsing.ImportFileError):
             imports.load(token, 7)
 
 
@@ -558,7 +559,7 @@ def _confirm(database_url: str, upload_dir: str, text: str, start, results, work
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_url,
                                      "UPLOAD_DIR": upload_dir})
     with app.app_context(), acting_as(f"process-{worker}"):
-        parsed = imports.parse_sms(text)
+        parsed = import_parsing.parse_sms(text)
         expect = imports.build_preview(parsed).expect
         db.session.rollback()
         start.wait()

@@ -20,7 +20,7 @@ from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.models import Payment
 from association.members.models import Member
-from association.mpesa import callbacks, stk
+from association.mpesa import inbox, stk
 from association.mpesa.models import (
     CallbackInbox,
     CallbackKind,
@@ -106,7 +106,7 @@ def _checkout(app, request_id):
 def test_stored_but_unprocessed_bodies_are_processed_once(app, runner, member):
     with app.app_context(), acting_as("test"):
         for _ in range(3):  # the same confirmation, stored three times, then a crash
-            callbacks.store(CallbackKind.C2B_CONFIRMATION,
+            inbox.store(CallbackKind.C2B_CONFIRMATION,
                             json.dumps(c2b_confirmation()).encode(), "196.201.214.200")
         db.session.commit()
     result = runner.invoke(args=["mpesa", "reconcile"])
@@ -121,7 +121,7 @@ def test_stored_but_unprocessed_bodies_are_processed_once(app, runner, member):
 
 def test_a_callback_that_overtook_its_request_is_processed_later(app, runner, member):
     with app.app_context(), acting_as("test"):
-        callbacks.store(CallbackKind.STK, json.dumps(stk_success("ws_CO_LATE", amount=50)).encode(),
+        inbox.store(CallbackKind.STK, json.dumps(stk_success("ws_CO_LATE", amount=50)).encode(),
                         "196.201.214.200")
         db.session.commit()
     assert "unknown_request" in runner.invoke(args=["mpesa", "reconcile"]).output

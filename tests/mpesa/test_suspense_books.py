@@ -30,7 +30,7 @@ from association.ledger.services import (
     trial_balance,
 )
 from association.members.models import Member
-from association.mpesa import callbacks, imports, suspense
+from association.mpesa import import_parsing, imports, processing, suspense
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from association.mpesa.transactions import put_in_suspense
 from tests.conftest import count
@@ -64,7 +64,7 @@ def new_tx(code="TK41CCC001", amount=5_000, when=ARRIVED, member_id=None,
 def in_suspense(code="TK41CCC001", amount=5_000, when=ARRIVED) -> int:
     """A verified callback that matches no member, settled as the callbacks settle it."""
     tx = new_tx(code, amount, when)
-    assert callbacks.settle(tx) == "suspense"
+    assert processing.settle(tx) == "suspense"
     db.session.commit()
     return tx.id
 
@@ -120,7 +120,7 @@ def test_suspense_money_is_in_the_mpesa_account_and_owed_as_unidentified(books):
 def test_confirming_by_hand_without_a_member_puts_it_in_the_books(books):
     tx = new_tx()
     db.session.commit()
-    callbacks.confirm_by_hand(tx.id, None)
+    processing.confirm_by_hand(tx.id, None)
     db.session.commit()
     assert tx_of(tx.id).status == TransactionStatus.SUSPENSE
     assert balances() == {"mpesa": 5_000, "unidentified_receipts": -5_000}
@@ -293,7 +293,7 @@ def test_undo_is_refused_when_it_cannot_apply(books):
     assert tx_of(tx_id).status == TransactionStatus.CREDITED
     # Credited straight from a callback (not from the queue): undo does not apply.
     other = new_tx("TK41CCC009", member_id=member.id)
-    callbacks.settle(other)
+    processing.settle(other)
     db.session.commit()
     with pytest.raises(suspense.SuspenseError, match="not assigned from the suspense queue"):
         suspense.undo_assignment(other.id, "Wrong member", None)
@@ -382,7 +382,7 @@ def test_the_auditor_sees_the_queues_but_cannot_decide(app, web, people):
 def test_an_import_confirms_and_credits_an_unconfirmed_callback(books):
     tx = new_tx(member_id=books.other_member_id)
     db.session.commit()
-    parsed = imports.parse_sms(SMS)
+    parsed = import_parsing.parse_sms(SMS)
     preview = imports.build_preview(parsed)
     assert [row.tx.receipt_code for row in preview.confirm_rows] == ["TK41CCC001"]
     assert preview.new_rows == [] and preview.known_count == 0
@@ -411,7 +411,7 @@ def test_an_unconfirmed_callback_without_a_member_is_matched_or_queued(books):
     db.session.commit()
     text = SMS + "\n" + SMS.replace("TK41CCC001", "TK41CCC002").replace(
         "Ksh50.00", "Ksh200.00").replace("0712345678", "0799999999")
-    parsed = imports.parse_sms(text)
+    parsed = import_parsing.parse_sms(text)
     preview = imports.build_preview(parsed)
     result = imports.confirm(parsed, preview.expect, {}, None)
     db.session.commit()
@@ -427,7 +427,7 @@ def test_an_unconfirmed_callback_without_a_member_is_matched_or_queued(books):
 def test_an_amount_that_disagrees_is_shown_and_left_alone(books):
     tx = new_tx(amount=10_000, member_id=books.own_member_id)
     db.session.commit()
-    parsed = imports.parse_sms(SMS)
+    parsed = import_parsing.parse_sms(SMS)
     preview = imports.build_preview(parsed)
     assert preview.confirm_rows == [] and len(preview.disagree_rows) == 1
     assert preview.disagree_rows[0].waiting.amount_cents == 10_000
@@ -440,9 +440,9 @@ def test_an_amount_that_disagrees_is_shown_and_left_alone(books):
 def test_a_callback_confirmed_meanwhile_makes_the_import_stale(books):
     tx = new_tx(member_id=books.own_member_id)
     db.session.commit()
-    parsed = imports.parse_sms(SMS)
+    parsed = import_parsing.parse_sms(SMS)
     preview = imports.build_preview(parsed)
-    callbacks.confirm_by_hand(tx.id, None)
+    processing.confirm_by_hand(tx.id, None)
     db.session.commit()
     with pytest.raises(imports.ImportStaleError):
         imports.confirm(parsed, preview.expect, {}, None)

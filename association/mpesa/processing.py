@@ -1,46 +1,42 @@
-"""Daraja's callbacks: stored raw first, acknowledged, then processed idempotently.
+"""Processing Daraja's stored callbacks: idempotent, and crediting only verified money.
 
-Every body that reaches a callback address with the right token is written to
-the append-only :class:`CallbackInbox` and committed before anything else, so a
-crash after the acknowledgement never loses a payment. The worker process
-(``flask worker``, :func:`worker_step`) processes the stored bodies; ``flask mpesa
-reconcile`` processes any row left unprocessed. Processing is idempotent on the
-M-Pesa receipt code (unique in ``mpesa_transaction``) and on the
-CheckoutRequestID (the STK request row is locked while its callback is
-processed), so the same callback any number of times, even in parallel, makes
-one payment. Money is credited only after verification: the amount and
-shortcode must match, and Daraja confirms it (STK Push Query for prompts,
-Transaction Status for paybill payments where the credentials allow);
-otherwise it waits as ``unconfirmed`` for the treasurer.
+The worker process (``flask worker``, :func:`worker_step`) processes the bodies the
+inbox (:mod:`association.mpesa.inbox`) stored, a batch (:data:`BATCH`) per transaction
+(:func:`process_pending`); ``flask mpesa reconcile`` processes any row left
+unprocessed (:func:`process`). Processing is idempotent on the M-Pesa receipt code
+(unique in ``mpesa_transaction``) and on the CheckoutRequestID (the STK request row is
+locked while its callback is processed), so the same callback any number of times,
+even in parallel, makes one payment. Money is credited only after verification: the
+amount and shortcode must match, and Daraja confirms it (STK Push Query for prompts,
+:func:`verify_stk`; Transaction Status for paybill payments where the credentials
+allow, :func:`verify_c2b`); otherwise it waits as ``unconfirmed`` for the treasurer
+(:func:`confirm_by_hand`, :func:`reject_by_hand`). Paybill validations are answered
+here too (:func:`validation_answer`).
 """
 
-import hmac
 import json
 import logging
-import os
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import get_history
 
 from association.audit.services import acting_as, insert_audited
-from association.core.db import one_row
+from association.core.db import is_postgres, one_row
+from association.core.money import parse_cents
+from association.core.time import MPESA_ZONE, to_utc, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, PaymentMethod
 from association.ledger.services import NewPayment, normalise_mpesa_code, record_payments
 from association.members.models import Member
-from association.money import MAX_CENTS
+from association.mpesa.inbox import callback_url
 from association.mpesa.matching import current_index
 from association.mpesa.models import (
     CallbackInbox,
@@ -55,7 +51,6 @@ from association.mpesa.models import (
 )
 from association.mpesa.provider import (
     ProviderError,
-    allowed_callback_ips,
     get_provider,
     our_shortcodes,
     status_query_enabled,
@@ -66,25 +61,12 @@ from association.mpesa.transactions import (
     known_codes,
     put_in_suspense,
 )
-from association.types import NAIROBI, utcnow
 
 log = logging.getLogger(__name__)
 
-#: The largest callback body kept; Daraja's are under 2 KB.
-MAX_BODY = 64 * 1024
 #: An STK callback naming a CheckoutRequestID we do not (yet) know is retried this long:
 #: it may have overtaken the commit of its own request.
 UNKNOWN_REQUEST_GRACE = timedelta(minutes=10)
-
-#: Our callback paths, without "mpesa" (Daraja refuses URLs containing it) for the URLs
-#: we give Daraja; the /mpesa/... spellings route to the same views.
-HOOK_PATHS = {
-    CallbackKind.STK: "/hooks/stk/callback/",
-    CallbackKind.C2B_VALIDATION: "/hooks/c2b/validation/",
-    CallbackKind.C2B_CONFIRMATION: "/hooks/c2b/confirmation/",
-    CallbackKind.STATUS_RESULT: "/hooks/status/result/",
-    CallbackKind.STATUS_TIMEOUT: "/hooks/status/timeout/",
-}
 
 _RECEIPT_RE = re.compile(r"^[A-Z0-9]{8,12}$")
 _HASH_RE = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -94,36 +76,6 @@ class CallbackError(DomainError):
     """A callback body cannot be processed as it is (malformed, missing fields)."""
 
 
-class InboxChangeError(DomainError):
-    """Someone tried to change what a stored callback said, or to delete it."""
-
-
-#: What a stored callback said: never changed once written.
-_INBOX_FROZEN = ("kind", "raw_body", "remote_addr", "received_at")
-
-
-def _refuse_inbox_rewrites(session, flush_context, instances) -> None:
-    for obj in session.deleted:
-        if isinstance(obj, CallbackInbox):
-            raise InboxChangeError(_l("Stored M-Pesa callbacks are never deleted."))
-    for obj in session.dirty:
-        # get_history, not inspect(obj).attrs: that builds every attribute's state first,
-        # and this runs for each body a batch marks processed (a tenth of a batch's time).
-        if isinstance(obj, CallbackInbox) and any(
-                get_history(obj, name).has_changes() for name in _INBOX_FROZEN):
-            raise InboxChangeError(_l("A stored M-Pesa callback is never changed."))
-
-
-def install_inbox_guard() -> None:
-    """Keep the inbox append-only at every flush of the app's sessions (idempotent)."""
-    session_class = db.session.session_factory.class_
-    if not event.contains(session_class, "before_flush", _refuse_inbox_rewrites):
-        event.listen(session_class, "before_flush", _refuse_inbox_rewrites)
-
-
-install_inbox_guard()
-
-
 @dataclass
 class Outcome:
     """What processing a callback did, for the inbox row and the reconcile report."""
@@ -131,157 +83,6 @@ class Outcome:
     outcome: str
     error: str | None = None
     done: bool = True  # False: leave the row unprocessed, to be tried again
-
-
-def callback_url(kind: CallbackKind) -> str:
-    """The full URL Daraja should call for ``kind``."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return base + HOOK_PATHS[kind] + current_app.config["MPESA_CALLBACK_TOKEN"]
-
-
-def token_ok(token: str) -> bool:
-    """Whether ``token`` is our callback secret (compared in constant time)."""
-    expected = current_app.config.get("MPESA_CALLBACK_TOKEN") or ""
-    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
-
-
-def address_allowed(remote_addr: str | None) -> bool:
-    allowed = allowed_callback_ips()
-    return allowed is None or (remote_addr or "") in allowed
-
-
-# --- The inbox -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stored:
-    """A body just stored in the inbox: its row, and whether its sender was refused."""
-
-    id: int
-    refused: bool
-
-
-def store(kind: CallbackKind, raw: bytes, remote_addr: str | None) -> Stored:
-    """Keep the body exactly as it came, in one audited INSERT (the caller commits at once).
-
-    A plain INSERT, not the ORM's unit of work: this runs for every callback before
-    it is acknowledged, and the unit of work cost more than the write itself.
-    """
-    return _store_many([(kind, raw, remote_addr)])[0]
-
-
-def _store_many(bodies: list[tuple[CallbackKind, bytes, str | None]]) -> list[Stored]:
-    now = utcnow()
-    rows = []
-    for kind, raw, remote_addr in bodies:
-        refused = not address_allowed(remote_addr)
-        rows.append({
-            "kind": kind, "raw_body": raw, "remote_addr": (remote_addr or "")[:64] or None,
-            "received_at": now, "key": None, "attempts": 0,
-            "processed_at": now if refused else None,
-            "outcome": "refused_address" if refused else None,
-            "error": "address not in MPESA_ALLOWED_IPS" if refused else None})
-    ids = insert_audited(CallbackInbox, rows)
-    return [Stored(row_id, refused=row["outcome"] is not None)
-            for row_id, row in zip(ids, rows, strict=True)]
-
-
-def keep(kind: CallbackKind, raw: bytes, remote_addr: str | None) -> Stored:
-    """Store the body and commit it, with the bodies this process's other threads are
-    keeping at the same moment: one transaction (and one sync to disk) for them all.
-
-    Raises:
-        InboxWriteError: the transaction holding this body failed; nothing of it is kept.
-    """
-    if db.session().in_transaction():
-        # Holding a transaction (on SQLite, the write lock) while waiting for another
-        # thread's could deadlock: stored in it, alone.
-        stored = store(kind, raw, remote_addr)
-        db.session.commit()
-        return stored
-    return _inbox_writer(current_app).keep((kind, raw, remote_addr))
-
-
-class InboxWriteError(RuntimeError):
-    """The transaction storing a batch of callback bodies failed (none of them is kept)."""
-
-
-@dataclass
-class _Keeping:
-    """A body waiting to be stored, and once ``done``, where (None: it was not)."""
-
-    body: tuple
-    stored: Stored | None = None
-    done: bool = False
-
-
-class _InboxWriter:
-    """Group commit for the inbox, one per app and process.
-
-    A thread that finds no write under way takes every body waiting and commits them
-    in its own transaction; the threads whose bodies it took wait for that commit
-    rather than begin their own. On SQLite, where every writer waits for the one
-    write lock, a burst of callbacks then pays one lock, one audit head and one
-    sync to disk for several bodies, not one each.
-    """
-
-    def __init__(self):
-        self.cond = threading.Condition()
-        self.waiting: list[_Keeping] = []
-        self.writing = False
-
-    def keep(self, body: tuple) -> Stored:
-        mine = _Keeping(body)
-        with self.cond:
-            self.waiting.append(mine)
-            self.cond.wait_for(lambda: mine.done or not self.writing)
-            batch = []
-            if not mine.done:
-                self.writing = True
-                batch, self.waiting = self.waiting, []
-        if batch:
-            self._write(batch)  # raises its own error for this thread
-        if mine.stored is None:
-            raise InboxWriteError("the callback was not stored: its transaction failed")
-        return mine.stored
-
-    def _write(self, batch: list[_Keeping]) -> None:
-        stored: list[Stored | None] = [None] * len(batch)
-        try:
-            stored = _store_many([each.body for each in batch])
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            stored = [None] * len(batch)
-            raise
-        finally:
-            with self.cond:
-                for each, result in zip(batch, stored, strict=True):
-                    each.stored, each.done = result, True
-                self.writing = False
-                self.cond.notify_all()
-
-
-_INBOX_WRITERS_LOCK = threading.Lock()
-
-
-def _inbox_writer(app) -> _InboxWriter:
-    """This process's writer for ``app`` (a forked worker makes its own)."""
-    pid, writer = app.extensions.get("mpesa_inbox_writer", (None, None))
-    if pid != os.getpid():
-        with _INBOX_WRITERS_LOCK:
-            pid, writer = app.extensions.get("mpesa_inbox_writer", (None, None))
-            if pid != os.getpid():
-                writer = _InboxWriter()
-                app.extensions["mpesa_inbox_writer"] = (os.getpid(), writer)
-    return writer
-
-
-def acknowledgement(kind: CallbackKind) -> dict:
-    """The answer Daraja expects for a stored body (validation answers on its own)."""
-    if kind == CallbackKind.C2B_CONFIRMATION:
-        return {"ResultCode": 0, "ResultDesc": "Success"}
-    return {"ResultCode": 0, "ResultDesc": "Accepted"}
 
 
 def process(row: CallbackInbox) -> Outcome:
@@ -334,7 +135,7 @@ def processing_turn() -> None:
     one receipt code waited for each other's insert until PostgreSQL broke the
     deadlock.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgres(db.session):
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PROCESSING_LOCK)))
 
 
@@ -348,7 +149,7 @@ def _fresh_rows(limit: int, skip: set[int]) -> list[CallbackInbox]:
             .order_by(CallbackInbox.id).limit(limit))
     if skip:
         stmt = stmt.where(CallbackInbox.id.not_in(skip))
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgres(db.session):
         stmt = stmt.with_for_update(skip_locked=True)
     return list(db.session.scalars(stmt))
 
@@ -501,7 +302,7 @@ def _plain_confirmation(row: CallbackInbox, shortcodes) -> dict | None:
     if row.kind != CallbackKind.C2B_CONFIRMATION:
         return None
     try:
-        fields = _c2b_fields(_parse(row.raw_body))
+        fields = _c2b_fields(parse(row.raw_body))
     except CallbackError:
         return None
     if fields["amount"] is None or fields["shortcode"] not in shortcodes:
@@ -540,7 +341,7 @@ def _names(row: CallbackInbox, key: str) -> None:
 
 
 def _dispatch(row: CallbackInbox) -> Outcome:
-    data = _parse(row.raw_body)
+    data = parse(row.raw_body)
     if row.kind == CallbackKind.STK:
         return _process_stk(row, data)
     if row.kind == CallbackKind.C2B_CONFIRMATION:
@@ -555,7 +356,12 @@ def _dispatch(row: CallbackInbox) -> Outcome:
 # --- Parsing -------------------------------------------------------------------
 
 
-def _parse(raw: bytes) -> dict:
+def parse(raw: bytes) -> dict:
+    """A callback body as a JSON object.
+
+    Raises:
+        CallbackError: it is not JSON, or not an object.
+    """
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -565,27 +371,13 @@ def _parse(raw: bytes) -> dict:
     return data
 
 
-def parse_cents(value) -> int | None:
-    """"50.00", 50, 50.0 or "1,500" -> cents; None when not a positive amount of money."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        amount = Decimal(str(value).strip().replace(",", ""))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        return None
-    cents = int(amount * 100)
-    return cents if 0 < cents <= MAX_CENTS else None
-
-
 def parse_daraja_time(value) -> datetime:
-    """YYYYMMDDHHmmss in Nairobi time (string or number) -> naive UTC; now when unreadable."""
+    """YYYYMMDDHHmmss in East Africa Time (string or number) -> naive UTC; now when unreadable."""
     try:
         local = datetime.strptime(str(value).strip()[:14], "%Y%m%d%H%M%S")
     except (ValueError, TypeError):
         return utcnow()
-    return local.replace(tzinfo=NAIROBI).astimezone(UTC).replace(tzinfo=None)
+    return to_utc(local, MPESA_ZONE)
 
 
 def _receipt(value) -> str:
@@ -626,7 +418,7 @@ def _match(reference, phone, msisdn_hash) -> Member | None:
 
 def _lock(model, *where):
     stmt = sa.select(model).where(*where).execution_options(populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgres(db.session):
         stmt = stmt.with_for_update()
     return db.session.scalar(stmt)
 
