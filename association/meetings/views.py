@@ -26,8 +26,16 @@ from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_label
 from association.meetings import files, governance, models, pack, pdf
-from association.meetings import services as svc
 from association.meetings import transparency as figures
+from association.meetings.actions import add_action, open_actions, set_action_status
+from association.meetings.attendance import (
+    add_guest,
+    mark_attendance,
+    remove_attendance,
+    remove_guest,
+    set_headcount,
+)
+from association.meetings.common import governance_record, minutes_locked
 from association.meetings.forms import (
     ActionForm,
     ActionStatusForm,
@@ -52,6 +60,28 @@ from association.meetings.forms import (
     TextForm,
     parse_rates,
 )
+from association.meetings.meetings import (
+    MeetingData,
+    add_agenda_item,
+    create_meeting,
+    delete_meeting,
+    meeting_query,
+    move_agenda_item,
+    remove_agenda_item,
+    update_meeting,
+)
+from association.meetings.minutes import (
+    add_addendum,
+    add_comment,
+    can_read_minutes,
+    circulate_minutes,
+    confirmable_meetings,
+    minutes_awaiting_comment,
+    publish_minutes,
+    published_for_members,
+    reopen_draft,
+    save_minutes,
+)
 from association.meetings.models import (
     ActionItem,
     AttendanceStatus,
@@ -61,6 +91,18 @@ from association.meetings.models import (
     Official,
     OfficialsNotice,
     Resolution,
+)
+from association.meetings.quorum import (
+    active_members_on,
+    attendance_counts,
+    quorum_for,
+    quorum_rules,
+    set_quorum_rule,
+)
+from association.meetings.resolutions import (
+    ResolutionInput,
+    record_resolution,
+    resolution_for_rate_ref,
 )
 from association.members.models import Member
 from association.members.services import MemberFilters, get_member_by_number, member_query
@@ -143,11 +185,11 @@ def _meeting_choices(meetings, blank: str):
 
 
 def _recent_meetings(limit: int = 60):
-    return list(db.session.scalars(svc.meeting_query().limit(limit)))
+    return list(db.session.scalars(meeting_query().limit(limit)))
 
 
-def _form_data(form: MeetingForm) -> svc.MeetingData:
-    return svc.MeetingData(
+def _form_data(form: MeetingForm) -> MeetingData:
+    return MeetingData(
         type=MeetingType(form.type.data), title=form.title.data, held_on=form.held_on.data,
         venue=form.venue.data, convener=form.convener.data, starts_at=form.starts_at.data,
         notice_on=form.notice_on.data,
@@ -163,11 +205,11 @@ def index():
     """Every meeting, newest first, with open action items and notices due."""
     wanted = request.args.get("type", "")
     meeting_type = MeetingType(wanted) if wanted in {t.value for t in MeetingType} else None
-    page = db.paginate(svc.meeting_query(meeting_type), per_page=30, max_per_page=100,
+    page = db.paginate(meeting_query(meeting_type), per_page=30, max_per_page=100,
                        error_out=False)
     return render_template(
         "meetings/index.html", page=page, types=list(MeetingType), wanted=wanted,
-        actions=svc.open_actions()[:30], notices=governance.pending_notices(),
+        actions=open_actions()[:30], notices=governance.pending_notices(),
         today=today_in_nairobi(), to_comment=_to_comment(),
     )
 
@@ -176,7 +218,7 @@ def _to_comment():
     """Circulated minutes waiting for the signed-in committee member's comments."""
     if not current_user.can("meetings.comment"):
         return []
-    return svc.minutes_awaiting_comment(current_user.id)
+    return minutes_awaiting_comment(current_user.id)
 
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
@@ -186,7 +228,7 @@ def new():
     form = MeetingForm()
     if form.validate_on_submit():
         try:
-            meeting = svc.create_meeting(_form_data(form), current_user.id)
+            meeting = create_meeting(_form_data(form), current_user.id)
         except DomainError as error:
             transaction.discard()
             flash(str(error), "error")
@@ -205,8 +247,8 @@ def detail(meeting_id: int):
                                    .where(models.Election.meeting_id == meeting.id))
     confirmed_by = next(iter(pdf.confirming_resolutions(meeting)), None)
     return render_template(
-        "meetings/detail.html", meeting=meeting, quorum=svc.quorum_for(meeting),
-        counts=svc.attendance_counts(meeting), locked=svc.minutes_locked(meeting),
+        "meetings/detail.html", meeting=meeting, quorum=quorum_for(meeting),
+        counts=attendance_counts(meeting), locked=minutes_locked(meeting),
         elections=list(elections), confirmed_by=confirmed_by,
         agenda_form=AgendaItemForm(), empty=EmptyForm(), text_form=TextForm(),
         action_form=ActionForm(), status_form=ActionStatusForm(), publish_form=PublishForm(),
@@ -227,7 +269,7 @@ def edit(meeting_id: int):
             else None
     if form.validate_on_submit():
         try:
-            svc.update_meeting(meeting, _form_data(form))
+            update_meeting(meeting, _form_data(form))
         except DomainError as error:
             transaction.discard()
             flash(str(error), "error")
@@ -247,7 +289,7 @@ def delete(meeting_id: int):
         flash_form_errors(form)
         return _detail(meeting)
     try:
-        svc.delete_meeting(meeting)
+        delete_meeting(meeting)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -265,7 +307,7 @@ def agenda_add(meeting_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return _detail(meeting)
-    return _run(lambda: svc.add_agenda_item(meeting, form.title.data),
+    return _run(lambda: add_agenda_item(meeting, form.title.data),
                 _("Agenda item added."), url_for("meetings.detail", meeting_id=meeting.id))
 
 
@@ -286,7 +328,7 @@ def agenda_remove(meeting_id: int, item_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return _detail(meeting)
-    return _run(lambda: svc.remove_agenda_item(item), _("Agenda item removed."),
+    return _run(lambda: remove_agenda_item(item), _("Agenda item removed."),
                 url_for("meetings.detail", meeting_id=meeting.id))
 
 
@@ -300,7 +342,7 @@ def agenda_move(meeting_id: int, item_id: int):
     if not form.validate_on_submit() or form.direction.data not in ("up", "down"):
         flash_form_errors(form)
         return _detail(meeting)
-    return _run(lambda: svc.move_agenda_item(item, form.direction.data == "up"),
+    return _run(lambda: move_agenda_item(item, form.direction.data == "up"),
                 _("Agenda reordered."), url_for("meetings.detail", meeting_id=meeting.id))
 
 
@@ -321,8 +363,8 @@ def attendance(meeting_id: int):
         "meetings/attendance.html", meeting=meeting, q=q, found=found, marked=marked,
         mark_form=MarkForm(), guest_form=GuestForm(), empty=EmptyForm(),
         headcount_form=HeadcountForm(headcount=meeting.headcount),
-        counts=svc.attendance_counts(meeting), quorum=svc.quorum_for(meeting),
-        locked=svc.minutes_locked(meeting), AttendanceStatus=AttendanceStatus,
+        counts=attendance_counts(meeting), quorum=quorum_for(meeting),
+        locked=minutes_locked(meeting), AttendanceStatus=AttendanceStatus,
     )
 
 
@@ -338,7 +380,7 @@ def attendance_mark(meeting_id: int):
         flash_form_errors(form)
         return redirect(back)
     member = db.session.get(Member, int(form.member_id.data))
-    return _run(lambda: svc.mark_attendance(meeting, member, AttendanceStatus(form.status.data)),
+    return _run(lambda: mark_attendance(meeting, member, AttendanceStatus(form.status.data)),
                 _("Attendance saved."), back)
 
 
@@ -354,7 +396,7 @@ def attendance_remove(meeting_id: int, member_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(back)
-    return _run(lambda: svc.remove_attendance(meeting, member_id), _("Removed from the list."),
+    return _run(lambda: remove_attendance(meeting, member_id), _("Removed from the list."),
                 back)
 
 
@@ -368,7 +410,7 @@ def guest_add(meeting_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(back)
-    return _run(lambda: svc.add_guest(meeting, form.name.data, form.role.data,
+    return _run(lambda: add_guest(meeting, form.name.data, form.role.data,
                                       form.organisation.data), _("Guest added."), back)
 
 
@@ -382,7 +424,7 @@ def guest_remove(meeting_id: int, guest_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(back)
-    return _run(lambda: svc.remove_guest(meeting, guest_id), _("Guest removed."), back)
+    return _run(lambda: remove_guest(meeting, guest_id), _("Guest removed."), back)
 
 
 @bp.route("/meetings/<int:meeting_id>/headcount", methods=["POST"])
@@ -395,7 +437,7 @@ def headcount(meeting_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(back)
-    return _run(lambda: svc.set_headcount(meeting, form.headcount.data,
+    return _run(lambda: set_headcount(meeting, form.headcount.data,
                                           _read_upload(form.sheet.data)),
                 _("Headcount saved."), back)
 
@@ -424,7 +466,7 @@ def minutes_edit(meeting_id: int):
         items = {item.id: (request.form.get(f"discussion-{item.id}"),
                            request.form.get(f"decisions-{item.id}")) for item in meeting.agenda}
         try:
-            svc.save_minutes(meeting, items, form.language.data)
+            save_minutes(meeting, items, form.language.data)
         except DomainError as error:
             transaction.discard()
             flash(str(error), "error")
@@ -432,7 +474,7 @@ def minutes_edit(meeting_id: int):
             flash(_("The minutes are saved."), "success")
             return _detail(meeting)
     return render_template("meetings/minutes_edit.html", meeting=meeting, form=form,
-                           locked=svc.minutes_locked(meeting))
+                           locked=minutes_locked(meeting))
 
 
 def _lifecycle(meeting_id: int, action, success: str):
@@ -449,7 +491,7 @@ def _lifecycle(meeting_id: int, action, success: str):
 @permission_required("meetings.manage")
 def minutes_circulate(meeting_id: int):
     """Circulate the draft minutes to the committee for comments."""
-    return _lifecycle(meeting_id, svc.circulate_minutes,
+    return _lifecycle(meeting_id, circulate_minutes,
                       _("The minutes are circulated to the committee."))
 
 
@@ -457,7 +499,7 @@ def minutes_circulate(meeting_id: int):
 @permission_required("meetings.manage")
 def minutes_redraft(meeting_id: int):
     """Take circulated minutes back to draft."""
-    return _lifecycle(meeting_id, svc.reopen_draft, _("The minutes are a draft again."))
+    return _lifecycle(meeting_id, reopen_draft, _("The minutes are a draft again."))
 
 
 @bp.route("/meetings/<int:meeting_id>/minutes/publish", methods=["POST"])
@@ -469,7 +511,7 @@ def minutes_publish(meeting_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return _detail(meeting)
-    return _run(lambda: svc.publish_minutes(meeting, form.members_may_read.data),
+    return _run(lambda: publish_minutes(meeting, form.members_may_read.data),
                 _("The minutes are published."),
                 url_for("meetings.detail", meeting_id=meeting.id))
 
@@ -483,7 +525,7 @@ def comment(meeting_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return _detail(meeting)
-    return _run(lambda: svc.add_comment(meeting, form.text.data, current_user.id),
+    return _run(lambda: add_comment(meeting, form.text.data, current_user.id),
                 _("Your comment is recorded."),
                 url_for("meetings.detail", meeting_id=meeting.id))
 
@@ -497,7 +539,7 @@ def addendum(meeting_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return _detail(meeting)
-    return _run(lambda: svc.add_addendum(meeting, form.text.data, current_user.id),
+    return _run(lambda: add_addendum(meeting, form.text.data, current_user.id),
                 _("The addendum is added to the minutes."),
                 url_for("meetings.detail", meeting_id=meeting.id))
 
@@ -507,7 +549,7 @@ def addendum(meeting_id: int):
 def minutes_pdf(meeting_id: int):
     """The signed-off minutes as a PDF, in English or Swahili (?lang=sw)."""
     meeting = db.session.get(Meeting, meeting_id) if 0 < meeting_id <= MAX_ID else None
-    if meeting is None or not svc.can_read_minutes(current_user, meeting):
+    if meeting is None or not can_read_minutes(current_user, meeting):
         abort(404)
     lang = _lang()
     return _pdf(pdf.minutes_pdf(meeting, lang),
@@ -518,7 +560,7 @@ def minutes_pdf(meeting_id: int):
 @login_only
 def minutes_list():
     """Published minutes that members may read."""
-    page = db.paginate(svc.published_for_members(), per_page=30, max_per_page=100,
+    page = db.paginate(published_for_members(), per_page=30, max_per_page=100,
                        error_out=False)
     return render_template("meetings/minutes_list.html", page=page)
 
@@ -529,10 +571,10 @@ def minutes_read(meeting_id: int):
     """Read published minutes."""
     meeting = db.session.get(Meeting, meeting_id) if 0 < meeting_id <= MAX_ID else None
     if meeting is None or meeting.minutes_status != MinutesStatus.PUBLISHED \
-            or not svc.can_read_minutes(current_user, meeting):
+            or not can_read_minutes(current_user, meeting):
         abort(404)
     return render_template("meetings/minutes_read.html", meeting=meeting,
-                           quorum=svc.quorum_for(meeting), counts=svc.attendance_counts(meeting))
+                           quorum=quorum_for(meeting), counts=attendance_counts(meeting))
 
 
 # --- Resolutions, actions, elections ---------------------------------------------
@@ -544,7 +586,7 @@ def resolution_new(meeting_id: int):
     """Record a resolution and its votes (it may confirm minutes or set the dues)."""
     meeting = _meeting(meeting_id)
     form = ResolutionForm()
-    form.confirms_meeting_id.choices = _meeting_choices(svc.confirmable_meetings(meeting),
+    form.confirms_meeting_id.choices = _meeting_choices(confirmable_meetings(meeting),
                                                         _("None"))
     if form.validate_on_submit():
         try:
@@ -554,14 +596,14 @@ def resolution_new(meeting_id: int):
         except (RatesError, MonthError) as error:
             flash(str(error.args[0] if isinstance(error, RatesError) else error), "error")
         else:
-            data = svc.ResolutionInput(
+            data = ResolutionInput(
                 text=form.text.data, proposer=form.proposer.data, seconder=form.seconder.data,
                 votes_for=form.votes_for.data, votes_against=form.votes_against.data,
                 votes_abstain=form.votes_abstain.data, majority=form.majority.data,
                 kind=form.kind.data, confirms_meeting_id=form.confirms_meeting_id.data,
                 effective_from=effective, rates=rates)
             try:
-                resolution = svc.record_resolution(meeting, data, current_user.id)
+                resolution = record_resolution(meeting, data, current_user.id)
             except DomainError as error:
                 transaction.discard()
                 flash(str(error), "error")
@@ -576,7 +618,7 @@ def resolution_new(meeting_id: int):
     elif form.is_submitted():
         flash_form_errors(form)
     return render_template("meetings/resolution_form.html", meeting=meeting, form=form,
-                           quorum=svc.quorum_for(meeting))
+                           quorum=quorum_for(meeting))
 
 
 @bp.route("/meetings/<int:meeting_id>/actions", methods=["POST"])
@@ -588,7 +630,7 @@ def action_add(meeting_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return _detail(meeting)
-    return _run(lambda: svc.add_action(meeting, form.description.data, form.owner.data,
+    return _run(lambda: add_action(meeting, form.description.data, form.owner.data,
                                        form.due_on.data),
                 _("Action item added."), url_for("meetings.detail", meeting_id=meeting.id))
 
@@ -605,7 +647,7 @@ def action_status(action_id: int):
     if not form.validate_on_submit():
         flash_form_errors(form)
         return redirect(back)
-    return _run(lambda: svc.set_action_status(action, form.status.data),
+    return _run(lambda: set_action_status(action, form.status.data),
                 _("The action item is updated."), back)
 
 
@@ -634,7 +676,7 @@ def election_new(meeting_id: int):
                     "change-of-officials notice is due within 14 days."), "success")
             return _detail(meeting)
     return render_template("meetings/election_form.html", meeting=meeting, form=form,
-                           quorum=svc.quorum_for(meeting), electing=electing)
+                           quorum=quorum_for(meeting), electing=electing)
 
 
 def _short(text: str, limit: int = 70) -> str:
@@ -646,7 +688,7 @@ def _short(text: str, limit: int = 70) -> str:
 @permission_required("meetings.view")
 def resolution_for_rate():
     """The meeting whose resolution a dues rate cites (?ref=...), for the ledger's rates."""
-    found = svc.resolution_for_rate_ref(request.args.get("ref", "")[:120])
+    found = resolution_for_rate_ref(request.args.get("ref", "")[:120])
     if found is None:
         abort(404)
     return redirect(url_for("meetings.detail", meeting_id=found.meeting_id,
@@ -665,7 +707,7 @@ def quorum():
         if form.meeting_type.data not in {t.value for t in MeetingType}:
             abort(404)
         try:
-            svc.set_quorum_rule(MeetingType(form.meeting_type.data), form.kind.data,
+            set_quorum_rule(MeetingType(form.meeting_type.data), form.kind.data,
                                 form.numerator.data, form.denominator.data,
                                 form.fixed_count.data)
         except DomainError as error:
@@ -676,14 +718,14 @@ def quorum():
             return redirect(url_for("meetings.quorum"))
     elif form.is_submitted():
         flash_form_errors(form)
-    rules = svc.quorum_rules()
+    rules = quorum_rules()
     forms = {}
     for meeting_type, (kind, numerator, denominator, fixed) in rules.items():
         forms[meeting_type] = QuorumForm(
             formdata=None, meeting_type=meeting_type.value, kind=kind.value,
             numerator=numerator, denominator=denominator, fixed_count=fixed)
     return render_template("meetings/quorum.html", forms=forms,
-                           active=svc.active_members_on(today_in_nairobi()))
+                           active=active_members_on(today_in_nairobi()))
 
 
 # --- Officials ------------------------------------------------------------------------
@@ -793,7 +835,7 @@ def compliance():
     """What the registrar will find in order, and what is missing or due."""
     return render_template(
         "meetings/compliance.html", checks=governance.compliance(),
-        record=svc.governance_record(), versions=governance.constitutions(),
+        record=governance_record(), versions=governance.constitutions(),
     )
 
 
@@ -801,7 +843,7 @@ def compliance():
 @permission_required("governance.manage")
 def record():
     """The founding date, registration certificate, KRA PIN and last return."""
-    existing = svc.governance_record()
+    existing = governance_record()
     form = RecordForm(obj=existing)
     if form.validate_on_submit():
         data = governance.RecordData(
@@ -854,7 +896,7 @@ def constitution_file(version_id: int):
 @permission_required("governance.pack")
 def certificate_file():
     """Download the copy of the registration certificate."""
-    record_row = svc.governance_record()
+    record_row = governance_record()
     if record_row is None:
         abort(404)
     return _send_stored(record_row.certificate_file, record_row.certificate_type,

@@ -34,7 +34,7 @@ from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_choices, enum_label
 from association.ledger.models import PaymentMethod
-from association.meetings.services import minutes_awaiting_comment
+from association.meetings.minutes import minutes_awaiting_comment
 from association.members.models import Zone
 from association.members.services import MemberNotFoundError, get_member_by_number, list_zones
 from association.patrols import (

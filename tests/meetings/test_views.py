@@ -12,7 +12,8 @@ from association.audit.services import acting_as
 from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import DuesRate
-from association.meetings import services as svc
+from association.meetings.actions import add_action
+from association.meetings.minutes import publish_minutes, save_minutes
 from association.meetings.models import (
     ActionItem,
     Meeting,
@@ -22,6 +23,8 @@ from association.meetings.models import (
     Official,
     Resolution,
 )
+from association.meetings.quorum import quorum_rule
+from association.meetings.resolutions import ResolutionInput, record_resolution
 from association.members.models import Member
 from tests.conftest import count
 from tests.meetings.conftest import pdf_text
@@ -135,9 +138,9 @@ def test_published_minutes_are_for_members_and_editing_them_is_refused(app, web,
     draft_id = held_meeting(days_ago=3)
     with app.app_context(), acting_as("test"):
         meeting = db.session.get(Meeting, meeting_id)
-        svc.save_minutes(meeting, {meeting.agenda[0].id: ("Patrols went well.", None)}, "en")
+        save_minutes(meeting, {meeting.agenda[0].id: ("Patrols went well.", None)}, "en")
         meeting.minutes_status = MinutesStatus.CONFIRMED
-        svc.publish_minutes(meeting)
+        publish_minutes(meeting)
         db.session.commit()
         item_id = meeting.agenda[0].id
     web.login("member")
@@ -299,7 +302,7 @@ def test_quorum_settings_screen(app, web, people):
     assert web.post("/governance/quorum", {"meeting_type": "agm", "kind": "fixed",
                                            "fixed_count": "25"}).status_code == 302
     with app.app_context():
-        assert svc.quorum_rule(MeetingType.AGM)[3] == 25
+        assert quorum_rule(MeetingType.AGM)[3] == 25
 
 
 def test_action_status_and_attendance_removal(app, web, people, held_meeting, crowd):
@@ -311,7 +314,7 @@ def test_action_status_and_attendance_removal(app, web, people, held_meeting, cr
     assert web.post(f"/meetings/{meeting_id}/attendance/{'9' * 20}/remove").status_code == 404
     web.logout()
     with app.app_context(), acting_as("test"):
-        action = svc.add_action(db.session.get(Meeting, meeting_id), "Fix the gate", "Chair",
+        action = add_action(db.session.get(Meeting, meeting_id), "Fix the gate", "Chair",
                                 None)
         db.session.commit()
         action_id = action.id
@@ -334,7 +337,7 @@ def test_ledger_rates_link_to_the_resolution_and_commands(app, web, people, held
     meeting_id = held_meeting(meeting_type=MeetingType.AGM)
     with app.app_context(), acting_as("test"):
         meeting = db.session.get(Meeting, meeting_id)
-        svc.record_resolution(meeting, svc.ResolutionInput(
+        record_resolution(meeting, ResolutionInput(
             "Dues", "A", "B", 6, 0, 0, kind=ResolutionKind.DUES,
             effective_from=date(meeting.held_on.year + 1, 1, 1),
             rates=[RateInput(Category.RESIDENT, 5_000)]), None)
@@ -419,7 +422,7 @@ def test_a_meeting_recorded_by_mistake_can_be_deleted_until_something_is_decided
     mistake = held_meeting(present=3)
     decided = held_meeting()
     with app.app_context(), acting_as("test"):
-        svc.add_action(db.session.get(Meeting, decided), "Fix the gate", "Chair", None)
+        add_action(db.session.get(Meeting, decided), "Fix the gate", "Chair", None)
         db.session.commit()
     web.login("secretary")
     page = web.post(f"/meetings/{decided}/delete", follow_redirects=True).get_data(as_text=True)
@@ -454,7 +457,7 @@ def test_circulated_minutes_notify_the_committee_until_they_comment(app, web, pe
     meeting_id = held_meeting(meeting_type=MeetingType.COMMITTEE)
     with app.app_context(), acting_as("test"):
         meeting = db.session.get(Meeting, meeting_id)
-        svc.save_minutes(meeting, {meeting.agenda[0].id: ("Break-ins are down.", None)}, "en")
+        save_minutes(meeting, {meeting.agenda[0].id: ("Break-ins are down.", None)}, "en")
         db.session.commit()
     notice = "are circulated to the committee for your comments"
     web.login("treasurer")
