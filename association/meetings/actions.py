@@ -9,11 +9,7 @@ from flask_babel import lazy_gettext as _l
 from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.meetings.common import MeetingError, check_editable, clean_line
-from association.meetings.models import (
-    ActionItem,
-    ActionStatus,
-    Meeting,
-)
+from association.meetings.models import ActionItem, ActionStatus, Meeting
 
 
 def add_action(meeting: Meeting, description: str, owner: str, due_on: date | None) -> ActionItem:

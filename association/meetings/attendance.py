@@ -8,12 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from association.extensions import db
 from association.meetings.common import MeetingError, check_editable, check_held, clean_line
-from association.meetings.models import (
-    AttendanceStatus,
-    Meeting,
-    MeetingAttendance,
-    MeetingGuest,
-)
+from association.meetings.models import AttendanceStatus, Meeting, MeetingAttendance, MeetingGuest
 from association.members.models import Member
 
 

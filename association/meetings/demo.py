@@ -92,7 +92,7 @@ def _vote(text: str, present: int, rng, kind=ResolutionKind.GENERAL, **kw):
     abstain = rng.randint(0, 3) if present > 6 else 0
     return ResolutionInput(
         text=text, proposer=rng.choice(("Member from Mabatini", "Member from Kosovo",
-                                         "Landlords' representative", "Youth representative")),
+                                        "Landlords' representative", "Youth representative")),
         seconder=rng.choice(("Member from Mashimoni", "Women's representative",
                              "Member from Kiamutisya")),
         votes_for=present - against - abstain - rng.randint(0, min(5, present // 10)),
@@ -214,7 +214,7 @@ def seed_meetings(members, today, rng) -> dict:
                     "as a true record.", present, rng, ResolutionKind.CONFIRM_MINUTES,
                     confirms_meeting_id=earlier.id), None, today=today)
                 publish_minutes(earlier, members_may_read=earlier.type != MeetingType.COMMITTEE
-                                    or rng.random() < 0.5)
+                                or rng.random() < 0.5)
                 made["resolutions"] += 1
                 made["published_minutes"] += 1
             pending[family] = []
@@ -245,9 +245,9 @@ def seed_meetings(members, today, rng) -> dict:
         .order_by(Meeting.held_on.desc()).limit(1))
     if later is not None and later.minutes_status != MinutesStatus.PUBLISHED:
         record_resolution(later, _vote("The minutes of the community dialogue are "
-                                           "confirmed.", present_count(later), rng,
-                                           ResolutionKind.CONFIRM_MINUTES,
-                                           confirms_meeting_id=dialogue.id), None, today=today)
+                                       "confirmed.", present_count(later), rng,
+                                       ResolutionKind.CONFIRM_MINUTES,
+                                       confirms_meeting_id=dialogue.id), None, today=today)
         publish_minutes(dialogue)
         made["published_minutes"] += 1
 
@@ -274,9 +274,9 @@ def seed_meetings(members, today, rng) -> dict:
 def _agm_business(meeting, members, present, day, agm1_day, agm2_day, today, rng) -> None:
     """Reports adopted, the dues, and elections (one-year terms, to the next AGM)."""
     record_resolution(meeting, _vote("The chairperson's report is adopted.", present, rng),
-                          None, today=today)
+                      None, today=today)
     record_resolution(meeting, _vote("The treasurer's report and the accounts for the year "
-                                         "are adopted.", present, rng), None, today=today)
+                                     "are adopted.", present, rng), None, today=today)
     if day == agm1_day:
         third = record_resolution(meeting, _vote(
             "Dues from next month: residents KES 50 a month; landlords KES 300 (1-2 rental "

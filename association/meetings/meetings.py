@@ -11,12 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from association.core.time import today_in_nairobi
 from association.extensions import db
-from association.meetings.common import (
-    MeetingError,
-    check_editable,
-    clean_line,
-    founded_on,
-)
+from association.meetings.common import MeetingError, check_editable, clean_line, founded_on
 from association.meetings.models import (
     ActionItem,
     ActionStatus,

@@ -3,7 +3,6 @@ published. They are confirmed only by a resolution of a later meeting (see
 :mod:`association.meetings.resolutions`); once published they are never edited, and a
 correction is an addendum. Also who may read them."""
 
-
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 

@@ -56,7 +56,7 @@ def held_meeting(app, crowd):
                 agenda=agenda or ["Security report", "Dues"]), None)
             for member_id in crowd[:present]:
                 mark_attendance(meeting, db.session.get(Member, member_id),
-                                    AttendanceStatus.PRESENT)
+                                AttendanceStatus.PRESENT)
             db.session.commit()
             return meeting.id
 

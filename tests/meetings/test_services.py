@@ -67,7 +67,7 @@ from tests.conftest import count
 
 def _vote(text="Resolved to buy six torches", f=5, a=1, ab=0, **kw):
     return ResolutionInput(text=text, proposer="Amina W.", seconder="Baraka O.",
-                               votes_for=f, votes_against=a, votes_abstain=ab, **kw)
+                           votes_for=f, votes_against=a, votes_abstain=ab, **kw)
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_founding_date_after_a_recorded_meeting_is_refused(setup_association, s)
 
 def test_agenda_keeps_its_order_and_open_actions_carry_forward(setup_association, s):
     first = create_meeting(_data(held_on=today_in_nairobi() - timedelta(days=30),
-                                     agenda=["Opening prayer", "Security", "AOB"]), None)
+                                 agenda=["Opening prayer", "Security", "AOB"]), None)
     move_agenda_item(first.agenda[2], up=True)
     assert [i.title for i in first.agenda] == ["Opening prayer", "AOB", "Security"]
     remove_agenda_item(first.agenda[0])
@@ -215,7 +215,7 @@ def test_votes_adding_up_to_more_than_those_present_are_refused(app, held_meetin
     assert count(Resolution) == 0
     first = record_resolution(meeting, _vote(f=4, a=2), None)
     second = record_resolution(meeting, _vote(f=3, a=2, majority=MajorityRule.TWO_THIRDS),
-                                   None)
+                               None)
     assert (first.number, first.passed, first.inquorate) == (1, True, False)
     assert (second.number, second.passed) == (2, False)
 
@@ -270,7 +270,7 @@ def test_minutes_lifecycle(app, held_meeting, s):
         circulate_minutes(first)
     item = first.agenda[0]
     save_minutes(first, {item.id: ("The OCS reported fewer break-ins.", "Thank the OCS.")},
-                     "en")
+                 "en")
     with pytest.raises(MeetingError, match="after a later meeting confirms"):
         publish_minutes(first)
     circulate_minutes(first)
@@ -278,7 +278,7 @@ def test_minutes_lifecycle(app, held_meeting, s):
     second = db.session.get(Meeting, second_id)
     with pytest.raises(MeetingError, match="earlier meeting"):
         record_resolution(first, _vote(kind=ResolutionKind.CONFIRM_MINUTES,
-                                           confirms_meeting_id=second.id), None)
+                                       confirms_meeting_id=second.id), None)
     confirm = record_resolution(second, _vote(
         text="Minutes of the last baraza confirmed", kind=ResolutionKind.CONFIRM_MINUTES,
         confirms_meeting_id=first.id), None)
@@ -286,7 +286,7 @@ def test_minutes_lifecycle(app, held_meeting, s):
     assert first.minutes_status == MinutesStatus.CONFIRMED
     with pytest.raises(MeetingError, match="already confirmed"):
         record_resolution(second, _vote(kind=ResolutionKind.CONFIRM_MINUTES,
-                                            confirms_meeting_id=first.id), None)
+                                        confirms_meeting_id=first.id), None)
     with pytest.raises(MinutesLockedError, match="confirmed"):
         save_minutes(first, {item.id: ("Changed", None)}, "en")
     publish_minutes(first)
@@ -365,7 +365,7 @@ def test_election_records_votes_and_puts_the_winner_in_office(app, crowd, held_m
         governance.record_election(meeting, Office.CHAIR, 1, [(a, 3), (a, 2)], None, adopted)
     assert count(Official) == 0
     election = governance.record_election(meeting, Office.CHAIR, 1, [(b, 2), (a, 4)],
-                                           meeting.held_on + timedelta(days=730), adopted)
+                                          meeting.held_on + timedelta(days=730), adopted)
     assert [(x.member_id, x.votes, x.elected) for x in election.candidates] == [
         (a.id, 4, True), (b.id, 2, False)]
     holders = governance.current_officials(today_in_nairobi())

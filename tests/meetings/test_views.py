@@ -61,7 +61,7 @@ def test_secretary_runs_a_meeting_end_to_end(app, web, people, crowd, tmp_path):
         assert web.post(f"/meetings/{meeting_id}/attendance",
                         {"member_id": member_id, "status": "present"}).status_code == 302
     web.post(f"/meetings/{meeting_id}/guests", {"name": "Insp. Wafula", "role": "OCS",
-                                                 "organisation": "Pangani police"})
+                                                "organisation": "Pangani police"})
     page = web.get(f"/meetings/{meeting_id}").get_data(as_text=True)
     assert "quorum reached" in page and "youth (18-35) 4" in page
     # Votes adding up to more than those present: a message, nothing saved.
@@ -88,7 +88,7 @@ def test_secretary_runs_a_meeting_end_to_end(app, web, people, crowd, tmp_path):
                     dict(dues, rates="resident fifty")).get_data(as_text=True)
     assert "Line 1" in page
     web.post(f"/meetings/{meeting_id}/actions", {"description": "Buy six torches",
-                                                  "owner": "Treasurer", "due_on": ""})
+                                                 "owner": "Treasurer", "due_on": ""})
     web.post(f"/meetings/{meeting_id}/minutes/edit", {
         "language": "sw", f"discussion-{items[0]}": "OCS aliripoti wizi umepungua.",
         f"decisions-{items[0]}": "Tumshukuru OCS."})
@@ -133,7 +133,7 @@ def test_bad_input_gives_messages_and_saves_nothing(app, web, people, crowd):
 
 
 def test_published_minutes_are_for_members_and_editing_them_is_refused(app, web, people,
-                                                                        held_meeting):
+                                                                       held_meeting):
     meeting_id = held_meeting(days_ago=30)
     draft_id = held_meeting(days_ago=3)
     with app.app_context(), acting_as("test"):
@@ -315,7 +315,7 @@ def test_action_status_and_attendance_removal(app, web, people, held_meeting, cr
     web.logout()
     with app.app_context(), acting_as("test"):
         action = add_action(db.session.get(Meeting, meeting_id), "Fix the gate", "Chair",
-                                None)
+                            None)
         db.session.commit()
         action_id = action.id
     web.login("secretary")
@@ -453,7 +453,7 @@ def test_edit_a_meeting_and_read_the_settings_pages(app, web, people, held_meeti
 
 
 def test_circulated_minutes_notify_the_committee_until_they_comment(app, web, people,
-                                                                     held_meeting):
+                                                                    held_meeting):
     meeting_id = held_meeting(meeting_type=MeetingType.COMMITTEE)
     with app.app_context(), acting_as("test"):
         meeting = db.session.get(Meeting, meeting_id)
