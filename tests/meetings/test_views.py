@@ -452,6 +452,45 @@ def test_edit_a_meeting_and_read_the_settings_pages(app, web, people, held_meeti
         assert web.get(url).status_code == 200, url
 
 
+#: The form's messages for an edit that sends nothing, and for one that sends nonsense.
+EDIT_MESSAGES = {
+    "en": {"empty": ["Enter the date of the meeting."],
+           "invalid": ["This field is required.", "Write the time as HH:MM, e.g. 14:30.",
+                       "Not a valid date value."]},
+    "sw": {"empty": ["Weka tarehe ya mkutano."],
+           "invalid": ["Sehemu hii lazima ijazwe.", "Andika saa kama SS:DD, kwa mfano 14:30.",
+                       "Hii si tarehe sahihi."]},
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+@pytest.mark.parametrize("case", ["empty", "invalid"])
+def test_editing_a_meeting_with_bad_data_gives_the_form_back(app, web, people, held_meeting,
+                                                             lang, case):
+    """A POST that leaves the fields out (or fills them with nonsense) gets the form back with
+    messages in the user's language, the stored start time still shown, and changes nothing
+    (the stored "HH:MM" text once reached the time field and rendering it was a 500)."""
+    meeting_id = held_meeting()
+    with app.app_context():
+        db.session.get(Meeting, meeting_id).starts_at = "18:30"
+        db.session.commit()
+    web.login("secretary")
+    with web.client.session_transaction() as session:
+        session["lang"] = lang
+    data = {} if case == "empty" else {"type": "general", "title": "", "held_on": "soon",
+                                       "starts_at": "25:99", "venue": "x", "convener": "y"}
+    response = web.post(f"/meetings/{meeting_id}/edit", data)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    for message in EDIT_MESSAGES[lang][case]:
+        assert message in page, message
+    shown = "18:30" if case == "empty" else "25:99"
+    assert re.search(rf'name="starts_at"[^>]*value="{shown}"', page)
+    with app.app_context():
+        meeting = db.session.get(Meeting, meeting_id)
+        assert (meeting.title, meeting.starts_at) == ("Monthly baraza", "18:30")
+
+
 def test_circulated_minutes_notify_the_committee_until_they_comment(app, web, people,
                                                                     held_meeting):
     meeting_id = held_meeting(meeting_type=MeetingType.COMMITTEE)

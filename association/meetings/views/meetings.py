@@ -1,7 +1,6 @@
 """The meetings screens: the list, calling a meeting, one meeting's page, changing or
 deleting it."""
 
-from datetime import time
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
@@ -116,8 +115,6 @@ def edit(meeting_id: int):
     del form.agenda
     if not form.is_submitted():
         form.type.data = meeting.type.value
-        form.starts_at.data = time.fromisoformat(meeting.starts_at) if meeting.starts_at \
-            else None
     if form.validate_on_submit():
         try:
             update_meeting(meeting, _form_data(form))
