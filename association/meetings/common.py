@@ -22,6 +22,7 @@ from association.meetings.models import (
 class MeetingError(DomainError):
     """A meeting, its minutes or decisions cannot be changed as asked; nothing was written."""
 
+
 class MinutesLockedError(MeetingError):
     """The minutes are confirmed or published: they are not edited any more."""
 

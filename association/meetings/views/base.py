@@ -91,8 +91,6 @@ def recent_meetings(limit: int = 60):
     return list(db.session.scalars(meeting_query().limit(limit)))
 
 
-
-
 def short_text(text: str, limit: int = 70) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"

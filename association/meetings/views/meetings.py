@@ -1,7 +1,6 @@
 """The meetings screens: the list, calling a meeting, one meeting's page, changing or
 deleting it."""
 
-
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -44,9 +43,6 @@ def _form_data(form: MeetingForm) -> MeetingData:
         venue=form.venue.data, convener=form.convener.data, starts_at=form.starts_at.data,
         notice_on=form.notice_on.data,
         agenda=(form.agenda.data or "").splitlines() if "agenda" in form else [])
-
-
-# --- Meetings -------------------------------------------------------------------
 
 
 @bp.route("/meetings")

@@ -62,7 +62,6 @@ def resolution_new(meeting_id: int):
                            quorum=quorum_for(meeting))
 
 
-
 @bp.route("/resolutions/for-rate")
 @permission_required("meetings.view")
 def resolution_for_rate():
