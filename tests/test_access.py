@@ -267,16 +267,18 @@ def walk_values(app, people, make_user, setup_association) -> dict:
 def _meeting_walk_ids(people) -> dict:
     """A held meeting with an agenda item, a guest, an action item, an official and a notice."""
     from association.meetings import governance
-    from association.meetings import services as meetings
+    from association.meetings.actions import add_action
+    from association.meetings.attendance import add_guest
+    from association.meetings.meetings import MeetingData, create_meeting
     from association.meetings.models import MeetingType
     from association.members.models import Member
 
     other = db.session.get(Member, people.other_member_id)
-    meeting = meetings.create_meeting(meetings.MeetingData(
+    meeting = create_meeting(MeetingData(
         type=MeetingType.GENERAL, title="Baraza", held_on=other.joined_on, venue="Camp",
         convener="Chair", agenda=["Security"]), None)
-    guest = meetings.add_guest(meeting, "Insp. Wafula", "OCS", None)
-    action = meetings.add_action(meeting, "Buy torches", "Treasurer", None)
+    guest = add_guest(meeting, "Insp. Wafula", "OCS", None)
+    action = add_action(meeting, "Buy torches", "Treasurer", None)
     official = governance.appoint("chair", other, other.joined_on, None, elected_at=meeting)
     notice = governance.pending_notices()[0]
     db.session.commit()

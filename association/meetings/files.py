@@ -19,7 +19,7 @@ from association.ledger.expenses import (
     display_filename,
     document_limit,
 )
-from association.meetings.services import MeetingError
+from association.meetings.common import MeetingError
 
 __all__ = ["Document", "display_filename", "store", "path_of", "DOCUMENT_EXTENSIONS"]
 

@@ -1,6 +1,7 @@
 """Meetings and governance forms (shape only; the rules are in the services)."""
 
 import re
+from datetime import time
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
@@ -34,6 +35,28 @@ from association.members.models import Category
 _UPLOAD_ACCEPT = {"accept": "image/jpeg,image/png,image/webp,application/pdf"}
 
 
+class StoredTimeField(TimeField):
+    """A time of day that the model keeps as "HH:MM" text (``Meeting.starts_at``).
+
+    The stored text becomes a :class:`~datetime.time` when the form is filled from the
+    model, so the field renders the same whether its value came from the meeting or from
+    the request (a POST that leaves the field out keeps the meeting's value, and that value
+    used to stay text, which the time input cannot format).
+    """
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("invalid_value_message", _l("Write the time as HH:MM, e.g. 14:30."))
+        super().__init__(label, validators, **kwargs)
+
+    def process_data(self, value):
+        if isinstance(value, str):
+            try:
+                value = time.fromisoformat(value)
+            except ValueError:
+                value = None
+        super().process_data(value)
+
+
 class EmptyForm(BaseForm):
     """Only the CSRF token."""
 
@@ -44,7 +67,7 @@ class MeetingForm(BaseForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=160)])
     held_on = DateField(_l("Date"), validators=[InputRequired(_l("Enter the date of the "
                                                                  "meeting."))])
-    starts_at = TimeField(_l("Time (optional)"), validators=[Optional()])
+    starts_at = StoredTimeField(_l("Time (optional)"), validators=[Optional()])
     venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=160)])
     convener = StringField(_l("Convened by"), validators=[DataRequired(), Length(max=120)])
     notice_on = DateField(_l("Notice given on (optional)"), validators=[Optional()])

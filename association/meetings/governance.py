@@ -12,6 +12,14 @@ from association.core.phones import InvalidPhoneError, normalise_phone
 from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.meetings import files
+from association.meetings.common import (
+    MeetingError,
+    check_editable,
+    check_held,
+    clean_line,
+    governance_record,
+    resolution_ref,
+)
 from association.meetings.models import (
     KEY_OFFICES,
     AttendanceStatus,
@@ -28,15 +36,7 @@ from association.meetings.models import (
     Resolution,
     ResolutionKind,
 )
-from association.meetings.services import (
-    MeetingError,
-    check_editable,
-    check_held,
-    clean_line,
-    governance_record,
-    present_count,
-    resolution_ref,
-)
+from association.meetings.quorum import present_count
 from association.members.models import Member, MemberStatus
 
 #: Days the registrar allows to hear of a change of officials (Societies Act s.17).

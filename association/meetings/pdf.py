@@ -98,7 +98,7 @@ def _signatories(meeting: Meeting) -> dict:
 def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
     """The signed-off minutes: header, attendance and quorum, each item's discussion and
     decisions, resolutions with votes, action items, and the signature block."""
-    from association.meetings.services import attendance_counts, quorum_for
+    from association.meetings.quorum import attendance_counts, quorum_for
 
     with force_locale(language):
         title = _("Minutes: %(title)s", title=meeting.title)

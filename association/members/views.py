@@ -25,7 +25,7 @@ from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices
-from association.members import register_io, services
+from association.members import exporting, importing, services
 from association.members.forms import (
     ConsentForm,
     ImportConfirmForm,
@@ -299,10 +299,10 @@ def import_upload():
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            preview, token = register_io.preview_upload(
+            preview, token = importing.preview_upload(
                 upload.filename or "", upload.read(), current_user.id, today_in_nairobi()
             )
-        except register_io.RegisterFileError as error:
+        except importing.RegisterFileError as error:
             flash(str(error), "error")
         else:
             confirm_form = ImportConfirmForm(formdata=None, token=token) if token else None
@@ -322,17 +322,17 @@ def import_confirm():
         return redirect(url_for("members.import_upload"))
     token = form.token.data
     try:
-        members = register_io.import_staged(token, current_user.id, today_in_nairobi())
-    except register_io.RegisterImportError as error:
+        members = importing.import_staged(token, current_user.id, today_in_nairobi())
+    except importing.RegisterImportError as error:
         transaction.discard()
-        register_io.discard_staged(token)
+        importing.discard_staged(token)
         flash(str(error), "error")
         return _import_page(ImportForm(formdata=None), error.preview)
     except DomainError as error:  # the upload is gone or not theirs; the register is busy
         transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("members.import_upload"))
-    register_io.discard_staged(token)
+    importing.discard_staged(token)
     flash(ngettext("%(num)d member imported.", "%(num)d members imported.", len(members)),
           "success")
     return redirect(url_for("members.index"))
@@ -359,14 +359,14 @@ def _search_filters() -> services.MemberFilters:
 def export():
     """Download the register, as filtered on the list, as CSV or Excel; it is audited."""
     fmt = request.args.get("format", "")
-    if fmt not in register_io.EXPORT_MIMETYPES:
+    if fmt not in exporting.EXPORT_MIMETYPES:
         abort(400)
     show_ids = current_user.can("members.national_id")
-    content, rows = register_io.export_register(_search_filters(), show_ids, fmt)
+    content, rows = exporting.export_register(_search_filters(), show_ids, fmt)
     log_event("export", "member", None, {"format": fmt, "rows": rows, "ids_shown": show_ids})
     response = send_file(
         io.BytesIO(content),
-        mimetype=register_io.EXPORT_MIMETYPES[fmt],
+        mimetype=exporting.EXPORT_MIMETYPES[fmt],
         as_attachment=True,
         download_name=f"members-{today_in_nairobi().isoformat()}.{fmt}",
         max_age=0,

@@ -12,7 +12,10 @@ from association.core.time import month_start
 from association.extensions import db
 from association.ledger.services import RateInput
 from association.meetings import files, governance, pdf
-from association.meetings import services as svc
+from association.meetings.actions import add_action, set_action_status
+from association.meetings.attendance import add_guest, mark_attendance, set_headcount
+from association.meetings.meetings import MeetingData, create_meeting
+from association.meetings.minutes import circulate_minutes, publish_minutes, save_minutes
 from association.meetings.models import (
     AttendanceStatus,
     MajorityRule,
@@ -23,6 +26,8 @@ from association.meetings.models import (
     QuorumKind,
     ResolutionKind,
 )
+from association.meetings.quorum import present_count, quorum_for, set_quorum_rule
+from association.meetings.resolutions import ResolutionInput, link_existing_rates, record_resolution
 from association.members.models import Category, Member, MemberStatus
 
 SECURITY_EN = ("The patrol coordinator reported {n} patrol nights and fewer break-ins in "
@@ -76,18 +81,18 @@ def _eligible(members, day: date) -> list[Member]:
 def _attend(meeting: Meeting, members, count: int, rng) -> None:
     pool = _eligible(members, meeting.held_on)
     for member in rng.sample(pool, k=min(count, len(pool))):
-        svc.mark_attendance(meeting, member, AttendanceStatus.PRESENT)
+        mark_attendance(meeting, member, AttendanceStatus.PRESENT)
     for member in rng.sample(pool, k=min(3, len(pool))):
         if all(a.member_id != member.id for a in meeting.attendance):
-            svc.mark_attendance(meeting, member, AttendanceStatus.APOLOGY)
+            mark_attendance(meeting, member, AttendanceStatus.APOLOGY)
 
 
 def _vote(text: str, present: int, rng, kind=ResolutionKind.GENERAL, **kw):
     against = rng.randint(0, max(1, present // 10)) if present > 4 else 0
     abstain = rng.randint(0, 3) if present > 6 else 0
-    return svc.ResolutionInput(
+    return ResolutionInput(
         text=text, proposer=rng.choice(("Member from Mabatini", "Member from Kosovo",
-                                         "Landlords' representative", "Youth representative")),
+                                        "Landlords' representative", "Youth representative")),
         seconder=rng.choice(("Member from Mashimoni", "Women's representative",
                              "Member from Kiamutisya")),
         votes_for=present - against - abstain - rng.randint(0, min(5, present // 10)),
@@ -113,11 +118,11 @@ def seed_meetings(members, today, rng) -> dict:
         kra_pin="P051234567X",
         last_return_on=None,
     ), today=today)
-    svc.set_quorum_rule(MeetingType.GENERAL, QuorumKind.FRACTION, 1, 10, None)
-    svc.set_quorum_rule(MeetingType.SPECIAL, QuorumKind.FRACTION, 1, 10, None)
-    svc.set_quorum_rule(MeetingType.AGM, QuorumKind.FRACTION, 1, 5, None)
-    svc.set_quorum_rule(MeetingType.COMMITTEE, QuorumKind.FIXED, None, None, 5)
-    svc.set_quorum_rule(MeetingType.DIALOGUE, QuorumKind.FIXED, None, None, 1)
+    set_quorum_rule(MeetingType.GENERAL, QuorumKind.FRACTION, 1, 10, None)
+    set_quorum_rule(MeetingType.SPECIAL, QuorumKind.FRACTION, 1, 10, None)
+    set_quorum_rule(MeetingType.AGM, QuorumKind.FRACTION, 1, 5, None)
+    set_quorum_rule(MeetingType.COMMITTEE, QuorumKind.FIXED, None, None, 5)
+    set_quorum_rule(MeetingType.DIALOGUE, QuorumKind.FIXED, None, None, 1)
 
     first_month = month_start(month_start(today) - timedelta(days=330))
     agm1_day = first_month - timedelta(days=20)  # the ledger's demo schedule names this AGM
@@ -158,7 +163,7 @@ def seed_meetings(members, today, rng) -> dict:
                   MeetingType.GENERAL: f"Monthly baraza, {day:%B %Y}",
                   MeetingType.COMMITTEE: f"Committee meeting, {day:%B %Y}",
                   MeetingType.DIALOGUE: "Community dialogue with Pangani police"}
-        meeting = svc.create_meeting(svc.MeetingData(
+        meeting = create_meeting(MeetingData(
             type=meeting_type, title=titles[meeting_type], held_on=day, starts_at="10:00",
             venue="Chief's camp, Mlango Kubwa" if meeting_type != MeetingType.COMMITTEE
             else "Association office, Mabatini",
@@ -168,16 +173,16 @@ def seed_meetings(members, today, rng) -> dict:
             agenda=agenda), secretary_id, today=today)
         made["meetings"] += 1
         if meeting_type == MeetingType.DIALOGUE:
-            svc.add_guest(meeting, "Insp. J. Wafula", "OCS", "Pangani police station")
-            svc.add_guest(meeting, "Mr. P. Mutua", "Area chief", "Mlango Kubwa location")
-            svc.add_guest(meeting, "Ms. R. Achieng", "Programme officer", "Mathare Youth CBO")
-            svc.set_headcount(meeting, rng.randint(80, 120), today=today)
+            add_guest(meeting, "Insp. J. Wafula", "OCS", "Pangani police station")
+            add_guest(meeting, "Mr. P. Mutua", "Area chief", "Mlango Kubwa location")
+            add_guest(meeting, "Ms. R. Achieng", "Programme officer", "Mathare Youth CBO")
+            set_headcount(meeting, rng.randint(80, 120), today=today)
         elif meeting_type == MeetingType.COMMITTEE:
             pool = _eligible(members, day)
             committee = [o.member for o in governance.current_officials(day)] or \
                 rng.sample(pool, min(8, len(pool)))
             for member in committee[:7]:
-                svc.mark_attendance(meeting, member, AttendanceStatus.PRESENT)
+                mark_attendance(meeting, member, AttendanceStatus.PRESENT)
         elif meeting_type == MeetingType.AGM:
             _attend(meeting, members, rng.randint(68, 85), rng)
         elif not inquorate_done and index > 4:
@@ -186,8 +191,8 @@ def seed_meetings(members, today, rng) -> dict:
         else:
             _attend(meeting, members, rng.randint(32, 60), rng)
 
-        present = svc.present_count(meeting)
-        quorate = svc.quorum_for(meeting).met
+        present = present_count(meeting)
+        quorate = quorum_for(meeting).met
         minutes = {}
         for item in meeting.agenda:
             if item.title.startswith(("Security", "Patrol")):
@@ -200,16 +205,16 @@ def seed_meetings(members, today, rng) -> dict:
             else:
                 minutes[item.id] = (
                     "Majadiliano yalifanyika." if language == "sw" else "Discussed.", None)
-        svc.save_minutes(meeting, minutes, language)
+        save_minutes(meeting, minutes, language)
 
         if family in pending and quorate:
             for earlier in pending[family]:
-                svc.record_resolution(meeting, _vote(
+                record_resolution(meeting, _vote(
                     f"The minutes of the meeting of {earlier.held_on:%d %B %Y} are confirmed "
                     "as a true record.", present, rng, ResolutionKind.CONFIRM_MINUTES,
                     confirms_meeting_id=earlier.id), None, today=today)
-                svc.publish_minutes(earlier, members_may_read=earlier.type != MeetingType.COMMITTEE
-                                    or rng.random() < 0.5)
+                publish_minutes(earlier, members_may_read=earlier.type != MeetingType.COMMITTEE
+                                or rng.random() < 0.5)
                 made["resolutions"] += 1
                 made["published_minutes"] += 1
             pending[family] = []
@@ -217,33 +222,33 @@ def seed_meetings(members, today, rng) -> dict:
             _agm_business(meeting, members, present, day, agm1_day, agm2_day, today, rng)
             made["resolutions"] += 4
         elif meeting_type == MeetingType.GENERAL:
-            svc.record_resolution(meeting, _vote(
+            record_resolution(meeting, _vote(
                 "The security and finance reports are adopted.", present, rng), None,
                 today=today)
             made["resolutions"] += 1
         if meeting_type in (MeetingType.COMMITTEE, MeetingType.GENERAL):
             for description, owner in rng.sample(ACTIONS, k=2):
-                svc.add_action(meeting, description, owner, day + timedelta(days=21))
+                add_action(meeting, description, owner, day + timedelta(days=21))
                 made["actions"] += 1
             for item in meeting.agenda:
                 if item.carried_action is not None and rng.random() < 0.7:
-                    svc.set_action_status(item.carried_action, "done", today=day)
+                    set_action_status(item.carried_action, "done", today=day)
         if family in pending:
-            svc.circulate_minutes(meeting)
+            circulate_minutes(meeting)
             pending[family].append(meeting)
         elif meeting_type == MeetingType.DIALOGUE:
-            svc.circulate_minutes(meeting)
+            circulate_minutes(meeting)
     # The dialogue's minutes are confirmed by the committee and published.
     dialogue = db.session.scalar(sa.select(Meeting).where(Meeting.type == MeetingType.DIALOGUE))
     later = db.session.scalar(sa.select(Meeting).where(
         Meeting.type == MeetingType.COMMITTEE, Meeting.held_on > dialogue.held_on)
         .order_by(Meeting.held_on.desc()).limit(1))
     if later is not None and later.minutes_status != MinutesStatus.PUBLISHED:
-        svc.record_resolution(later, _vote("The minutes of the community dialogue are "
-                                           "confirmed.", svc.present_count(later), rng,
-                                           ResolutionKind.CONFIRM_MINUTES,
-                                           confirms_meeting_id=dialogue.id), None, today=today)
-        svc.publish_minutes(dialogue)
+        record_resolution(later, _vote("The minutes of the community dialogue are "
+                                       "confirmed.", present_count(later), rng,
+                                       ResolutionKind.CONFIRM_MINUTES,
+                                       confirms_meeting_id=dialogue.id), None, today=today)
+        publish_minutes(dialogue)
         made["published_minutes"] += 1
 
     # A vice-secretary who resigned last week: the notice is due within 14 days.
@@ -268,20 +273,20 @@ def seed_meetings(members, today, rng) -> dict:
 
 def _agm_business(meeting, members, present, day, agm1_day, agm2_day, today, rng) -> None:
     """Reports adopted, the dues, and elections (one-year terms, to the next AGM)."""
-    svc.record_resolution(meeting, _vote("The chairperson's report is adopted.", present, rng),
-                          None, today=today)
-    svc.record_resolution(meeting, _vote("The treasurer's report and the accounts for the year "
-                                         "are adopted.", present, rng), None, today=today)
+    record_resolution(meeting, _vote("The chairperson's report is adopted.", present, rng),
+                      None, today=today)
+    record_resolution(meeting, _vote("The treasurer's report and the accounts for the year "
+                                     "are adopted.", present, rng), None, today=today)
     if day == agm1_day:
-        third = svc.record_resolution(meeting, _vote(
+        third = record_resolution(meeting, _vote(
             "Dues from next month: residents KES 50 a month; landlords KES 300 (1-2 rental "
             "premises), 600 (3-5), 1,000 (6-10), 1,500 (11 or more); businesses KES 200.",
             present, rng, majority=MajorityRule.TWO_THIRDS), None, today=today)
-        svc.link_existing_rates(third)
+        link_existing_rates(third)
         term_end = agm2_day - timedelta(days=1)
     else:
         start = month_start(date(today.year + 1, 1, 1))
-        svc.record_resolution(meeting, _vote(
+        record_resolution(meeting, _vote(
             "From January: residents stay at KES 50; landlords KES 300 (1-2 premises), 600 "
             "(3-5), 1,000 (6-10), 1,500 (11 or more); businesses rise to KES 250.", present,
             rng, ResolutionKind.DUES, majority=MajorityRule.TWO_THIRDS, effective_from=start,
@@ -300,7 +305,7 @@ def _agm_business(meeting, members, present, day, agm1_day, agm2_day, today, rng
              (Office.VICE_SECRETARY, 1), (Office.TREASURER, 1),
              (Office.ORGANISING_SECRETARY, 1), (Office.COMMITTEE_MEMBER, 3)]
     votes_left = present
-    adopted = svc.record_resolution(meeting, _vote(
+    adopted = record_resolution(meeting, _vote(
         "The results of the elections, as declared by the returning officer, are adopted: the "
         "candidates declared elected take office today for one year.", present, rng,
         ResolutionKind.ELECTION), None, today=today)

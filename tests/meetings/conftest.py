@@ -9,7 +9,8 @@ import pytest
 from association.audit.services import acting_as
 from association.core.time import today_in_nairobi
 from association.extensions import db
-from association.meetings import services as svc
+from association.meetings.attendance import mark_attendance
+from association.meetings.meetings import MeetingData, create_meeting
 from association.meetings.models import AttendanceStatus, MeetingType
 from association.members.models import Gender, Member
 
@@ -47,15 +48,15 @@ def held_meeting(app, crowd):
 
     def make(meeting_type=MeetingType.GENERAL, present=6, days_ago=7, agenda=None):
         with app.app_context(), acting_as("test"):
-            meeting = svc.create_meeting(svc.MeetingData(
+            meeting = create_meeting(MeetingData(
                 type=meeting_type, title="Monthly baraza", venue="Chief's camp",
                 convener="The chairperson",
                 held_on=today_in_nairobi() - timedelta(days=days_ago),
                 notice_on=today_in_nairobi() - timedelta(days=days_ago + 7),
                 agenda=agenda or ["Security report", "Dues"]), None)
             for member_id in crowd[:present]:
-                svc.mark_attendance(meeting, db.session.get(Member, member_id),
-                                    AttendanceStatus.PRESENT)
+                mark_attendance(meeting, db.session.get(Member, member_id),
+                                AttendanceStatus.PRESENT)
             db.session.commit()
             return meeting.id
 

@@ -11,7 +11,25 @@ from association.extensions import db
 from association.ledger.models import DuesRate
 from association.ledger.services import RateInput, schedule_for
 from association.meetings import governance
-from association.meetings import services as svc
+from association.meetings.actions import add_action, set_action_status
+from association.meetings.attendance import add_guest, mark_attendance, remove_guest, set_headcount
+from association.meetings.common import MeetingError, MinutesLockedError, resolution_ref
+from association.meetings.meetings import (
+    MeetingData,
+    add_agenda_item,
+    create_meeting,
+    move_agenda_item,
+    remove_agenda_item,
+)
+from association.meetings.minutes import (
+    add_addendum,
+    add_comment,
+    can_read_minutes,
+    circulate_minutes,
+    publish_minutes,
+    published_for_members,
+    save_minutes,
+)
 from association.meetings.models import (
     ActionStatus,
     AgendaItem,
@@ -29,13 +47,27 @@ from association.meetings.models import (
     ResolutionKind,
     ResolutionRate,
 )
+from association.meetings.quorum import (
+    DEFAULT_QUORUM,
+    active_members_on,
+    attendance_counts,
+    quorum_for,
+    quorum_rule,
+    set_quorum_rule,
+)
+from association.meetings.resolutions import (
+    ResolutionInput,
+    passes,
+    record_resolution,
+    resolution_for_rate_ref,
+)
 from association.members.models import Category, Member
 from tests.conftest import count
 
 
 def _vote(text="Resolved to buy six torches", f=5, a=1, ab=0, **kw):
-    return svc.ResolutionInput(text=text, proposer="Amina W.", seconder="Baraka O.",
-                               votes_for=f, votes_against=a, votes_abstain=ab, **kw)
+    return ResolutionInput(text=text, proposer="Amina W.", seconder="Baraka O.",
+                           votes_for=f, votes_against=a, votes_abstain=ab, **kw)
 
 
 @pytest.fixture
@@ -49,7 +81,7 @@ def _data(**kw):
     values = dict(type=MeetingType.GENERAL, title="Baraza", held_on=today_in_nairobi(),
                   venue="Chief's camp", convener="Chair")
     values.update(kw)
-    return svc.MeetingData(**values)
+    return MeetingData(**values)
 
 
 # --- Meetings -----------------------------------------------------------------------
@@ -57,43 +89,43 @@ def _data(**kw):
 
 def test_meeting_before_the_association_was_founded_is_refused(setup_association, s):
     governance.save_record(governance.RecordData(founded_on=date(2019, 3, 1)))
-    with pytest.raises(svc.MeetingError, match="before the association was founded"):
-        svc.create_meeting(_data(held_on=date(2019, 2, 28)), None)
-    with pytest.raises(svc.MeetingError, match="at most a year ahead"):
-        svc.create_meeting(_data(held_on=today_in_nairobi() + timedelta(days=400)), None)
-    with pytest.raises(svc.MeetingError, match="notice"):
-        svc.create_meeting(_data(notice_on=today_in_nairobi() + timedelta(days=1)), None)
-    with pytest.raises(svc.MeetingError, match="Venue"):
-        svc.create_meeting(_data(venue="   "), None)
+    with pytest.raises(MeetingError, match="before the association was founded"):
+        create_meeting(_data(held_on=date(2019, 2, 28)), None)
+    with pytest.raises(MeetingError, match="at most a year ahead"):
+        create_meeting(_data(held_on=today_in_nairobi() + timedelta(days=400)), None)
+    with pytest.raises(MeetingError, match="notice"):
+        create_meeting(_data(notice_on=today_in_nairobi() + timedelta(days=1)), None)
+    with pytest.raises(MeetingError, match="Venue"):
+        create_meeting(_data(venue="   "), None)
     assert count(Meeting) == 0
 
 
 def test_founding_date_after_a_recorded_meeting_is_refused(setup_association, s):
-    svc.create_meeting(_data(held_on=date(2020, 5, 1)), None)
+    create_meeting(_data(held_on=date(2020, 5, 1)), None)
     with pytest.raises(governance.GovernanceError, match="before that founding date"):
         governance.save_record(governance.RecordData(founded_on=date(2021, 1, 1)))
 
 
 def test_agenda_keeps_its_order_and_open_actions_carry_forward(setup_association, s):
-    first = svc.create_meeting(_data(held_on=today_in_nairobi() - timedelta(days=30),
-                                     agenda=["Opening prayer", "Security", "AOB"]), None)
-    svc.move_agenda_item(first.agenda[2], up=True)
+    first = create_meeting(_data(held_on=today_in_nairobi() - timedelta(days=30),
+                                 agenda=["Opening prayer", "Security", "AOB"]), None)
+    move_agenda_item(first.agenda[2], up=True)
     assert [i.title for i in first.agenda] == ["Opening prayer", "AOB", "Security"]
-    svc.remove_agenda_item(first.agenda[0])
+    remove_agenda_item(first.agenda[0])
     assert [(i.position, i.title) for i in first.agenda] == [(1, "AOB"), (2, "Security")]
-    open_action = svc.add_action(first, "Buy whistles for the patrols", "Treasurer", None)
-    done = svc.add_action(first, "Write to the chief", "Secretary", None)
-    svc.set_action_status(done, ActionStatus.DONE)
-    committee = svc.create_meeting(_data(type=MeetingType.COMMITTEE, agenda=["Roster"]), None)
+    open_action = add_action(first, "Buy whistles for the patrols", "Treasurer", None)
+    done = add_action(first, "Write to the chief", "Secretary", None)
+    set_action_status(done, ActionStatus.DONE)
+    committee = create_meeting(_data(type=MeetingType.COMMITTEE, agenda=["Roster"]), None)
     assert all(i.carried_action_id is None for i in committee.agenda)  # other family
-    second = svc.create_meeting(_data(agenda=["Confirmation of minutes", "AOB"]), None)
+    second = create_meeting(_data(agenda=["Confirmation of minutes", "AOB"]), None)
     carried = [i for i in second.agenda if i.carried_action_id]
     assert [i.carried_action_id for i in carried] == [open_action.id]
     assert [i.title for i in second.agenda] == [
         "Confirmation of minutes", "Matters arising: Buy whistles for the patrols (Treasurer)",
         "AOB"]
-    with pytest.raises(svc.MeetingError, match="due date"):
-        svc.add_action(second, "Late", "Chair", second.held_on - timedelta(days=1))
+    with pytest.raises(MeetingError, match="due date"):
+        add_action(second, "Late", "Chair", second.held_on - timedelta(days=1))
 
 
 # --- Attendance and quorum ------------------------------------------------------------
@@ -101,21 +133,21 @@ def test_agenda_keeps_its_order_and_open_actions_carry_forward(setup_association
 
 def test_counts_by_gender_and_youth_and_quorum(app, crowd, held_meeting, s):
     meeting = db.session.get(Meeting, held_meeting(present=6))
-    counts = svc.attendance_counts(meeting)
+    counts = attendance_counts(meeting)
     assert (counts.total, counts.women, counts.men, counts.youth) == (6, 6, 0, 4)
-    quorum = svc.quorum_for(meeting)
+    quorum = quorum_for(meeting)
     assert quorum.active == 12 and quorum.required == 4 and quorum.met
-    svc.set_quorum_rule(MeetingType.GENERAL, QuorumKind.FRACTION, 2, 3, None)
-    quorum = svc.quorum_for(meeting)
+    set_quorum_rule(MeetingType.GENERAL, QuorumKind.FRACTION, 2, 3, None)
+    quorum = quorum_for(meeting)
     assert quorum.required == 8 and not quorum.met
-    svc.set_quorum_rule(MeetingType.GENERAL, QuorumKind.FIXED, None, None, 6)
-    assert svc.quorum_for(meeting).met
-    guest = svc.add_guest(meeting, "Insp. Wafula", "OCS Pangani", "National Police Service")
-    assert svc.attendance_counts(meeting).guests == 1
-    svc.remove_guest(meeting, guest.id)
+    set_quorum_rule(MeetingType.GENERAL, QuorumKind.FIXED, None, None, 6)
+    assert quorum_for(meeting).met
+    guest = add_guest(meeting, "Insp. Wafula", "OCS Pangani", "National Police Service")
+    assert attendance_counts(meeting).guests == 1
+    remove_guest(meeting, guest.id)
     member = db.session.get(Member, crowd[7])
-    svc.mark_attendance(meeting, member, AttendanceStatus.APOLOGY)
-    assert svc.attendance_counts(meeting).apologies == 1
+    mark_attendance(meeting, member, AttendanceStatus.APOLOGY)
+    assert attendance_counts(meeting).apologies == 1
 
 
 @pytest.mark.parametrize("args, message", [
@@ -126,9 +158,9 @@ def test_counts_by_gender_and_youth_and_quorum(app, crowd, held_meeting, s):
     ((QuorumKind.FIXED, None, None, 10**9), "too large"),
 ])
 def test_quorum_settings_that_make_no_sense(setup_association, s, args, message):
-    with pytest.raises(svc.MeetingError, match=message):
-        svc.set_quorum_rule(MeetingType.AGM, *args)
-    assert svc.quorum_rule(MeetingType.AGM) == svc.DEFAULT_QUORUM[MeetingType.AGM]
+    with pytest.raises(MeetingError, match=message):
+        set_quorum_rule(MeetingType.AGM, *args)
+    assert quorum_rule(MeetingType.AGM) == DEFAULT_QUORUM[MeetingType.AGM]
 
 
 def test_quorum_counts_members_active_on_the_meeting_day(app, crowd, held_meeting, s):
@@ -138,33 +170,33 @@ def test_quorum_counts_members_active_on_the_meeting_day(app, crowd, held_meetin
     meeting = db.session.get(Meeting, held_meeting())
     leaver = db.session.get(Member, crowd[11])
     change_status(leaver, MemberStatus.LEFT, today_in_nairobi(), "Moved", None)
-    assert svc.active_members_on(meeting.held_on) == 12
-    assert svc.active_members_on(today_in_nairobi()) == 11
+    assert active_members_on(meeting.held_on) == 12
+    assert active_members_on(today_in_nairobi()) == 11
 
 
 def test_headcount_with_sign_in_sheet(app, held_meeting, s):
     from association.meetings.files import Document, path_of
 
     meeting = db.session.get(Meeting, held_meeting(present=2))
-    with pytest.raises(svc.MeetingError, match="less than"):
-        svc.set_headcount(meeting, 1)
-    with pytest.raises(svc.MeetingError, match="not a photo"):
-        svc.set_headcount(meeting, 40, Document("sheet.jpg", b"<html>not a photo</html>"))
-    with pytest.raises(svc.MeetingError, match="zero or more"):
-        svc.set_headcount(meeting, -3)
+    with pytest.raises(MeetingError, match="less than"):
+        set_headcount(meeting, 1)
+    with pytest.raises(MeetingError, match="not a photo"):
+        set_headcount(meeting, 40, Document("sheet.jpg", b"<html>not a photo</html>"))
+    with pytest.raises(MeetingError, match="zero or more"):
+        set_headcount(meeting, -3)
     jpeg = b"\xff\xd8\xff\xe0" + b"0" * 100
-    svc.set_headcount(meeting, 40, Document("sheet.jpg", jpeg))
-    assert svc.quorum_for(meeting).present == 40
+    set_headcount(meeting, 40, Document("sheet.jpg", jpeg))
+    assert quorum_for(meeting).present == 40
     assert path_of(meeting.signin_file).read_bytes() == jpeg
     assert meeting.signin_type == "image/jpeg"
 
 
 def test_a_future_meeting_takes_apologies_but_nobody_present(app, crowd, s, setup_association):
-    meeting = svc.create_meeting(_data(held_on=today_in_nairobi() + timedelta(days=5)), None)
+    meeting = create_meeting(_data(held_on=today_in_nairobi() + timedelta(days=5)), None)
     member = db.session.get(Member, crowd[0])
-    svc.mark_attendance(meeting, member, AttendanceStatus.APOLOGY)
-    with pytest.raises(svc.MeetingError, match="not taken place"):
-        svc.mark_attendance(meeting, member, AttendanceStatus.PRESENT)
+    mark_attendance(meeting, member, AttendanceStatus.APOLOGY)
+    with pytest.raises(MeetingError, match="not taken place"):
+        mark_attendance(meeting, member, AttendanceStatus.PRESENT)
 
 
 # --- Resolutions ----------------------------------------------------------------------
@@ -172,18 +204,18 @@ def test_a_future_meeting_takes_apologies_but_nobody_present(app, crowd, s, setu
 
 def test_votes_adding_up_to_more_than_those_present_are_refused(app, held_meeting, s):
     meeting = db.session.get(Meeting, held_meeting(present=6))
-    with pytest.raises(svc.MeetingError, match="7 votes were recorded but only 6"):
-        svc.record_resolution(meeting, _vote(f=5, a=1, ab=1), None)
-    with pytest.raises(svc.MeetingError, match="zero or more"):
-        svc.record_resolution(meeting, _vote(f=-1), None)
-    with pytest.raises(svc.MeetingError, match="Record the votes"):
-        svc.record_resolution(meeting, _vote(f=0, a=0), None)
-    with pytest.raises(svc.MeetingError, match="other than the proposer"):
-        svc.record_resolution(meeting, svc.ResolutionInput("x", "Amina", "amina", 3, 0, 0), None)
+    with pytest.raises(MeetingError, match="7 votes were recorded but only 6"):
+        record_resolution(meeting, _vote(f=5, a=1, ab=1), None)
+    with pytest.raises(MeetingError, match="zero or more"):
+        record_resolution(meeting, _vote(f=-1), None)
+    with pytest.raises(MeetingError, match="Record the votes"):
+        record_resolution(meeting, _vote(f=0, a=0), None)
+    with pytest.raises(MeetingError, match="other than the proposer"):
+        record_resolution(meeting, ResolutionInput("x", "Amina", "amina", 3, 0, 0), None)
     assert count(Resolution) == 0
-    first = svc.record_resolution(meeting, _vote(f=4, a=2), None)
-    second = svc.record_resolution(meeting, _vote(f=3, a=2, majority=MajorityRule.TWO_THIRDS),
-                                   None)
+    first = record_resolution(meeting, _vote(f=4, a=2), None)
+    second = record_resolution(meeting, _vote(f=3, a=2, majority=MajorityRule.TWO_THIRDS),
+                               None)
     assert (first.number, first.passed, first.inquorate) == (1, True, False)
     assert (second.number, second.passed) == (2, False)
 
@@ -194,15 +226,15 @@ def test_votes_adding_up_to_more_than_those_present_are_refused(app, held_meetin
     (0, 0, MajorityRule.TWO_THIRDS, False), (1, 0, MajorityRule.TWO_THIRDS, True),
 ])
 def test_majority_rules(f, a, rule, passed):
-    assert svc.passes(f, a, rule) is passed
+    assert passes(f, a, rule) is passed
 
 
 def test_inquorate_decisions_are_marked_and_cannot_set_dues(app, held_meeting, s):
     meeting = db.session.get(Meeting, held_meeting(present=2))
-    resolution = svc.record_resolution(meeting, _vote(f=2, a=0), None)
+    resolution = record_resolution(meeting, _vote(f=2, a=0), None)
     assert resolution.passed and resolution.inquorate
-    with pytest.raises(svc.MeetingError, match="cannot change the dues"):
-        svc.record_resolution(meeting, _vote(
+    with pytest.raises(MeetingError, match="cannot change the dues"):
+        record_resolution(meeting, _vote(
             f=2, a=0, kind=ResolutionKind.DUES, effective_from=meeting.held_on,
             rates=[RateInput(Category.RESIDENT, 6_000)]), None)
     assert count(DuesRate) == 0
@@ -211,7 +243,7 @@ def test_inquorate_decisions_are_marked_and_cannot_set_dues(app, held_meeting, s
 def test_a_dues_resolution_sets_the_ledgers_rates_and_names_itself(app, held_meeting, s):
     meeting = db.session.get(Meeting, held_meeting(meeting_type=MeetingType.AGM, present=6))
     start = date(meeting.held_on.year + 1, 1, 1)
-    resolution = svc.record_resolution(meeting, _vote(
+    resolution = record_resolution(meeting, _vote(
         text="Dues from January", f=6, a=0, kind=ResolutionKind.DUES, effective_from=start,
         rates=[RateInput(Category.RESIDENT, 5_000), RateInput(Category.LANDLORD, 30_000, 1, 2),
                RateInput(Category.LANDLORD, 60_000, 3, None)]), None)
@@ -219,9 +251,9 @@ def test_a_dues_resolution_sets_the_ledgers_rates_and_names_itself(app, held_mee
     assert len(rates) == 3 and count(ResolutionRate) == 3
     ref = f"AGM {meeting.held_on.isoformat()}, resolution 1"
     assert {r.resolution_ref for r in rates} == {ref}
-    assert svc.resolution_for_rate_ref(ref).id == resolution.id
-    with pytest.raises(svc.MeetingError, match="overlap"):
-        svc.record_resolution(meeting, _vote(
+    assert resolution_for_rate_ref(ref).id == resolution.id
+    with pytest.raises(MeetingError, match="overlap"):
+        record_resolution(meeting, _vote(
             f=6, a=0, kind=ResolutionKind.DUES, effective_from=date(start.year, 2, 1),
             rates=[RateInput(Category.LANDLORD, 30_000, 1, 3),
                    RateInput(Category.LANDLORD, 60_000, 3, None)]), None)
@@ -234,38 +266,38 @@ def test_a_dues_resolution_sets_the_ledgers_rates_and_names_itself(app, held_mee
 def test_minutes_lifecycle(app, held_meeting, s):
     first_id, second_id = held_meeting(days_ago=40), held_meeting(days_ago=5)
     first = db.session.get(Meeting, first_id)
-    with pytest.raises(svc.MeetingError, match="at least one agenda item"):
-        svc.circulate_minutes(first)
+    with pytest.raises(MeetingError, match="at least one agenda item"):
+        circulate_minutes(first)
     item = first.agenda[0]
-    svc.save_minutes(first, {item.id: ("The OCS reported fewer break-ins.", "Thank the OCS.")},
-                     "en")
-    with pytest.raises(svc.MeetingError, match="after a later meeting confirms"):
-        svc.publish_minutes(first)
-    svc.circulate_minutes(first)
-    svc.add_comment(first, "Add the number of break-ins.", None)
+    save_minutes(first, {item.id: ("The OCS reported fewer break-ins.", "Thank the OCS.")},
+                 "en")
+    with pytest.raises(MeetingError, match="after a later meeting confirms"):
+        publish_minutes(first)
+    circulate_minutes(first)
+    add_comment(first, "Add the number of break-ins.", None)
     second = db.session.get(Meeting, second_id)
-    with pytest.raises(svc.MeetingError, match="earlier meeting"):
-        svc.record_resolution(first, _vote(kind=ResolutionKind.CONFIRM_MINUTES,
-                                           confirms_meeting_id=second.id), None)
-    confirm = svc.record_resolution(second, _vote(
+    with pytest.raises(MeetingError, match="earlier meeting"):
+        record_resolution(first, _vote(kind=ResolutionKind.CONFIRM_MINUTES,
+                                       confirms_meeting_id=second.id), None)
+    confirm = record_resolution(second, _vote(
         text="Minutes of the last baraza confirmed", kind=ResolutionKind.CONFIRM_MINUTES,
         confirms_meeting_id=first.id), None)
     assert confirm.confirms_meeting_id == first.id
     assert first.minutes_status == MinutesStatus.CONFIRMED
-    with pytest.raises(svc.MeetingError, match="already confirmed"):
-        svc.record_resolution(second, _vote(kind=ResolutionKind.CONFIRM_MINUTES,
-                                            confirms_meeting_id=first.id), None)
-    with pytest.raises(svc.MinutesLockedError, match="confirmed"):
-        svc.save_minutes(first, {item.id: ("Changed", None)}, "en")
-    svc.publish_minutes(first)
+    with pytest.raises(MeetingError, match="already confirmed"):
+        record_resolution(second, _vote(kind=ResolutionKind.CONFIRM_MINUTES,
+                                        confirms_meeting_id=first.id), None)
+    with pytest.raises(MinutesLockedError, match="confirmed"):
+        save_minutes(first, {item.id: ("Changed", None)}, "en")
+    publish_minutes(first)
     assert first.minutes_status == MinutesStatus.PUBLISHED and first.members_may_read
-    with pytest.raises(svc.MinutesLockedError, match="published"):
-        svc.save_minutes(first, {item.id: ("Changed", None)}, "en")
-    with pytest.raises(svc.MinutesLockedError):
-        svc.add_agenda_item(first, "More")
-    with pytest.raises(svc.MeetingError, match="already published"):
-        svc.publish_minutes(first)
-    svc.add_addendum(first, "The OCS's name is Insp. Wafula, not Wafua.", None)
+    with pytest.raises(MinutesLockedError, match="published"):
+        save_minutes(first, {item.id: ("Changed", None)}, "en")
+    with pytest.raises(MinutesLockedError):
+        add_agenda_item(first, "More")
+    with pytest.raises(MeetingError, match="already published"):
+        publish_minutes(first)
+    add_addendum(first, "The OCS's name is Insp. Wafula, not Wafua.", None)
     db.session.flush()
     assert db.session.get(AgendaItem, item.id).discussion == "The OCS reported fewer break-ins."
     assert len(first.addenda) == 1
@@ -275,14 +307,14 @@ def test_committee_minutes_reach_members_only_if_chosen(app, held_meeting, s):
     committee = db.session.get(Meeting, held_meeting(meeting_type=MeetingType.COMMITTEE,
                                                      days_ago=30))
     committee.minutes_status = MinutesStatus.CONFIRMED
-    svc.publish_minutes(committee, members_may_read=False)
+    publish_minutes(committee, members_may_read=False)
 
     class Member_:
         def can(self, permission):
             return False
 
-    assert not svc.can_read_minutes(Member_(), committee)
-    assert committee not in db.session.scalars(svc.published_for_members()).all()
+    assert not can_read_minutes(Member_(), committee)
+    assert committee not in db.session.scalars(published_for_members()).all()
 
 
 # --- Officials and elections ----------------------------------------------------------
@@ -316,7 +348,7 @@ def test_officials_terms_succession_and_notice(app, crowd, s):
 
 def _resolve(meeting, kind=ResolutionKind.ELECTION, votes=(5, 1, 0),
              text="The election results declared by the returning officer are adopted."):
-    return svc.record_resolution(meeting, svc.ResolutionInput(
+    return record_resolution(meeting, ResolutionInput(
         text=text, proposer="Member from Mabatini", seconder="Member from Kosovo",
         votes_for=votes[0], votes_against=votes[1], votes_abstain=votes[2], kind=kind), None)
 
@@ -333,7 +365,7 @@ def test_election_records_votes_and_puts_the_winner_in_office(app, crowd, held_m
         governance.record_election(meeting, Office.CHAIR, 1, [(a, 3), (a, 2)], None, adopted)
     assert count(Official) == 0
     election = governance.record_election(meeting, Office.CHAIR, 1, [(b, 2), (a, 4)],
-                                           meeting.held_on + timedelta(days=730), adopted)
+                                          meeting.held_on + timedelta(days=730), adopted)
     assert [(x.member_id, x.votes, x.elected) for x in election.candidates] == [
         (a.id, 4, True), (b.id, 2, False)]
     holders = governance.current_officials(today_in_nairobi())
@@ -341,7 +373,7 @@ def test_election_records_votes_and_puts_the_winner_in_office(app, crowd, held_m
         (Office.CHAIR, a.id, meeting.id, adopted.id)]
     notice = db.session.scalar(sa.select(OfficialsNotice).where(
         OfficialsNotice.changed_on == meeting.held_on))
-    assert f"elected by {svc.resolution_ref(adopted)}" in notice.summary
+    assert f"elected by {resolution_ref(adopted)}" in notice.summary
     governance.record_election(meeting, Office.COMMITTEE_MEMBER, 2,
                                [(b, 5), (c, 4), (a, 1)], None, adopted)
     assert governance.election_meeting(today_in_nairobi()).id == meeting.id
@@ -381,7 +413,7 @@ def test_an_election_rests_on_a_passed_election_resolution_of_its_meeting(
 
 def test_an_inquorate_meeting_cannot_elect(app, crowd, held_meeting, s):
     meeting = db.session.get(Meeting, held_meeting(meeting_type=MeetingType.AGM, present=6))
-    svc.set_quorum_rule(MeetingType.AGM, QuorumKind.FIXED, None, None, 10)
+    set_quorum_rule(MeetingType.AGM, QuorumKind.FIXED, None, None, 10)
     adopted = _resolve(meeting)
     assert adopted.passed and adopted.inquorate
     a, b = (db.session.get(Member, i) for i in crowd[:2])
@@ -396,7 +428,7 @@ def test_candidates_are_parsed_from_member_numbers(app, crowd, s):
     assert parsed == [(member, 12)]
     with pytest.raises(governance.GovernanceError, match="Line 1"):
         governance.parse_candidates("MLK-0001 twelve")
-    with pytest.raises(svc.MeetingError):
+    with pytest.raises(MeetingError):
         governance.parse_candidates("MLK-9999 3")
 
 

@@ -12,7 +12,8 @@ from association.audit.services import acting_as
 from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import DuesRate
-from association.meetings import services as svc
+from association.meetings.actions import add_action
+from association.meetings.minutes import publish_minutes, save_minutes
 from association.meetings.models import (
     ActionItem,
     Meeting,
@@ -22,6 +23,8 @@ from association.meetings.models import (
     Official,
     Resolution,
 )
+from association.meetings.quorum import quorum_rule
+from association.meetings.resolutions import ResolutionInput, record_resolution
 from association.members.models import Member
 from tests.conftest import count
 from tests.meetings.conftest import pdf_text
@@ -58,7 +61,7 @@ def test_secretary_runs_a_meeting_end_to_end(app, web, people, crowd, tmp_path):
         assert web.post(f"/meetings/{meeting_id}/attendance",
                         {"member_id": member_id, "status": "present"}).status_code == 302
     web.post(f"/meetings/{meeting_id}/guests", {"name": "Insp. Wafula", "role": "OCS",
-                                                 "organisation": "Pangani police"})
+                                                "organisation": "Pangani police"})
     page = web.get(f"/meetings/{meeting_id}").get_data(as_text=True)
     assert "quorum reached" in page and "youth (18-35) 4" in page
     # Votes adding up to more than those present: a message, nothing saved.
@@ -85,7 +88,7 @@ def test_secretary_runs_a_meeting_end_to_end(app, web, people, crowd, tmp_path):
                     dict(dues, rates="resident fifty")).get_data(as_text=True)
     assert "Line 1" in page
     web.post(f"/meetings/{meeting_id}/actions", {"description": "Buy six torches",
-                                                  "owner": "Treasurer", "due_on": ""})
+                                                 "owner": "Treasurer", "due_on": ""})
     web.post(f"/meetings/{meeting_id}/minutes/edit", {
         "language": "sw", f"discussion-{items[0]}": "OCS aliripoti wizi umepungua.",
         f"decisions-{items[0]}": "Tumshukuru OCS."})
@@ -130,14 +133,14 @@ def test_bad_input_gives_messages_and_saves_nothing(app, web, people, crowd):
 
 
 def test_published_minutes_are_for_members_and_editing_them_is_refused(app, web, people,
-                                                                        held_meeting):
+                                                                       held_meeting):
     meeting_id = held_meeting(days_ago=30)
     draft_id = held_meeting(days_ago=3)
     with app.app_context(), acting_as("test"):
         meeting = db.session.get(Meeting, meeting_id)
-        svc.save_minutes(meeting, {meeting.agenda[0].id: ("Patrols went well.", None)}, "en")
+        save_minutes(meeting, {meeting.agenda[0].id: ("Patrols went well.", None)}, "en")
         meeting.minutes_status = MinutesStatus.CONFIRMED
-        svc.publish_minutes(meeting)
+        publish_minutes(meeting)
         db.session.commit()
         item_id = meeting.agenda[0].id
     web.login("member")
@@ -299,7 +302,7 @@ def test_quorum_settings_screen(app, web, people):
     assert web.post("/governance/quorum", {"meeting_type": "agm", "kind": "fixed",
                                            "fixed_count": "25"}).status_code == 302
     with app.app_context():
-        assert svc.quorum_rule(MeetingType.AGM)[3] == 25
+        assert quorum_rule(MeetingType.AGM)[3] == 25
 
 
 def test_action_status_and_attendance_removal(app, web, people, held_meeting, crowd):
@@ -311,8 +314,8 @@ def test_action_status_and_attendance_removal(app, web, people, held_meeting, cr
     assert web.post(f"/meetings/{meeting_id}/attendance/{'9' * 20}/remove").status_code == 404
     web.logout()
     with app.app_context(), acting_as("test"):
-        action = svc.add_action(db.session.get(Meeting, meeting_id), "Fix the gate", "Chair",
-                                None)
+        action = add_action(db.session.get(Meeting, meeting_id), "Fix the gate", "Chair",
+                            None)
         db.session.commit()
         action_id = action.id
     web.login("secretary")
@@ -334,7 +337,7 @@ def test_ledger_rates_link_to_the_resolution_and_commands(app, web, people, held
     meeting_id = held_meeting(meeting_type=MeetingType.AGM)
     with app.app_context(), acting_as("test"):
         meeting = db.session.get(Meeting, meeting_id)
-        svc.record_resolution(meeting, svc.ResolutionInput(
+        record_resolution(meeting, ResolutionInput(
             "Dues", "A", "B", 6, 0, 0, kind=ResolutionKind.DUES,
             effective_from=date(meeting.held_on.year + 1, 1, 1),
             rates=[RateInput(Category.RESIDENT, 5_000)]), None)
@@ -419,7 +422,7 @@ def test_a_meeting_recorded_by_mistake_can_be_deleted_until_something_is_decided
     mistake = held_meeting(present=3)
     decided = held_meeting()
     with app.app_context(), acting_as("test"):
-        svc.add_action(db.session.get(Meeting, decided), "Fix the gate", "Chair", None)
+        add_action(db.session.get(Meeting, decided), "Fix the gate", "Chair", None)
         db.session.commit()
     web.login("secretary")
     page = web.post(f"/meetings/{decided}/delete", follow_redirects=True).get_data(as_text=True)
@@ -449,12 +452,51 @@ def test_edit_a_meeting_and_read_the_settings_pages(app, web, people, held_meeti
         assert web.get(url).status_code == 200, url
 
 
+#: The form's messages for an edit that sends nothing, and for one that sends nonsense.
+EDIT_MESSAGES = {
+    "en": {"empty": ["Enter the date of the meeting."],
+           "invalid": ["This field is required.", "Write the time as HH:MM, e.g. 14:30.",
+                       "Not a valid date value."]},
+    "sw": {"empty": ["Weka tarehe ya mkutano."],
+           "invalid": ["Sehemu hii lazima ijazwe.", "Andika saa kama SS:DD, kwa mfano 14:30.",
+                       "Hii si tarehe sahihi."]},
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "sw"])
+@pytest.mark.parametrize("case", ["empty", "invalid"])
+def test_editing_a_meeting_with_bad_data_gives_the_form_back(app, web, people, held_meeting,
+                                                             lang, case):
+    """A POST that leaves the fields out (or fills them with nonsense) gets the form back with
+    messages in the user's language, the stored start time still shown, and changes nothing
+    (the stored "HH:MM" text once reached the time field and rendering it was a 500)."""
+    meeting_id = held_meeting()
+    with app.app_context():
+        db.session.get(Meeting, meeting_id).starts_at = "18:30"
+        db.session.commit()
+    web.login("secretary")
+    with web.client.session_transaction() as session:
+        session["lang"] = lang
+    data = {} if case == "empty" else {"type": "general", "title": "", "held_on": "soon",
+                                       "starts_at": "25:99", "venue": "x", "convener": "y"}
+    response = web.post(f"/meetings/{meeting_id}/edit", data)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    for message in EDIT_MESSAGES[lang][case]:
+        assert message in page, message
+    shown = "18:30" if case == "empty" else "25:99"
+    assert re.search(rf'name="starts_at"[^>]*value="{shown}"', page)
+    with app.app_context():
+        meeting = db.session.get(Meeting, meeting_id)
+        assert (meeting.title, meeting.starts_at) == ("Monthly baraza", "18:30")
+
+
 def test_circulated_minutes_notify_the_committee_until_they_comment(app, web, people,
-                                                                     held_meeting):
+                                                                    held_meeting):
     meeting_id = held_meeting(meeting_type=MeetingType.COMMITTEE)
     with app.app_context(), acting_as("test"):
         meeting = db.session.get(Meeting, meeting_id)
-        svc.save_minutes(meeting, {meeting.agenda[0].id: ("Break-ins are down.", None)}, "en")
+        save_minutes(meeting, {meeting.agenda[0].id: ("Break-ins are down.", None)}, "en")
         db.session.commit()
     notice = "are circulated to the committee for your comments"
     web.login("treasurer")

@@ -25,7 +25,7 @@ from association.audit.services import acting_as
 from association.auth.models import Role
 from association.core.time import today_in_nairobi
 from association.extensions import db
-from association.members import register_io
+from association.members import exporting, importing
 from association.members.models import Category, Gender, Member, MemberStatus
 from association.members.services import MemberFilters, mask_national_id, register_member
 from tests.conftest import count, member_data
@@ -424,13 +424,13 @@ def test_the_upload_page_explains_the_columns(chair):
 def test_messages_go_through_gettext(rctx):
     """Problem and file messages are lazy gettext strings, so they follow the user's language."""
     rows = [row("", "X", "123"), row(zone="Nowhere", category="Squatter", phone="0712000081")]
-    preview = register_io.parse_register("r.csv", csv_bytes(rows), today_in_nairobi())
+    preview = importing.parse_register("r.csv", csv_bytes(rows), today_in_nairobi())
     messages = [m for r in preview.rows for m in r.problems.values()]
     assert messages and all(isinstance(m, LazyString) for m in messages)
     with force_locale("sw"):
         assert all(str(m) for m in messages)
-    with pytest.raises(register_io.RegisterFileError) as error:
-        register_io.parse_register("r.csv", b"", today_in_nairobi())
+    with pytest.raises(importing.RegisterFileError) as error:
+        importing.parse_register("r.csv", b"", today_in_nairobi())
     assert isinstance(error.value.message, LazyString)
 
 
@@ -441,7 +441,7 @@ def test_full_name_column_blank_rows_and_row_numbers(rctx):
         "\t\t\t\n"
         "Solo\tKosovo\tbusiness\t0712000092\n"
     ).encode()
-    preview = register_io.parse_register("r.csv", content, date(2025, 6, 1))
+    preview = importing.parse_register("r.csv", content, date(2025, 6, 1))
     first, second = preview.rows
     assert (first.number, first.data.first_name, first.data.other_names) == (
         2, "Amina", "Wanjiku Mwangi")
@@ -454,41 +454,41 @@ def test_full_name_column_blank_rows_and_row_numbers(rctx):
 
 
 def test_old_excel_files_get_their_own_advice(rctx):
-    with pytest.raises(register_io.RegisterFileError, match=r"\.xls\)"):
-        register_io.parse_register("old.XLS", b"\xd0\xcf\x11\xe0", today_in_nairobi())
+    with pytest.raises(importing.RegisterFileError, match=r"\.xls\)"):
+        importing.parse_register("old.XLS", b"\xd0\xcf\x11\xe0", today_in_nairobi())
 
 
 def test_confirm_import_refuses_a_bad_file(rctx, app):
     content = csv_bytes([row(), row()])  # the same phone twice
-    with pytest.raises(register_io.RegisterImportError) as error:
-        register_io.confirm_import("r.csv", content, None, today_in_nairobi())
+    with pytest.raises(importing.RegisterImportError) as error:
+        importing.confirm_import("r.csv", content, None, today_in_nairobi())
     assert error.value.preview.rows[1].problems["phone"]
     assert count(Member) == 0
 
 
 def test_staging_is_per_user_and_expires(rctx, app):
     folder = Path(app.config["UPLOAD_DIR"]) / "imports"
-    token = register_io.stage_upload("my register.csv", b"name,zone\n", user_id=7)
-    assert register_io.load_staged(token, 7) == ("my register.csv", b"name,zone\n")
+    token = importing.stage_upload("my register.csv", b"name,zone\n", user_id=7)
+    assert importing.load_staged(token, 7) == ("my register.csv", b"name,zone\n")
     for user_id, bad_token in ((8, token), (7, "../" + token), (7, token[:-1] + "/"),
                                (7, "short"), (7, None)):
-        with pytest.raises(register_io.RegisterFileError):
-            register_io.load_staged(bad_token, user_id)
+        with pytest.raises(importing.RegisterFileError):
+            importing.load_staged(bad_token, user_id)
 
     sidecar = folder / f"{token}.json"
     data = json.loads(sidecar.read_text())
     data["staged_at"] = time.time() - 25 * 3600
     sidecar.write_text(json.dumps(data))
-    with pytest.raises(register_io.RegisterFileError):
-        register_io.load_staged(token, 7)
+    with pytest.raises(importing.RegisterFileError):
+        importing.load_staged(token, 7)
 
     old = time.time() - 25 * 3600
     for path in folder.glob(f"{token}.*"):
         os.utime(path, (old, old))
-    fresh = register_io.stage_upload("b.xlsx", b"PK", user_id=7)
+    fresh = importing.stage_upload("b.xlsx", b"PK", user_id=7)
     assert sorted(p.name for p in folder.iterdir()) == sorted([f"{fresh}.xlsx", f"{fresh}.json"])
-    register_io.discard_staged(fresh)
-    register_io.discard_staged("../../etc/passwd")  # ignored, not a path
+    importing.discard_staged(fresh)
+    importing.discard_staged("../../etc/passwd")  # ignored, not a path
     assert list(folder.iterdir()) == []
 
 
@@ -533,7 +533,7 @@ def test_export_csv_and_xlsx_contain_the_members(app, web, people):
 
     response = export(web, "xlsx")
     assert response.status_code == 200
-    assert response.mimetype == register_io.XLSX_MIMETYPE
+    assert response.mimetype == exporting.XLSX_MIMETYPE
     disposition = response.headers["Content-Disposition"]
     assert f"members-{today_in_nairobi().isoformat()}.xlsx" in disposition
     rows = read_xlsx(response)
@@ -626,7 +626,7 @@ def test_export_rows_uses_one_query(rctx, app, make_member):
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     sa.event.listen(engine, "before_cursor_execute", listener)
     try:
-        rows = list(register_io.export_rows(MemberFilters(), show_ids=False))
+        rows = list(exporting.export_rows(MemberFilters(), show_ids=False))
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
     assert len(rows) == 6

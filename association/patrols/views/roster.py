@@ -18,7 +18,7 @@ from association.core.time import month_end, month_start, parse_month, today_in_
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_label
-from association.meetings.services import minutes_awaiting_comment
+from association.meetings.minutes import minutes_awaiting_comment
 from association.members.services import list_zones
 from association.patrols import assignments, forms, patrollers, roster, swaps
 from association.patrols.models import Assignment, Attendance, Patroller, PatrolZone

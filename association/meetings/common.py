@@ -1,0 +1,86 @@
+"""What every part of meetings shares: the errors it raises, tidy text checks, the
+governance record, how a meeting and a resolution are named, and whether minutes may still
+change."""
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from association.core.time import today_in_nairobi
+from association.errors import DomainError
+from association.extensions import db
+from association.meetings.models import (
+    GovernanceRecord,
+    Meeting,
+    MeetingType,
+    MinutesStatus,
+    Resolution,
+)
+
+
+class MeetingError(DomainError):
+    """A meeting, its minutes or decisions cannot be changed as asked; nothing was written."""
+
+
+class MinutesLockedError(MeetingError):
+    """The minutes are confirmed or published: they are not edited any more."""
+
+
+def clean_text(text: str | None, limit: int, what, required: bool = True) -> str | None:
+    """Text with spaces tidied; raises if required and blank, or longer than ``limit``."""
+    value = (text or "").strip()
+    if not value:
+        if required:
+            raise MeetingError(_l("%(what)s: this is required.", what=what))
+        return None
+    if len(value) > limit:
+        raise MeetingError(_l("%(what)s is too long (at most %(n)d characters).",
+                              what=what, n=limit))
+    return value
+
+
+def clean_line(text: str | None, limit: int, what, required: bool = True) -> str | None:
+    return clean_text(" ".join((text or "").split()), limit, what, required)
+
+
+def governance_record() -> GovernanceRecord | None:
+    return db.session.scalar(sa.select(GovernanceRecord).order_by(GovernanceRecord.id).limit(1))
+
+
+def founded_on() -> date | None:
+    record = governance_record()
+    return record.founded_on if record else None
+
+
+def meeting_label(meeting: Meeting) -> str:
+    """A stable, human reference in English, e.g. "AGM 2026-03-14" (used in the books)."""
+    names = {MeetingType.GENERAL: "General baraza", MeetingType.AGM: "AGM",
+             MeetingType.SPECIAL: "Special general meeting",
+             MeetingType.COMMITTEE: "Committee meeting",
+             MeetingType.DIALOGUE: "Community dialogue"}
+    return f"{names[meeting.type]} {meeting.held_on.isoformat()}"
+
+
+def resolution_ref(resolution: Resolution) -> str:
+    """"AGM 2026-03-14, resolution 3": how the ledger names the resolution."""
+    return f"{meeting_label(resolution.meeting)}, resolution {resolution.number}"
+
+
+def minutes_locked(meeting: Meeting) -> bool:
+    return meeting.minutes_status in (MinutesStatus.CONFIRMED, MinutesStatus.PUBLISHED)
+
+
+def check_editable(meeting: Meeting) -> None:
+    if meeting.minutes_status == MinutesStatus.PUBLISHED:
+        raise MinutesLockedError(_l("The minutes of this meeting are published: they cannot be "
+                                    "changed. Add an addendum to correct them."))
+    if meeting.minutes_status == MinutesStatus.CONFIRMED:
+        raise MinutesLockedError(_l("The minutes of this meeting are confirmed: they cannot be "
+                                    "changed any more."))
+
+
+def check_held(meeting: Meeting, today: date | None = None) -> None:
+    if meeting.held_on > (today or today_in_nairobi()):
+        raise MeetingError(_l("This meeting has not taken place yet (%(date)s).",
+                              date=meeting.held_on.isoformat()))
