@@ -54,8 +54,9 @@ class ProfileForm(BaseForm):
     )
     mpesa_kind = SelectField(
         _l("M-Pesa number type"),
+        # The blank choice is "no number yet"; anything else must be one of the kinds
+        # (Optional() would let a space through to MpesaKind(" ")).
         choices=enum_choices(MpesaKind, blank=_l("No M-Pesa number yet")),
-        validators=[Optional()],
     )
     mpesa_number = StringField(
         _l("Paybill or till number"), validators=[Optional(), Length(max=10)]

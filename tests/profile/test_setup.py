@@ -62,6 +62,8 @@ def test_other_roles_are_told_to_wait(web, fresh):
     ("fiscal_year_start_month", "13", "Not a valid choice."),
     ("fiscal_year_start_month", "july", "Choose the month the financial year starts."),
     ("registration_body", "kings", "Not a valid choice."),
+    ("mpesa_kind", " ", "Not a valid choice."),
+    ("mpesa_kind", "bank", "Not a valid choice."),
     ("county", "c" * 61, "Field cannot be longer than 60 characters."),
 ])
 def test_bad_setup_input_saves_nothing(app, web, fresh, field, value, message):
