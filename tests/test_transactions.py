@@ -27,8 +27,8 @@ from association.audit.services import acting_as, log_event
 from association.auth.permissions import public
 from association.errors import DomainError
 from association.extensions import db
+from association.ledger.accounts import account_id
 from association.ledger.models import EntrySource, JournalEntry, Posting, Side
-from association.ledger.services import account_id
 from association.members.models import Zone
 from association.mpesa import callbacks
 from association.mpesa.models import CallbackInbox, MpesaTransaction

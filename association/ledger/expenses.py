@@ -24,6 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from association.core.money import MAX_CENTS
 from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
+from association.ledger.accounts import METHOD_ACCOUNT_KEY, account, ensure_chart
+from association.ledger.errors import LedgerError
+from association.ledger.journal import Line, post_entry, reverse_entry
 from association.ledger.models import (
     Account,
     AccountType,
@@ -35,16 +38,7 @@ from association.ledger.models import (
     Posting,
     Side,
 )
-from association.ledger.services import (
-    METHOD_ACCOUNT_KEY,
-    LedgerError,
-    Line,
-    account,
-    check_open,
-    ensure_chart,
-    post_entry,
-    reverse_entry,
-)
+from association.ledger.periods import check_open
 
 
 class ExpenseError(LedgerError):

@@ -22,7 +22,7 @@ from association.errors import DomainError
 from association.extensions import limiter
 from association.forms import BaseForm
 from association.i18n import current_language
-from association.ledger import receipts, services
+from association.ledger import payments, receipts
 from association.web import flash_form_errors
 
 bp = Blueprint("receipts", __name__)
@@ -106,7 +106,7 @@ def void(number: str):
         flash_form_errors(form)
         return redirect(url_for("receipts.detail", number=receipt.number))
     try:
-        services.void_receipt(receipt, form.reason.data, current_user.id)
+        payments.void_receipt(receipt, form.reason.data, current_user.id)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")

@@ -32,6 +32,7 @@ from association.core.time import nairobi_date
 from association.database import execute_prepared
 from association.extensions import db
 from association.i18n import enum_label
+from association.ledger.accounts import account_id
 from association.ledger.models import (
     Allocation,
     DuesCharge,
@@ -41,7 +42,6 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.services import account_id
 from association.members.models import Member
 from association.profile.models import RegistrationBody
 

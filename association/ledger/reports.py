@@ -31,6 +31,7 @@ from association.core.time import (
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import current_language, enum_label
+from association.ledger.accounts import METHOD_ACCOUNT_KEY, account
 from association.ledger.models import (
     Account,
     AccountType,
@@ -43,7 +44,7 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.services import METHOD_ACCOUNT_KEY, account, trial_balance
+from association.ledger.trial_balance import trial_balance
 from association.members.models import Category, Member, Zone
 
 #: Earliest and latest dates a report may be asked for (typos, not history).

@@ -18,7 +18,8 @@ from flask_babel import lazy_gettext as _l
 from association.core.time import month_start, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import LedgerError, RateInput, add_rate_schedule
+from association.ledger.dues import RateInput, add_rate_schedule
+from association.ledger.errors import LedgerError
 from association.meetings.models import (
     GENERAL_TYPES,
     ActionItem,

@@ -38,7 +38,7 @@ from association.core.db import one_row
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, PaymentMethod
-from association.ledger.services import NewPayment, normalise_mpesa_code, record_payments
+from association.ledger.payments import NewPayment, normalise_mpesa_code, record_payments
 from association.members.models import Member
 from association.money import MAX_CENTS
 from association.mpesa.matching import current_index

@@ -31,7 +31,7 @@ from association.core.time import MPESA_ZONE, NAIROBI, to_utc, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import Payment, Receipt
-from association.ledger.services import normalise_mpesa_code
+from association.ledger.payments import normalise_mpesa_code
 from association.members.models import Member
 from association.mpesa.matching import MAX_REFERENCE, Match, current_index
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus

@@ -21,9 +21,11 @@ from sqlalchemy.orm import selectinload
 
 from association.core.time import month_end, today_in_nairobi
 from association.extensions import db
+from association.ledger.accounts import account
+from association.ledger.errors import ClosedPeriodError
 from association.ledger.expenses import approve_expense, record_expense, reject_expense
 from association.ledger.models import Expense, ExpenseStatus, JournalEntry, PaymentMethod
-from association.ledger.services import ClosedPeriodError, account, check_open
+from association.ledger.periods import check_open
 from association.members.models import Member
 from association.patrols.models import Patroller, PatrolSettings, StipendLine, StipendRun
 from association.patrols.services import PatrolError, attended_shifts, settings

@@ -19,6 +19,8 @@ from association.core.money import MAX_CENTS
 from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger import expenses
+from association.ledger.accounts import account
+from association.ledger.errors import AlreadyVoidedError, ClosedPeriodError
 from association.ledger.expenses import (
     AccountError,
     Document,
@@ -26,6 +28,7 @@ from association.ledger.expenses import (
     ExpenseError,
     SelfApprovalError,
 )
+from association.ledger.journal import Line, post_entry
 from association.ledger.models import (
     Account,
     AccountType,
@@ -37,15 +40,8 @@ from association.ledger.models import (
     Posting,
     Side,
 )
-from association.ledger.services import (
-    AlreadyVoidedError,
-    ClosedPeriodError,
-    Line,
-    account,
-    close_month,
-    post_entry,
-    trial_balance,
-)
+from association.ledger.periods import close_month
+from association.ledger.trial_balance import trial_balance
 from tests.conftest import count
 
 # --- Files ----------------------------------------------------------------

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from association.audit.services import acting_as
 from association.auth.models import User
 from association.core import pdf
+from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
+from association.ledger import balances, dues, payments, settings
 from association.ledger import receipts as R
-from association.ledger import services as L
 from association.ledger.models import ClosedMonth, JournalEntry, PaymentMethod, Receipt
 from association.members.models import Category, Member
 from tests.conftest import count
@@ -245,15 +246,16 @@ def paid(app, people):
     - another member's (Chebet Kiprono): KES 75.50 in cash, Aug and half of Sep.
     """
     with app.app_context(), acting_as("test"):
-        L.add_rate_schedule(date(2025, 1, 1), EXAMPLE_RATES, "AGM 2025-01-18, resolution 4", None)
-        L.bill_month(date(2025, 8, 1))
-        L.bill_month(date(2025, 9, 1))
+        dues.add_rate_schedule(date(2025, 1, 1), EXAMPLE_RATES, "AGM 2025-01-18, resolution 4",
+                               None)
+        dues.bill_month(date(2025, 8, 1))
+        dues.bill_month(date(2025, 9, 1))
         treasurer = db.session.scalar(sa.select(User).where(User.username == "treasurer"))
         own = db.session.get(Member, people.own_member_id)
         other = db.session.get(Member, people.other_member_id)
-        first = L.record_payment(own, 150_000, PaymentMethod.MPESA, date(2025, 10, 5),
+        first = payments.record_payment(own, 150_000, PaymentMethod.MPESA, date(2025, 10, 5),
                                  treasurer.id, reference="tc57abc9xy")
-        second = L.record_payment(other, 7_550, PaymentMethod.CASH, date(2025, 10, 6),
+        second = payments.record_payment(other, 7_550, PaymentMethod.CASH, date(2025, 10, 6),
                                   treasurer.id)
         db.session.commit()
         people.own_receipt = first.receipt.number
@@ -288,7 +290,7 @@ def test_receipt_facts(app, paid):
 def test_a_receipts_facts_are_read_by_its_keys_not_whole_tables(app, paid):
     """SQLite once built the months paid for every allocation in the books and scanned them
     for each receipt: 0.75 s a receipt download at five years of a large association."""
-    from association.ledger.services import account_id
+    from association.ledger.accounts import account_id
 
     with app.app_context():
         receipt_id = R.get_receipt(paid.own_receipt).id
@@ -547,7 +549,7 @@ def test_voiding_a_receipt(app, web, paid, client, tmp_path):
     with app.app_context():
         receipt = R.get_receipt(paid.own_receipt)
         assert receipt.is_void and receipt.void_entry_id is not None
-        assert L.member_balance(paid.own_member_id) == 10_000  # Aug and Sep owed again
+        assert balances.member_balance(paid.own_member_id) == 10_000  # Aug and Sep owed again
 
     pdf = web.get(f"/receipts/{paid.own_receipt}.pdf?layout=a5")
     text = squash(pdf_text(pdf.data, tmp_path))
@@ -603,7 +605,7 @@ def test_void_without_a_reason_field_or_token_changes_nothing(app, web, paid):
 
 def test_void_in_a_closed_month_is_refused(app, web, paid):
     with app.app_context(), acting_as("test"):
-        db.session.add(ClosedMonth(month=L.month_start(L.today_in_nairobi())))
+        db.session.add(ClosedMonth(month=month_start(today_in_nairobi())))
         db.session.commit()
     before = _void_state(app, paid.own_receipt)
     web.login("treasurer")
@@ -633,8 +635,8 @@ def test_voluntary_contribution_receipt(app, web, make_member, paid, tmp_path):
     member_id, _ = make_member(first_name="Daudi", other_names="Mwangi",
                                category=Category.BUSINESS)
     with app.app_context(), acting_as("test"):
-        L.set_voluntary(True)
-        payment = L.record_payment(db.session.get(Member, member_id), 20_000,
+        settings.set_voluntary(True)
+        payment = payments.record_payment(db.session.get(Member, member_id), 20_000,
                                    PaymentMethod.BANK, date(2025, 10, 7), None,
                                    reference="SLIP-0042")
         db.session.commit()

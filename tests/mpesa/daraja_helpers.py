@@ -20,7 +20,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from association.audit.services import acting_as
 from association.extensions import db
-from association.ledger.services import add_rate_schedule
+from association.ledger.dues import add_rate_schedule
 from association.mpesa.sandbox import DarajaSandbox
 from association.worker import Worker, run_steps
 from tests.ledger.conftest import EXAMPLE_RATES
