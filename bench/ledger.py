@@ -15,7 +15,7 @@ fresh Python process so that its peak memory is its own:
 - a member statement over the whole history (``reports.member_statement_data``
   + ``statement_report``, and the statement page through the Flask test client);
 - the arrears list (``reports.arrears``);
-- 1,000 receipt PDFs (``receipts.render_receipt_pdf``, one PDF each) and the same
+- 1,000 receipt PDFs (``receipt_pdf.render_receipt_pdf``, one PDF each) and the same
   1,000 receipts as one PDF (``render_receipts_pdf``);
 - the hledger journal export (``exports.hledger_journal``) and ``hledger -f FILE
   bal`` on it, printed next to the trial balance.
@@ -562,22 +562,22 @@ def _arrears_query():
 
 
 def measure_receipts(app, tmp, args) -> dict:
-    from association.ledger import receipts
+    from association.ledger import receipt_pdf
 
-    if not hasattr(receipts, "render_receipt_pdf"):
+    if not hasattr(receipt_pdf, "render_receipt_pdf"):
         return {"receipts": {"seconds": None, "notes": [
-            "association.ledger.receipts has no render_receipt_pdf yet: not measured"]}}
+            "association.ledger.receipt_pdf has no render_receipt_pdf yet: not measured"]}}
     ids = list(db.session.scalars(sa.select(Receipt.id).order_by(Receipt.id.desc())
                                   .limit(RECEIPTS)))
 
     def one_each(chosen):
         sizes = []
         for receipt_id in chosen:
-            sizes.append(len(receipts.render_receipt_pdf(db.session.get(Receipt, receipt_id))))
+            sizes.append(len(receipt_pdf.render_receipt_pdf(db.session.get(Receipt, receipt_id))))
         db.session.expire_all()
         return sizes
 
-    receipts.render_receipt_pdf(db.session.get(Receipt, ids[0]))  # warm-up: fonts, templates
+    receipt_pdf.render_receipt_pdf(db.session.get(Receipt, ids[0]))  # warm-up: fonts, templates
     started = time.perf_counter()
     sizes = one_each(ids)
     each_s = time.perf_counter() - started
@@ -591,12 +591,12 @@ def measure_receipts(app, tmp, args) -> dict:
                   f"{sum(sizes) / len(sizes) / 1024:,.1f} KiB a receipt; "
                   f"{each_s / len(ids) * 1000:.1f} ms a receipt; tracemalloc over 100 of them"],
     }}
-    if hasattr(receipts, "render_receipts_pdf"):
+    if hasattr(receipt_pdf, "render_receipts_pdf"):
         started = time.perf_counter()
-        pdf = receipts.render_receipts_pdf(ids)
+        pdf = receipt_pdf.render_receipts_pdf(ids)
         one_s = time.perf_counter() - started
         rss = _rss()
-        peak = _traced(lambda: receipts.render_receipts_pdf(ids))
+        peak = _traced(lambda: receipt_pdf.render_receipts_pdf(ids))
         results["receipts_one_pdf"] = {
             "seconds": one_s, "maxrss": rss, "tracemalloc": peak,
             "notes": [f"render_receipts_pdf: one A5 PDF of {len(ids):,} pages, "

@@ -16,7 +16,7 @@ from association.auth.models import User
 from association.core import pdf
 from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
-from association.ledger import balances, dues, payments, settings
+from association.ledger import balances, dues, payments, receipt_pdf, settings
 from association.ledger import receipts as R
 from association.ledger.models import ClosedMonth, JournalEntry, PaymentMethod, Receipt
 from association.members.models import Category, Member
@@ -428,25 +428,25 @@ def test_many_receipts_render_into_one_pdf(app, paid, tmp_path):
     with app.app_context():
         numbers = [paid.own_receipt, paid.other_receipt]
         found = [R.get_receipt(n) for n in numbers]
-        content = R.render_receipts_pdf(found, "roll", "en")
+        content = receipt_pdf.render_receipts_pdf(found, "roll", "en")
         assert pdf_info(content, tmp_path)["Pages"] == "2"
         text = pdf_text(content, tmp_path)
         assert text.index(numbers[0]) < text.index(numbers[1])
         assert len(qr_codes(content, tmp_path)) == 2
         with pytest.raises(ValueError):
-            R.render_receipts_pdf(found, "a4")
+            receipt_pdf.render_receipts_pdf(found, "a4")
         with pytest.raises(ValueError):
-            R.render_receipts_pdf([], "a5")
+            receipt_pdf.render_receipts_pdf([], "a5")
 
 
 def test_names_beyond_latin1_keep_their_letters(app, paid, tmp_path):
     """Built-in fonts for most receipts; DejaVu Sans (embedded) when a name needs ũ or ĩ."""
     with app.app_context(), acting_as("test"):
-        plain = R.render_receipt_pdf(R.get_receipt(paid.own_receipt))
+        plain = receipt_pdf.render_receipt_pdf(R.get_receipt(paid.own_receipt))
         member = db.session.get(Member, paid.other_member_id)
         member.first_name, member.other_names = "Wanjirũ", "Kĩmani"
         db.session.commit()
-        special = R.render_receipt_pdf(R.get_receipt(paid.other_receipt))
+        special = receipt_pdf.render_receipt_pdf(R.get_receipt(paid.other_receipt))
     assert b"FontFile2" not in plain and b"/Helvetica" in plain  # nothing embedded
     assert b"FontFile2" in special  # a TrueType subset is embedded
     assert "Wanjirũ Kĩmani" in squash(pdf_text(special, tmp_path))
