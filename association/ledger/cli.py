@@ -163,7 +163,8 @@ def write_auditor_pack(out: str, start: str | None, end: str | None) -> None:
     the file over.
     """
     from association.audit.services import log_event
-    from association.ledger import exports, reports
+    from association.ledger import reports
+    from association.ledger.auditor_pack import auditor_pack
 
     with acting_as("cli:ledger-auditor-pack"):
         try:
@@ -171,7 +172,7 @@ def write_auditor_pack(out: str, start: str | None, end: str | None) -> None:
         except DomainError as error:
             _fail(error)
         with reading(), _written(out, "wb") as target:  # no write lock while it reads
-            result = exports.auditor_pack(period, "flask ledger auditor-pack", target)
+            result = auditor_pack(period, "flask ledger auditor-pack", target)
         db.session.rollback()  # the read ends: its audit takes the write lock for a moment
         log_event("export", "auditor_pack", None, {
             "from": period.start.isoformat(), "to": period.end.isoformat(),
