@@ -73,10 +73,6 @@ def _period() -> reports.Period:
         raise _BadRequest(str(error)) from None
 
 
-def _at() -> date:
-    return _period().end
-
-
 def _bad_request(message: str):
     return render_template("reports/index.html", error=message, **_index_context(None)), 400
 
