@@ -11,13 +11,7 @@ from association.audit.services import insert_audited
 from association.extensions import db
 from association.ledger.accounts import account_id
 from association.ledger.journal import Line, post_entry
-from association.ledger.models import (
-    Allocation,
-    DuesCharge,
-    EntrySource,
-    Posting,
-    Side,
-)
+from association.ledger.models import Allocation, DuesCharge, EntrySource, Posting, Side
 
 
 def _member_account_balance(key: str, member_ids=None) -> dict[int, int]:

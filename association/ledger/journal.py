@@ -23,13 +23,7 @@ from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger.accounts import forget_account_ids
 from association.ledger.errors import AlreadyVoidedError, PostedEntryError, UnbalancedEntryError
-from association.ledger.models import (
-    AccountMonthTotal,
-    EntrySource,
-    JournalEntry,
-    Posting,
-    Side,
-)
+from association.ledger.models import AccountMonthTotal, EntrySource, JournalEntry, Posting, Side
 from association.ledger.periods import (
     check_open,
     forget_closed_months,

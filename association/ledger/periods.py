@@ -10,9 +10,7 @@ from flask_babel import lazy_gettext as _l
 from association.core.time import month_end, month_start, today_in_nairobi, utcnow
 from association.extensions import db
 from association.ledger.errors import ClosedPeriodError, LedgerError
-from association.ledger.models import (
-    ClosedMonth,
-)
+from association.ledger.models import ClosedMonth
 
 
 def is_closed(day: date) -> bool:

@@ -10,11 +10,7 @@ import sqlalchemy as sa
 from association.core.db import upsert
 from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
-from association.ledger.models import (
-    Payment,
-    Receipt,
-    ReceiptCounter,
-)
+from association.ledger.models import Payment, Receipt, ReceiptCounter
 
 
 def next_receipt_seq(year: int, count: int = 1) -> int:

@@ -5,9 +5,7 @@ dues or records voluntary contributions.
 from association.database import reads_only
 from association.extensions import db
 from association.ledger.accounts import insert_once
-from association.ledger.models import (
-    LedgerSettings,
-)
+from association.ledger.models import LedgerSettings
 
 
 def settings() -> LedgerSettings:

@@ -10,13 +10,7 @@ import sqlalchemy as sa
 
 from association.core.time import month_end, month_start
 from association.extensions import db
-from association.ledger.models import (
-    Account,
-    AccountMonthTotal,
-    JournalEntry,
-    Posting,
-    Side,
-)
+from association.ledger.models import Account, AccountMonthTotal, JournalEntry, Posting, Side
 
 
 @dataclass
