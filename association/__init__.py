@@ -75,7 +75,7 @@ def register_extensions(app: Flask) -> None:
     from association.audit.services import install_hooks
     from association.auth.services import load_user
     from association.i18n import select_locale
-    from association.ledger.services import install_guards
+    from association.ledger.journal import install_guards
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))

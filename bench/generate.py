@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from association.core.time import month_end  # noqa: E402
 from association.extensions import db
-from association.ledger import services
+from association.ledger import accounts, dues, journal, settings, trial_balance
 from association.ledger.models import (
     Allocation,
     DuesCharge,
@@ -508,19 +508,19 @@ def generate_ledger(
     month_list = [_month_add(first_month, i) for i in range(months)]
     result = GeneratedLedger(made, first_month, last_month, months)
 
-    services.ensure_chart()
-    services.settings()
-    services.add_rate_schedule(
+    accounts.ensure_chart()
+    settings.settings()
+    dues.add_rate_schedule(
         first_month,
-        [services.RateInput(c, amount, low, high) for c, amount, low, high in LEDGER_RATES],
+        [dues.RateInput(c, amount, low, high) for c, amount, low, high in LEDGER_RATES],
         f"AGM {first_month - timedelta(days=20):%Y-%m-%d}, resolution 3", None,
     )
     db.session.flush()
-    schedule = services.schedule_for(first_month)
-    receivable = services.account("dues_receivable").id
-    credit_account = services.account("member_credit").id
-    income = {c: services.account(k).id for c, k in services.DUES_INCOME_KEY.items()}
-    method_account = {m: services.account(k).id for m, k in services.METHOD_ACCOUNT_KEY.items()}
+    schedule = dues.schedule_for(first_month)
+    receivable = accounts.account("dues_receivable").id
+    credit_account = accounts.account("member_credit").id
+    income = {c: accounts.account(k).id for c, k in accounts.DUES_INCOME_KEY.items()}
+    method_account = {m: accounts.account(k).id for m, k in accounts.METHOD_ACCOUNT_KEY.items()}
 
     # The members, in the order bill_month reads them, with their dated status history.
     roster = db.session.execute(
@@ -539,7 +539,7 @@ def generate_ledger(
     people = []
     habit_counts: dict[str, int] = {}
     for member_id, member_no, category, premises, joined_on in roster:
-        rate = services.rate_for(category, premises, schedule)
+        rate = dues.rate_for(category, premises, schedule)
         changes = history.get(member_id, [])
         stopped = next((day for day, status in changes if status != MemberStatus.ACTIVE), None)
         weights = SUSPENDED_HABIT_WEIGHTS if any(
@@ -728,7 +728,7 @@ def generate_ledger(
                  batch_size)
     _reset_sequences(JournalEntry, Posting, DuesCharge, Payment, Allocation, Receipt)
     # The postings went in around post_entry: add up their month totals as it would have.
-    services.rebuild_month_totals()
+    journal.rebuild_month_totals()
 
     result.receipts_by_year = dict(sorted(receipt_seq.items()))
     result.payments_by_method = by_method
@@ -762,7 +762,7 @@ class _Person:
     charges: int = 0
 
     def status_at(self, day: date):
-        """The status in force on ``day`` (as ``services._status_at``)."""
+        """The status in force on ``day`` (as the members' ``statuses_on``)."""
         status = None
         for effective_on, value in self.changes:
             if effective_on > day:
@@ -771,7 +771,7 @@ class _Person:
         return status
 
     def settle(self, amount: int, ch_open, allocations, payment_id: int, entry_id: int) -> int:
-        """Settle the oldest open charges with ``amount`` (as ``services._allocate``);
+        """Settle the oldest open charges with ``amount`` (as ``ledger.balances.allocate``);
         returns the cents used and records the allocations."""
         used = 0
         while self.open and amount > 0:
@@ -856,7 +856,7 @@ def verify_ledger(made: GeneratedLedger | None = None) -> list[LedgerCheck]:
     generator meant to write.
     """
     checks = []
-    tb = services.trial_balance()
+    tb = trial_balance.trial_balance()
     checks.append(LedgerCheck(
         "trial balance balances", tb.total_debit_cents == tb.total_credit_cents,
         f"debits {tb.total_debit_cents / 100:,.2f}, credits {tb.total_credit_cents / 100:,.2f}",
@@ -871,12 +871,12 @@ def verify_ledger(made: GeneratedLedger | None = None) -> list[LedgerCheck]:
     checks.append(LedgerCheck("every entry balances", unbalanced == 0,
                               f"{entries:,} entries, {postings:,} postings, "
                               f"{unbalanced} unbalanced"))
-    differ = services.month_totals_differences()
+    differ = journal.month_totals_differences()
     checks.append(LedgerCheck("month totals agree with the postings", not differ,
                               f"{len(differ)} account-months differ"))
 
-    receivable = services.account("dues_receivable").id
-    credit_account = services.account("member_credit").id
+    receivable = accounts.account("dues_receivable").id
+    credit_account = accounts.account("member_credit").id
 
     def sub_ledger(account_id: int) -> dict[int, int]:
         rows = db.session.execute(

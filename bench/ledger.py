@@ -11,11 +11,11 @@ fresh Python process so that its peak memory is its own:
 
 - the dues run for the next month for all members (``bill_month``, audited and
   committed), twice: the second run must charge nobody;
-- the trial balance (``services.trial_balance``);
+- the trial balance (``trial_balance.trial_balance``);
 - a member statement over the whole history (``reports.member_statement_data``
   + ``statement_report``, and the statement page through the Flask test client);
 - the arrears list (``reports.arrears``);
-- 1,000 receipt PDFs (``receipts.render_receipt_pdf``, one PDF each) and the same
+- 1,000 receipt PDFs (``receipt_pdf.render_receipt_pdf``, one PDF each) and the same
   1,000 receipts as one PDF (``render_receipts_pdf``);
 - the hledger journal export (``exports.hledger_journal``) and ``hledger -f FILE
   bal`` on it, printed next to the trial balance.
@@ -57,7 +57,7 @@ from association.auth.models import Role  # noqa: E402
 from association.auth.services import create_user  # noqa: E402
 from association.core.time import month_start, today_in_nairobi  # noqa: E402
 from association.extensions import db  # noqa: E402
-from association.ledger import services  # noqa: E402
+from association.ledger import accounts, dues, trial_balance  # noqa: E402
 from association.ledger.models import DuesCharge, Receipt  # noqa: E402
 from association.members.models import Member  # noqa: E402
 from bench.generate import DEFAULT_SEED, generate_ledger  # noqa: E402
@@ -384,7 +384,7 @@ def measure_dues(app, tmp, args) -> dict:
 
     def rehearse():
         with acting_as("bench"):
-            services.bill_month(month)
+            dues.bill_month(month)
             db.session.flush()
         db.session.rollback()
 
@@ -394,7 +394,7 @@ def measure_dues(app, tmp, args) -> dict:
     events_before = _count(AuditEvent)
     with acting_as("bench"):
         started = time.perf_counter()
-        first = services.bill_month(month)
+        first = dues.bill_month(month)
         billed = time.perf_counter()
         db.session.commit()
         committed = time.perf_counter()
@@ -402,7 +402,7 @@ def measure_dues(app, tmp, args) -> dict:
     rss = _rss()
     with acting_as("bench"):
         started_again = time.perf_counter()
-        again = services.bill_month(month)
+        again = dues.bill_month(month)
         db.session.commit()
         again_s = time.perf_counter() - started_again
     rss_again = _rss()
@@ -427,9 +427,9 @@ def measure_dues(app, tmp, args) -> dict:
 
 
 def measure_trial_balance(app, tmp, args) -> dict:
-    timings, tb = _timed(services.trial_balance, 5)
+    timings, tb = _timed(trial_balance.trial_balance, 5)
     rss = _rss()
-    peak = _traced(services.trial_balance)
+    peak = _traced(trial_balance.trial_balance)
     return {"trial_balance": {
         "seconds": statistics.median(timings), "maxrss": rss, "tracemalloc": peak,
         "notes": [_runs_note(timings),
@@ -497,7 +497,7 @@ def _statement_query(member, period) -> dict:
     with a running balance."""
     from association.ledger.models import JournalEntry, Posting, Side
 
-    ids = (services.account("dues_receivable").id, services.account("member_credit").id)
+    ids = (accounts.account("dues_receivable").id, accounts.account("member_credit").id)
     signed = sa.case((Posting.side == Side.DEBIT, Posting.amount_cents),
                      else_=-Posting.amount_cents)
     stmt = (sa.select(JournalEntry.entry_date, JournalEntry.memo, Posting.account_id, signed)
@@ -562,22 +562,22 @@ def _arrears_query():
 
 
 def measure_receipts(app, tmp, args) -> dict:
-    from association.ledger import receipts
+    from association.ledger import receipt_pdf
 
-    if not hasattr(receipts, "render_receipt_pdf"):
+    if not hasattr(receipt_pdf, "render_receipt_pdf"):
         return {"receipts": {"seconds": None, "notes": [
-            "association.ledger.receipts has no render_receipt_pdf yet: not measured"]}}
+            "association.ledger.receipt_pdf has no render_receipt_pdf yet: not measured"]}}
     ids = list(db.session.scalars(sa.select(Receipt.id).order_by(Receipt.id.desc())
                                   .limit(RECEIPTS)))
 
     def one_each(chosen):
         sizes = []
         for receipt_id in chosen:
-            sizes.append(len(receipts.render_receipt_pdf(db.session.get(Receipt, receipt_id))))
+            sizes.append(len(receipt_pdf.render_receipt_pdf(db.session.get(Receipt, receipt_id))))
         db.session.expire_all()
         return sizes
 
-    receipts.render_receipt_pdf(db.session.get(Receipt, ids[0]))  # warm-up: fonts, templates
+    receipt_pdf.render_receipt_pdf(db.session.get(Receipt, ids[0]))  # warm-up: fonts, templates
     started = time.perf_counter()
     sizes = one_each(ids)
     each_s = time.perf_counter() - started
@@ -591,12 +591,12 @@ def measure_receipts(app, tmp, args) -> dict:
                   f"{sum(sizes) / len(sizes) / 1024:,.1f} KiB a receipt; "
                   f"{each_s / len(ids) * 1000:.1f} ms a receipt; tracemalloc over 100 of them"],
     }}
-    if hasattr(receipts, "render_receipts_pdf"):
+    if hasattr(receipt_pdf, "render_receipts_pdf"):
         started = time.perf_counter()
-        pdf = receipts.render_receipts_pdf(ids)
+        pdf = receipt_pdf.render_receipts_pdf(ids)
         one_s = time.perf_counter() - started
         rss = _rss()
-        peak = _traced(lambda: receipts.render_receipts_pdf(ids))
+        peak = _traced(lambda: receipt_pdf.render_receipts_pdf(ids))
         results["receipts_one_pdf"] = {
             "seconds": one_s, "maxrss": rss, "tracemalloc": peak,
             "notes": [f"render_receipts_pdf: one A5 PDF of {len(ids):,} pages, "

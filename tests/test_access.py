@@ -13,9 +13,11 @@ import pytest
 from association.auth.models import Role
 from association.core.time import utcnow
 from association.extensions import db
+from association.ledger.accounts import account
+from association.ledger.dues import request_waiver
 from association.ledger.expenses import record_expense
 from association.ledger.models import PaymentMethod
-from association.ledger.services import account, record_payment, request_waiver
+from association.ledger.payments import record_payment
 from association.members.models import ConsentChannel, ConsentPurpose, MemberConsent
 from association.members.services import record_consent
 from association.worker import beat

@@ -29,8 +29,8 @@ from association.auth.permissions import public
 from association.core.time import today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
+from association.ledger.accounts import account_id
 from association.ledger.models import EntrySource, JournalEntry, Posting, Side
-from association.ledger.services import account_id
 from association.members.models import Zone
 from association.mpesa.models import CallbackInbox, MpesaTransaction
 from association.worker import beat

@@ -13,7 +13,7 @@ from association.core.time import parse_month, today_in_nairobi
 from association.database import reading
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger import services
+from association.ledger import dues, payments
 from association.ledger.models import PaymentMethod
 from association.members.services import get_member_by_number
 
@@ -49,7 +49,7 @@ def bill(month: str) -> None:
     """Charge every active member the dues for a month; running it again charges nobody twice."""
     with acting_as("cli:ledger-bill"):
         try:
-            result = services.bill_month(parse_month(month))
+            result = dues.bill_month(parse_month(month))
         except DomainError as error:
             _fail(error)
         db.session.commit()
@@ -85,7 +85,7 @@ def pay(member_no: str, amount: str, method: str, reference: str | None,
                         f"{paid_on!r} is not a date; write it as YYYY-MM-DD.",
                         param_hint="--date") from None
             member = get_member_by_number(member_no)
-            payment = services.record_payment(member, cents, PaymentMethod(method), day,
+            payment = payments.record_payment(member, cents, PaymentMethod(method), day,
                                               received_by_id=None, reference=reference)
         except (DomainError, click.BadParameter) as error:
             _fail(error)
@@ -163,7 +163,8 @@ def write_auditor_pack(out: str, start: str | None, end: str | None) -> None:
     the file over.
     """
     from association.audit.services import log_event
-    from association.ledger import exports, reports
+    from association.ledger import reports
+    from association.ledger.auditor_pack import auditor_pack
 
     with acting_as("cli:ledger-auditor-pack"):
         try:
@@ -171,7 +172,7 @@ def write_auditor_pack(out: str, start: str | None, end: str | None) -> None:
         except DomainError as error:
             _fail(error)
         with reading(), _written(out, "wb") as target:  # no write lock while it reads
-            result = exports.auditor_pack(period, "flask ledger auditor-pack", target)
+            result = auditor_pack(period, "flask ledger auditor-pack", target)
         db.session.rollback()  # the read ends: its audit takes the write lock for a moment
         log_event("export", "auditor_pack", None, {
             "from": period.start.isoformat(), "to": period.end.isoformat(),

@@ -1,4 +1,7 @@
-"""Expense, decision and chart-of-accounts forms (shape only; rules are in expenses.py)."""
+"""Expense, decision and chart-of-accounts forms.
+
+Shape only: the rules are in ``ledger.expenses`` and ``ledger.accounts``.
+"""
 
 
 from flask_babel import lazy_gettext as _l

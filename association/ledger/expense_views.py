@@ -24,6 +24,14 @@ from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_label
 from association.ledger import expenses as services
+from association.ledger.accounts import (
+    account_balances,
+    account_locked,
+    chart,
+    create_account,
+    expense_accounts,
+    update_account,
+)
 from association.ledger.expense_forms import (
     ACCOUNT_TYPE_HEADINGS,
     AccountForm,
@@ -105,7 +113,7 @@ def index():
 def new():
     """Record money paid out; it is posted only when a second official approves it."""
     form = ExpenseForm()
-    accounts = services.expense_accounts()
+    accounts = expense_accounts()
     form.account_id.choices = choices(
         ((a.id, f"{a.code} {account_name(a)}") for a in accounts), _("Choose an account")
     )
@@ -249,10 +257,10 @@ def document(expense_id: int):
 @permission_required("ledger.view")
 def accounts():
     """The chart of accounts by type, with each account's balance."""
-    rows = services.chart()
+    rows = chart()
     by_type = {t: [a for a in rows if a.type == t] for t in AccountType}
     return render_template(
-        "expenses/accounts.html", by_type=by_type, balances=services.account_balances(),
+        "expenses/accounts.html", by_type=by_type, balances=account_balances(),
         headings=ACCOUNT_TYPE_HEADINGS,
     )
 
@@ -265,7 +273,7 @@ def account_new():
     del form.active
     if form.validate_on_submit():
         try:
-            created = services.create_account(form.code.data, form.name.data, form.name_sw.data,
+            created = create_account(form.code.data, form.name.data, form.name_sw.data,
                                               AccountType(form.type.data))
         except DomainError as error:
             transaction.discard()
@@ -282,19 +290,19 @@ def account_new():
 def account_edit(account_id: int):
     """Rename an account or take it out of use; code and type only while it is unused."""
     acct = db.get_or_404(Account, account_id)
-    locked = services.account_locked(acct) or acct.key is not None
+    locked = account_locked(acct) or acct.key is not None
     form = AccountForm(obj=acct)
     if not form.is_submitted():
         form.type.data = acct.type.value
     if locked:
         del form.type
-        if services.account_locked(acct):
+        if account_locked(acct):
             del form.code
     if acct.key is not None:
         del form.active  # the system posts to it: it stays in use
     if form.validate_on_submit():
         try:
-            services.update_account(
+            update_account(
                 acct, form.name.data, form.name_sw.data,
                 form.active.data if "active" in form else acct.active,
                 code=form.code.data if "code" in form else None,

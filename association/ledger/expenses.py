@@ -1,4 +1,4 @@
-"""Expenses (recorded by one official, posted when another approves) and the chart of accounts.
+"""Expenses: recorded by one official, posted when another approves.
 
 An expense is a request to pay money out. While it is pending nothing is in the
 books; approval by a second official posts it (Dr the expense account, Cr the
@@ -18,12 +18,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
-from sqlalchemy.exc import IntegrityError
 
 from association.core.money import MAX_CENTS
 from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
+from association.ledger.accounts import METHOD_ACCOUNT_KEY, account, account_balance
+from association.ledger.errors import LedgerError
+from association.ledger.journal import Line, post_entry, reverse_entry
 from association.ledger.models import (
     Account,
     AccountType,
@@ -32,19 +33,9 @@ from association.ledger.models import (
     ExpenseStatus,
     JournalEntry,
     PaymentMethod,
-    Posting,
     Side,
 )
-from association.ledger.services import (
-    METHOD_ACCOUNT_KEY,
-    LedgerError,
-    Line,
-    account,
-    check_open,
-    ensure_chart,
-    post_entry,
-    reverse_entry,
-)
+from association.ledger.periods import check_open
 
 
 class ExpenseError(LedgerError):
@@ -57,10 +48,6 @@ class SelfApprovalError(ExpenseError):
 
 class DocumentError(ExpenseError):
     """The supporting document is not a photo or PDF we accept."""
-
-
-class AccountError(LedgerError):
-    """A change to the chart of accounts that the rules refuse."""
 
 
 # --- Supporting documents -------------------------------------------------
@@ -384,169 +371,3 @@ def expense_totals(filters: ExpenseFilters = ExpenseFilters()) -> dict[ExpenseSt
         .group_by(inner.c.status)
     )
     return {ExpenseStatus(status): (count, int(total or 0)) for status, count, total in rows}
-
-
-# --- The chart of accounts ------------------------------------------------
-
-_CODE_RE = re.compile(r"^[A-Z0-9]{3,10}$")
-
-
-def expense_accounts() -> list[Account]:
-    """The accounts an expense may be recorded under (creating the default chart if needed)."""
-    ensure_chart()
-    return list(db.session.scalars(
-        sa.select(Account).where(Account.type == AccountType.EXPENSE, Account.active.is_(True))
-        .order_by(Account.code)
-    ))
-
-
-def chart() -> list[Account]:
-    """Every account, by code (creating the default chart if needed)."""
-    ensure_chart()
-    return list(db.session.scalars(sa.select(Account).order_by(Account.code)))
-
-
-def account_balances() -> dict[int, int]:
-    """Each account's balance in cents on its normal side (a cash account's money is positive)."""
-    signed = sa.case((Posting.side == Side.DEBIT, Posting.amount_cents),
-                     else_=-Posting.amount_cents)
-    rows = db.session.execute(
-        sa.select(Posting.account_id, Account.type, sa.func.sum(signed))
-        .join(Account, Account.id == Posting.account_id)
-        .group_by(Posting.account_id, Account.type)
-    )
-    return {account_id: int(total) if type_ in (AccountType.ASSET, AccountType.EXPENSE)
-            else -int(total) for account_id, type_, total in rows}
-
-
-def account_balance(acct: Account) -> int:
-    """One account's balance in cents on its normal side."""
-    return account_balances().get(acct.id, 0)
-
-
-def has_postings(acct: Account) -> bool:
-    return db.session.scalar(
-        sa.select(Posting.id).where(Posting.account_id == acct.id).limit(1)
-    ) is not None
-
-
-def _used_by_expenses(acct: Account, status: ExpenseStatus | None = None) -> int:
-    stmt = sa.select(sa.func.count(Expense.id)).where(Expense.account_id == acct.id)
-    if status is not None:
-        stmt = stmt.where(Expense.status == status)
-    return db.session.scalar(stmt)
-
-
-def _clean_code(code: str) -> str:
-    code = "".join((code or "").split()).upper()
-    if not _CODE_RE.match(code):
-        raise AccountError(_l("An account code is 3 to 10 letters or digits, e.g. 5050."))
-    return code
-
-
-def _clean_names(name: str, name_sw: str | None, exclude_id: int | None) -> tuple[str, str | None]:
-    name = " ".join((name or "").split())
-    name_sw = " ".join((name_sw or "").split()) or None
-    if not name:
-        raise AccountError(_l("Give the account a name."))
-    if len(name) > 100 or (name_sw and len(name_sw) > 100):
-        raise AccountError(_l("An account name can have at most 100 characters."))
-    clash = db.session.scalar(
-        sa.select(Account).where(sa.func.lower(Account.name) == name.lower(),
-                                 Account.id != (exclude_id or 0))
-    )
-    if clash is not None:
-        raise AccountError(_l("Account %(code)s is already called %(name)s.",
-                              code=clash.code, name=clash.name))
-    return name, name_sw
-
-
-def _check_code_free(code: str, exclude_id: int | None) -> None:
-    clash = db.session.scalar(
-        sa.select(Account).where(sa.func.upper(Account.code) == code,
-                                 Account.id != (exclude_id or 0))
-    )
-    if clash is not None:
-        raise AccountError(_l("The code %(code)s is already used by %(name)s.",
-                              code=code, name=clash.name))
-
-
-def _flush_account(code: str) -> None:
-    """Flush; a code taken by a request a moment ago becomes the same clear message."""
-    savepoint = db.session.begin_nested()
-    try:
-        db.session.flush()
-        savepoint.commit()
-    except IntegrityError:
-        savepoint.rollback()
-        raise AccountError(_l("The code %(code)s is already used by another account.",
-                              code=code)) from None
-
-
-def create_account(code: str, name: str, name_sw: str | None, type_: AccountType) -> Account:
-    """Add an account to the chart (the chair).
-
-    Raises:
-        AccountError: a bad or duplicate code, a missing or duplicate name.
-    """
-    ensure_chart()
-    code = _clean_code(code)
-    type_ = AccountType(type_)
-    _check_code_free(code, None)
-    name, name_sw = _clean_names(name, name_sw, None)
-    created = Account(code=code, name=name, name_sw=name_sw, type=type_, key=None, active=True)
-    db.session.add(created)
-    _flush_account(code)
-    return created
-
-
-def account_locked(acct: Account) -> bool:
-    """Whether the code and type are fixed: the account has postings or expenses."""
-    return has_postings(acct) or _used_by_expenses(acct) > 0
-
-
-def update_account(
-    acct: Account,
-    name: str,
-    name_sw: str | None,
-    active: bool,
-    code: str | None = None,
-    type_: AccountType | None = None,
-) -> Account:
-    """Rename an account, (de)activate it, or, while it is unused, change its code or type.
-
-    Args:
-        code, type_: None keeps the current value.
-
-    Raises:
-        AccountError: a bad or duplicate code or name; a change of code or type of an
-            account already used; a change of type of a system account; deactivating a
-            system account or one that pending expenses use.
-    """
-    name, name_sw = _clean_names(name, name_sw, acct.id)
-    new_code = _clean_code(code) if code is not None else acct.code
-    new_type = AccountType(type_) if type_ is not None else acct.type
-    if new_code != acct.code or new_type != acct.type:
-        if account_locked(acct):
-            raise AccountError(_l("%(code)s has entries in the books, so its code and type "
-                                  "cannot change. Add a new account instead.", code=acct.code))
-        if new_type != acct.type and acct.key is not None:
-            raise AccountError(_l("%(code)s is one of the accounts the system posts to: its "
-                                  "type cannot change.", code=acct.code))
-        if new_code != acct.code:
-            _check_code_free(new_code, acct.id)
-    if not active and acct.active:
-        if acct.key is not None:
-            raise AccountError(_l("%(code)s %(name)s is one of the accounts the system posts "
-                                  "to: it cannot be deactivated.", code=acct.code,
-                                  name=acct.name))
-        pending = _used_by_expenses(acct, ExpenseStatus.PENDING)
-        if pending:
-            raise AccountError(lazy_ngettext(
-                "%(num)d pending expense uses %(code)s: approve or reject it first.",
-                "%(num)d pending expenses use %(code)s: approve or reject them first.",
-                pending, code=acct.code))
-    acct.name, acct.name_sw, acct.active = name, name_sw, bool(active)
-    acct.code, acct.type = new_code, new_type
-    _flush_account(new_code)
-    return acct

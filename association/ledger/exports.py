@@ -1,5 +1,6 @@
 """The books in files: any report as CSV, Excel or PDF; the general ledger as CSV; the
-ledger as a beancount or hledger journal; and the auditor's pack that holds them all.
+ledger as a beancount or hledger journal; the trial balance as text. The auditor's
+pack that holds them all is in ``auditor_pack``.
 
 Long files are produced as generators of text, so a ledger of millions of postings
 is written (or sent) piece by piece, never held whole in memory. Money leaves here
@@ -7,11 +8,9 @@ as text with two decimals made from integer cents, never through a float.
 """
 
 import csv
-import hashlib
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -434,22 +433,22 @@ def journal_account_names() -> dict[int, str]:
     return names
 
 
-def _one_line(text) -> str:
+def one_line(text) -> str:
     """Text on one line, without control characters."""
     return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text or "")).split())
 
 
 def _bean_string(text) -> str:
-    return '"' + _one_line(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + one_line(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _hledger_text(text) -> str:
     """hledger ends a description at ";" and splits payee from note at "|"."""
-    return _one_line(text).replace(";", ",").replace("|", "/")
+    return one_line(text).replace(";", ",").replace("|", "/")
 
 
 def _hledger_tag(text) -> str:
-    return re.sub(r"[,;\s]+", "-", _one_line(text))
+    return re.sub(r"[,;\s]+", "-", one_line(text))
 
 
 @dataclass
@@ -535,7 +534,8 @@ def _entries(journal: _Journal) -> Iterator[tuple[tuple, list[tuple[str, int]]]]
         result.close()
 
 
-def _title() -> str:
+def books_title() -> str:
+    """The association's name, which titles the journals and the auditor's pack."""
     from association.profile.services import get_profile
 
     profile = get_profile()
@@ -547,9 +547,9 @@ def beancount_journal(start: date | None, end: date | None) -> Iterator[str]:
     period does not start at the beginning; ``bean-check`` accepts it."""
     journal = _prepare(start, end)
     currency = CURRENCY
-    yield f"; {_one_line(_title())}: general ledger"
+    yield f"; {one_line(books_title())}: general ledger"
     yield f"\n; {journal.start or '…'} to {journal.end or '…'}, amounts in {currency}\n"
-    yield f"option \"title\" {_bean_string(_title())}\n"
+    yield f"option \"title\" {_bean_string(books_title())}\n"
     yield f'option "operating_currency" "{currency}"\n\n'
     yield f"{journal.open_date.isoformat()} commodity {currency}\n\n"
     opened = journal.open_date.isoformat()
@@ -578,7 +578,7 @@ def hledger_journal(start: date | None, end: date | None) -> Iterator[str]:
     declared, so that ``hledger check --strict`` accepts it."""
     journal = _prepare(start, end)
     currency = CURRENCY
-    yield f"; {_one_line(_title())}: general ledger\n"
+    yield f"; {one_line(books_title())}: general ledger\n"
     yield f"; {journal.start or '…'} to {journal.end or '…'}, amounts in {currency}\n\n"
     yield f"commodity 1000.00 {currency}\n\n"
     for root, code in _HLEDGER_TYPES.items():
@@ -634,112 +634,3 @@ def trial_balance_text(as_of: date) -> str:
 
 def trial_balance_csv(as_of: date) -> str:
     return "".join(report_csv(reports.trial_balance_report(as_of)))
-
-
-# --- The auditor's pack -----------------------------------------------------
-
-
-@dataclass
-class PackFile:
-    name: str
-    size: int
-    sha256: str
-
-
-@dataclass
-class PackResult:
-    files: list[PackFile]
-    chain_ok: bool
-    chain_checked: int
-    chain_head: str
-    manifest_sha256: str
-
-
-def _write(zf: zipfile.ZipFile, name: str, pieces: Iterable) -> PackFile:
-    digest, size = hashlib.sha256(), 0
-    with zf.open(name, "w", force_zip64=True) as target:
-        for piece in pieces:
-            data = piece.encode("utf-8") if isinstance(piece, str) else piece
-            digest.update(data)
-            size += len(data)
-            target.write(data)
-    return PackFile(name, size, digest.hexdigest())
-
-
-def _pack_builders(period: reports.Period) -> list[Callable[[], Report]]:
-    """Each report of the pack as a builder: every format reads a fresh copy, since long
-    tables are streamed once."""
-    return [
-        lambda: reports.trial_balance_report(period.end),
-        lambda: reports.income_expenditure(period),
-        lambda: reports.financial_position(period.end),
-        *[(lambda key=key: reports.cash_book(key, period)) for key in reports.CASH_BOOKS],
-        lambda: reports.arrears(),
-        lambda: reports.receipts_register(period),
-        lambda: reports.collections(period),
-    ]
-
-
-def auditor_pack(period: reports.Period, generated_by: str, target) -> PackResult:
-    """Write the auditor's pack for ``period`` as a ZIP into the binary file ``target``.
-
-    It holds every report as CSV, Excel and PDF, the general ledger as CSV, the
-    beancount and hledger journals, and MANIFEST.txt with each file's SHA-256 and
-    size, the period, who made it and when, and the audit chain's verification.
-    """
-    from association.audit.services import verify_chain
-
-    files: list[PackFile] = []
-    titles: dict[str, str] = {}
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-        for build in _pack_builders(period):
-            for fmt in ("csv", "xlsx", "pdf"):
-                report = build()
-                titles[report.slug] = report.title
-                files.append(_write(zf, f"{report.slug}.{fmt}", render(report, fmt)))
-        files.append(_write(zf, "general-ledger.csv",
-                            general_ledger_csv(period.start, period.end)))
-        files.append(_write(zf, "journal.beancount",
-                            beancount_journal(period.start, period.end)))
-        files.append(_write(zf, "journal.hledger", hledger_journal(period.start, period.end)))
-        chain = verify_chain()
-        manifest = _manifest(period, generated_by, files, titles, chain)
-        zf.writestr("MANIFEST.txt", manifest)
-    return PackResult(files, chain.ok, chain.checked, chain.head_hash,
-                      hashlib.sha256(manifest.encode("utf-8")).hexdigest())
-
-
-def _manifest(period, generated_by, files, titles, chain) -> str:
-    now = datetime.now(NAIROBI).strftime("%Y-%m-%d %H:%M:%S %Z (%z)")
-    lines = [
-        _("Auditor's pack: %(name)s", name=_one_line(_title())),
-        _("Period: %(start)s to %(end)s", start=period.start.isoformat(),
-          end=period.end.isoformat()),
-        _("Generated: %(time)s", time=now),
-        _("Generated by: %(who)s", who=_one_line(generated_by)),
-        "",
-        _("Audit trail chain: %(result)s; %(count)d events checked; head hash %(hash)s",
-          result=_("verified, unbroken") if chain.ok else _("BROKEN"), count=chain.checked,
-          hash=chain.head_hash),
-    ]
-    if not chain.ok:
-        lines.append(_("First bad event: %(seq)s: %(reason)s", seq=chain.bad_seq,
-                       reason=chain.reason))
-    lines += [
-        "",
-        _("Member statements are not included one per member: the arrears list (every "
-          "member who owes, by zone and age) and the collections report cover every member; "
-          "any member's statement can be printed from the app."),
-        _("The arrears list shows unpaid dues as they stand when the pack was made."),
-        _("Journals: journal.beancount (check with: bean-check journal.beancount) and "
-          "journal.hledger (check with: hledger -f journal.hledger check --strict). "
-          "When the period does not start at the beginning of the books, both open with the "
-          "balances brought forward."),
-        "",
-        _("Files (SHA-256, size in bytes, name):"),
-    ]
-    for f in files:
-        stem = f.name.rsplit(".", 1)[0]
-        title = f"  ({titles[stem]})" if stem in titles else ""
-        lines.append(f"{f.sha256}  {f.size:>12}  {f.name}{title}")
-    return "\n".join(lines) + "\n"

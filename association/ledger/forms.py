@@ -1,7 +1,8 @@
 """The treasurer's forms: payments, dues runs, periods, rates, waivers, settings.
 
 Forms check shape only: an amount is an amount, a month is a month, a member
-number names a member. The rules of the books are in ``ledger.services``.
+number names a member. The rules of the books are in the ledger's modules named
+after them (``ledger.payments``, ``ledger.dues``, ``ledger.periods``...).
 """
 
 from datetime import date, timedelta

@@ -22,7 +22,7 @@ from association.errors import DomainError
 from association.extensions import limiter
 from association.forms import BaseForm
 from association.i18n import current_language
-from association.ledger import receipts, services
+from association.ledger import payments, receipt_pdf, receipts
 from association.web import flash_form_errors
 
 bp = Blueprint("receipts", __name__)
@@ -76,10 +76,10 @@ def detail(number: str):
 def pdf(number: str):
     """The receipt as a PDF: A5 (?layout=a5) or an 80 mm thermal roll (?layout=roll)."""
     layout = request.args.get("layout", "a5")
-    if layout not in receipts.LAYOUTS:
+    if layout not in receipt_pdf.LAYOUTS:
         abort(400)
     receipt = _receipt_or_404(number)
-    content = receipts.render_receipt_pdf(receipt, layout, current_language())
+    content = receipt_pdf.render_receipt_pdf(receipt, layout, current_language())
     response = make_response(content)
     response.headers["Content-Type"] = "application/pdf"
     response.headers["Content-Disposition"] = f'inline; filename="{receipt.number}.pdf"'
@@ -106,7 +106,7 @@ def void(number: str):
         flash_form_errors(form)
         return redirect(url_for("receipts.detail", number=receipt.number))
     try:
-        services.void_receipt(receipt, form.reason.data, current_user.id)
+        payments.void_receipt(receipt, form.reason.data, current_user.id)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")

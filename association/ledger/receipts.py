@@ -1,15 +1,15 @@
-"""Receipts as documents: what a receipt says, in figures and in words, as PDF and as SMS.
+"""Receipts as documents: what a receipt says, in figures and in words, and as SMS.
 
-The numbering, voiding and the books themselves live in ``services``; this
+The numbering lives in ``receipt_numbers`` and voiding in ``payments``; this
 module only reads them. Everything a receipt shows is gathered once into a
 :class:`ReceiptFacts` (in a handful of queries, for one receipt or a thousand),
-then rendered: an A5 page, an 80 mm roll for thermal printers, or a short SMS.
+then rendered: as a short SMS here, or as an A5 page or an 80 mm roll for
+thermal printers by ``receipt_pdf``.
 """
 
 import functools
 import hmac
-import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,20 +18,13 @@ from babel.dates import format_date
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from reportlab.lib.colors import Color, black
-from reportlab.lib.pagesizes import A5
-from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
-from reportlab.pdfgen.canvas import Canvas
 
 from association.auth.models import User
 from association.core.money import format_kes
-from association.core.pdf import BUILTIN_FONTS, draw_qr, fold_for_latin1, qr_modules, unicode_fonts
-from association.core.phones import display_phone
 from association.core.time import nairobi_date
 from association.database import execute_prepared
 from association.extensions import db
-from association.i18n import enum_label
+from association.ledger.accounts import account_id
 from association.ledger.models import (
     Allocation,
     DuesCharge,
@@ -41,13 +34,8 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.services import account_id
 from association.members.models import Member
-from association.profile.models import RegistrationBody
 
-#: The page layouts a receipt can be printed in.
-LAYOUTS = ("a5", "roll")
-ROLL_WIDTH = 80 * mm
 SMS_LIMIT = 160
 
 
@@ -221,18 +209,18 @@ def method_label(method: PaymentMethod) -> str:
     return str(method.label)
 
 
-def _lang(language: str | None) -> str:
+def lang(language: str | None) -> str:
     return "sw" if (language or "").lower().startswith("sw") else "en"
 
 
 def month_label(month: date, language: str) -> str:
     """date(2026, 8, 1) -> "Aug 2026" (Swahili "Ago 2026")."""
-    return format_date(month, "MMM yyyy", locale=_lang(language))
+    return format_date(month, "MMM yyyy", locale=lang(language))
 
 
 def months_text(facts: ReceiptFacts, language: str) -> str:
     """The months a payment settled, as printed: "Aug 2026, Sep 2026 (part)"."""
-    with force_locale(_lang(language)):
+    with force_locale(lang(language)):
         return ", ".join(
             _("%(month)s (part)", month=month_label(m.month, language)) if m.part
             else month_label(m.month, language)
@@ -252,7 +240,7 @@ def months_span(months: list[date], language: str) -> str:
             runs[-1].append(month)
         else:
             runs.append([month])
-    locale = _lang(language)
+    locale = lang(language)
 
     def short(day: date) -> str:
         return format_date(day, "MMM", locale=locale)
@@ -367,7 +355,7 @@ def amount_in_words(cents: int, language: str = "en") -> str:
     if not 0 <= cents < WORDS_LIMIT * 100:
         raise ValueError("amount_in_words needs an amount from 0 to under a trillion shillings")
     shillings, rest = divmod(cents, 100)
-    if _lang(language) == "sw":
+    if lang(language) == "sw":
         if shillings and rest:
             text = (f"shilingi {number_in_words_sw(shillings)} "
                     f"na senti {number_in_words_sw(rest)} tu")
@@ -408,7 +396,7 @@ def receipt_sms(receipt: Receipt | ReceiptFacts, language: str = "en",
     """
     facts = receipt if isinstance(receipt, ReceiptFacts) else receipt_facts(receipt)
     url = url or verify_url(facts)
-    language = _lang(language)
+    language = lang(language)
     with force_locale(language):
         values = dict(number=facts.number, amount=format_kes(facts.amount_cents),
                       member=facts.member_no, method=_method_text(facts), url=url)
@@ -445,288 +433,3 @@ def receipt_sms(receipt: Receipt | ReceiptFacts, language: str = "en",
         if len(text) <= SMS_LIMIT:
             return text
     return candidates[-1]
-
-
-# --- PDF -----------------------------------------------------------------------------------
-
-@dataclass
-class _Op:
-    kind: str  # "text", "rule", "qr"
-    x: float
-    y: float  # from the top of the page, to the baseline (text) or the top (qr)
-    text: str = ""
-    font: str = ""
-    size: float = 0
-    align: str = "left"
-    width: float = 0
-    modules: list | None = None
-    color: Color = black
-
-
-class _Page:
-    """Lays out one receipt from the top down; the roll layout's height is where it ends."""
-
-    def __init__(self, width: float, margin: float, fonts: tuple[str, str]):
-        self.width, self.margin = width, margin
-        self.y = margin
-        self.ops: list[_Op] = []
-        self.regular, self.bold = fonts
-        self.fold = fonts == BUILTIN_FONTS
-        #: Some text had letters the built-in fonts lack (they were folded: ũ -> u).
-        self.folded = False
-
-    @property
-    def inner(self) -> float:
-        return self.width - 2 * self.margin
-
-    def clean(self, text: str) -> str:
-        if not self.fold:
-            return text
-        folded = fold_for_latin1(text)
-        self.folded = self.folded or folded != text
-        return folded
-
-    def lines(self, text, size, bold=False, align="left", x=None, width=None, gap=1.25,
-              color=black):
-        """Wrapped text; moves down by its height."""
-        font = self.bold if bold else self.regular
-        x = self.margin if x is None else x
-        width = self.inner if width is None else width
-        for line in simpleSplit(self.clean(str(text)), font, size, width) or [""]:
-            self.y += size
-            self.ops.append(_Op("text", x, self.y, line, font, size, align, width,
-                                color=color))
-            self.y += size * (gap - 1)
-        return self
-
-    def row(self, label, value, size=10, bold=False, stacked=False, label_width=34 * mm,
-            color=black):
-        """A label and its value: side by side on A5, one above the other on the roll."""
-        if stacked:
-            self.lines(label, size * 0.8, color=_GREY)
-            self.lines(value, size, bold=bold, color=color)
-        else:
-            top = self.y
-            self.lines(label, size * 0.85, x=self.margin, width=label_width - 2 * mm,
-                       color=_GREY)
-            label_end, self.y = self.y, top
-            self.lines(value, size, bold=bold, x=self.margin + label_width,
-                       width=self.inner - label_width, color=color)
-            self.y = max(self.y, label_end)
-        self.y += size * 0.35
-        return self
-
-    def rule(self, space=4):
-        self.y += space
-        self.ops.append(_Op("rule", self.margin, self.y, width=self.inner))
-        self.y += space + 2
-        return self
-
-    def qr(self, x, modules, size):
-        self.ops.append(_Op("qr", x, self.y, width=size, modules=modules))
-
-
-_VOID_RED = Color(0.75, 0.1, 0.1)
-_VOID_STAMP = Color(0.8, 0.1, 0.1, alpha=0.28)
-_GREY = Color(0.3, 0.3, 0.3)
-
-
-@dataclass
-class _Header:
-    """The association's lines at the top of every receipt, prepared once per document."""
-
-    name: str
-    registration: str
-    address: str
-
-
-def _header(language: str) -> _Header:
-    from association.profile.services import get_profile
-
-    profile = get_profile()
-    if profile is None:
-        return _Header("", "", "")
-    with force_locale(language):
-        if profile.registration_body == RegistrationBody.UNREGISTERED:
-            registration = enum_label(profile.registration_body)
-        elif profile.registration_number:
-            registration = _("Registered with: %(body)s, no. %(number)s",
-                             body=enum_label(profile.registration_body),
-                             number=profile.registration_number)
-        else:
-            registration = _("Registered with: %(body)s",
-                             body=enum_label(profile.registration_body))
-        place = ", ".join(p for p in (profile.estate, profile.ward, profile.sub_county) if p)
-        address = _("%(place)s · Tel. %(phone)s", place=place,
-                    phone=display_phone(profile.contact_phone))
-    return _Header(profile.name, registration, address)
-
-
-def _layout(facts: ReceiptFacts, layout: str, language: str, header: _Header,
-            url: str) -> _Page:
-    """Every line of one receipt, in the document's language (call under force_locale):
-    in the built-in fonts, or in DejaVu Sans when a name needs letters they lack."""
-    page = _layout_in(BUILTIN_FONTS, facts, layout, language, header, url)
-    if page.folded and (fonts := unicode_fonts()):
-        page = _layout_in(fonts, facts, layout, language, header, url)
-    return page
-
-
-def _layout_in(fonts: tuple[str, str], facts: ReceiptFacts, layout: str, language: str,
-               header: _Header, url: str) -> _Page:
-    roll = layout == "roll"
-    page = _Page(ROLL_WIDTH if roll else A5[0], 4 * mm if roll else 14 * mm, fonts)
-    scale = 0.85 if roll else 1.0
-    page.lines(header.name, 13 * scale, bold=True, align="center")
-    page.lines(header.registration, 8 * scale, align="center")
-    page.lines(header.address, 8 * scale, align="center")
-    page.rule()
-    title_size = 18 * scale
-    if roll:
-        page.lines(_("RECEIPT"), title_size, bold=True, align="center")
-        page.lines(facts.number, 11, bold=True, align="center")
-    else:
-        top = page.y
-        page.lines(_("RECEIPT"), title_size, bold=True)
-        page.y = top + title_size - 11
-        page.lines(_("No. %(number)s", number=facts.number), 11, bold=True, align="right")
-        page.y = max(page.y, top + title_size * 1.25)
-    page.rule()
-    size = 9 if roll else 10
-    page.row(_("Date"), format_date(facts.issued_on, "d MMMM yyyy", locale=language), size,
-             stacked=roll)
-    if facts.paid_on != facts.issued_on:
-        page.row(_("Paid on"), format_date(facts.paid_on, "d MMMM yyyy", locale=language),
-                 size, stacked=roll)
-    page.row(_("Received from"), f"{facts.member_no} · {facts.member_name}", size, bold=True,
-             stacked=roll)
-    if facts.months:
-        page.row(_("Months paid"), months_text(facts, language), size, stacked=roll)
-    if facts.credit_cents:
-        page.row(_("Kept as credit"), _("%(amount)s for the coming months",
-                                        amount=format_kes(facts.credit_cents)), size,
-                 stacked=roll)
-    page.row(_("Amount"), format_kes(facts.amount_cents), size * 1.4, bold=True, stacked=roll)
-    page.row(_("In words"), amount_in_words(facts.amount_cents, language), size, stacked=roll)
-    page.row(_("Method"), method_label(facts.method), size, stacked=roll)
-    if facts.mpesa_code:
-        page.row(_("M-Pesa code"), facts.mpesa_code, size, bold=True, stacked=roll)
-    elif facts.reference:
-        page.row(_("Reference"), facts.reference, size, stacked=roll)
-    page.row(_("Received by"), facts.received_by or _("Recorded automatically"), size,
-             stacked=roll)
-    if facts.is_void:
-        page.row(_("Status"), _("VOID since %(date)s: %(reason)s",
-                                date=format_date(facts.voided_on, "d MMMM yyyy",
-                                                 locale=language),
-                                reason=facts.void_reason or ""), size, bold=True, stacked=roll,
-                 color=_VOID_RED)
-    page.rule()
-    modules = qr_modules(url)
-    caption = _("Scan the code, or open the address below, to check that this receipt "
-                "is genuine.")
-    if roll:
-        qr_size = 40 * mm
-        page.qr((page.width - qr_size) / 2, modules, qr_size)
-        page.y += qr_size + 2
-        page.lines(caption, 7, align="center")
-        page.lines(url, 6, align="center")
-        page.y += page.margin
-    else:
-        qr_size = 34 * mm
-        text_width = page.inner - qr_size - 4 * mm
-        top = page.y
-        page.qr(page.width - page.margin - qr_size, modules, qr_size)
-        page.lines(caption, 8, width=text_width)
-        page.lines(url, 7, width=text_width)
-        page.y = max(page.y, top + qr_size)
-        # Room for the treasurer's signature and the association's stamp on paper copies.
-        page.y = max(page.y + 12 * mm, A5[1] - 30 * mm)
-        page.lines(_("Signature: ____________________    Stamp:"), 9, color=_GREY)
-    return page
-
-
-def _draw(canvas: Canvas, page: _Page, height: float, facts: ReceiptFacts) -> None:
-    for op in page.ops:
-        y = height - op.y
-        if op.kind == "text":
-            canvas.setFont(op.font, op.size)
-            canvas.setFillColor(op.color)
-            if op.align == "center":
-                canvas.drawCentredString(op.x + op.width / 2, y, op.text)
-            elif op.align == "right":
-                canvas.drawRightString(op.x + op.width, y, op.text)
-            else:
-                canvas.drawString(op.x, y, op.text)
-        elif op.kind == "rule":
-            canvas.setStrokeColor(_GREY)
-            canvas.setLineWidth(0.6)
-            canvas.line(op.x, y, op.x + op.width, y)
-        elif op.kind == "qr":
-            draw_qr(canvas, op.x, y, op.width, op.modules)
-    if facts.is_void:
-        _stamp_void(canvas, page.width, height, page.bold)
-
-
-def _stamp_void(canvas: Canvas, width: float, height: float, font: str) -> None:
-    """A big diagonal VOID across the page, translucent so the text stays readable."""
-    canvas.saveState()
-    canvas.setFillColor(_VOID_STAMP)
-    canvas.translate(width / 2, height / 2)
-    canvas.rotate(35 if height > width * 1.2 else 20)
-    size = width * 0.3
-    canvas.setFont(font, size)
-    canvas.drawCentredString(0, -size / 3, _("VOID"))
-    canvas.restoreState()
-
-
-def render_receipts_pdf(
-    receipts: Iterable[Receipt | int],
-    layout: str = "a5",
-    language: str = "en",
-    url_for_receipt: Callable[[ReceiptFacts], str] | None = None,
-) -> bytes:
-    """One PDF with a page per receipt, A5 or 80 mm roll (each page as long as its receipt).
-
-    Args:
-        receipts: receipts, or their ids, in the order to print them.
-        layout: "a5" or "roll".
-        language: "en" or "sw": the words on the page, amounts in words included.
-        url_for_receipt: the check-page address for a receipt (default :func:`verify_url`).
-
-    Raises:
-        ValueError: an unknown layout.
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown receipt layout {layout!r}")
-    language = _lang(language)
-    ids = [r if isinstance(r, int) else r.id for r in receipts]
-    all_facts = facts_for(ids)
-    if not all_facts:
-        raise ValueError("no receipts to render")
-    url_for_receipt = url_for_receipt or verify_url
-    buffer = io.BytesIO()
-    first_size = ROLL_WIDTH, A5[1]
-    canvas = Canvas(buffer, pagesize=A5 if layout == "a5" else first_size,
-                    pageCompression=1, invariant=1)
-    with force_locale(language):
-        header = _header(language)
-        title = _("Receipt %(number)s", number=all_facts[0].number) if len(all_facts) == 1 \
-            else _("Receipts")
-        canvas.setTitle(title)
-        canvas.setAuthor(header.name)
-        for facts in all_facts:
-            page = _layout(facts, layout, language, header, url_for_receipt(facts))
-            height = A5[1] if layout == "a5" else page.y
-            canvas.setPageSize((page.width, height))
-            _draw(canvas, page, height, facts)
-            canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
-
-
-def render_receipt_pdf(receipt: Receipt, layout: str = "a5", language: str = "en",
-                       url: str | None = None) -> bytes:
-    """One receipt as a PDF page (see :func:`render_receipts_pdf`)."""
-    return render_receipts_pdf([receipt], layout, language,
-                               (lambda facts: url) if url else None)

@@ -23,6 +23,7 @@ from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required
 from association.core.money import format_kes
 from association.core.time import today_in_nairobi
+from association.ledger import auditor_pack as pack
 from association.ledger import exports, reports
 from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
 from association.members.services import MemberNotFoundError, get_member_by_number
@@ -70,10 +71,6 @@ def _period() -> reports.Period:
         return reports.parse_period(request.args.get("from"), request.args.get("to"))
     except ReportError as error:
         raise _BadRequest(str(error)) from None
-
-
-def _at() -> date:
-    return _period().end
 
 
 def _bad_request(message: str):
@@ -288,7 +285,7 @@ def auditor_pack():
     who = f"{current_user.full_name} ({current_user.username})"
     target = tempfile.TemporaryFile()  # closed by the response, or below on failure
     try:
-        result = exports.auditor_pack(period, who, target)
+        result = pack.auditor_pack(period, who, target)
         log_event("export", "auditor_pack", None, {
             "from": period.start.isoformat(), "to": period.end.isoformat(),
             "files": len(result.files) + 1, "manifest_sha256": result.manifest_sha256,

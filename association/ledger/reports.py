@@ -31,6 +31,7 @@ from association.core.time import (
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import current_language, enum_label
+from association.ledger.accounts import account
 from association.ledger.models import (
     Account,
     AccountType,
@@ -43,7 +44,7 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.services import METHOD_ACCOUNT_KEY, account, trial_balance
+from association.ledger.trial_balance import trial_balance
 from association.members.models import Category, Member, Zone
 
 #: Earliest and latest dates a report may be asked for (typos, not history).
@@ -552,12 +553,6 @@ def statement_member_for(user, member_id: int) -> Member | None:
     return db.session.get(Member, member_id)
 
 
-def member_statement(member: Member, period: Period) -> Report:
-    """The member statement as a report (for CSV, Excel and PDF)."""
-    data = member_statement_data(member, period)
-    return statement_report(data)
-
-
 def statement_report(data: MemberStatement) -> Report:
     member, period = data.member, data.period
     rows = [[period.start, _("Opening balance"), "", None, None, data.opening_credit_cents,
@@ -858,16 +853,3 @@ def collections(period: Period) -> Report:
     report.figures = {"count": grand[0], "cash": grand[1], "mpesa": grand[2], "bank": grand[3],
                       "total": grand[4]}
     return report
-
-
-#: The reports of the auditor's pack, in order: (slug, builder of a Period).
-def pack_reports(period: Period) -> Iterator[Report]:
-    """Every report for the auditor's pack, one at a time (each may stream its rows)."""
-    yield trial_balance_report(period.end)
-    yield income_expenditure(period)
-    yield financial_position(period.end)
-    for key in METHOD_ACCOUNT_KEY.values():
-        yield cash_book(key, period)
-    yield arrears()
-    yield receipts_register(period)
-    yield collections(period)

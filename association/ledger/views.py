@@ -13,7 +13,16 @@ from association.core.money import format_kes
 from association.core.time import add_months, month_end, month_start, parse_month, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger import services
+from association.ledger.balances import member_balance
+from association.ledger.dues import (
+    RateInput,
+    add_rate_schedule,
+    bill_month,
+    decide_waiver,
+    request_waiver,
+    schedule_for,
+)
+from association.ledger.errors import ClosedPeriodError, DuplicatePaymentError
 from association.ledger.forms import (
     EXAMPLE_TIERS,
     TIER_ROWS,
@@ -38,6 +47,10 @@ from association.ledger.models import (
     PaymentMethod,
     WaiverStatus,
 )
+from association.ledger.payments import record_payment
+from association.ledger.periods import close_month, is_closed, reopen_month
+from association.ledger.settings import set_voluntary
+from association.ledger.trial_balance import trial_balance
 from association.members.models import Category
 from association.members.services import get_member_by_number
 from association.web import flash_form_errors
@@ -71,7 +84,7 @@ def _user_names(ids) -> dict[int, str]:
 def index():
     """The books at a glance: money held, owed by members, months closed, what to do next."""
     balances = {}
-    for row in services.trial_balance().rows:
+    for row in trial_balance().rows:
         if row.account.key:
             balances[row.account.key] = row.debit_cents - row.credit_cents
     this_month = month_start(today_in_nairobi())
@@ -91,8 +104,8 @@ def index():
         held_total=sum(balances.get(key, 0) for key in ("cash", "mpesa", "bank")),
         owed=balances.get("dues_receivable", 0),
         credit=-balances.get("member_credit", 0),
-        months=[(last_month, services.is_closed(last_month)),
-                (this_month, services.is_closed(this_month))],
+        months=[(last_month, is_closed(last_month)),
+                (this_month, is_closed(this_month))],
         last_month=last_month,
         pending_expenses=pending_expenses,
         pending_waivers=pending_waivers,
@@ -120,15 +133,15 @@ def payment_new():
     if form.validate_on_submit():
         member = form.found_member
         try:
-            payment = services.record_payment(
+            payment = record_payment(
                 member, form.amount_cents, PaymentMethod(form.method.data), form.paid_on.data,
                 received_by_id=current_user.id, reference=form.reference.data,
             )
-        except services.DuplicatePaymentError as error:
+        except DuplicatePaymentError as error:
             transaction.discard()
             form.reference.errors.append(str(error))
             flash(str(error), "error")
-        except services.ClosedPeriodError as error:
+        except ClosedPeriodError as error:
             transaction.discard()
             form.paid_on.errors.append(str(error))
             flash(str(error), "error")
@@ -143,7 +156,7 @@ def payment_new():
             return redirect(url_for("receipts.detail", number=number))
     elif form.is_submitted():
         member = form.found_member
-    balance = services.member_balance(member.id) if member is not None else None
+    balance = member_balance(member.id) if member is not None else None
     return render_template("ledger/payment.html", form=form, member=member, balance=balance)
 
 
@@ -166,7 +179,7 @@ def dues():
     return render_template(
         "ledger/dues.html",
         runs=runs,
-        schedule=services.schedule_for(this_month),
+        schedule=schedule_for(this_month),
         this_month=this_month,
         form=DuesRunForm(formdata=None),
         result=result,
@@ -183,7 +196,7 @@ def dues_run():
         flash_form_errors(form)
         return redirect(url_for("ledger.dues"))
     try:
-        result = services.bill_month(form.run_month, posted_by_id=current_user.id)
+        result = bill_month(form.run_month, posted_by_id=current_user.id)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -243,7 +256,7 @@ def period_close():
         return redirect(url_for("ledger.periods"))
     month = parse_month(form.month.data)
     try:
-        services.close_month(month, closed_by_id=current_user.id)
+        close_month(month, closed_by_id=current_user.id)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -262,7 +275,7 @@ def period_reopen():
         return redirect(url_for("ledger.periods"))
     month = parse_month(form.month.data)
     try:
-        services.reopen_month(month, form.reason.data, reopened_by_id=current_user.id)
+        reopen_month(month, form.reason.data, reopened_by_id=current_user.id)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -291,7 +304,7 @@ def _schedules():
 def rates():
     """Every dues schedule, newest first, with the resolution that decided it."""
     this_month = month_start(today_in_nairobi())
-    in_force = services.schedule_for(this_month)
+    in_force = schedule_for(this_month)
     schedules = _schedules()
     return render_template(
         "ledger/rates.html", schedules=schedules,
@@ -302,7 +315,7 @@ def rates():
 
 def _prefill_rates() -> dict:
     """The schedule in force, or the issue's example when there is none yet."""
-    current = services.schedule_for(month_start(today_in_nairobi()))
+    current = schedule_for(month_start(today_in_nairobi()))
     if not current:
         tiers = [{"min_premises": lo, "max_premises": hi, "amount": amount}
                  for lo, hi, amount in EXAMPLE_TIERS]
@@ -322,11 +335,11 @@ def _prefill_rates() -> dict:
     return data
 
 
-def _rate_inputs(form: RateScheduleForm) -> list[services.RateInput]:
-    rates = [services.RateInput(Category(name), cents) for name, cents in form.cents.items()]
+def _rate_inputs(form: RateScheduleForm) -> list[RateInput]:
+    rates = [RateInput(Category(name), cents) for name, cents in form.cents.items()]
     for tier in form.tiers:
         if not tier.form.is_blank():
-            rates.append(services.RateInput(
+            rates.append(RateInput(
                 Category.LANDLORD, tier.form.amount_cents,
                 min_premises=tier.form.min_premises.data,
                 max_premises=tier.form.max_premises.data,
@@ -342,7 +355,7 @@ def rates_new():
         data=_prefill_rates())
     if form.validate_on_submit():
         try:
-            services.add_rate_schedule(form.effective_month, _rate_inputs(form),
+            add_rate_schedule(form.effective_month, _rate_inputs(form),
                                        form.resolution_ref.data, created_by_id=current_user.id)
         except DomainError as error:
             transaction.discard()
@@ -384,7 +397,7 @@ def waiver_new():
     form = WaiverForm()
     if form.validate_on_submit():
         try:
-            waiver = services.request_waiver(
+            waiver = request_waiver(
                 form.found_member, form.first, form.last, form.amount_cents, form.reason.data,
                 requested_by_id=current_user.id,
             )
@@ -411,7 +424,7 @@ def waiver_decide(waiver_id: int):
         return redirect(url_for("ledger.waivers"))
     approve = form.decision.data == "approve"
     try:
-        services.decide_waiver(waiver, approve, decided_by_id=current_user.id)
+        decide_waiver(waiver, approve, decided_by_id=current_user.id)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -433,7 +446,7 @@ def settings():
     if not form.is_submitted():
         form.voluntary.data = _voluntary()
     if form.validate_on_submit():
-        services.set_voluntary(bool(form.voluntary.data))
+        set_voluntary(bool(form.voluntary.data))
         flash(_("Voluntary contributions are on: no dues will be charged.")
               if form.voluntary.data else
               _("Voluntary contributions are off: monthly dues are charged."), "success")

@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from association.core.money import AmountError, to_cents
 from association.forms import BaseForm, optional_int
 from association.i18n import choices, enum_choices
-from association.ledger.services import RateInput
+from association.ledger.dues import RateInput
 from association.meetings.models import (
     ActionStatus,
     AttendanceStatus,

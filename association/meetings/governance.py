@@ -433,7 +433,7 @@ def compliance(today: date | None = None) -> list[Check]:
     from flask_babel import format_date
 
     from association.core.time import month_start
-    from association.ledger.services import is_closed
+    from association.ledger.periods import is_closed
 
     today = today or today_in_nairobi()
     checks = []

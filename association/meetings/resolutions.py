@@ -11,7 +11,8 @@ from flask_babel import lazy_gettext as _l
 
 from association.core.time import month_start
 from association.extensions import db
-from association.ledger.services import LedgerError, RateInput, add_rate_schedule
+from association.ledger.dues import RateInput, add_rate_schedule
+from association.ledger.errors import LedgerError
 from association.meetings.common import (
     MeetingError,
     check_editable,

@@ -15,9 +15,9 @@ from flask_babel import gettext as _
 from association.core.time import add_months, month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.i18n import enum_label
+from association.ledger.accounts import account
 from association.ledger.models import Payment, Receipt
 from association.ledger.reports import Period, collections, income_expenditure
-from association.ledger.services import account
 from association.meetings.models import GENERAL_TYPES, Meeting, MinutesStatus, ResolutionKind
 from association.patrols.models import IncidentCategory
 from association.patrols.public import IncidentTable, incident_table, public_summary

@@ -20,7 +20,7 @@ from association.core.money import AmountError, exact_cents, to_cents
 from association.core.tabular import ReadErrors, csv_rows, xlsx_rows
 from association.core.time import MPESA_ZONE, NAIROBI, to_utc, utcnow
 from association.errors import DomainError
-from association.ledger.services import normalise_mpesa_code
+from association.ledger.payments import normalise_mpesa_code
 from association.mpesa.matching import MAX_REFERENCE
 from association.mpesa.models import TransactionSource
 

@@ -34,7 +34,7 @@ from association.core.time import MPESA_ZONE, to_utc, utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.models import EntrySource, PaymentMethod
-from association.ledger.services import NewPayment, normalise_mpesa_code, record_payments
+from association.ledger.payments import NewPayment, normalise_mpesa_code, record_payments
 from association.members.models import Member
 from association.mpesa.inbox import callback_url
 from association.mpesa.matching import current_index

@@ -18,7 +18,8 @@ from association.core.phones import InvalidPhoneError, normalise_phone
 from association.core.time import month_start, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.services import member_balance, rate_for, schedule_for
+from association.ledger.balances import member_balance
+from association.ledger.dues import rate_for, schedule_for
 from association.members.models import Member, MemberStatus
 from association.mpesa.inbox import callback_url
 from association.mpesa.models import (

@@ -23,13 +23,10 @@ from association.core.phones import InvalidPhoneError, looks_like_phone, normali
 from association.core.time import nairobi_date, today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
+from association.ledger.journal import reverse_entry
 from association.ledger.models import JournalEntry
-from association.ledger.services import (
-    is_closed,
-    normalise_mpesa_code,
-    reverse_entry,
-    void_receipt,
-)
+from association.ledger.payments import normalise_mpesa_code, void_receipt
+from association.ledger.periods import is_closed
 from association.members.models import Member
 from association.members.services import MemberNotFoundError, get_member_by_number
 from association.mpesa.matching import Match, current_index

@@ -23,15 +23,11 @@ from flask_babel import lazy_gettext as _l
 from association.core.time import nairobi_date, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
+from association.ledger.accounts import account_id
+from association.ledger.journal import Line, post_entry
 from association.ledger.models import EntrySource, JournalEntry, Payment, PaymentMethod, Side
-from association.ledger.services import (
-    Line,
-    account_id,
-    is_closed,
-    normalise_mpesa_code,
-    post_entry,
-    record_payment,
-)
+from association.ledger.payments import normalise_mpesa_code, record_payment
+from association.ledger.periods import is_closed
 from association.members.models import Member
 from association.mpesa.models import MpesaTransaction, TransactionStatus
 

@@ -25,9 +25,11 @@ from sqlalchemy.orm import selectinload
 from association.core.db import one_row
 from association.core.time import month_end, today_in_nairobi
 from association.extensions import db
+from association.ledger.accounts import account
+from association.ledger.errors import ClosedPeriodError
 from association.ledger.expenses import approve_expense, record_expense, reject_expense
 from association.ledger.models import Expense, ExpenseStatus, JournalEntry, PaymentMethod
-from association.ledger.services import ClosedPeriodError, account, check_open
+from association.ledger.periods import check_open
 from association.members.models import Member
 from association.patrols.attendance import attended_shifts
 from association.patrols.errors import PatrolError

@@ -127,7 +127,7 @@ def save_profile(data: ProfileData) -> AssociationProfile:
     profile.fiscal_year_start_month = data.fiscal_year_start_month
     db.session.flush()
     if first:  # the chart of accounts comes with the setup: no page view has to write it
-        from association.ledger.services import ensure_chart
+        from association.ledger.accounts import ensure_chart
 
         ensure_chart()
     remember_profile(profile)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from association.auth.models import User
 from association.core.time import month_start
 from association.extensions import db
-from association.ledger.services import RateInput
+from association.ledger.dues import RateInput
 from association.meetings import files, governance, pdf
 from association.meetings.actions import add_action, set_action_status
 from association.meetings.attendance import add_guest, mark_attendance, set_headcount

@@ -11,7 +11,7 @@ from association.auth.models import User
 from association.core.time import month_end, month_start, now_in_nairobi
 from association.extensions import db
 from association.ledger.models import PaymentMethod
-from association.ledger.services import is_closed
+from association.ledger.periods import is_closed
 from association.members.models import MemberStatus
 from association.members.services import list_zones
 from association.patrols import stipends

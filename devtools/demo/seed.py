@@ -9,19 +9,18 @@ from association.auth.models import Role, User
 from association.auth.services import create_user
 from association.core.time import add_months, month_end, today_in_nairobi
 from association.extensions import db
-from association.ledger.expenses import approve_expense, record_expense, reject_expense
-from association.ledger.models import Account, PaymentMethod, Receipt
-from association.ledger.services import (
+from association.ledger.balances import member_balance
+from association.ledger.dues import (
     RateInput,
     add_rate_schedule,
     bill_month,
-    close_month,
     decide_waiver,
-    member_balance,
-    record_payment,
     request_waiver,
-    void_receipt,
 )
+from association.ledger.expenses import approve_expense, record_expense, reject_expense
+from association.ledger.models import Account, PaymentMethod, Receipt
+from association.ledger.payments import record_payment, void_receipt
+from association.ledger.periods import close_month
 from association.members.models import (
     Category,
     ConsentChannel,

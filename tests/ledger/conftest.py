@@ -6,7 +6,7 @@ import pytest
 
 from association.audit.services import acting_as
 from association.extensions import db
-from association.ledger.services import RateInput, add_rate_schedule
+from association.ledger.dues import RateInput, add_rate_schedule
 from association.members.models import Category
 
 #: Residents 50; landlords 300 / 600 / 1,000 / 1,500 by premises; businesses 200 (cents).

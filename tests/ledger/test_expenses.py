@@ -19,13 +19,22 @@ from association.core.money import MAX_CENTS
 from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger import expenses
-from association.ledger.expenses import (
+from association.ledger.accounts import (
     AccountError,
+    account,
+    account_balance,
+    create_account,
+    expense_accounts,
+    update_account,
+)
+from association.ledger.errors import AlreadyVoidedError, ClosedPeriodError
+from association.ledger.expenses import (
     Document,
     DocumentError,
     ExpenseError,
     SelfApprovalError,
 )
+from association.ledger.journal import Line, post_entry
 from association.ledger.models import (
     Account,
     AccountType,
@@ -37,15 +46,8 @@ from association.ledger.models import (
     Posting,
     Side,
 )
-from association.ledger.services import (
-    AlreadyVoidedError,
-    ClosedPeriodError,
-    Line,
-    account,
-    close_month,
-    post_entry,
-    trial_balance,
-)
+from association.ledger.periods import close_month
+from association.ledger.trial_balance import trial_balance
 from tests.conftest import count
 
 # --- Files ----------------------------------------------------------------
@@ -116,7 +118,7 @@ def record(by, account_id=None, amount=150_000, method=PaymentMethod.CASH, paid_
 def balance(key_or_id) -> int:
     acct = (db.session.get(Account, key_or_id) if isinstance(key_or_id, int)
             else account(key_or_id))
-    return expenses.account_balance(acct)
+    return account_balance(acct)
 
 
 @pytest.fixture
@@ -268,11 +270,11 @@ def test_bad_expense_details_are_refused(svc):
 
 def test_an_account_out_of_use_takes_no_new_expenses(svc):
     b = svc
-    acct = expenses.create_account("5090", "Torch batteries", "Betri za tochi",
+    acct = create_account("5090", "Torch batteries", "Betri za tochi",
                                    AccountType.EXPENSE)
-    assert acct in expenses.expense_accounts()
-    expenses.update_account(acct, acct.name, acct.name_sw, active=False)
-    assert acct not in expenses.expense_accounts()
+    assert acct in expense_accounts()
+    update_account(acct, acct.name, acct.name_sw, active=False)
+    assert acct not in expense_accounts()
     with pytest.raises(ExpenseError, match="no longer in use"):
         record(b.treasurer, account_id=acct.id)
 
@@ -347,57 +349,57 @@ def test_bad_documents_are_refused_and_nothing_is_stored(svc, app, content, mess
 
 
 def test_accounts_need_a_unique_well_formed_code_and_name(svc):
-    made = expenses.create_account(" 5050 ", "Patrol whistles", "", AccountType.EXPENSE)
+    made = create_account(" 5050 ", "Patrol whistles", "", AccountType.EXPENSE)
     assert (made.code, made.name_sw, made.key, made.active) == ("5050", None, None, True)
     with pytest.raises(AccountError, match="The code 5050 is already used by Patrol whistles"):
-        expenses.create_account("5050", "Reflector jackets", None, AccountType.EXPENSE)
+        create_account("5050", "Reflector jackets", None, AccountType.EXPENSE)
     with pytest.raises(AccountError, match="already used by Cash on hand"):
-        expenses.create_account("1000", "Petty cash", None, AccountType.ASSET)
-    expenses.create_account("ab12", "Lower-case code", None, AccountType.EXPENSE)
+        create_account("1000", "Petty cash", None, AccountType.ASSET)
+    create_account("ab12", "Lower-case code", None, AccountType.EXPENSE)
     with pytest.raises(AccountError, match="already used"):
-        expenses.create_account("AB12", "Upper-case code", None, AccountType.EXPENSE)
+        create_account("AB12", "Upper-case code", None, AccountType.EXPENSE)
     for code in ("", "12", "12345678901", "50-50", "5 0;", "<b>"):
         with pytest.raises(AccountError, match="3 to 10 letters or digits"):
-            expenses.create_account(code, f"Name {code}", None, AccountType.EXPENSE)
+            create_account(code, f"Name {code}", None, AccountType.EXPENSE)
     with pytest.raises(AccountError, match="already called"):
-        expenses.create_account("5060", "patrol WHISTLES", None, AccountType.EXPENSE)
+        create_account("5060", "patrol WHISTLES", None, AccountType.EXPENSE)
     with pytest.raises(AccountError, match="Give the account a name"):
-        expenses.create_account("5061", "  ", None, AccountType.EXPENSE)
+        create_account("5061", "  ", None, AccountType.EXPENSE)
 
 
 def test_system_accounts_cannot_be_deactivated_or_change_type(svc):
     cash = account("cash")
     with pytest.raises(AccountError, match="cannot be deactivated"):
-        expenses.update_account(cash, cash.name, cash.name_sw, active=False)
+        update_account(cash, cash.name, cash.name_sw, active=False)
     assert cash.active
     stipends = account("patrol_stipends")  # a system account with no postings yet
     with pytest.raises(AccountError, match="type cannot change"):
-        expenses.update_account(stipends, stipends.name, stipends.name_sw, True,
+        update_account(stipends, stipends.name, stipends.name_sw, True,
                                 type_=AccountType.INCOME)
-    expenses.update_account(cash, "Cash box", "Sanduku la pesa", True)
+    update_account(cash, "Cash box", "Sanduku la pesa", True)
     assert (cash.name, cash.name_sw) == ("Cash box", "Sanduku la pesa")
 
 
 def test_a_used_account_keeps_its_code_and_type(svc):
     b = svc
-    acct = expenses.create_account("5070", "Whistles", "Filimbi", AccountType.EXPENSE)
+    acct = create_account("5070", "Whistles", "Filimbi", AccountType.EXPENSE)
     # Unused: code and type may still change.
-    expenses.update_account(acct, acct.name, acct.name_sw, True, code="5071",
+    update_account(acct, acct.name, acct.name_sw, True, code="5071",
                             type_=AccountType.EXPENSE)
     assert acct.code == "5071"
     expense = record(b.treasurer, account_id=acct.id, amount=50_000)
     with pytest.raises(AccountError, match="cannot be deactivated|pending expense uses"):
-        expenses.update_account(acct, acct.name, acct.name_sw, active=False)
+        update_account(acct, acct.name, acct.name_sw, active=False)
     expenses.approve_expense(expense, b.chair)
     for change in ({"type_": AccountType.INCOME}, {"code": "5072"}):
         with pytest.raises(AccountError, match="its code and type cannot change"):
-            expenses.update_account(acct, acct.name, acct.name_sw, True, **change)
+            update_account(acct, acct.name, acct.name_sw, True, **change)
     db.session.refresh(acct)
     assert (acct.code, acct.type) == ("5071", AccountType.EXPENSE)
     # Names and the active flag still change.
-    expenses.update_account(acct, "Patrol whistles", None, False)
+    update_account(acct, "Patrol whistles", None, False)
     assert (acct.name, acct.name_sw, acct.active) == ("Patrol whistles", None, False)
-    assert expenses.account_balance(acct) == 50_000
+    assert account_balance(acct) == 50_000
 
 
 # --- Through the web --------------------------------------------------------

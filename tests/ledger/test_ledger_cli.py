@@ -10,6 +10,8 @@ from association.audit.models import AuditEvent
 from association.audit.services import acting_as
 from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
+from association.ledger.balances import member_balance
+from association.ledger.dues import RateInput, add_rate_schedule
 from association.ledger.models import (
     DuesCharge,
     JournalEntry,
@@ -17,7 +19,7 @@ from association.ledger.models import (
     PaymentMethod,
     Receipt,
 )
-from association.ledger.services import RateInput, add_rate_schedule, close_month, member_balance
+from association.ledger.periods import close_month
 from association.members.models import Category
 from tests.conftest import count
 

@@ -10,6 +10,8 @@ from association.audit.models import AuditEvent
 from association.audit.services import acting_as
 from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
+from association.ledger.balances import member_balance
+from association.ledger.dues import RateInput, add_rate_schedule, bill_month
 from association.ledger.models import (
     ClosedMonth,
     DuesCharge,
@@ -21,17 +23,9 @@ from association.ledger.models import (
     Receipt,
     WaiverStatus,
 )
-from association.ledger.services import (
-    RateInput,
-    add_rate_schedule,
-    bill_month,
-    close_month,
-    is_closed,
-    member_balance,
-    record_payment,
-    set_voluntary,
-    settings,
-)
+from association.ledger.payments import record_payment
+from association.ledger.periods import close_month, is_closed
+from association.ledger.settings import set_voluntary, settings
 from association.members.models import Category, Member
 from tests.conftest import count
 
@@ -683,7 +677,7 @@ def test_bad_decisions(app, web, rates):
     web.login("chair")
     assert web.post("/ledger/waivers/999999/decide", {"decision": "approve"}).status_code == 404
     with app.app_context(), acting_as("test"):
-        from association.ledger.services import request_waiver
+        from association.ledger.dues import request_waiver
 
         waiver = request_waiver(_member(rates.own_member_no), _last_month(), None, 0,
                                 "Sick", None)

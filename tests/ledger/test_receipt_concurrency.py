@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from association.audit.services import acting_as, verify_chain
 from association.extensions import db
-from association.ledger import services as L
+from association.ledger import payments
 from association.ledger.models import PaymentMethod, Receipt
 from association.members.models import Member
 from association.members.services import register_member
@@ -29,7 +29,7 @@ def _record_payments(database_url: str, upload_dir: str, member_id: int, start, 
     with app.app_context(), acting_as(f"process-{worker}"):
         for i in range(PAYMENTS_EACH):
             member = db.session.get(Member, member_id)
-            L.record_payment(member, 100 + i, PaymentMethod.MPESA, date(2025, 2, 1), None,
+            payments.record_payment(member, 100 + i, PaymentMethod.MPESA, date(2025, 2, 1), None,
                              reference=f"QW{worker:02d}{i:06d}")
             db.session.commit()
         db.engine.dispose()
@@ -69,9 +69,10 @@ def test_a_rolled_back_payment_gives_its_number_back(app, setup_association):
         member = register_member(member_data(setup_association.zone_id,
                                              joined_on=date(2024, 1, 1)))
         db.session.commit()
-        L.record_payment(member, 500, PaymentMethod.CASH, date(2025, 2, 1), None)
+        payments.record_payment(member, 500, PaymentMethod.CASH, date(2025, 2, 1), None)
         db.session.rollback()
         member = db.session.get(Member, member.id)
-        receipt = L.record_payment(member, 500, PaymentMethod.CASH, date(2025, 2, 1), None).receipt
+        receipt = payments.record_payment(member, 500, PaymentMethod.CASH, date(2025, 2, 1),
+                                          None).receipt
         db.session.commit()
         assert receipt.seq == 1

@@ -14,9 +14,11 @@ import sqlalchemy as sa
 from association.audit.services import acting_as
 from association.auth.models import User
 from association.core import pdf
+from association.core.pdf import fold_for_latin1
+from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
+from association.ledger import balances, dues, payments, receipt_pdf, settings
 from association.ledger import receipts as R
-from association.ledger import services as L
 from association.ledger.models import ClosedMonth, JournalEntry, PaymentMethod, Receipt
 from association.members.models import Category, Member
 from tests.conftest import count
@@ -121,9 +123,9 @@ def test_month_spans_for_sms(app, months, english, swahili):
 
 
 def test_text_is_folded_for_the_builtin_fonts():
-    assert R.fold_for_latin1("Wanjirũ Kĩmani") == "Wanjiru Kimani"
-    assert R.fold_for_latin1("Chébet Ng’ang’a") == "Chébet Ng’ang’a"  # in cp1252 already
-    assert R.fold_for_latin1("名") == "?"
+    assert fold_for_latin1("Wanjirũ Kĩmani") == "Wanjiru Kimani"
+    assert fold_for_latin1("Chébet Ng’ang’a") == "Chébet Ng’ang’a"  # in cp1252 already
+    assert fold_for_latin1("名") == "?"
 
 
 def test_qr_codes_are_exactly_what_reportlab_makes():
@@ -245,15 +247,16 @@ def paid(app, people):
     - another member's (Chebet Kiprono): KES 75.50 in cash, Aug and half of Sep.
     """
     with app.app_context(), acting_as("test"):
-        L.add_rate_schedule(date(2025, 1, 1), EXAMPLE_RATES, "AGM 2025-01-18, resolution 4", None)
-        L.bill_month(date(2025, 8, 1))
-        L.bill_month(date(2025, 9, 1))
+        dues.add_rate_schedule(date(2025, 1, 1), EXAMPLE_RATES, "AGM 2025-01-18, resolution 4",
+                               None)
+        dues.bill_month(date(2025, 8, 1))
+        dues.bill_month(date(2025, 9, 1))
         treasurer = db.session.scalar(sa.select(User).where(User.username == "treasurer"))
         own = db.session.get(Member, people.own_member_id)
         other = db.session.get(Member, people.other_member_id)
-        first = L.record_payment(own, 150_000, PaymentMethod.MPESA, date(2025, 10, 5),
+        first = payments.record_payment(own, 150_000, PaymentMethod.MPESA, date(2025, 10, 5),
                                  treasurer.id, reference="tc57abc9xy")
-        second = L.record_payment(other, 7_550, PaymentMethod.CASH, date(2025, 10, 6),
+        second = payments.record_payment(other, 7_550, PaymentMethod.CASH, date(2025, 10, 6),
                                   treasurer.id)
         db.session.commit()
         people.own_receipt = first.receipt.number
@@ -288,7 +291,7 @@ def test_receipt_facts(app, paid):
 def test_a_receipts_facts_are_read_by_its_keys_not_whole_tables(app, paid):
     """SQLite once built the months paid for every allocation in the books and scanned them
     for each receipt: 0.75 s a receipt download at five years of a large association."""
-    from association.ledger.services import account_id
+    from association.ledger.accounts import account_id
 
     with app.app_context():
         receipt_id = R.get_receipt(paid.own_receipt).id
@@ -426,25 +429,25 @@ def test_many_receipts_render_into_one_pdf(app, paid, tmp_path):
     with app.app_context():
         numbers = [paid.own_receipt, paid.other_receipt]
         found = [R.get_receipt(n) for n in numbers]
-        content = R.render_receipts_pdf(found, "roll", "en")
+        content = receipt_pdf.render_receipts_pdf(found, "roll", "en")
         assert pdf_info(content, tmp_path)["Pages"] == "2"
         text = pdf_text(content, tmp_path)
         assert text.index(numbers[0]) < text.index(numbers[1])
         assert len(qr_codes(content, tmp_path)) == 2
         with pytest.raises(ValueError):
-            R.render_receipts_pdf(found, "a4")
+            receipt_pdf.render_receipts_pdf(found, "a4")
         with pytest.raises(ValueError):
-            R.render_receipts_pdf([], "a5")
+            receipt_pdf.render_receipts_pdf([], "a5")
 
 
 def test_names_beyond_latin1_keep_their_letters(app, paid, tmp_path):
     """Built-in fonts for most receipts; DejaVu Sans (embedded) when a name needs ũ or ĩ."""
     with app.app_context(), acting_as("test"):
-        plain = R.render_receipt_pdf(R.get_receipt(paid.own_receipt))
+        plain = receipt_pdf.render_receipt_pdf(R.get_receipt(paid.own_receipt))
         member = db.session.get(Member, paid.other_member_id)
         member.first_name, member.other_names = "Wanjirũ", "Kĩmani"
         db.session.commit()
-        special = R.render_receipt_pdf(R.get_receipt(paid.other_receipt))
+        special = receipt_pdf.render_receipt_pdf(R.get_receipt(paid.other_receipt))
     assert b"FontFile2" not in plain and b"/Helvetica" in plain  # nothing embedded
     assert b"FontFile2" in special  # a TrueType subset is embedded
     assert "Wanjirũ Kĩmani" in squash(pdf_text(special, tmp_path))
@@ -547,7 +550,7 @@ def test_voiding_a_receipt(app, web, paid, client, tmp_path):
     with app.app_context():
         receipt = R.get_receipt(paid.own_receipt)
         assert receipt.is_void and receipt.void_entry_id is not None
-        assert L.member_balance(paid.own_member_id) == 10_000  # Aug and Sep owed again
+        assert balances.member_balance(paid.own_member_id) == 10_000  # Aug and Sep owed again
 
     pdf = web.get(f"/receipts/{paid.own_receipt}.pdf?layout=a5")
     text = squash(pdf_text(pdf.data, tmp_path))
@@ -603,7 +606,7 @@ def test_void_without_a_reason_field_or_token_changes_nothing(app, web, paid):
 
 def test_void_in_a_closed_month_is_refused(app, web, paid):
     with app.app_context(), acting_as("test"):
-        db.session.add(ClosedMonth(month=L.month_start(L.today_in_nairobi())))
+        db.session.add(ClosedMonth(month=month_start(today_in_nairobi())))
         db.session.commit()
     before = _void_state(app, paid.own_receipt)
     web.login("treasurer")
@@ -633,8 +636,8 @@ def test_voluntary_contribution_receipt(app, web, make_member, paid, tmp_path):
     member_id, _ = make_member(first_name="Daudi", other_names="Mwangi",
                                category=Category.BUSINESS)
     with app.app_context(), acting_as("test"):
-        L.set_voluntary(True)
-        payment = L.record_payment(db.session.get(Member, member_id), 20_000,
+        settings.set_voluntary(True)
+        payment = payments.record_payment(db.session.get(Member, member_id), 20_000,
                                    PaymentMethod.BANK, date(2025, 10, 7), None,
                                    reference="SLIP-0042")
         db.session.commit()

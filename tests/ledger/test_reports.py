@@ -14,19 +14,13 @@ from association.auth.models import User
 from association.core.time import month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.ledger import reports
+from association.ledger.accounts import account
+from association.ledger.dues import RateInput, add_rate_schedule, bill_month
+from association.ledger.journal import Line, post_entry
 from association.ledger.models import EntrySource, PaymentMethod, Receipt, Side
-from association.ledger.services import (
-    Line,
-    RateInput,
-    account,
-    add_rate_schedule,
-    bill_month,
-    close_month,
-    post_entry,
-    record_payment,
-    trial_balance,
-    void_receipt,
-)
+from association.ledger.payments import record_payment, void_receipt
+from association.ledger.periods import close_month
+from association.ledger.trial_balance import trial_balance
 from association.members.models import Category, Member
 
 #: An expense memo that needs escaping everywhere: quotes, a newline, ";", "|", unicode.

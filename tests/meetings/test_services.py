@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from association.audit.services import acting_as
 from association.core.time import today_in_nairobi
 from association.extensions import db
+from association.ledger.dues import RateInput, schedule_for
 from association.ledger.models import DuesRate
-from association.ledger.services import RateInput, schedule_for
 from association.meetings import governance
 from association.meetings.actions import add_action, set_action_status
 from association.meetings.attendance import add_guest, mark_attendance, remove_guest, set_headcount
@@ -454,7 +454,7 @@ def test_compliance_names_what_is_missing(setup_association, s):
 
 def test_transparency_folds_categories_with_few_payers(app, crowd, s):
     from association.ledger.models import PaymentMethod
-    from association.ledger.services import record_payment
+    from association.ledger.payments import record_payment
     from association.meetings.transparency import month_summary
 
     members = [db.session.get(Member, i) for i in crowd]

@@ -330,7 +330,7 @@ def test_ledger_rates_link_to_the_resolution_and_commands(app, web, people, held
                                                           runner, tmp_path):
     from datetime import date
 
-    from association.ledger.services import RateInput
+    from association.ledger.dues import RateInput
     from association.meetings.models import ResolutionKind
     from association.members.models import Category
 

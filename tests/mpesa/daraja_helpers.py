@@ -20,7 +20,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from association.audit.services import acting_as
 from association.extensions import db
-from association.ledger.services import add_rate_schedule
+from association.ledger.dues import add_rate_schedule
 from association.worker import Worker, run_steps
 from devtools.daraja_sandbox import DarajaSandbox
 from tests.ledger.conftest import EXAMPLE_RATES

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
 from association.extensions import db
+from association.ledger.balances import member_balance
 from association.ledger.models import Payment, PaymentMethod, Receipt
-from association.ledger.services import member_balance, record_payment
+from association.ledger.payments import record_payment
 from association.members.models import Member
 from association.mpesa import inbox, processing
 from association.mpesa.models import (
@@ -724,8 +725,9 @@ def test_a_batch_credits_its_plain_confirmations_together_with_the_same_books(ap
     for suspense, a wrong shortcode, a code typed by hand, a malformed body) are
     processed one by one as before."""
     from association.audit.services import verify_chain
+    from association.ledger.balances import credit_balances
+    from association.ledger.dues import add_rate_schedule, bill_month
     from association.ledger.models import Allocation, DuesCharge, Posting, Side
-    from association.ledger.services import add_rate_schedule, bill_month, credit_balances
     from tests.ledger.conftest import EXAMPLE_RATES
 
     amina, _ = make_member(first_name="Amina", phone="0712345678", joined_on=date(2025, 1, 10))

@@ -10,7 +10,7 @@ from association.audit.services import acting_as
 from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod, Receipt
-from association.ledger.services import record_payment
+from association.ledger.payments import record_payment
 from association.members.models import Member
 from association.mpesa import suspense
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus

@@ -12,6 +12,8 @@ from association.audit.models import AuditEvent
 from association.audit.services import acting_as
 from association.core.time import today_in_nairobi
 from association.extensions import db
+from association.ledger.balances import member_balance
+from association.ledger.journal import month_totals_differences
 from association.ledger.models import (
     Account,
     AccountType,
@@ -21,14 +23,10 @@ from association.ledger.models import (
     PaymentMethod,
     Receipt,
 )
+from association.ledger.payments import record_payment
+from association.ledger.periods import close_month
 from association.ledger.reports import Period, cash_book
-from association.ledger.services import (
-    close_month,
-    member_balance,
-    month_totals_differences,
-    record_payment,
-    trial_balance,
-)
+from association.ledger.trial_balance import trial_balance
 from association.members.models import Member
 from association.mpesa import import_parsing, imports, processing, suspense
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus

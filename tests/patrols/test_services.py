@@ -8,9 +8,11 @@ import sqlalchemy as sa
 from association.audit.services import acting_as
 from association.core.time import month_end, month_nights, today_in_nairobi
 from association.extensions import db
+from association.ledger.accounts import account_id
+from association.ledger.errors import ClosedPeriodError
 from association.ledger.expenses import SelfApprovalError
 from association.ledger.models import ExpenseStatus, PaymentMethod, Posting, Side
-from association.ledger.services import ClosedPeriodError, account_id, close_month
+from association.ledger.periods import close_month
 from association.members.models import MemberStatus
 from association.members.services import change_status, register_member
 from association.patrols import (

@@ -1,0 +1,214 @@
+"""The journal: posting balanced entries, reversing them, the per-account month
+totals kept beside the postings, and the guards that make posted entries
+immutable.
+
+The journal is the truth: balances, statements and reports are sums of
+postings. Entries are posted only through :func:`post_entry`, which refuses
+unbalanced entries and dates in closed months; once flushed, an entry and its
+postings can never be changed or deleted (:func:`install_guards`).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+
+from association.audit.services import insert_audited
+from association.core.db import is_postgres, upsert
+from association.core.money import MAX_CENTS, format_kes
+from association.core.time import month_start, today_in_nairobi
+from association.extensions import db
+from association.ledger.accounts import forget_account_ids
+from association.ledger.errors import AlreadyVoidedError, PostedEntryError, UnbalancedEntryError
+from association.ledger.models import AccountMonthTotal, EntrySource, JournalEntry, Posting, Side
+from association.ledger.periods import (
+    check_open,
+    forget_closed_months,
+    forget_closed_months_on_write,
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of an entry to be posted."""
+
+    account_id: int
+    side: Side
+    amount_cents: int
+    member_id: int | None = None
+
+
+def post_entry(
+    entry_date: date,
+    memo: str,
+    source: EntrySource,
+    lines: list[Line],
+    posted_by_id: int | None = None,
+    reference: str | None = None,
+    reverses: JournalEntry | None = None,
+) -> JournalEntry:
+    """Post a balanced entry.
+
+    Raises:
+        UnbalancedEntryError: fewer than two lines, a non-positive amount, or
+            debits that do not equal credits.
+        ClosedPeriodError: ``entry_date`` is in a closed month.
+    """
+    lines = balanced(lines)
+    check_open(entry_date)
+    entry = JournalEntry(
+        entry_date=entry_date, memo=memo[:300], source=source, reference=reference,
+        posted_by_id=posted_by_id, reverses=reverses,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    # One statement for all the lines: a dues run posts one line per member.
+    insert_audited(Posting, [
+        {"entry_id": entry.id, "account_id": line.account_id, "member_id": line.member_id,
+         "side": line.side, "amount_cents": line.amount_cents}
+        for line in lines
+    ])
+    add_to_month_totals(entry_date, lines)
+    return entry
+
+
+def balanced(lines: list[Line]) -> list[Line]:
+    """An entry's lines, merged, once they are shown to balance.
+
+    Raises:
+        UnbalancedEntryError: fewer than two lines, a non-positive amount, or
+            debits that do not equal credits.
+    """
+    lines = _merge(lines)
+    if len(lines) < 2:
+        raise UnbalancedEntryError(_l("An entry needs at least two lines."))
+    for line in lines:
+        if not isinstance(line.amount_cents, int) or not 0 < line.amount_cents <= MAX_CENTS * 1000:
+            raise UnbalancedEntryError(_l("Every line needs an amount above zero."))
+    debits = sum(line.amount_cents for line in lines if line.side == Side.DEBIT)
+    credits = sum(line.amount_cents for line in lines if line.side == Side.CREDIT)
+    if debits != credits:
+        raise UnbalancedEntryError(
+            _l("Debits (%(debits)s) and credits (%(credits)s) must be equal.",
+               debits=format_kes(debits), credits=format_kes(credits))
+        )
+    return lines
+
+
+def add_to_month_totals(entry_date: date, lines: list[Line]) -> None:
+    """Add an entry's lines to its month's per-account totals (an upsert per account)."""
+    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for line in lines:
+        sums[line.account_id][0 if line.side == Side.DEBIT else 1] += line.amount_cents
+    insert = upsert(db.session, AccountMonthTotal.__table__)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["account_id", "month"],
+        set_={"debit_cents": AccountMonthTotal.__table__.c.debit_cents
+              + insert.excluded.debit_cents,
+              "credit_cents": AccountMonthTotal.__table__.c.credit_cents
+              + insert.excluded.credit_cents},
+    )
+    month = month_start(entry_date)
+    # In account order, so two transactions never wait for each other's rows crosswise.
+    db.session.execute(stmt, [
+        {"account_id": account, "month": month, "debit_cents": debit, "credit_cents": credit}
+        for account, (debit, credit) in sorted(sums.items())
+    ])
+
+
+def _month_totals_from_journal() -> sa.Select:
+    """What the month totals should hold, computed from every posting."""
+    debit = sa.func.sum(sa.case((Posting.side == Side.DEBIT, Posting.amount_cents), else_=0))
+    credit = sa.func.sum(sa.case((Posting.side == Side.CREDIT, Posting.amount_cents), else_=0))
+    first = _first_of_month(JournalEntry.entry_date)
+    return (sa.select(Posting.account_id, first.label("month"), debit.label("debit_cents"),
+                      credit.label("credit_cents"))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .group_by(Posting.account_id, first))
+
+
+def _first_of_month(column):
+    if is_postgres(db.session):
+        return sa.cast(sa.func.date_trunc("month", column), sa.Date)
+    return sa.func.date(column, "start of month")
+
+
+def rebuild_month_totals() -> int:
+    """Recompute the month totals from the journal (after a bulk load); returns rows."""
+    table = AccountMonthTotal.__table__
+    db.session.execute(sa.delete(table))
+    rows = [{**row._mapping, "month": _as_date(row.month)}
+            for row in db.session.execute(_month_totals_from_journal())]
+    if rows:
+        db.session.execute(sa.insert(table), rows)
+    return len(rows)
+
+
+def month_totals_differences() -> list[tuple[int, date]]:
+    """(account id, month) pairs whose stored totals disagree with the journal: none, ever."""
+    want = {(r.account_id, _as_date(r.month)): (int(r.debit_cents), int(r.credit_cents))
+            for r in db.session.execute(_month_totals_from_journal())}
+    have = {(r.account_id, r.month): (r.debit_cents, r.credit_cents)
+            for r in db.session.scalars(sa.select(AccountMonthTotal))}
+    keys = set(want) | set(have)
+    return sorted(k for k in keys if want.get(k, (0, 0)) != have.get(k, (0, 0)))
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _merge(lines: list[Line]) -> list[Line]:
+    """Add up lines to the same account, member and side (a dues run has thousands)."""
+    totals: dict[tuple, int] = defaultdict(int)
+    for line in lines:
+        totals[(line.account_id, line.member_id, line.side)] += line.amount_cents
+    return [Line(a, s, amount, m) for (a, m, s), amount in totals.items()]
+
+
+def reverse_entry(
+    entry: JournalEntry, memo: str, posted_by_id: int | None, on: date | None = None
+) -> JournalEntry:
+    """Post the mirror image of ``entry``, pointing at it.
+
+    Raises:
+        LedgerError: the entry was already reversed.
+        ClosedPeriodError: ``on`` is in a closed month.
+    """
+    already = db.session.scalar(
+        sa.select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)
+    )
+    if already is not None:
+        raise AlreadyVoidedError(_l("This entry has already been reversed."))
+    flipped = [
+        Line(p.account_id, Side.CREDIT if p.side == Side.DEBIT else Side.DEBIT, p.amount_cents,
+             p.member_id)
+        for p in entry.postings
+    ]
+    return post_entry(on or today_in_nairobi(), memo, EntrySource.REVERSAL, flipped,
+                      posted_by_id, reference=entry.reference, reverses=entry)
+
+
+def _refuse_changes_to_posted(session, flush_context, instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, (JournalEntry, Posting)) and (
+            obj in session.deleted or session.is_modified(obj, include_collections=False)
+        ):
+            raise PostedEntryError(
+                _l("Posted entries cannot be changed or deleted; post a reversing entry.")
+            )
+
+
+def install_guards() -> None:
+    """Refuse, at every flush, any change to or deletion of a posted entry (idempotent)."""
+    session_class = db.session.session_factory.class_
+    if not event.contains(session_class, "before_flush", _refuse_changes_to_posted):
+        event.listen(session_class, "before_flush", _refuse_changes_to_posted)
+        event.listen(session_class, "after_soft_rollback", forget_account_ids)
+        event.listen(session_class, "after_soft_rollback", forget_closed_months)
+    if not event.contains(session_class, "after_commit", forget_closed_months):
+        event.listen(session_class, "after_commit", forget_closed_months)
+        event.listen(session_class, "before_flush", forget_closed_months_on_write)
