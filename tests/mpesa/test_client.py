@@ -95,13 +95,14 @@ def test_a_utc_timestamp_is_refused_like_daraja(sandbox, monkeypatch):  # noqa: 
 
 
 def test_stk_query_is_pending_then_answers(sandbox):  # noqa: F811
-    sandbox.state.delay = 0.5
+    # Long enough for the push and the first query on a busy machine (xdist's other worker).
+    sandbox.state.delay = 3
     client = provider(sandbox.url)
     accepted = client.stk_push(phone="254712341032", amount=10, account_reference="MLK-0001",
                                description="Dues", callback_url="http://127.0.0.1:1/cb")
     first = client.stk_query(accepted.checkout_request_id)
     assert first.pending and not first.paid
-    time.sleep(0.7)
+    time.sleep(3.2)
     answer = client.stk_query(accepted.checkout_request_id)
     assert not answer.pending and answer.result_code == "1032" and not answer.paid
 
