@@ -72,7 +72,8 @@ class Config:
     #: argon2id cost of new password hashes (older hashes still verify, and are hashed
     #: again at this cost at their next login). The defaults are argon2-cffi's (RFC 9106's
     #: low-memory profile: 3 passes over 64 MiB, 4 lanes), above OWASP's floor for argon2id
-    #: (19 MiB, 2 passes, 1 lane). Only the tests lower them.
+    #: (19 MiB, 2 passes, 1 lane). Only the tests lower them: production refuses to start
+    #: below that floor.
     PASSWORD_HASH_TIME_COST = int(os.environ.get("PASSWORD_HASH_TIME_COST", "3"))
     PASSWORD_HASH_MEMORY_COST = int(os.environ.get("PASSWORD_HASH_MEMORY_COST", "65536"))  # KiB
     PASSWORD_HASH_PARALLELISM = int(os.environ.get("PASSWORD_HASH_PARALLELISM", "4"))
@@ -223,6 +224,11 @@ class TestingConfig(Config):
             app.config["UPLOAD_DIR"] = Path(tempfile.mkdtemp(prefix="association-uploads-"))
 
 
+#: OWASP's password storage cheat sheet, argon2id: at least 19 MiB and 2 passes (1 lane).
+OWASP_ARGON2_MEMORY_KIB = 19 * 1024
+OWASP_ARGON2_TIME_COST = 2
+
+
 class ProductionConfig(Config):
     """PostgreSQL (or a SQLite file named explicitly) and a real secret key."""
 
@@ -245,6 +251,13 @@ class ProductionConfig(Config):
             problems.append(
                 "DATABASE_URL must be set (for example "
                 "postgresql+psycopg://USER:PASSWORD@HOST/DBNAME)"
+            )
+        if (app.config["PASSWORD_HASH_MEMORY_COST"] < OWASP_ARGON2_MEMORY_KIB
+                or app.config["PASSWORD_HASH_TIME_COST"] < OWASP_ARGON2_TIME_COST):
+            problems.append(
+                "PASSWORD_HASH_MEMORY_COST and PASSWORD_HASH_TIME_COST must be at least "
+                f"{OWASP_ARGON2_MEMORY_KIB} (KiB) and {OWASP_ARGON2_TIME_COST} (OWASP's floor "
+                "for argon2id); leave them unset for the defaults"
             )
         if problems:
             raise ConfigError("Production configuration is incomplete: " + "; ".join(problems))

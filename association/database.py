@@ -27,7 +27,7 @@ _reading: ContextVar[bool] = ContextVar("database_reading", default=False)
 
 def reads_only() -> bool:
     """True when transactions begun now only read: in a GET or HEAD request or inside
-    :func:`reading`, and not inside :func:`writing`. The CLI, background threads and form
+    :func:`reading`, and not inside :func:`writing`. The CLI, the worker process and form
     posts write."""
     if _writing.get():
         return False
@@ -63,7 +63,10 @@ def engine_options(url: str, options: dict) -> dict:
       for its values (a keyed lookup may opt in: :func:`execute_prepared`).
     - SQLite: writers queue for the write lock in the app, not in SQLite's sleeps
       (:class:`WriterQueueConnection`).
+    - Every database: an error names its statement, never the row's values (a member's
+      phone or ID number would reach the log, the inbox's error column, the reconcile output).
     """
+    options = {**options, "hide_parameters": True}
     if url.startswith("postgresql"):
         extra = {"prepare_threshold": None}
     elif url.startswith("sqlite"):
@@ -84,7 +87,7 @@ def configure_sqlite(engine: Engine) -> None:
       before the other wrote (WAL's ``SQLITE_BUSY_SNAPSHOT``: a transaction that
       has read cannot take the lock once another writer has committed): in the
       app's :class:`WriterQueueConnection` (see :func:`engine_options`), else in
-      SQLite's busy wait. The CLI, background threads and form posts write.
+      SQLite's busy wait. The CLI, the worker process and form posts write.
     - A GET or HEAD request's transaction, or a command's long export (:func:`reading`),
       starts with a plain ``BEGIN`` (:func:`reads_only`): no write lock, no place in the
       writers' queue; WAL gives it a snapshot while the writers go on, however long it

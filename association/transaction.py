@@ -14,9 +14,12 @@ The rule, for every view (as Indico's request handler does it):
   error page (409 or 503, "nothing was saved"), not a traceback.
 
 Services flush and never commit. The one exception is :func:`commit_now`, for a request
-that must have its work on record before it calls another system (an STK push: Daraja may
-call back before it answers, and no transaction may be held while we wait); each caller
-says why. CLI commands are their own boundary and commit at their end.
+that must have its work on record before it calls another system or answers one (an STK
+push: Daraja may call back before it answers, and no transaction may be held while we wait;
+a paybill validation's outcome, on record before Daraja gets the answer); each caller says
+why. CLI commands, the worker process (``association.worker``) and the M-Pesa inbox's
+group commit (``association.mpesa.inbox``: a callback is stored before it is acknowledged)
+are boundaries of their own.
 
 Reads do not write: a GET or HEAD request begins its transactions deferred on SQLite
 (plain ``BEGIN``: no write lock, no place in the writers' queue, see
@@ -24,7 +27,10 @@ Reads do not write: a GET or HEAD request begins its transactions deferred on SQ
 one write a GET may make is the audit of what was read or exported (``log_event``): its
 events are written at the end in a fresh transaction of their own that takes the write lock
 at once (:func:`writing`), after the read transaction ended, so a writer that committed
-meanwhile cannot make it fail (SQLite WAL's ``SQLITE_BUSY_SNAPSHOT``).
+meanwhile cannot make it fail (SQLite WAL's ``SQLITE_BUSY_SNAPSHOT``). One page still
+writes on a GET, through :func:`write_apart`, named there: a member's pay-status page asks
+Daraja about a prompt still pending and records the answer (moving that question to the
+worker is left for later).
 """
 
 from collections.abc import Callable

@@ -168,9 +168,6 @@ def worker_command(name, poll):
     Run it beside the app (``make run`` does; in production as a service). SIGTERM or
     Ctrl-C stops it once the batch under way is committed.
     """
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = Worker(current_app._get_current_object(), name[:60], poll)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)

@@ -133,7 +133,7 @@ def run(args) -> None:
     rng = random.Random(args.seed)
     print(f"M-Pesa matching and imports ({dialect}, {args.members:,} members)")
 
-    matching._cache.clear()
+    matching.clear_cache()
     index, built = _timed(matching.current_index)
     print(f"  member index built          {built * 1000:8.1f} ms "
           f"({len(index.by_hash):,} phone hashes)")

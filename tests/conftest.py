@@ -217,7 +217,7 @@ def _isolated(request):
         pytest.fail("@pytest.mark.committed needs a reason: say why the test commits")
     config, extensions = dict(app.config), dict(app.extensions)
     limiter.reset()
-    matching._cache.clear()
+    matching.clear_cache()
     try:
         if marker is not None:
             yield
@@ -246,7 +246,7 @@ def _isolated(request):
         app.config.update(config)
         app.extensions.clear()
         app.extensions.update(extensions)
-        matching._cache.clear()
+        matching.clear_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,19 @@ def test_production_starts_with_real_settings(monkeypatch, tmp_path):
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
 
 
+@pytest.mark.parametrize("setting,value", [
+    ("PASSWORD_HASH_MEMORY_COST", 8), ("PASSWORD_HASH_TIME_COST", 1),
+])
+def test_production_refuses_a_password_hash_below_owasps_floor(monkeypatch, tmp_path,
+                                                                 setting, value):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite3")
+    with pytest.raises(ConfigError, match=setting.removesuffix("_COST")):
+        create_app(ProductionConfig, {
+            "SECRET_KEY": "k" * 64, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite3",
+            "UPLOAD_DIR": tmp_path / "uploads", setting: value,
+        })
+
+
 @pytest.mark.parametrize("url,expected", [
     ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
     ("postgresql://u:p@h/db", "postgresql+psycopg://u:p@h/db"),

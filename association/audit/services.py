@@ -135,7 +135,7 @@ def _changes(obj) -> tuple[dict, dict]:
     before, after = {}, {}
     for attr in state.mapper.column_attrs:
         # Only attributes set since loading can have changed. Not ``state.attrs``: it
-        # builds every attribute's state first (a tenth of an M-Pesa drain's time).
+        # builds every attribute's state first (a tenth of a worker batch's time).
         if attr.key not in state.committed_state:
             continue
         history = get_history(obj, attr.key)

@@ -2,7 +2,7 @@
 
 Amounts are integer cents, always positive; a posting's side (debit or credit)
 is its own column. Posted journal entries and their postings are never updated
-or deleted (see ``services.guard_posted``): a mistake is corrected by a
+or deleted (see ``journal.install_guards``): a mistake is corrected by a
 reversing entry that points at the original.
 """
 

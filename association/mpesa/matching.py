@@ -320,6 +320,12 @@ _cache_lock = threading.Lock()
 _cache: dict[str, tuple[tuple, MemberIndex]] = {}
 
 
+def clear_cache() -> None:
+    """Forget every member index built so far (a test's or a benchmark's fresh database)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def _cache_key() -> str:
     return str(db.engine.url)
 

@@ -146,7 +146,7 @@ def test_twenty_thousand_members_are_all_told_apart(app, setup_association):
                             first_name="M", other_names=f"N{n}") for n in range(20_000)]
         made = register_members(rows)
         db.session.commit()
-        matching._cache.clear()
+        matching.clear_cache()
         index = matching.current_index()
         assert len(index.by_phone) == 20_000
         for n in range(0, 20_000, 7):
