@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from association.core.phones import InvalidPhoneError, normalise_phone
-from association.core.time import today_in_nairobi
+from association.core.time import fiscal_year_start, today_in_nairobi
 from association.extensions import db
 from association.meetings import files
 from association.meetings.common import (
@@ -421,10 +421,11 @@ def election_meeting(today: date) -> Meeting | None:
 
 
 def last_financial_year(today: date) -> tuple[date, date]:
-    from association.ledger.reports import fiscal_year_start
+    from association.profile.services import fiscal_year_start_month
 
-    start = fiscal_year_start(today)
-    previous = fiscal_year_start(start - timedelta(days=1))
+    first_month = fiscal_year_start_month()
+    start = fiscal_year_start(today, first_month)
+    previous = fiscal_year_start(start - timedelta(days=1), first_month)
     return previous, start - timedelta(days=1)
 
 

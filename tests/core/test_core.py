@@ -11,6 +11,7 @@ from association.core.tabular import decode_text
 from association.core.time import (
     MonthError,
     add_months,
+    fiscal_year_start,
     month_end,
     month_nights,
     nairobi_date,
@@ -26,6 +27,12 @@ def test_months_add_up_across_years():
     assert add_months(date(2026, 3, 1), 0) == date(2026, 3, 1)
     assert month_end(date(2028, 2, 3)) == date(2028, 2, 29)
     assert len(month_nights(date(2026, 2, 10))) == 28
+
+
+def test_a_financial_year_starts_on_the_first_of_its_month():
+    assert fiscal_year_start(date(2026, 6, 30), 7) == date(2025, 7, 1)
+    assert fiscal_year_start(date(2026, 7, 1), 7) == date(2026, 7, 1)
+    assert fiscal_year_start(date(2026, 12, 31), 1) == date(2026, 1, 1)
 
 
 @pytest.mark.parametrize("text", ["2026-3", "26-03", "March", "", "2026-13", "2026-03-01"])
