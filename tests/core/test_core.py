@@ -64,6 +64,19 @@ def test_exact_cents_keeps_the_sign_and_refuses_fractions_of_a_cent():
     assert format_kes(-12345) == "-KES 123.45"
 
 
+@pytest.mark.parametrize(("options", "texts"), [
+    ({}, ["KES 1,234,567.89", "-KES 0.05", "KES 1,500.00", "KES 0.00"]),
+    ({"currency": ""}, ["1,234,567.89", "-0.05", "1,500.00", "0.00"]),
+    ({"currency": "", "grouped": False}, ["1234567.89", "-0.05", "1500.00", "0.00"]),
+    ({"currency": "", "whole": True}, ["1,234,567.89", "-0.05", "1,500", "0"]),
+    ({"currency": "USD", "grouped": False}, ["USD 1234567.89", "-USD 0.05", "USD 1500.00",
+                                             "USD 0.00"]),
+])
+def test_money_is_written_one_way_with_options(options, texts):
+    assert [format_kes(c, **options) for c in (123456789, -5, 150000, 0)] == texts
+    assert format_kes(None, **options) == ""
+
+
 def test_decoding_uploads():
     assert decode_text("Jina,Simu\n".encode("utf-16")) == "Jina,Simu\n"
     assert decode_text("Wanjirũ".encode()) == "Wanjirũ"
