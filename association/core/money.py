@@ -68,13 +68,26 @@ def to_cents(text, *, allow_zero: bool = False) -> int:
     return value
 
 
-def format_kes(cents: int | None, currency: str = CURRENCY) -> str:
-    """12345 -> "KES 123.45"; negative amounts keep their sign."""
+def format_kes(cents: int | None, currency: str = CURRENCY, *, grouped: bool = True,
+               whole: bool = False) -> str:
+    """Cents as text, exactly: 123456 -> "KES 1,234.56". The one place money is written.
+
+    The sign comes first: -12345 -> "-KES 123.45" (or "-123.45"). None -> "".
+
+    Args:
+        currency: written before the amount, with a space; "" for the number alone.
+        grouped: thousands separated by commas; False for the files hledger, beancount
+            and spreadsheets read ("1234.56").
+        whole: leave off ".00" when there are no cents ("1,500", as a form shows it).
+    """
     if cents is None:
         return ""
     sign = "-" if cents < 0 else ""
     shillings, rest = divmod(abs(int(cents)), 100)
-    return f"{sign}{currency} {shillings:,}.{rest:02d}"
+    number = f"{shillings:,}" if grouped else str(shillings)
+    if rest or not whole:
+        number += f".{rest:02d}"
+    return f"{sign}{currency} {number}" if currency else f"{sign}{number}"
 
 
 def exact_cents(value) -> int | None:

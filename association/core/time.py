@@ -72,6 +72,13 @@ def add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def fiscal_year_start(day: date, first_month: int) -> date:
+    """The first day of the financial year, starting on the 1st of ``first_month``,
+    that contains ``day``."""
+    year = day.year if day.month >= first_month else day.year - 1
+    return date(year, first_month, 1)
+
+
 def month_nights(month: date) -> list[date]:
     """Every day of ``month``'s month."""
     days = calendar.monthrange(month.year, month.month)[1]

@@ -20,6 +20,7 @@ from association import transaction
 from association.auth.permissions import permission_required
 from association.core.money import format_kes, to_cents
 from association.core.time import MonthError, parse_month
+from association.core.uploads import DOCUMENT_EXTENSIONS, document_limit, read_upload
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_label
@@ -65,14 +66,6 @@ def account_name(acct: Account | None) -> str:
 
 def _expense_or_404(expense_id: int) -> Expense:
     return db.get_or_404(Expense, expense_id)
-
-
-def _read_upload(upload) -> services.Document | None:
-    """The uploaded file's name and bytes (one byte past the limit at most), or None."""
-    if upload is None or not getattr(upload, "filename", None):
-        return None
-    content = upload.stream.read(services.document_limit() + 1)
-    return services.Document(upload.filename, content)
 
 
 # --- Expenses -------------------------------------------------------------
@@ -126,7 +119,7 @@ def new():
                 PaymentMethod(form.method.data),
                 form.paid_on.data,
                 form.description.data,
-                _read_upload(form.document.data),
+                read_upload(form.document.data),
                 recorded_by_id=current_user.id,
             )
         except services.DocumentError as error:
@@ -145,7 +138,7 @@ def new():
                 return redirect(url_for("expenses.detail", expense_id=expense.id))
             return redirect(url_for("expenses.new"))
     return render_template("expenses/form.html", form=form, no_accounts=not accounts,
-                           limit_mb=f"{services.document_limit() / 1048576:g}")
+                           limit_mb=f"{document_limit() / 1048576:g}")
 
 
 @bp.route("/expenses/<int:expense_id>")
@@ -234,14 +227,14 @@ def document(expense_id: int):
     """Download an expense's supporting document, as the type its content showed."""
     expense = _expense_or_404(expense_id)
     path = services.document_path(expense)
-    if path is None or expense.document_type not in services.DOCUMENT_EXTENSIONS:
+    if path is None or expense.document_type not in DOCUMENT_EXTENSIONS:
         abort(404)
     response = send_file(
         io.BytesIO(path.read_bytes()),
         mimetype=expense.document_type,
         as_attachment=True,
         download_name=f"{services.expense_reference(expense)}"
-                      f"{services.DOCUMENT_EXTENSIONS[expense.document_type]}",
+                      f"{DOCUMENT_EXTENSIONS[expense.document_type]}",
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -10,7 +10,6 @@ random name.
 
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +20,13 @@ from flask_babel import lazy_gettext as _l
 
 from association.core.money import MAX_CENTS
 from association.core.time import today_in_nairobi, utcnow
+from association.core.uploads import (
+    DOCUMENT_EXTENSIONS,
+    Document,
+    detect_document_type,
+    display_filename,
+    document_limit,
+)
 from association.extensions import db
 from association.ledger.accounts import METHOD_ACCOUNT_KEY, account, account_balance
 from association.ledger.errors import LedgerError
@@ -51,56 +57,6 @@ class DocumentError(ExpenseError):
 
 
 # --- Supporting documents -------------------------------------------------
-
-#: The largest supporting document accepted (the app's request limit may be lower).
-MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
-
-#: Content type -> file extension, for every kind of document accepted.
-DOCUMENT_EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "application/pdf": ".pdf",
-}
-
-
-@dataclass(frozen=True)
-class Document:
-    """An uploaded file as received: the name the phone gave it and its bytes."""
-
-    filename: str
-    content: bytes
-
-
-def detect_document_type(content: bytes) -> str | None:
-    """The content type of a JPEG, PNG, WebP or PDF file, read from its bytes; else None.
-
-    Only the bytes count: an HTML or SVG page renamed "receipt.jpg" is not a photo.
-    """
-    if content.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if content.startswith(b"\x89PNG\r\n\x1a\n") and content[12:16] == b"IHDR":
-        return "image/png"
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP" and content[12:15] == b"VP8":
-        return "image/webp"
-    if content.startswith(b"%PDF-") and b"%%EOF" in content[-2048:]:
-        return "application/pdf"
-    return None
-
-
-def document_limit() -> int:
-    """The size limit in bytes: 5 MB, or the app's request limit if that is lower."""
-    app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    return min(MAX_DOCUMENT_BYTES, app_limit) if app_limit else MAX_DOCUMENT_BYTES
-
-
-def display_filename(filename: str | None) -> str:
-    """The uploaded file's own name, made safe to show: no folders, no control characters."""
-    name = re.split(r"[\\/]", filename or "")[-1]
-    name = "".join(ch for ch in unicodedata.normalize("NFC", name)
-                   if unicodedata.category(ch)[0] != "C")
-    name = " ".join(name.split()).strip(" .")
-    return name[:200] or "document"
 
 
 def _document_dir() -> Path:

@@ -19,7 +19,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from association.core.money import CURRENCY
+from association.core.money import CURRENCY, format_kes
 from association.core.tabular import formula_safe
 from association.core.time import NAIROBI, today_in_nairobi
 from association.extensions import db
@@ -43,10 +43,8 @@ _CHUNK_ROWS = 2000
 
 
 def amount_text(cents: int) -> str:
-    """12345 -> "123.45", -5 -> "-0.05": exact, from integer cents."""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(int(cents)), 100)
-    return f"{sign}{whole}.{rest:02d}"
+    """12345 -> "123.45", -5 -> "-0.05": exact, ungrouped, for the machine-read files."""
+    return format_kes(cents, currency="", grouped=False)
 
 
 # --- Reports as CSV, Excel, PDF ---------------------------------------------
@@ -308,9 +306,7 @@ class _PdfTable:
         if value is None:
             return ""
         if kind == MONEY and isinstance(value, int):
-            sign = "-" if value < 0 else ""
-            whole, rest = divmod(abs(value), 100)
-            return f"{sign}{whole:,}.{rest:02d}"
+            return format_kes(value, currency="")
         if isinstance(value, date):
             return value.isoformat()
         return str(value)

@@ -22,11 +22,12 @@ from markupsafe import Markup, escape
 from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required
 from association.core.money import format_kes
-from association.core.time import today_in_nairobi
+from association.core.time import fiscal_year_start, today_in_nairobi
 from association.ledger import auditor_pack as pack
 from association.ledger import exports, reports
 from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
 from association.members.services import MemberNotFoundError, get_member_by_number
+from association.profile.services import fiscal_year_start_month
 
 bp = Blueprint("reports", __name__)
 
@@ -153,8 +154,8 @@ def _show(report: reports.Report, period_args: dict, stem: str,
 
 def _index_context(period: reports.Period | None) -> dict:
     if period is None:
-        period = reports.Period(reports.fiscal_year_start(today_in_nairobi()),
-                                today_in_nairobi())
+        today = today_in_nairobi()
+        period = reports.Period(fiscal_year_start(today, fiscal_year_start_month()), today)
     return {"period": period, "cash_books": reports.CASH_BOOKS,
             "args": {"from": period.start.isoformat(), "to": period.end.isoformat()}}
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from association.core.time import (
     add_months,
+    fiscal_year_start,
     month_start,
     nairobi_date,
     today_in_nairobi,
@@ -133,16 +134,6 @@ def parse_date(text: str | None, what: str) -> date | None:
     return value
 
 
-def fiscal_year_start(day: date) -> date:
-    """The first day of the association's financial year that contains ``day``."""
-    from association.profile.services import get_profile
-
-    profile = get_profile()
-    first_month = profile.fiscal_year_start_month if profile else 1
-    year = day.year if day.month >= first_month else day.year - 1
-    return date(year, first_month, 1)
-
-
 def parse_period(start_text: str | None, end_text: str | None) -> Period:
     """The period from the ``from`` and ``to`` of a request; by default, the financial
     year to date.
@@ -150,8 +141,10 @@ def parse_period(start_text: str | None, end_text: str | None) -> Period:
     Raises:
         ReportError: a bad date, or the start after the end.
     """
+    from association.profile.services import fiscal_year_start_month
+
     end = parse_date(end_text, _("To")) or today_in_nairobi()
-    start = parse_date(start_text, _("From")) or fiscal_year_start(end)
+    start = parse_date(start_text, _("From")) or fiscal_year_start(end, fiscal_year_start_month())
     if start > end:
         raise ReportError(_l("The period starts after it ends: choose a 'from' date on or "
                              "before the 'to' date."))

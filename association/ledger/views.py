@@ -322,7 +322,7 @@ def _prefill_rates() -> dict:
         return {"resident": "50", "tiers": tiers + [{}] * (TIER_ROWS - len(tiers))}
 
     def shillings(cents):
-        return format_kes(cents, currency="").strip().removesuffix(".00")
+        return format_kes(cents, currency="", whole=True)
 
     data, tiers = {"resident": "", "business": "", "other": ""}, []
     for rate in current:

@@ -76,7 +76,7 @@ def set_headcount(meeting: Meeting, count: int | None, sheet=None,
 
     Args:
         count: None clears the headcount (names are then counted).
-        sheet: an ``expenses.Document`` (photo or PDF), optional.
+        sheet: a ``core.uploads.Document`` (photo or PDF), optional.
 
     Raises:
         MeetingError: a negative or absurd count, fewer than the names recorded, a bad file.

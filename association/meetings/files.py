@@ -1,6 +1,6 @@
 """Uploaded governance files: sign-in sheet photos, constitution PDFs, certificates.
 
-Checked by content (the same magic-byte check as expense documents) and size, stored
+Checked by content (association.core.uploads, as expense documents are) and size, stored
 under a random name in UPLOAD_DIR/meetings, and served only as a download of the type
 the content showed.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from association.ledger.expenses import (
+from association.core.uploads import (
     DOCUMENT_EXTENSIONS,
     Document,
     detect_document_type,
@@ -20,8 +20,6 @@ from association.ledger.expenses import (
     document_limit,
 )
 from association.meetings.common import MeetingError
-
-__all__ = ["Document", "display_filename", "store", "path_of", "DOCUMENT_EXTENSIONS"]
 
 _NAME_RE = re.compile(r"[0-9a-f]{32}\.[a-z]{3,4}")
 

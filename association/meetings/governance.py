@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from association.core.phones import InvalidPhoneError, normalise_phone
-from association.core.time import today_in_nairobi
+from association.core.time import fiscal_year_start, today_in_nairobi
+from association.core.uploads import Document, display_filename
 from association.extensions import db
 from association.meetings import files
 from association.meetings.common import (
@@ -311,7 +312,7 @@ def constitutions() -> list[ConstitutionVersion]:
 
 
 def add_constitution(label: str, adopted_on: date, adopted_at: Meeting | None,
-                     document: files.Document | None, notes: str | None,
+                     document: Document | None, notes: str | None,
                      uploaded_by_id: int | None, today: date | None = None) -> ConstitutionVersion:
     """Store a version of the constitution (a PDF) with the meeting that adopted it.
 
@@ -329,7 +330,7 @@ def add_constitution(label: str, adopted_on: date, adopted_at: Meeting | None,
     name, _type = files.store(document, "constitution", pdf_only=True)
     version = ConstitutionVersion(
         label=label, adopted_on=adopted_on, adopted_at_id=adopted_at.id if adopted_at else None,
-        file=name, file_name=files.display_filename(document.filename),
+        file=name, file_name=display_filename(document.filename),
         notes=clean_line(notes, 300, _l("Notes"), False), uploaded_by_id=uploaded_by_id)
     db.session.add(version)
     db.session.flush()
@@ -346,7 +347,7 @@ class RecordData:
     last_return_on: date | None = None
 
 
-def save_record(data: RecordData, certificate: files.Document | None = None,
+def save_record(data: RecordData, certificate: Document | None = None,
                 today: date | None = None) -> GovernanceRecord:
     """Save the founding date, registration certificate, KRA PIN and last return.
 
@@ -421,10 +422,11 @@ def election_meeting(today: date) -> Meeting | None:
 
 
 def last_financial_year(today: date) -> tuple[date, date]:
-    from association.ledger.reports import fiscal_year_start
+    from association.profile.services import fiscal_year_start_month
 
-    start = fiscal_year_start(today)
-    previous = fiscal_year_start(start - timedelta(days=1))
+    first_month = fiscal_year_start_month()
+    start = fiscal_year_start(today, first_month)
+    previous = fiscal_year_start(start - timedelta(days=1), first_month)
     return previous, start - timedelta(days=1)
 
 

@@ -220,8 +220,10 @@ def remove_agenda_item(item: AgendaItem) -> None:
     _renumber(meeting)
 
 
-def _renumber(meeting: Meeting) -> None:
-    items = sorted(meeting.agenda, key=lambda i: i.position)
+def _renumber(meeting: Meeting, items: list[AgendaItem] | None = None) -> None:
+    """Number the agenda 1, 2, 3... in the order of ``items`` (by default, as it stands)."""
+    if items is None:
+        items = sorted(meeting.agenda, key=lambda i: i.position)
     # Two steps, so the unique (meeting, position) never clashes on the way.
     for offset, item in enumerate(items, start=1):
         item.position = 1000 + offset
@@ -242,13 +244,7 @@ def move_agenda_item(item: AgendaItem, up: bool) -> None:
     if not 0 <= other < len(items):
         return
     items[index], items[other] = items[other], items[index]
-    for offset, each in enumerate(items, start=1):
-        each.position = 1000 + offset
-    db.session.flush()
-    for offset, each in enumerate(items, start=1):
-        each.position = offset
-    db.session.flush()
-    db.session.expire(meeting, ["agenda"])
+    _renumber(meeting, items)
 
 
 def meeting_query(meeting_type: MeetingType | None = None) -> sa.Select:

@@ -74,6 +74,12 @@ def get_profile() -> AssociationProfile | None:
     return profile
 
 
+def fiscal_year_start_month() -> int:
+    """The month the association's financial year starts (January before setup)."""
+    profile = get_profile()
+    return profile.fiscal_year_start_month if profile else 1
+
+
 def save_profile(data: ProfileData) -> AssociationProfile:
     """Create the profile at setup, or update it.
 

@@ -11,6 +11,7 @@ from association.core.tabular import decode_text
 from association.core.time import (
     MonthError,
     add_months,
+    fiscal_year_start,
     month_end,
     month_nights,
     nairobi_date,
@@ -26,6 +27,12 @@ def test_months_add_up_across_years():
     assert add_months(date(2026, 3, 1), 0) == date(2026, 3, 1)
     assert month_end(date(2028, 2, 3)) == date(2028, 2, 29)
     assert len(month_nights(date(2026, 2, 10))) == 28
+
+
+def test_a_financial_year_starts_on_the_first_of_its_month():
+    assert fiscal_year_start(date(2026, 6, 30), 7) == date(2025, 7, 1)
+    assert fiscal_year_start(date(2026, 7, 1), 7) == date(2026, 7, 1)
+    assert fiscal_year_start(date(2026, 12, 31), 1) == date(2026, 1, 1)
 
 
 @pytest.mark.parametrize("text", ["2026-3", "26-03", "March", "", "2026-13", "2026-03-01"])
@@ -55,6 +62,19 @@ def test_exact_cents_keeps_the_sign_and_refuses_fractions_of_a_cent():
     assert exact_cents(-230.0) == -23000
     assert exact_cents("12.345") is None
     assert format_kes(-12345) == "-KES 123.45"
+
+
+@pytest.mark.parametrize(("options", "texts"), [
+    ({}, ["KES 1,234,567.89", "-KES 0.05", "KES 1,500.00", "KES 0.00"]),
+    ({"currency": ""}, ["1,234,567.89", "-0.05", "1,500.00", "0.00"]),
+    ({"currency": "", "grouped": False}, ["1234567.89", "-0.05", "1500.00", "0.00"]),
+    ({"currency": "", "whole": True}, ["1,234,567.89", "-0.05", "1,500", "0"]),
+    ({"currency": "USD", "grouped": False}, ["USD 1234567.89", "-USD 0.05", "USD 1500.00",
+                                             "USD 0.00"]),
+])
+def test_money_is_written_one_way_with_options(options, texts):
+    assert [format_kes(c, **options) for c in (123456789, -5, 150000, 0)] == texts
+    assert format_kes(None, **options) == ""
 
 
 def test_decoding_uploads():

@@ -15,8 +15,10 @@ from werkzeug.test import encode_multipart
 
 from association.audit.services import acting_as
 from association.auth.models import User
+from association.core import uploads
 from association.core.money import MAX_CENTS
 from association.core.time import month_start, today_in_nairobi
+from association.core.uploads import Document
 from association.extensions import db
 from association.ledger import expenses
 from association.ledger.accounts import (
@@ -29,7 +31,6 @@ from association.ledger.accounts import (
 )
 from association.ledger.errors import AlreadyVoidedError, ClosedPeriodError
 from association.ledger.expenses import (
-    Document,
     DocumentError,
     ExpenseError,
     SelfApprovalError,
@@ -301,23 +302,23 @@ def test_reversing_an_approved_expense(svc):
 
 
 def test_documents_are_recognised_by_their_content():
-    assert expenses.detect_document_type(tiny_png()) == "image/png"
-    assert expenses.detect_document_type(TINY_JPEG) == "image/jpeg"
-    assert expenses.detect_document_type(tiny_pdf()) == "application/pdf"
+    assert uploads.detect_document_type(tiny_png()) == "image/png"
+    assert uploads.detect_document_type(TINY_JPEG) == "image/jpeg"
+    assert uploads.detect_document_type(tiny_pdf()) == "application/pdf"
     webp = b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + b"\x00" * 22
-    assert expenses.detect_document_type(webp) == "image/webp"
+    assert uploads.detect_document_type(webp) == "image/webp"
     for content in (HTML_PAGE, SVG_PAGE, b"GIF89a....", b"%PDF-1.4 truncated", b"",
                     b"PK\x03\x04 a zip", b"\x89PNG\r\n\x1a\n"):
-        assert expenses.detect_document_type(content) is None
+        assert uploads.detect_document_type(content) is None
 
 
 def test_display_names_are_sanitised():
-    assert expenses.display_filename("C:\\Users\\juma\\risiti ya tochi.jpg") == \
+    assert uploads.display_filename("C:\\Users\\juma\\risiti ya tochi.jpg") == \
         "risiti ya tochi.jpg"
-    assert expenses.display_filename("../../etc/passwd") == "passwd"
-    assert expenses.display_filename("a\x00b\r\nc.png") == "abc.png"
-    assert expenses.display_filename("") == "document"
-    assert len(expenses.display_filename("x" * 500 + ".pdf")) == 200
+    assert uploads.display_filename("../../etc/passwd") == "passwd"
+    assert uploads.display_filename("a\x00b\r\nc.png") == "abc.png"
+    assert uploads.display_filename("") == "document"
+    assert len(uploads.display_filename("x" * 500 + ".pdf")) == 200
 
 
 def test_a_stored_document_gets_a_random_name_and_the_detected_type(svc, app):

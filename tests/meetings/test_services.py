@@ -175,7 +175,8 @@ def test_quorum_counts_members_active_on_the_meeting_day(app, crowd, held_meetin
 
 
 def test_headcount_with_sign_in_sheet(app, held_meeting, s):
-    from association.meetings.files import Document, path_of
+    from association.core.uploads import Document
+    from association.meetings.files import path_of
 
     meeting = db.session.get(Meeting, held_meeting(present=2))
     with pytest.raises(MeetingError, match="less than"):

@@ -5,6 +5,7 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from association.auth.permissions import permission_required
+from association.core.uploads import read_upload
 from association.extensions import db
 from association.meetings.attendance import (
     add_guest,
@@ -21,7 +22,6 @@ from association.meetings.views.base import (
     MAX_ID,
     bp,
     meeting_or_404,
-    read_upload,
     run_service,
     send_stored,
 )

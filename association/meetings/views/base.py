@@ -7,6 +7,7 @@ import io
 from flask import Blueprint, Response, abort, flash, redirect, request, send_file, url_for
 
 from association import transaction
+from association.core.uploads import DOCUMENT_EXTENSIONS
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import choices, current_language, enum_label
@@ -47,21 +48,13 @@ def run_service(action, success: str, target):
     return redirect(target)
 
 
-def read_upload(upload) -> files.Document | None:
-    if upload is None or not getattr(upload, "filename", None):
-        return None
-    from association.ledger.expenses import document_limit
-
-    return files.Document(upload.filename, upload.stream.read(document_limit() + 1))
-
-
 def send_stored(name: str | None, content_type: str | None, download_name: str):
     path = files.path_of(name)
-    if path is None or content_type not in files.DOCUMENT_EXTENSIONS:
+    if path is None or content_type not in DOCUMENT_EXTENSIONS:
         abort(404)
     response = send_file(io.BytesIO(path.read_bytes()), mimetype=content_type,
                          as_attachment=True,
-                         download_name=download_name + files.DOCUMENT_EXTENSIONS[content_type],
+                         download_name=download_name + DOCUMENT_EXTENSIONS[content_type],
                          max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

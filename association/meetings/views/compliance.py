@@ -8,6 +8,7 @@ from flask_login import current_user
 from association import transaction
 from association.auth.permissions import permission_required
 from association.core.time import today_in_nairobi
+from association.core.uploads import read_upload
 from association.errors import DomainError
 from association.extensions import db
 from association.meetings import governance, models, pack
@@ -18,7 +19,6 @@ from association.meetings.views.base import (
     bp,
     get_or_404,
     meeting_choices,
-    read_upload,
     recent_meetings,
     requested_language,
     send_stored,
