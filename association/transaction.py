@@ -27,14 +27,12 @@ Reads do not write: a GET or HEAD request begins its transactions deferred on SQ
 one write a GET may make is the audit of what was read or exported (``log_event``): its
 events are written at the end in a fresh transaction of their own that takes the write lock
 at once (:func:`writing`), after the read transaction ended, so a writer that committed
-meanwhile cannot make it fail (SQLite WAL's ``SQLITE_BUSY_SNAPSHOT``). One page still
-writes on a GET, through :func:`write_apart`, named there: a member's pay-status page asks
-Daraja about a prompt still pending and records the answer (moving that question to the
-worker is left for later).
+meanwhile cannot make it fail (SQLite WAL's ``SQLITE_BUSY_SNAPSHOT``). Nothing else: work a
+page view would set off (a pending STK prompt asked about at Daraja) is the worker's, and
+the page shows what it recorded.
 """
 
 from collections.abc import Callable
-from typing import TypeVar
 
 from flask import Flask, current_app, g, has_request_context, render_template, request
 from sqlalchemy import event
@@ -45,10 +43,7 @@ from association.audit.services import take_waiting_events, write_events
 from association.database import reads_only, writing
 from association.extensions import db
 
-T = TypeVar("T")
-
-__all__ = ["after_commit", "commit_now", "discard", "install", "reads_only", "write_apart",
-           "writing"]
+__all__ = ["after_commit", "commit_now", "discard", "install", "reads_only", "writing"]
 
 
 def discard() -> None:
@@ -75,17 +70,6 @@ def after_commit(work: Callable[[], object]) -> None:
         g.setdefault("transaction_after_commit", []).append(work)
     else:
         work()
-
-
-def write_apart(work: Callable[[], T]) -> T:
-    """Run ``work`` in a transaction of its own that takes the write lock at its start, and
-    commit it: for the rare write a GET must make (a pending STK prompt's status asked of
-    Daraja). The read transaction ends first (what it loaded is read again when used)."""
-    db.session.rollback()
-    with writing():
-        result = work()
-        db.session.commit()
-    return result
 
 
 # --- What a request wrote ---------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The worker process: background work, out of the web workers.
 
 ``flask --app wsgi worker`` loops over its steps: today the M-Pesa inbox
-(:func:`association.mpesa.processing.worker_step`); the SMS outbox is to be one more
+(:func:`association.mpesa.processing.worker_step`) and the STK prompts whose callback
+is late (:func:`association.mpesa.stk.query_step`); the SMS outbox is to be one more
 entry in :data:`STEPS`. Each step takes the work waiting, does it and commits per
 batch; when no step found anything the worker sleeps ``--poll`` seconds (0.2 by
 default) and looks again. SIGTERM or SIGINT stops it once the batch under way is
@@ -67,9 +68,16 @@ def _mpesa_step(stop: Callable[[], bool]) -> int:
     return worker_step(stop)
 
 
+def _stk_query_step(stop: Callable[[], bool]) -> int:
+    from association.mpesa.stk import query_step
+
+    return query_step(stop)
+
+
 #: The worker's steps, in order: each does the work waiting (committing per batch, and
 #: stopping between batches once ``stop()`` is true) and returns how much it did.
-STEPS: list[tuple[str, Callable[[Callable[[], bool]], int]]] = [("mpesa", _mpesa_step)]
+STEPS: list[tuple[str, Callable[[Callable[[], bool]], int]]] = [
+    ("mpesa", _mpesa_step), ("stk-query", _stk_query_step)]
 
 
 def run_steps(stop: Callable[[], bool] = lambda: False) -> int:
@@ -163,7 +171,8 @@ class Worker:
               help="Seconds an idle worker sleeps before it looks for work again.")
 @with_appcontext
 def worker_command(name, poll):
-    """Process background work (the M-Pesa callbacks stored by the app) until stopped.
+    """Process background work (the M-Pesa callbacks stored by the app, the STK prompts
+    whose callback is late) until stopped.
 
     Run it beside the app (``make run`` does; in production as a service). SIGTERM or
     Ctrl-C stops it once the batch under way is committed.

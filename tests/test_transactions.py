@@ -31,8 +31,9 @@ from association.errors import DomainError
 from association.extensions import db
 from association.ledger.accounts import account_id
 from association.ledger.models import EntrySource, JournalEntry, Posting, Side
-from association.members.models import Zone
-from association.mpesa.models import CallbackInbox, MpesaTransaction
+from association.members.models import Member, Zone
+from association.mpesa import stk
+from association.mpesa.models import CallbackInbox, MpesaTransaction, StkRequest, StkStatus
 from association.worker import beat
 from config import TestingConfig
 from tests.conftest import CSRF_RE, PASSWORD, count
@@ -228,6 +229,35 @@ def test_get_requests_leave_the_database_unchanged(app, web, people):
     with app.app_context():
         actions = set(db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.seq > seq)))
     assert actions <= {"view", "export"}
+
+
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
+def test_a_pending_prompts_page_leaves_the_database_unchanged(
+        app, web, people, daraja, sandbox):  # noqa: F811
+    """The pay-status page of a prompt due a question to Daraja asks nothing and writes
+    nothing: the worker asks (tests/mpesa/test_stk.py), the page shows what it recorded."""
+    daraja.stop_worker()  # it would ask Daraja meanwhile: no worker in this test
+    sandbox.state.delay = 30  # the callback would come much later
+    with app.app_context(), acting_as("test"):
+        member = db.session.get(Member, people.own_member_id)
+        member.phone = "+254712345678"
+        request = stk.create_request(member, 5_000, "0712345678", None)
+        db.session.commit()
+        stk.send_request(request)
+        request.created_at -= stk.QUERY_AFTER  # due a question
+        db.session.commit()
+        request_id = request.id
+    web.login("member")
+    before = _snapshot(app)
+    for _ in range(2):
+        response = web.get(f"/mpesa/pay/{request_id}")
+        assert response.status_code == 200 and response.headers["Refresh"] == "5"
+        response.close()
+    assert _snapshot(app) == before
+    with app.app_context():
+        request = db.session.get(StkRequest, request_id)
+        assert request.status == StkStatus.PENDING and request.query_count == 0
 
 
 def test_a_read_audit_is_written_by_the_boundary(app, web, people):

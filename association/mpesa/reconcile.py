@@ -26,7 +26,7 @@ from association.mpesa.models import (
     TransactionStatus,
 )
 from association.mpesa.provider import is_enabled, status_query_enabled
-from association.mpesa.stk import refresh_request
+from association.mpesa.stk import prompts_due_query, refresh_request
 
 STK_PENDING_AFTER = timedelta(minutes=2)
 #: A prompt recorded but never sent (the process died in between) is given up after this.
@@ -104,12 +104,7 @@ def _query_pending_prompts(report: ReconcileReport, limit: int) -> None:
         request.result_desc = "Never sent: the app stopped before Daraja was asked."
         if _commit_or_rollback(report, f"STK request {request.id}"):
             report.add(f"STK request {request.id}: never sent, marked as an error")
-    ids = db.session.scalars(
-        sa.select(StkRequest.id).where(StkRequest.status == StkStatus.PENDING,
-                                       StkRequest.created_at < now - STK_PENDING_AFTER)
-        .order_by(StkRequest.id).limit(limit)
-    ).all()
-    for request_id in ids:
+    for request_id in prompts_due_query(STK_PENDING_AFTER, None, limit):
         request = db.session.get(StkRequest, request_id)
         before = request.result_code
         changed = refresh_request(request, force=True)

@@ -2,10 +2,12 @@
 
 A request is recorded (and committed by the caller) *before* the prompt is
 sent, so that its callback always finds the member and amount: Daraja does not
-echo the account reference back. The pending page and ``flask mpesa
-reconcile`` ask Daraja about prompts whose callback is late.
+echo the account reference back. The worker process (:func:`query_step`) and
+``flask mpesa reconcile`` ask Daraja about prompts whose callback is late; the
+pending page only reads what they (or the callback) recorded.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import phonenumbers
@@ -14,8 +16,11 @@ from flask_babel import lazy_gettext as _l
 from phonenumbers import carrier
 
 from association import transaction
+from association.audit.services import acting_as
+from association.core.db import is_postgres
 from association.core.phones import InvalidPhoneError, normalise_phone
 from association.core.time import month_start, today_in_nairobi, utcnow
+from association.database import reading
 from association.errors import DomainError
 from association.extensions import db
 from association.ledger.balances import member_balance
@@ -30,7 +35,7 @@ from association.mpesa.models import (
     TransactionStatus,
 )
 from association.mpesa.processing import verify_stk
-from association.mpesa.provider import ProviderError, get_provider
+from association.mpesa.provider import ProviderError, get_provider, is_enabled
 
 #: Whole shillings: Daraja refuses decimals. The upper bound is M-Pesa's per-payment limit.
 MIN_SHILLINGS = 1
@@ -40,6 +45,8 @@ OPEN_PROMPT_WINDOW = timedelta(minutes=2)
 #: Ask Daraja about a prompt whose callback has not come after this long.
 QUERY_AFTER = timedelta(seconds=30)
 QUERY_EVERY = timedelta(seconds=20)
+#: How many prompts due a question the worker takes in one round.
+QUERY_BATCH = 20
 #: Month counts offered on the payment page.
 MONTH_CHOICES = (1, 3, 6, 12)
 
@@ -218,6 +225,61 @@ def refresh_request(request: StkRequest, force: bool = False) -> str | None:
     request.result_desc = answer.result_desc
     db.session.flush()
     return "failed"
+
+
+def prompts_due_query(after: timedelta, every: timedelta | None, limit: int) -> list[int]:
+    """The ids of the prompts still pending that are due a question to Daraja, oldest
+    first, at most ``limit``: sent at least ``after`` ago and, unless ``every`` is None,
+    not asked within ``every`` (the rule :func:`refresh_request` applies without
+    ``force``). The worker (:func:`query_step`) and ``flask mpesa reconcile`` select
+    them here."""
+    now = utcnow()
+    stmt = sa.select(StkRequest.id).where(
+        StkRequest.status == StkStatus.PENDING, StkRequest.checkout_request_id.is_not(None),
+        StkRequest.created_at <= now - after)
+    if every is not None:
+        stmt = stmt.where(sa.or_(StkRequest.last_queried_at.is_(None),
+                                 StkRequest.last_queried_at <= now - every))
+    return list(db.session.scalars(stmt.order_by(StkRequest.id).limit(limit)))
+
+
+def query_step(stop: Callable[[], bool] | None = None) -> int:
+    """The worker's follow-up of prompts whose callback is late: each one due a question
+    (:data:`QUERY_AFTER`, then at most every :data:`QUERY_EVERY`; :data:`QUERY_BATCH` a
+    round) is asked about at Daraja (:func:`refresh_request`) and the answer committed,
+    prompt by prompt, so that no transaction is held across the next question. Returns
+    how many were looked at; the pay-status page shows what was recorded.
+
+    On PostgreSQL a prompt another process holds (its callback being processed, another
+    worker) is skipped. A prompt looked at but not asked about (another amount arrived
+    for it: the treasurer decides) still counts as looked at, so that it does not keep
+    the others waiting.
+    """
+    if not is_enabled():
+        return 0
+    with reading():  # no write lock taken when nothing is due
+        ids = prompts_due_query(QUERY_AFTER, QUERY_EVERY, QUERY_BATCH)
+    db.session.rollback()
+    done = 0
+    with acting_as("worker:stk-query"):
+        for request_id in ids:
+            if stop is not None and stop():
+                break
+            stmt = (sa.select(StkRequest).where(StkRequest.id == request_id)
+                    .execution_options(populate_existing=True))
+            if is_postgres(db.session):
+                stmt = stmt.with_for_update(skip_locked=True)
+            request = db.session.scalar(stmt)
+            if request is not None:
+                looked_at = request.last_queried_at
+                refresh_request(request)
+                if request.last_queried_at == looked_at:
+                    request.last_queried_at = utcnow()
+                done += 1
+            # The worker's step is its own boundary (as the inbox's batches): each
+            # prompt's answer is on record before Daraja is asked about the next.
+            db.session.commit()
+    return done
 
 
 def visible_request(user, request_id: int) -> StkRequest | None:

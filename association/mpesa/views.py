@@ -338,15 +338,12 @@ def pay():
 @bp.route("/mpesa/pay/<int:request_id>")
 @login_only
 def pay_status(request_id: int):
-    """The prompt's progress; refreshes itself until the payment lands or fails."""
+    """The prompt's progress; refreshes itself until the payment lands or fails. It only
+    reads: the callback, or the worker asking Daraja about a late one
+    (:func:`stk.query_step`), records the answer."""
     prompt = stk.visible_request(current_user, request_id)
     if prompt is None:
         abort(404)
-    if prompt.status == StkStatus.PENDING:
-        # The one page view that writes besides a read's audit: a prompt still pending is
-        # asked about at Daraja and its answer kept, in a transaction of its own.
-        with acting_as("web:stk-status"):
-            transaction.write_apart(lambda: stk.refresh_request(prompt))
     tx = prompt.transaction
     receipt = tx.payment.receipt if tx is not None and tx.payment is not None else None
     if prompt.status == StkStatus.PAID and receipt is not None:

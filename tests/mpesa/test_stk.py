@@ -2,7 +2,7 @@
 
 import re
 import subprocess
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +11,9 @@ from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.models import Payment
 from association.members.models import Member
+from association.mpesa import stk
 from association.mpesa.models import MpesaTransaction, StkRequest, StkStatus, TransactionStatus
+from association.worker import run_steps
 from tests.conftest import count
 from tests.mpesa.daraja_helpers import daraja, sandbox, wait_for  # noqa: F401 - fixtures
 
@@ -91,6 +93,53 @@ def test_the_prompt_remembers_the_payers_language(app, web, payer):
     web.post("/language", {"language": "sw", "next": "/"})
     web.post("/mpesa/pay", {"choice": "other", "amount": "50", "phone": "0712341032"})
     assert _latest_request(app).language == "sw"
+
+
+def _age(app, request_id: int, created: timedelta, queried: timedelta | None = None) -> None:
+    """Move the prompt's sending (and its last question to Daraja) back in time."""
+    with app.app_context():
+        request = db.session.get(StkRequest, request_id)
+        request.created_at -= created
+        if queried is not None:
+            request.last_queried_at -= queried
+        db.session.commit()
+
+
+@pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
+                              "sandbox's callbacks reach it there) while the test goes on")
+def test_the_worker_asks_daraja_about_a_late_prompt_and_the_page_shows_it(
+        app, web, payer, daraja, sandbox):  # noqa: F811
+    daraja.stop_worker()  # the test runs the worker's steps itself, when it chooses
+    sandbox.state.delay = 30  # the callback would come much later
+    web.login("member")
+    web.post("/mpesa/pay", {"choice": "other", "amount": "50", "phone": "0712341037"})
+    request = _latest_request(app)
+    with app.app_context():
+        run_steps()
+    assert _latest_request(app).query_count == 0  # too soon to ask (QUERY_AFTER)
+    _age(app, request.id, stk.QUERY_AFTER)
+    page = web.get(f"/mpesa/pay/{request.id}")
+    assert page.status_code == 200 and page.headers["Refresh"] == "5"
+    assert _latest_request(app).query_count == 0  # the page asks nothing
+    with app.app_context():
+        assert run_steps() == 1
+    asked = _latest_request(app)
+    assert asked.status == StkStatus.PENDING and asked.query_count == 1  # "being processed"
+    with app.app_context():
+        run_steps()
+    assert _latest_request(app).query_count == 1  # not again within QUERY_EVERY
+    sandbox.state.prompts[request.checkout_request_id]["answer_at"] = 0  # the phone timed out
+    _age(app, request.id, timedelta(0), stk.QUERY_EVERY)
+    with app.app_context():
+        assert run_steps() == 1
+    answered = _latest_request(app)
+    assert answered.status == StkStatus.FAILED and answered.result_code == "1037"
+    assert answered.query_count == 2
+    page = web.get(f"/mpesa/pay/{request.id}")
+    assert "could not be reached" in page.get_data(as_text=True)
+    assert "Refresh" not in page.headers
+    with app.app_context():
+        assert count(Payment) == 0
 
 
 @pytest.mark.parametrize("amount, words", [
