@@ -47,6 +47,9 @@ QUERY_AFTER = timedelta(seconds=30)
 QUERY_EVERY = timedelta(seconds=20)
 #: How many prompts due a question the worker takes in one round.
 QUERY_BATCH = 20
+#: The worker stops asking about a prompt this old (Daraja's prompt lasts about a minute);
+#: ``flask mpesa reconcile`` goes on asking, every time it runs.
+QUERY_UNTIL = timedelta(minutes=10)
 #: Month counts offered on the payment page.
 MONTH_CHOICES = (1, 3, 6, 12)
 
@@ -227,16 +230,19 @@ def refresh_request(request: StkRequest, force: bool = False) -> str | None:
     return "failed"
 
 
-def prompts_due_query(after: timedelta, every: timedelta | None, limit: int) -> list[int]:
+def prompts_due_query(after: timedelta, every: timedelta | None, limit: int,
+                      until: timedelta | None = None) -> list[int]:
     """The ids of the prompts still pending that are due a question to Daraja, oldest
-    first, at most ``limit``: sent at least ``after`` ago and, unless ``every`` is None,
-    not asked within ``every`` (the rule :func:`refresh_request` applies without
-    ``force``). The worker (:func:`query_step`) and ``flask mpesa reconcile`` select
-    them here."""
+    first, at most ``limit``: sent at least ``after`` ago (and, with ``until``, less than
+    ``until`` ago) and, unless ``every`` is None, not asked within ``every`` (the rule
+    :func:`refresh_request` applies without ``force``). The worker (:func:`query_step`)
+    and ``flask mpesa reconcile`` select them here."""
     now = utcnow()
     stmt = sa.select(StkRequest.id).where(
         StkRequest.status == StkStatus.PENDING, StkRequest.checkout_request_id.is_not(None),
         StkRequest.created_at <= now - after)
+    if until is not None:
+        stmt = stmt.where(StkRequest.created_at > now - until)
     if every is not None:
         stmt = stmt.where(sa.or_(StkRequest.last_queried_at.is_(None),
                                  StkRequest.last_queried_at <= now - every))
@@ -245,8 +251,9 @@ def prompts_due_query(after: timedelta, every: timedelta | None, limit: int) -> 
 
 def query_step(stop: Callable[[], bool] | None = None) -> int:
     """The worker's follow-up of prompts whose callback is late: each one due a question
-    (:data:`QUERY_AFTER`, then at most every :data:`QUERY_EVERY`; :data:`QUERY_BATCH` a
-    round) is asked about at Daraja (:func:`refresh_request`) and the answer committed,
+    (:data:`QUERY_AFTER`, then at most every :data:`QUERY_EVERY` until it is
+    :data:`QUERY_UNTIL` old; :data:`QUERY_BATCH` a round) is asked about at Daraja
+    (:func:`refresh_request`) and the answer committed,
     prompt by prompt, so that no transaction is held across the next question. Returns
     how many were looked at; the pay-status page shows what was recorded.
 
@@ -258,7 +265,7 @@ def query_step(stop: Callable[[], bool] | None = None) -> int:
     if not is_enabled():
         return 0
     with reading():  # no write lock taken when nothing is due
-        ids = prompts_due_query(QUERY_AFTER, QUERY_EVERY, QUERY_BATCH)
+        ids = prompts_due_query(QUERY_AFTER, QUERY_EVERY, QUERY_BATCH, QUERY_UNTIL)
     db.session.rollback()
     done = 0
     with acting_as("worker:stk-query"):

@@ -86,6 +86,7 @@ def test_a_lost_callback_is_found_by_querying(app, runner, daraja, sandbox, memb
                               "sandbox's callbacks reach it there) while the test goes on")
 def test_a_prompt_still_pending_after_two_minutes_is_closed_by_the_query(
         app, runner, daraja, sandbox, member):  # noqa: F811
+    daraja.stop_worker()  # reconcile is the backstop here: no worker asks first
     sandbox.state.delay = 30  # the callback would come much later
     request_id = _prompt(app, member, "0712341037")
     checkout = _checkout(app, request_id)

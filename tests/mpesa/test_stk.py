@@ -128,6 +128,11 @@ def test_the_worker_asks_daraja_about_a_late_prompt_and_the_page_shows_it(
     with app.app_context():
         run_steps()
     assert _latest_request(app).query_count == 1  # not again within QUERY_EVERY
+    _age(app, request.id, stk.QUERY_UNTIL, stk.QUERY_EVERY)
+    with app.app_context():
+        run_steps()
+    assert _latest_request(app).query_count == 1  # too old for the worker: reconcile's now
+    _age(app, request.id, -stk.QUERY_UNTIL)
     sandbox.state.prompts[request.checkout_request_id]["answer_at"] = 0  # the phone timed out
     _age(app, request.id, timedelta(0), stk.QUERY_EVERY)
     with app.app_context():
