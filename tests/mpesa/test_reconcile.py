@@ -68,6 +68,7 @@ def _age(app, request_id, minutes=3):
 @pytest.mark.committed(reason="the app is served over HTTP in a thread of its own (the "
                               "sandbox's callbacks reach it there) while the test goes on")
 def test_a_lost_callback_is_found_by_querying(app, runner, daraja, sandbox, member):  # noqa: F811
+    daraja.stop_worker()  # reconcile is the backstop here: no worker asks first
     request_id = _prompt(app, member, "0712349999")  # paid, but the callback never comes
     time.sleep(0.5)
     _age(app, request_id)
@@ -265,6 +266,7 @@ def test_a_paid_prompt_we_never_recorded_is_not_lost(app, runner, daraja, sandbo
                               "sandbox's callbacks reach it there) while the test goes on")
 def test_reconcile_never_credits_an_amount_that_disagrees(app, runner, daraja, sandbox,  # noqa: F811
                                                          member):
+    daraja.stop_worker()  # reconcile is the backstop here: no worker asks first
     request_id = _prompt(app, member, "0712349999")  # paid KES 50, no callback of its own
     checkout = _checkout(app, request_id)
     wait_for(lambda: sandbox.state.prompts[checkout]["done"])
