@@ -123,6 +123,12 @@ class Config:
     MPESA_HTTP_TIMEOUT = float(os.environ.get("MPESA_HTTP_TIMEOUT", "15"))
     MPESA_HTTP_ATTEMPTS = int(os.environ.get("MPESA_HTTP_ATTEMPTS", "3"))
     MPESA_HTTP_BACKOFF = float(os.environ.get("MPESA_HTTP_BACKOFF", "1"))
+    #: Payment prompts (STK push) allowed in any hour: to one member's own phones, from a
+    #: member for themselves; to one phone, from anyone; from one official at the desk.
+    STK_PROMPTS_PER_MEMBER_PER_HOUR = int(os.environ.get("STK_PROMPTS_PER_MEMBER_PER_HOUR", "5"))
+    STK_PROMPTS_PER_PHONE_PER_HOUR = int(os.environ.get("STK_PROMPTS_PER_PHONE_PER_HOUR", "3"))
+    STK_PROMPTS_PER_OFFICIAL_PER_HOUR = int(
+        os.environ.get("STK_PROMPTS_PER_OFFICIAL_PER_HOUR", "30"))
     #: The app's public https address, for the callback URLs given to Daraja.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
 

@@ -189,7 +189,10 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if app.config.get("SESSION_COOKIE_SECURE"):
+        # HSTS only on an answer over HTTPS (behind nginx: X-Forwarded-Proto, which ProxyFix
+        # reads with TRUSTED_PROXIES): a browser ignores it over plain HTTP (RFC 6797 8.1),
+        # and sent there it tells anyone watching that the site wants HTTPS without it.
+        if app.config.get("SESSION_COOKIE_SECURE") and request.is_secure:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )

@@ -116,6 +116,9 @@ EXPECTED = {
     "mpesa.reject": {"chair", "treasurer"},
     "mpesa.pay": EVERYONE,
     "mpesa.pay_status": {"chair", "treasurer", "auditor", "member"},  # a member: own only
+    # Issue 20: the numbers a member may send payment prompts to, on the member's page.
+    "mpesa.allow_phone": {"chair", "treasurer", "secretary"},
+    "mpesa.revoke_phone": {"chair", "treasurer", "secretary"},
     "mpesa_imports.sms": {"chair", "treasurer"},
     "mpesa_imports.statement": {"chair", "treasurer"},
     "mpesa_imports.preview": {"chair", "treasurer"},
@@ -255,6 +258,7 @@ def walk_values(app, people, make_user, setup_association) -> dict:
             "waiver_id": waiver.id,
             "expense_id": expense.id,
             "account_id": account("cash").id,
+            "allowed_id": 999999,  # no such allowed phone: refused with a message
             **_meeting_walk_ids(people),
             **desk_walk_values(),
             **patrol_walk_values(people.other_member_id, setup_association.zone_id),

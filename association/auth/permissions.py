@@ -41,6 +41,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # treasurer (and chair) settle suspense, import statements and change settings.
     "mpesa.view": frozenset({R.CHAIR, R.TREASURER, R.AUDITOR}),
     "mpesa.manage": frozenset({R.CHAIR, R.TREASURER}),
+    # Issue 20: the officials who keep M-Pesa or the members' records allow a member to
+    # send payment prompts to a phone that is not on their record.
+    "mpesa.phones": frozenset({R.CHAIR, R.TREASURER, R.SECRETARY}),
     # Patrols (issue 5): officials see rosters and coverage; the coordinator (and chair)
     # run them. Stipends are computed by those who record expenses and approved under
     # "ledger.expense_approve". Incidents: chair and coordinator record them and alone

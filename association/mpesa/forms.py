@@ -26,6 +26,15 @@ class PayForm(BaseForm):
                         render_kw={"inputmode": "tel", "autocomplete": "tel"})
 
 
+class AllowPhoneForm(BaseForm):
+    """An official lets a member send payment prompts to another number."""
+
+    phone = StringField(_l("Another phone this member may send payment prompts to"),
+                        validators=[DataRequired(_l("Enter the phone to allow.")),
+                                    Length(max=30)],
+                        render_kw={"inputmode": "tel", "autocomplete": "off"})
+
+
 class SettingsForm(BaseForm):
     unknown_account = SelectField(
         _l("Paybill payments whose account number matches no member"),

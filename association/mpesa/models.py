@@ -139,7 +139,9 @@ class StkRequest(db.Model):
     result_code: Mapped[str | None] = mapped_column(String(30))
     result_desc: Mapped[str | None] = mapped_column(String(300))
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("mpesa_transaction.id"))
-    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: Who sent it (None: the command line). The rate limits count the rows of the last
+    #: hour by sender, member and phone (stk.py), so they hold across gunicorn's workers.
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     #: The language the payer reads, for the failure message on the pending page.
     language: Mapped[str | None] = mapped_column(String(5))
     last_queried_at: Mapped[datetime | None]
@@ -208,3 +210,24 @@ class MpesaSettings(db.Model):
     c2b_register_result: Mapped[str | None] = mapped_column(String(300))
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AllowedPhone(db.Model):
+    """A phone an official allowed a member to send M-Pesa prompts to, besides the one on
+    their record (a relative who pays for them, a second line). Never deleted: revoking
+    one stamps it, so who allowed what, and until when, stays on record."""
+
+    __tablename__ = "mpesa_allowed_phone"
+
+    id: Mapped[intpk]
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    #: E.164, e.g. +254712345678.
+    phone: Mapped[str] = mapped_column(String(20))
+    allowed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    allowed_at: Mapped[created_at]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    member = relationship("Member")
+    allowed_by = relationship("User", foreign_keys=[allowed_by_id])
+    revoked_by = relationship("User", foreign_keys=[revoked_by_id])

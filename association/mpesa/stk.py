@@ -8,15 +8,18 @@ pending page only reads what they (or the callback) recorded.
 """
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import phonenumbers
 import sqlalchemy as sa
+from flask import current_app
+from flask_babel import format_time
 from flask_babel import lazy_gettext as _l
 from phonenumbers import carrier
 
 from association import transaction
 from association.audit.services import acting_as
+from association.auth.models import User
 from association.core.db import is_postgres
 from association.core.phones import InvalidPhoneError, normalise_phone
 from association.core.time import month_start, today_in_nairobi, utcnow
@@ -34,6 +37,7 @@ from association.mpesa.models import (
     StkStatus,
     TransactionStatus,
 )
+from association.mpesa.phones import phones_for
 from association.mpesa.processing import verify_stk
 from association.mpesa.provider import ProviderError, get_provider, is_enabled
 
@@ -52,6 +56,10 @@ QUERY_BATCH = 20
 QUERY_UNTIL = timedelta(minutes=10)
 #: Month counts offered on the payment page.
 MONTH_CHOICES = (1, 3, 6, 12)
+#: The rate limits (STK_PROMPTS_PER_*_PER_HOUR) count the prompts sent this long ago or less.
+LIMIT_WINDOW = timedelta(hours=1)
+#: The same number in every process: prompts are recorded one at a time (see _take_turn).
+_PROMPT_LOCK = 0x4D505354
 
 
 class StkError(DomainError):
@@ -125,9 +133,14 @@ def create_request(member: Member, amount_cents: int, phone_text: str,
                    requested_by_id: int | None, language: str | None = None) -> StkRequest:
     """Record a prompt to be sent (the caller commits before :func:`send_request`).
 
+    Who sends it decides where it may go: a member paying for themselves prompts only
+    the phones on their record or allowed for them (:mod:`association.mpesa.phones`); an
+    official at the desk (``mpesa.manage``) or the command line (no user) any number. The
+    rate limits (:func:`check_limits`) apply to every prompt.
+
     Raises:
-        StkError: a bad amount or phone, a member who has left, or a prompt
-            already open on that phone.
+        StkError: a bad amount or phone, a phone the sender may not prompt, a rate limit
+            reached, a member who has left, or a prompt already open on that phone.
         MpesaDisabled: M-Pesa is not set up.
     """
     get_provider()  # refuses at once when M-Pesa is not set up
@@ -139,6 +152,14 @@ def create_request(member: Member, amount_cents: int, phone_text: str,
         raise StkError(_l("An M-Pesa prompt must be between KES %(low)s and KES %(high)s.",
                           low=MIN_SHILLINGS, high=f"{MAX_SHILLINGS:,}"))
     phone = mpesa_phone(phone_text)
+    sender = db.session.get(User, requested_by_id) if requested_by_id is not None else None
+    at_desk = sender is None or sender.can("mpesa.manage")
+    if not at_desk and phone not in phones_for(member):
+        raise StkError(_l("%(phone)s is not on your member record. You can send a payment "
+                          "prompt only to your own phone, or to a number the treasurer or "
+                          "the secretary has allowed on your record.", phone=phone_text))
+    _take_turn()
+    check_limits(member, phone, sender, at_desk)
     open_prompt = db.session.scalar(
         sa.select(StkRequest.id).where(
             StkRequest.phone == phone,
@@ -155,6 +176,60 @@ def create_request(member: Member, amount_cents: int, phone_text: str,
     db.session.add(request)
     db.session.flush()
     return request
+
+
+def _take_turn() -> None:
+    # The limits count rows other workers may be adding at the same moment: on PostgreSQL
+    # prompts are recorded one at a time (an advisory lock until the transaction ends,
+    # which send_request does at once); SQLite's write lock (BEGIN IMMEDIATE) does this.
+    if is_postgres(db.session):
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PROMPT_LOCK)))
+
+
+def _full_until(limit: int, *where) -> datetime | None:
+    """When the oldest of the last ``limit`` prompts matching ``where`` leaves the window,
+    if that many were sent within it (None: there is room). A prompt Daraja never took
+    (status ``error``) reached no phone and does not count."""
+    rows = db.session.scalars(
+        sa.select(StkRequest.created_at).where(
+            *where, StkRequest.created_at > utcnow() - LIMIT_WINDOW,
+            StkRequest.status != StkStatus.ERROR)
+        .order_by(StkRequest.created_at.desc()).limit(max(limit, 1))).all()
+    if len(rows) < limit:
+        return None
+    return (rows[-1] if rows else utcnow()) + LIMIT_WINDOW
+
+
+def check_limits(member: Member, phone: str, sender: User | None, at_desk: bool) -> None:
+    """Refuse a prompt over the hourly limits, counted from the stored prompts (so they
+    hold across gunicorn's workers): a member's own prompts (STK_PROMPTS_PER_MEMBER_PER_HOUR),
+    an official's (STK_PROMPTS_PER_OFFICIAL_PER_HOUR), and those to one phone, whoever
+    sent them (STK_PROMPTS_PER_PHONE_PER_HOUR).
+
+    Raises:
+        StkError: a limit is reached; the message says when to try again.
+    """
+    config = current_app.config
+    if not at_desk:
+        limit = config["STK_PROMPTS_PER_MEMBER_PER_HOUR"]
+        until = _full_until(limit, StkRequest.member_id == member.id)
+        if until is not None:
+            raise StkError(_l("You have sent the most payment prompts allowed in an hour "
+                              "(%(num)d). Try again after %(time)s.",
+                              num=limit, time=format_time(until, "short")))
+    elif sender is not None:
+        limit = config["STK_PROMPTS_PER_OFFICIAL_PER_HOUR"]
+        until = _full_until(limit, StkRequest.requested_by_id == sender.id)
+        if until is not None:
+            raise StkError(_l("You have sent the most payment prompts an official may send "
+                              "in an hour (%(num)d). Try again after %(time)s.",
+                              num=limit, time=format_time(until, "short")))
+    limit = config["STK_PROMPTS_PER_PHONE_PER_HOUR"]
+    until = _full_until(limit, StkRequest.phone == phone)
+    if until is not None:
+        raise StkError(_l("%(phone)s has had the most payment prompts one phone may get in "
+                          "an hour (%(num)d). Try again after %(time)s.",
+                          phone=phone, num=limit, time=format_time(until, "short")))
 
 
 def send_request(request: StkRequest) -> StkRequest:

@@ -26,14 +26,26 @@ from association.errors import DomainError
 from association.extensions import csrf, db, limiter
 from association.i18n import choices, current_language
 from association.members.models import Member
-from association.members.services import MemberNotFoundError, get_member_by_number
+from association.members.services import (
+    MemberNotFoundError,
+    get_member_by_number,
+    get_member_for,
+)
 from association.mpesa import (
     inbox,
     models,  # noqa: F401 - the app and migrations see the tables
+    phones,
     processing,
     stk,
 )
-from association.mpesa.forms import OTHER, ActionForm, PayForm, RejectForm, SettingsForm
+from association.mpesa.forms import (
+    OTHER,
+    ActionForm,
+    AllowPhoneForm,
+    PayForm,
+    RejectForm,
+    SettingsForm,
+)
 from association.mpesa.models import (
     CallbackInbox,
     CallbackKind,
@@ -361,3 +373,59 @@ def pay_status(request_id: int):
         response.headers["Refresh"] = "5"
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# --- The phones a member may prompt besides their own (on the member's page) ----------------
+
+
+@bp.app_template_global()
+def mpesa_phone_section(member: Member) -> dict:
+    """What the member's page shows of the numbers allowed for payment prompts."""
+    return {"phones": phones.allowed_phones(member.id), "form": AllowPhoneForm(),
+            "revoke_form": ActionForm()}
+
+
+@bp.route("/members/<int:member_id>/mpesa-phones", methods=["POST"])
+@permission_required("mpesa.phones")
+def allow_phone(member_id: int):
+    """Let a member send payment prompts to another number; audited."""
+    member = get_member_for(current_user, member_id)
+    if member is None:
+        abort(404)
+    form = AllowPhoneForm()
+    if form.validate_on_submit():
+        try:
+            allowed = phones.allow_phone(member, form.phone.data, current_user.id)
+        except DomainError as error:
+            transaction.discard()
+            flash(str(error), "error")
+        else:
+            flash(_("%(no)s may now send payment prompts to %(phone)s.",
+                    no=member.member_no, phone=allowed.phone), "success")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+    return redirect(url_for("members.detail", member_id=member.id) + "#mpesa-phones")
+
+
+@bp.route("/members/<int:member_id>/mpesa-phones/<int:allowed_id>/revoke", methods=["POST"])
+@permission_required("mpesa.phones")
+def revoke_phone(member_id: int, allowed_id: int):
+    """Stop a member sending payment prompts to a number allowed before; audited."""
+    member = get_member_for(current_user, member_id)
+    if member is None:
+        abort(404)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash(_("Your form expired. Please try again."), "error")
+    else:
+        try:
+            allowed = phones.revoke_phone(member, allowed_id, current_user.id)
+        except DomainError as error:
+            transaction.discard()
+            flash(str(error), "error")
+        else:
+            flash(_("%(no)s may no longer send payment prompts to %(phone)s.",
+                    no=member.member_no, phone=allowed.phone), "success")
+    return redirect(url_for("members.detail", member_id=member.id) + "#mpesa-phones")

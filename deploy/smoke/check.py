@@ -60,6 +60,23 @@ def check_redirect_to_https(http_base: str, base: str, context: ssl.SSLContext) 
     check(response.status_code == 301, f"http: {response.status_code}, not 301")
     check(response.headers.get("location") == f"{base}/login?next=%2Fme",
           f"http redirects to {response.headers.get('location')}")
+    # HSTS over plain HTTP is ignored by browsers and only tells an onlooker (RFC 6797 8.1).
+    check("strict-transport-security" not in response.headers,
+          f"http sends HSTS: {response.headers.get('strict-transport-security')}")
+    check(response.headers.get("server") == "nginx",
+          f"http: the Server header is {response.headers.get('server')!r}")
+
+
+def check_app_headers(app_base: str) -> None:
+    """gunicorn itself (as nginx reaches it, ./gunicorn.conf.py read): no ``Server: gunicorn``,
+    and no HSTS on a request that did not come over HTTPS."""
+    for path in ("/login", "/static/app.css"):
+        response = httpx.get(f"{app_base}{path}")
+        servers = response.headers.get_list("server")
+        check(not any("gunicorn" in value.lower() for value in servers),
+              f"gunicorn names itself on {path}: {servers}")
+        check("strict-transport-security" not in response.headers,
+              f"the app sends HSTS over plain http on {path}")
 
 
 def check_page_headers(client: httpx.Client) -> httpx.Response:
@@ -73,8 +90,8 @@ def check_page_headers(client: httpx.Client) -> httpx.Response:
           f"/login HSTS: {response.headers.get_list('strict-transport-security')}")
     for name in ("content-security-policy", "x-frame-options", "x-content-type-options"):
         check(name in response.headers, f"/login has no {name} header")
-    check(response.headers.get("server") == "nginx",
-          f"the Server header names a version: {response.headers.get('server')}")
+    check(response.headers.get_list("server") == ["nginx"],
+          f"the Server header is not nginx's alone: {response.headers.get_list('server')}")
     return response
 
 
@@ -205,6 +222,7 @@ def main() -> int:
     parser.add_argument("--nginx-log", required=True, type=Path)
     parser.add_argument("--app-log", required=True, type=Path)
     parser.add_argument("--static", required=True, type=Path, help="the app's static folder")
+    parser.add_argument("--app", required=True, help="gunicorn's own http address")
     args = parser.parse_args()
     context = ssl.create_default_context(cafile=args.cafile)
     token = os.environ["MPESA_CALLBACK_TOKEN"]
@@ -220,8 +238,10 @@ def main() -> int:
 
         try:
             step("the app answers through nginx", wait_until_up, client)
-            step("http redirects to https", check_redirect_to_https, args.http, args.base,
-                 context)
+            step("http redirects to https, without HSTS", check_redirect_to_https, args.http,
+                 args.base, context)
+            step("gunicorn: no Server: gunicorn, no HSTS over http", check_app_headers,
+                 args.app)
             page = step("a page: gzip, HSTS, security headers", check_page_headers, client)
             step("static files: gzip, a year for hashed names, 5 minutes otherwise",
                  check_static, client, page, args.static)

@@ -142,7 +142,8 @@ echo "== smoke: sandbox, gunicorn, worker"
 start sandbox "$WORK/sandbox.log" env SSL_CERT_FILE="$WORK/tls/fullchain.pem" \
     "${FLASK[@]}" mpesa sandbox --port "$SANDBOX_PORT" --delay 1
 # The access log records the client address the app saw (after ProxyFix, REMOTE_ADDR is
-# changed in place) and a probe header: no paths, so no callback token.
+# changed in place) and a probe header: no paths, so no callback token. Started from the
+# checkout, as the README and the systemd unit start it: gunicorn reads ./gunicorn.conf.py.
 start gunicorn "$WORK/gunicorn.log" "$BIN/gunicorn" --workers 2 --threads 4 \
     --bind "127.0.0.1:$APP_PORT" --no-control-socket \
     --access-logfile "$WORK/app-access.log" \
@@ -195,5 +196,5 @@ echo "== smoke: checks"
     --base "https://127.0.0.1:$HTTPS_PORT" --http "http://127.0.0.1:$HTTP_PORT" \
     --cafile "$WORK/tls/fullchain.pem" \
     --nginx-log "$WORK/nginx/access.log" --app-log "$WORK/app-access.log" \
-    --static "$ROOT/static"
+    --static "$ROOT/static" --app "http://127.0.0.1:$APP_PORT"
 echo "== smoke: passed"

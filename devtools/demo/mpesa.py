@@ -13,6 +13,7 @@ from association.core.time import NAIROBI, utcnow
 from association.extensions import db
 from association.ledger.models import Payment, PaymentMethod
 from association.mpesa.models import (
+    AllowedPhone,
     CallbackInbox,
     CallbackKind,
     MpesaSettings,
@@ -116,6 +117,12 @@ def seed_mpesa(members, today, rng) -> dict:
             result_desc="Request cancelled by user", language="sw",
             created_at=now - timedelta(days=3), updated_at=now - timedelta(days=3)))
         prompts = 1
+        # The local sandbox's phones (the last digits choose the answer: 5678 pays, 1032
+        # cancels), allowed for the demo member so that they can try both from their login.
+        for phone in ("+254712345678", "+254712341032"):
+            if phone != demo_member.phone:
+                db.session.add(AllowedPhone(member_id=demo_member.id, phone=phone,
+                                            allowed_at=now - timedelta(days=3)))
     db.session.flush()
     return {"mpesa_transactions": len(transactions), "mpesa_callbacks": len(inbox),
             "stk_requests": prompts}

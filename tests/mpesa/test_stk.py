@@ -11,11 +11,15 @@ from association.audit.services import acting_as
 from association.extensions import db
 from association.ledger.models import Payment
 from association.members.models import Member
-from association.mpesa import stk
+from association.mpesa import phones, stk
 from association.mpesa.models import MpesaTransaction, StkRequest, StkStatus, TransactionStatus
 from association.worker import run_steps
 from tests.conftest import count
 from tests.mpesa.daraja_helpers import daraja, sandbox, wait_for  # noqa: F401 - fixtures
+
+#: The sandbox's phones (the last digits choose its answer) the member login prompts besides
+#: the one on its record: an official allowed them (a member prompts no other number).
+SANDBOX_PHONES = ("0712341032", "0712341037", "0712341111", "0712342001", "0712345670")
 
 
 @pytest.fixture
@@ -25,6 +29,8 @@ def payer(app, people, daraja):  # noqa: F811
         member = db.session.get(Member, people.own_member_id)
         member.phone = "+254712345678"
         member.joined_on = date(2025, 1, 1)
+        for phone in SANDBOX_PHONES:
+            phones.allow_phone(member, phone, None)
         db.session.commit()
     return people
 
