@@ -346,7 +346,7 @@ def second_factor_policy():
         form.roles.data = [r.value for r in second_factor.required_roles()]
     if form.validate_on_submit():
         try:
-            second_factor.set_required_roles({Role(r) for r in form.roles.data})
+            second_factor.set_required_roles({Role(r) for r in form.roles.data or ()})
         except DomainError as error:
             transaction.discard()
             flash(str(error), "error")
