@@ -130,7 +130,10 @@ def required_for(user: User) -> bool:
 
 
 def enrolment_due(user: User) -> bool:
-    """Whether the user must set up an authenticator before anything else."""
+    """Whether the user must set up an authenticator before anything else (asked at every
+    request: a member, never required, costs no query)."""
+    if not user.roles - {Role.MEMBER}:
+        return False
     return required_for(user) and not is_on(user)
 
 

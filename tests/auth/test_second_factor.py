@@ -378,3 +378,21 @@ def test_a_changed_key_gives_a_clear_message_and_rotation_keeps_secrets(app, web
     response = _password_then(web, "treasurer", _next_code(secret))
     assert "can no longer be read" in response.get_data(as_text=True)
     assert web.get("/ledger").status_code in (302, 303)
+
+
+def test_a_member_cannot_be_required_to_use_one(ctx, people):
+    with pytest.raises(second_factor.SecondFactorError, match="only of officials"):
+        second_factor.set_required_roles({Role.TREASURER, Role.MEMBER})
+    assert second_factor.required_roles() == set()
+
+
+def test_a_session_open_when_the_policy_changes_is_sent_to_enrolment(app, web, people):
+    treasurer = Web(app.test_client())
+    treasurer.login_with_password("treasurer")
+    assert treasurer.get("/ledger").status_code == 200
+    web.login("chair")
+    web.post("/users/second-factor", {"roles": ["treasurer"]})
+    assert treasurer.get("/ledger").headers["Location"].endswith("/account/second-factor")
+    member = Web(app.test_client())
+    member.login("member")
+    assert member.get("/me", follow_redirects=True).status_code == 200
