@@ -165,7 +165,10 @@ def enrolment(user: User) -> dict | None:
     factor = _factor(user)
     if factor is None or factor.confirmed_at is not None:
         return None
-    secret = _decrypt(factor.secret)
+    try:
+        secret = _decrypt(factor.secret)
+    except SecondFactorError:
+        return None  # made under an older key: the user starts the set-up again
     profile = get_profile()
     issuer = profile.short_code if profile and profile.short_code else "Association"
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=issuer)

@@ -396,3 +396,15 @@ def test_a_session_open_when_the_policy_changes_is_sent_to_enrolment(app, web, p
     member = Web(app.test_client())
     member.login("member")
     assert member.get("/me", follow_redirects=True).status_code == 200
+
+
+def test_a_set_up_begun_under_an_older_key_starts_again(app, web, people):
+    web.login("treasurer")
+    _start(web)
+    app.config["SECOND_FACTOR_KEY"] = "a-new-key"
+    page = web.get("/account/second-factor")
+    assert page.status_code == 200
+    assert "Set up an authenticator app" in page.get_data(as_text=True)
+    secret = _start(web)
+    response = web.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
+    assert len(CODE_RE.findall(response.get_data(as_text=True))) == 10
