@@ -97,6 +97,14 @@ class Config:
     LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get(
         "LOGIN_RATE_LIMIT_PER_ACCOUNT", "10 per 15 minutes"
     )
+    #: Second factor (issue 20): the key(s) that encrypt authenticator secrets at rest,
+    #: comma-separated, the first encrypting (older ones still decrypt: key rotation).
+    #: Unset, a key derived from SECRET_KEY (so changing SECRET_KEY loses the enrolments).
+    SECOND_FACTOR_KEY = os.environ.get("SECOND_FACTOR_KEY") or None
+    #: Seconds between a right password and its code before the login must start again.
+    SECOND_FACTOR_PENDING_SECONDS = int(os.environ.get("SECOND_FACTOR_PENDING_SECONDS", "300"))
+    #: Codes tried per account (the login's per-address limit applies too).
+    SECOND_FACTOR_RATE_LIMIT = os.environ.get("SECOND_FACTOR_RATE_LIMIT", "5 per 15 minutes")
 
     # --- M-Pesa (Daraja). Missing settings disable M-Pesa; the rest of the app works.
     #: "sandbox" or "production": picks Safaricom's host and the callback address allow-list.

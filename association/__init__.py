@@ -128,6 +128,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from association.audit.services import set_request_actor
+    from association.auth import second_factor
     from association.auth.permissions import LOGIN, PUBLIC
     from association.profile.services import get_profile
 
@@ -161,6 +162,9 @@ def register_request_hooks(app: Flask) -> None:
             return login_manager.unauthorized()
         if current_user.must_change_password and request.endpoint not in SETUP_EXEMPT:
             return redirect(url_for("auth.password"))
+        if (request.endpoint not in second_factor.ENROLMENT_EXEMPT
+                and second_factor.enrolment_due(current_user)):  # issue 20: before anything
+            return redirect(url_for("auth.second_factor_page"))
         if access != LOGIN and not current_user.can(access):
             abort(403)
         return None

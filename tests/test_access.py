@@ -43,6 +43,13 @@ EXPECTED = {
     "auth.user_edit": {"chair"},
     "auth.user_reset_password": {"chair"},
     "auth.user_set_active": {"chair"},
+    # The second factor (issue 20): one's own for everyone; the policy and resets the chair's.
+    "auth.login_code": "public",
+    "auth.second_factor_page": EVERYONE,
+    "auth.second_factor_start": EVERYONE,
+    "auth.second_factor_confirm": EVERYONE,
+    "auth.second_factor_policy": {"chair"},
+    "auth.user_reset_second_factor": {"chair"},
     "profile.setup": {"chair"},
     "profile.edit": {"chair"},
     "members.index": OFFICIALS,

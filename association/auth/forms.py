@@ -94,3 +94,24 @@ class PasswordResetForm(BaseForm):
 
 class ActiveForm(BaseForm):
     active = BooleanField()
+
+
+class CodeForm(BaseForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(_l("Enter the code your app shows, or a recovery code.")),
+                    Length(max=40)],
+    )
+
+
+class SecondFactorPolicyForm(BaseForm):
+    """Which officials must use a second factor (none ticked: nobody must)."""
+
+    roles = MultiCheckboxField(
+        _l("Roles that must use a second factor"),
+        choices=[c for c in enum_choices(Role) if c.value != Role.MEMBER.value],
+    )
+
+
+class ConfirmForm(BaseForm):
+    """A button that only needs its CSRF token."""

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from association.core.db import created_at, intpk, str_enum
@@ -81,3 +81,42 @@ class UserRole(db.Model):
     )
 
     user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class SecondFactor(db.Model):
+    """A user's authenticator app (TOTP): on once confirmed with a first code."""
+
+    __tablename__ = "second_factor"
+    __audit_redact__ = ("secret",)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), unique=True)
+    #: The TOTP secret, encrypted with SECOND_FACTOR_KEY (a Fernet token).
+    secret: Mapped[str] = mapped_column(String(255))
+    #: None while enrolling: the first right code turns the factor on.
+    confirmed_at: Mapped[datetime | None]
+    #: The TOTP time step of the last code accepted: a code is never accepted twice.
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[created_at]
+
+
+class RecoveryCode(db.Model):
+    """One single-use recovery code, kept only as its SHA-256 (the code is random)."""
+
+    __tablename__ = "recovery_code"
+    __audit_redact__ = ("code_hash",)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[created_at]
+
+
+class SecondFactorRole(db.Model):
+    """A role whose holders must use a second factor (the chair's choice; none by default)."""
+
+    __tablename__ = "second_factor_role"
+
+    id: Mapped[intpk]
+    role: Mapped[Role] = mapped_column(str_enum(Role, 20), unique=True)

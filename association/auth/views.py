@@ -8,6 +8,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -19,13 +20,16 @@ from flask_login import current_user, login_user, logout_user
 
 from association import transaction
 from association.audit.services import set_request_actor
-from association.auth import services
+from association.auth import second_factor, services
 from association.auth.forms import (
     ActiveForm,
+    CodeForm,
+    ConfirmForm,
     LanguageForm,
     LoginForm,
     PasswordChangeForm,
     PasswordResetForm,
+    SecondFactorPolicyForm,
     UserEditForm,
     UserForm,
 )
@@ -74,6 +78,9 @@ def login():
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 200
         set_request_actor(user.id, user.username)
+        if second_factor.is_on(user):  # the password alone does not log in: ask the code
+            second_factor.remember_pending(session, user, _safe_next(request.args.get("next")))
+            return redirect(url_for("auth.login_code"))
         chosen = session.get("lang")
         session.clear()  # a fresh session at every login: no fixation
         login_user(user)
@@ -81,6 +88,49 @@ def login():
             session["lang"] = user.language or chosen
         return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
     return render_template("auth/login.html", form=form)
+
+
+def _code_key() -> str:
+    """The code step's limit keys on the account waiting for its code."""
+    pending = session.get(second_factor.PENDING_KEY)
+    user_id = str(pending.get("id", "")).partition(":")[0] if isinstance(pending, dict) else ""
+    return "second-factor:" + (user_id or (request.remote_addr or ""))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["SECOND_FACTOR_RATE_LIMIT"], methods=["POST"], key_func=_code_key
+)
+def login_code():
+    """The second step of logging in: the code from the authenticator app."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    try:
+        user = second_factor.pending_user(session)
+    except DomainError as error:
+        flash(str(error), "error")
+        return redirect(url_for("auth.login"))
+    if user is None:
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        set_request_actor(user.id, user.username)
+        try:
+            second_factor.verify(user, form.code.data)
+        except DomainError as error:
+            transaction.discard()
+            flash(str(error), "error")
+            return render_template("auth/login_code.html", form=form), 200
+        next_url = second_factor.pending_next(session)
+        chosen = session.get("lang")
+        session.clear()  # a fresh session at every login: no fixation
+        login_user(user)
+        if user.language or chosen:
+            session["lang"] = user.language or chosen
+        return redirect(next_url or url_for("core.home"))
+    return render_template("auth/login_code.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -190,7 +240,8 @@ def user_edit(user_id: int):
             return redirect(url_for("auth.users"))
     return render_template(
         "auth/user_form.html", form=form, user=user,
-        reset_form=PasswordResetForm(), active_form=ActiveForm(),
+        reset_form=PasswordResetForm(), active_form=ActiveForm(), confirm_form=ConfirmForm(),
+        second_factor_on=second_factor.is_on(user),
     )
 
 
@@ -233,4 +284,92 @@ def user_set_active(user_id: int):
         else:
             flash(_("%(name)s is deactivated and can no longer log in.", name=user.username),
                   "success")
+    return redirect(url_for("auth.user_edit", user_id=user.id))
+
+
+@bp.route("/account/second-factor")
+@login_only
+def second_factor_page():
+    """One's own second factor: its state, or the set-up (QR code and secret)."""
+    user = current_user._get_current_object()
+    return render_template(
+        "auth/second_factor.html", form=ConfirmForm(), code_form=CodeForm(),
+        on=second_factor.is_on(user), required=second_factor.required_for(user),
+        enrolment=second_factor.enrolment(user),
+        codes_left=second_factor.recovery_codes_left(user),
+    )
+
+
+@bp.route("/account/second-factor/start", methods=["POST"])
+@login_only
+def second_factor_start():
+    """Make a new secret to add to the authenticator app."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        second_factor.start_enrolment(current_user._get_current_object())
+    except DomainError as error:
+        transaction.discard()
+        flash(str(error), "error")
+    return redirect(url_for("auth.second_factor_page"))
+
+
+@bp.route("/account/second-factor/confirm", methods=["POST"])
+@login_only
+@limiter.limit(lambda: current_app.config["SECOND_FACTOR_RATE_LIMIT"],
+               key_func=lambda: f"second-factor-confirm:{current_user.get_id()}")
+def second_factor_confirm():
+    """Turn the second factor on with the app's first code; show the recovery codes once."""
+    form = CodeForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("auth.second_factor_page"))
+    user = current_user._get_current_object()
+    try:
+        codes = second_factor.confirm_enrolment(user, form.code.data)
+    except DomainError as error:
+        transaction.discard()
+        flash(str(error), "error")
+        return redirect(url_for("auth.second_factor_page"))
+    login_user(user)  # the session id changed (other sessions end): renew this one only
+    response = make_response(render_template("auth/recovery_codes.html", codes=codes))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/users/second-factor", methods=["GET", "POST"])
+@permission_required("users.manage")
+def second_factor_policy():
+    """The chair chooses which officials must use a second factor."""
+    form = SecondFactorPolicyForm()
+    if request.method == "GET":
+        form.roles.data = [r.value for r in second_factor.required_roles()]
+    if form.validate_on_submit():
+        try:
+            second_factor.set_required_roles({Role(r) for r in form.roles.data or ()})
+        except DomainError as error:
+            transaction.discard()
+            flash(str(error), "error")
+        else:
+            flash(_("Saved. Officials in these roles set up an authenticator app at their "
+                    "next visit."), "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/second_factor_policy.html", form=form)
+
+
+@bp.route("/users/<int:user_id>/second-factor/reset", methods=["POST"])
+@permission_required("users.manage")
+def user_reset_second_factor(user_id: int):
+    """Take away a user's second factor (a lost phone): they set it up again."""
+    user = db.get_or_404(User, user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        second_factor.reset(user, acting=current_user)
+    except DomainError as error:
+        transaction.discard()
+        flash(str(error), "error")
+    else:
+        flash(_("The second factor of %(name)s is reset; they are logged out everywhere.",
+                name=user.username), "success")
     return redirect(url_for("auth.user_edit", user_id=user.id))

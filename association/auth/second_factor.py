@@ -1,0 +1,341 @@
+"""A second factor at login: a time-based code from an authenticator app (TOTP, RFC 6238),
+with single-use recovery codes; the chair chooses the roles that must use one.
+
+SMS codes are not offered: the app cannot send SMS yet (issue 23).
+
+The TOTP secret is kept encrypted (Fernet, with SECOND_FACTOR_KEY from the environment),
+recovery codes only as their SHA-256: they are 80 random bits, so a slow hash adds
+nothing, and a code is found by its hash in one query. Neither is ever in the audit
+trail (``__audit_redact__``) or a log.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+
+import pyotp
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app, g
+from flask_babel import lazy_gettext as _l
+
+from association.auth.models import RecoveryCode, Role, SecondFactor, SecondFactorRole, User
+from association.core.pdf import qr_modules
+from association.core.time import utcnow
+from association.errors import DomainError
+from association.extensions import db
+
+RECOVERY_CODES = 10
+#: No 0/o, 1/l/i: read off paper and typed on a phone without doubt. 16 of 31 = 79 bits.
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+RECOVERY_LENGTH = 16
+#: A code from the step before or after now is accepted too (pyotp's valid_window=1):
+#: phones' clocks drift, and typing takes time.
+VALID_WINDOW = 1
+#: Roles the chair may require a second factor for: officials (a member holds neither
+#: money nor others' personal data).
+POLICY_ROLES = (Role.CHAIR, Role.TREASURER, Role.SECRETARY, Role.COORDINATOR, Role.AUDITOR)
+#: Where a user whose enrolment is due may still go.
+ENROLMENT_EXEMPT = frozenset({
+    "static", "auth.logout", "auth.language", "auth.password", "auth.second_factor_page",
+    "auth.second_factor_start", "auth.second_factor_confirm",
+})
+PENDING_KEY = "second_factor_pending"
+
+WRONG_CODE = _l("That code is not right. Check that your phone's clock is right and type the "
+                "code your app shows now, or use a recovery code.")
+USED_CODE = _l("That code was already used. Wait for your app to show the next one.")
+
+
+class SecondFactorError(DomainError):
+    """A wrong, reused or expired code, or a second factor rule broken."""
+
+
+# --- The secret at rest ---------------------------------------------------------------
+
+
+def _fernet_key(text: str) -> bytes:
+    """A Fernet key as given, or one derived from any other text (a passphrase)."""
+    try:
+        if len(base64.urlsafe_b64decode(text.encode())) == 32:
+            return text.encode()
+    except ValueError:
+        pass
+    return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest())
+
+
+def _cipher() -> MultiFernet:
+    config = current_app.config
+    keys = [k.strip() for k in (config.get("SECOND_FACTOR_KEY") or "").split(",") if k.strip()]
+    if not keys:  # derived, so that the key differs from SECRET_KEY itself
+        keys = ["second-factor:" + config["SECRET_KEY"]]
+    return MultiFernet([Fernet(_fernet_key(key)) for key in keys])
+
+
+def _encrypt(secret: str) -> str:
+    return _cipher().encrypt(secret.encode()).decode()
+
+
+def _decrypt(token: str) -> str:
+    try:
+        return _cipher().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise SecondFactorError(_l(
+            "This authenticator can no longer be read (the key changed). Ask the chair to "
+            "reset your second factor.")) from None
+
+
+# --- The chair's policy ---------------------------------------------------------------
+
+
+def required_roles() -> set[Role]:
+    """The roles whose holders must use a second factor (read once a request)."""
+    if "second_factor_roles" not in g:
+        g.second_factor_roles = set(db.session.scalars(sa.select(SecondFactorRole.role)))
+    return g.second_factor_roles
+
+
+def set_required_roles(roles: set[Role]) -> None:
+    """Choose the roles that must use a second factor.
+
+    Raises:
+        SecondFactorError: a role that is not an official's.
+    """
+    if not roles <= set(POLICY_ROLES):
+        raise SecondFactorError(_l("A second factor can be required only of officials."))
+    rows = db.session.scalars(sa.select(SecondFactorRole)).all()
+    for row in rows:
+        if row.role not in roles:
+            db.session.delete(row)
+    for role in sorted(roles - {row.role for row in rows}):
+        db.session.add(SecondFactorRole(role=role))
+    db.session.flush()
+    g.pop("second_factor_roles", None)
+
+
+def _factor(user: User) -> SecondFactor | None:
+    return db.session.scalar(sa.select(SecondFactor).where(SecondFactor.user_id == user.id))
+
+
+def is_on(user: User) -> bool:
+    """Whether the user has a confirmed authenticator: their login asks for a code."""
+    factor = _factor(user)
+    return factor is not None and factor.confirmed_at is not None
+
+
+def required_for(user: User) -> bool:
+    return bool(user.roles & required_roles())
+
+
+def enrolment_due(user: User) -> bool:
+    """Whether the user must set up an authenticator before anything else (asked at every
+    request: a member, never required, costs no query)."""
+    if not user.roles - {Role.MEMBER}:
+        return False
+    return required_for(user) and not is_on(user)
+
+
+# --- Enrolment ---------------------------------------------------------------------------
+
+
+def start_enrolment(user: User) -> None:
+    """Make a new secret for the user to add to their app (replacing an unconfirmed one).
+
+    Raises:
+        SecondFactorError: the user already has one on (the chair resets it first).
+    """
+    factor = _factor(user)
+    if factor is not None and factor.confirmed_at is not None:
+        raise SecondFactorError(_l("Your second factor is already on."))
+    secret = _encrypt(pyotp.random_base32())
+    if factor is None:
+        db.session.add(SecondFactor(user_id=user.id, secret=secret))
+    else:
+        factor.secret = secret
+    db.session.flush()
+
+
+def enrolment(user: User) -> dict | None:
+    """What the enrolment page shows: the secret as text, its address and QR code; None
+    when no enrolment was started (or it is already confirmed)."""
+    from association.profile.services import get_profile
+
+    factor = _factor(user)
+    if factor is None or factor.confirmed_at is not None:
+        return None
+    try:
+        secret = _decrypt(factor.secret)
+    except SecondFactorError:
+        return None  # made under an older key: the user starts the set-up again
+    profile = get_profile()
+    issuer = profile.short_code if profile and profile.short_code else "Association"
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=issuer)
+    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return {"secret": grouped, "uri": uri, "qr": qr_svg(uri)}
+
+
+def qr_svg(text: str, module: int = 6) -> str:
+    """``text`` as a QR code drawn by the app's own encoder (core.pdf), as an SVG ``data:``
+    address for an ``<img>`` (the pages' CSP allows images from ``data:``, no inline SVG)."""
+    rows = qr_modules(text)
+    size = (len(rows) + 8) * module  # a quiet zone of four modules
+    path = "".join(f"M{(x + 4) * module} {(y + 4) * module}h{module}v{module}h-{module}z"
+                   for y, row in enumerate(rows) for x, dark in enumerate(row) if dark)
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+           f'viewBox="0 0 {size} {size}"><rect width="{size}" height="{size}" fill="#fff"/>'
+           f'<path d="{path}" fill="#000"/></svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def confirm_enrolment(user: User, code: str) -> list[str]:
+    """Turn the second factor on with the first code the app shows; ends the user's other
+    sessions, which were opened without it.
+
+    Returns:
+        The 10 recovery codes, in clear this once.
+
+    Raises:
+        SecondFactorError: no enrolment started, or a wrong code.
+    """
+    factor = _factor(user)
+    if factor is None or factor.confirmed_at is not None:
+        raise SecondFactorError(_l("Start the set-up first."))
+    step = _matching_step(_decrypt(factor.secret), code)
+    if step is None:
+        raise SecondFactorError(WRONG_CODE)
+    factor.confirmed_at = utcnow()
+    factor.last_step = step
+    codes = _new_recovery_codes(user)
+    user.session_version += 1
+    db.session.flush()
+    return codes
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    _delete_recovery_codes(user)
+    codes = ["".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH))
+             for _ in range(RECOVERY_CODES)]
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_hash_code(c)) for c in codes)
+    return ["-".join(c[i:i + 4] for i in range(0, RECOVERY_LENGTH, 4)) for c in codes]
+
+
+def _delete_recovery_codes(user: User) -> None:
+    """One by one, so that each deletion is in the audit trail."""
+    for row in db.session.scalars(sa.select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        db.session.delete(row)
+
+
+def reset(user: User, acting: User) -> None:
+    """The chair takes away another official's second factor (a lost phone): they set one
+    up again at their next login if their role requires it; their sessions end.
+
+    Raises:
+        SecondFactorError: one's own (another chair resets it), or none to reset.
+    """
+    if user.id == acting.id:
+        raise SecondFactorError(_l("Another chair must reset your own second factor."))
+    factor = _factor(user)
+    if factor is None:
+        raise SecondFactorError(_l("%(name)s has no second factor to reset.",
+                                   name=user.username))
+    db.session.delete(factor)
+    _delete_recovery_codes(user)
+    user.session_version += 1
+    db.session.flush()
+
+
+# --- Codes at login -------------------------------------------------------------------
+
+
+def _normalise(code: str) -> str:
+    return "".join(ch for ch in (code or "").lower() if ch.isalnum())
+
+
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(_normalise(code).encode()).hexdigest()
+
+
+def _matching_step(secret: str, code: str, now: float | None = None) -> int | None:
+    """The time step whose code is ``code``, within VALID_WINDOW steps of now (as pyotp's
+    ``verify(code, valid_window=1)``, which does not say which step matched)."""
+    code = _normalise(code)
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp, now = pyotp.TOTP(secret), time.time() if now is None else now
+    for offset in range(-VALID_WINDOW, VALID_WINDOW + 1):
+        at = now + offset * totp.interval
+        if hmac.compare_digest(totp.at(at), code):
+            return totp.timecode(at)
+    return None
+
+
+def verify(user: User, code: str) -> None:
+    """Accept the code the app shows now, or an unused recovery code (then used up).
+
+    Raises:
+        SecondFactorError: a wrong code, or one already used.
+    """
+    factor = _factor(user)
+    if factor is None or factor.confirmed_at is None:
+        raise SecondFactorError(WRONG_CODE)
+    normalised = _normalise(code)
+    if len(normalised) == RECOVERY_LENGTH:
+        row = db.session.scalar(sa.select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_code(normalised)))
+        if row is None:
+            raise SecondFactorError(WRONG_CODE)
+        if row.used_at is not None:
+            raise SecondFactorError(_l("That recovery code was already used. Each one works "
+                                       "once: use another."))
+        row.used_at = utcnow()
+        db.session.flush()
+        return
+    step = _matching_step(_decrypt(factor.secret), normalised)
+    if step is None:
+        raise SecondFactorError(WRONG_CODE)
+    if factor.last_step is not None and step <= factor.last_step:
+        raise SecondFactorError(USED_CODE)
+    factor.last_step = step
+    db.session.flush()
+
+
+def recovery_codes_left(user: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)))
+
+
+# --- The login between password and code ------------------------------------------------
+
+
+def remember_pending(session, user: User, next_url: str | None) -> None:
+    """After the right password: the session holds only who is waiting for a code."""
+    lang = session.get("lang")
+    session.clear()
+    session[PENDING_KEY] = {"id": user.get_id(), "at": int(time.time()), "next": next_url}
+    if lang:
+        session["lang"] = lang
+
+
+def pending_user(session) -> User | None:
+    """The user waiting for a code, or None (none, expired, or their password changed).
+
+    Raises:
+        SecondFactorError: the wait was too long: the login starts again.
+    """
+    from association.auth.services import load_user
+
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    if time.time() - pending.get("at", 0) > current_app.config["SECOND_FACTOR_PENDING_SECONDS"]:
+        session.pop(PENDING_KEY, None)
+        raise SecondFactorError(_l("Too much time passed since you typed your password. "
+                                   "Log in again."))
+    return load_user(str(pending.get("id", "")))
+
+
+def pending_next(session) -> str | None:
+    pending = session.get(PENDING_KEY)
+    return pending.get("next") if isinstance(pending, dict) else None

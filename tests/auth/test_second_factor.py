@@ -1,0 +1,410 @@
+"""A second factor at login (issue 20): the chair requires it per role; officials enrol an
+authenticator app (TOTP) and get 10 single-use recovery codes; codes are checked, never
+reused, rate limited; secrets and codes stay out of the audit trail and the logs."""
+
+import base64
+import re
+import shutil
+import subprocess
+import time
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from association.audit.models import AuditEvent
+from association.auth import second_factor
+from association.auth.models import RecoveryCode, Role, SecondFactor, SecondFactorRole, User
+from association.extensions import db
+from tests.conftest import PASSWORD, Web
+
+CODE_RE = re.compile(r"<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code>")
+QR_RE = re.compile(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"')
+SECRET_RE = re.compile(r"<code>([A-Z2-7 ]{16,})</code>")
+
+
+def _user_id(app, username: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(User.id).where(User.username == username))
+
+
+def _factor(app, username: str) -> SecondFactor | None:
+    with app.app_context():
+        return db.session.scalar(sa.select(SecondFactor).join(
+            User, User.id == SecondFactor.user_id).where(User.username == username))
+
+
+def _require(app, *roles: Role) -> None:
+    with app.app_context():
+        for role in roles:
+            db.session.add(SecondFactorRole(role=role))
+        db.session.commit()
+
+
+def _wrong_code(secret: str) -> str:
+    """A six-digit code that is none of the codes accepted now."""
+    totp, now = pyotp.TOTP(secret), time.time()
+    accepted = {totp.at(now + offset * 30) for offset in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in accepted)
+
+
+def _next_code(secret: str) -> str:
+    """The code of the next time step: accepted (valid_window=1) after enrolment's code."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+def _start(web: Web) -> str:
+    """Start the set-up as the logged-in user; returns the secret the page shows."""
+    web.post("/account/second-factor/start")
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    return SECRET_RE.search(page).group(1).replace(" ", "")
+
+
+def _enrol(web: Web, username: str) -> tuple[str, list[str], object]:
+    """Log in as ``username`` and turn the second factor on: (secret, recovery codes, the
+    confirming response)."""
+    web.login(username)
+    secret = _start(web)
+    response = web.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
+    codes = CODE_RE.findall(response.get_data(as_text=True))
+    web.token = None
+    return secret, codes, response
+
+
+def _password_then(web: Web, username: str, code: str):
+    """Log in with the password, then the code; the response to the code."""
+    web.login_with_password(username)
+    response = web.post("/login/code", {"code": code})
+    web.token = None  # a login makes a fresh session, with a fresh CSRF token
+    return response
+
+
+def test_off_by_default_the_password_alone_logs_in(app, web, people):
+    response = web.login_with_password("treasurer")
+    assert response.headers["Location"] == "/"
+    assert web.get("/ledger").status_code == 200
+
+
+def test_a_required_official_is_sent_to_enrolment_before_anything(app, web, people):
+    _require(app, Role.TREASURER)
+    web.login_with_password("treasurer")
+    for url in ("/", "/ledger", "/members"):
+        response = web.get(url)
+        assert response.headers["Location"].endswith("/account/second-factor"), url
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert "requires officials in your role" in page
+    # the secretary's role is not required: as before
+    other = Web(app.test_client())
+    other.login_with_password("secretary")
+    assert other.get("/members").status_code == 200
+
+
+def test_enrolment_shows_a_qr_code_and_the_secret_and_turns_on_with_a_first_code(
+        app, web, people, tmp_path):
+    web.login("treasurer")
+    secret = _start(web)
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    # The QR code (drawn by core.pdf's encoder) reads back as the authenticator's address.
+    svg = base64.b64decode(QR_RE.search(page).group(1)).decode()
+    found = _read_qr(svg, tmp_path)
+    assert found.startswith("otpauth://totp/") and f"secret={secret}" in found
+    assert "issuer=MLK" in found
+    assert not _factor(app, "treasurer").confirmed_at  # not on before a right code
+    response = web.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
+    codes = CODE_RE.findall(response.get_data(as_text=True))
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert web.get("/ledger").status_code == 200  # this session goes on
+    factor = _factor(app, "treasurer")
+    assert factor.confirmed_at is not None
+    assert secret not in factor.secret  # encrypted at rest
+    with app.app_context():
+        assert second_factor._decrypt(factor.secret) == secret
+        hashes = set(db.session.scalars(sa.select(RecoveryCode.code_hash)))
+    assert len(hashes) == 10 and not hashes & {c.replace("-", "") for c in codes}
+    # shown once: the page now says it is on, without codes or secret
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert "Recovery codes left: 10" in page
+    assert not CODE_RE.search(page) and secret not in page
+
+
+def _read_qr(svg: str, tmp_path) -> str:
+    """Draw the SVG's squares as a PNG and read it with zbarimg (zbar-tools)."""
+    size = int(re.search(r'width="(\d+)"', svg).group(1))
+    image = Image.new("1", (size, size), 1)
+    for x, y, w in re.findall(r"M(\d+) (\d+)h(\d+)", svg):
+        x, y, w = int(x), int(y), int(w)
+        image.paste(0, (x, y, x + w, y + w))
+    path = tmp_path / "qr.png"
+    image.save(path)
+    zbarimg = shutil.which("zbarimg")
+    assert zbarimg, "zbarimg is needed (zbar-tools)"
+    return subprocess.run([zbarimg, "--raw", "-q", str(path)], capture_output=True,  # noqa: S603
+                          text=True, check=True, timeout=60).stdout.strip()
+
+
+def test_enrolment_with_a_wrong_first_code_stays_off(app, web, people):
+    _require(app, Role.TREASURER)
+    web.login("treasurer")
+    secret = _start(web)
+    response = web.post("/account/second-factor/confirm", {"code": _wrong_code(secret)},
+                        follow_redirects=True)
+    assert "That code is not right" in response.get_data(as_text=True)
+    assert _factor(app, "treasurer").confirmed_at is None
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCode)) == 0
+    for bad in ("", "12345", "abcdef", "1" * 41):
+        web.post("/account/second-factor/confirm", {"code": bad})
+        assert _factor(app, "treasurer").confirmed_at is None
+    assert web.get("/ledger").headers["Location"].endswith("/account/second-factor")
+
+
+def test_enrolling_ends_the_users_other_sessions(app, web, people):
+    other = Web(app.test_client())
+    other.login_with_password("treasurer")
+    assert other.get("/ledger").status_code == 200
+    _enrol(web, "treasurer")
+    assert other.get("/ledger").status_code in (302, 303)
+    assert web.get("/ledger").status_code == 200
+
+
+def test_login_asks_for_the_code_after_the_password(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    response = web.login_with_password("treasurer")
+    assert response.headers["Location"].endswith("/login/code")
+    assert web.get("/ledger").status_code in (302, 303)  # not logged in yet
+    assert "authenticator app" in web.get("/login/code").get_data(as_text=True)
+    response = web.post("/login/code", {"code": _next_code(secret)})
+    assert response.headers["Location"] == "/"
+    assert web.get("/ledger").status_code == 200
+
+
+def test_the_code_step_keeps_the_next_address(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    web.token = None
+    web.post("/login?next=/ledger", {"login": "treasurer", "password": PASSWORD})
+    web.token = None
+    assert web.post("/login/code", {"code": _next_code(secret)}).headers["Location"] == "/ledger"
+
+
+@pytest.mark.parametrize("code", ["", "12", "abcdefgh", "9" * 41, "wrong"])
+def test_bad_codes_are_refused_with_a_message(app, web, people, code):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    response = _password_then(web, "treasurer", code or "")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert re.search(r"That code is not right|Enter the code|Field cannot be longer", text)
+    assert web.get("/ledger").status_code in (302, 303)
+    response = _password_then(web, "treasurer", _wrong_code(secret))
+    assert "That code is not right" in response.get_data(as_text=True)
+    assert web.get("/ledger").status_code in (302, 303)
+
+
+def test_a_code_cannot_be_used_twice(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    code = _next_code(secret)
+    assert _password_then(web, "treasurer", code).headers["Location"] == "/"
+    web.logout()
+    response = _password_then(web, "treasurer", code)
+    assert "already used" in response.get_data(as_text=True)
+    assert web.get("/ledger").status_code in (302, 303)
+    # enrolment's own code cannot log in either
+    web.logout()
+    response = _password_then(web, "treasurer", pyotp.TOTP(secret).at(time.time() - 30))
+    assert response.status_code == 200
+    assert web.get("/ledger").status_code in (302, 303)
+
+
+def test_a_recovery_code_works_once(app, web, people):
+    _secret, codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    typed = codes[3].upper().replace("-", " ")  # as read off paper
+    assert _password_then(web, "treasurer", typed).headers["Location"] == "/"
+    assert web.get("/ledger").status_code == 200
+    web.logout()
+    response = _password_then(web, "treasurer", codes[3])
+    assert "recovery code was already used" in response.get_data(as_text=True)
+    assert web.get("/ledger").status_code in (302, 303)
+    assert _password_then(web, "treasurer", codes[4]).headers["Location"] == "/"
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert "Recovery codes left: 8" in page
+
+
+def test_an_expired_pending_login_starts_again(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    web.login_with_password("treasurer")
+    with web.client.session_transaction() as session:
+        pending = dict(session[second_factor.PENDING_KEY])
+        pending["at"] -= app.config["SECOND_FACTOR_PENDING_SECONDS"] + 1
+        session[second_factor.PENDING_KEY] = pending
+    web.token = None
+    response = web.post("/login/code", {"code": _next_code(secret)}, follow_redirects=True)
+    assert "Too much time passed" in response.get_data(as_text=True)
+    assert web.get("/ledger").status_code in (302, 303)
+    # nothing pending any more: the code page sends back to the login
+    assert web.get("/login/code").headers["Location"].endswith("/login")
+
+
+def test_the_code_page_without_a_password_first_sends_to_login(client, people):
+    assert client.get("/login/code").headers["Location"].endswith("/login")
+
+
+def test_the_code_step_is_rate_limited_per_account(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    app.config["SECOND_FACTOR_RATE_LIMIT"] = "2 per 15 minutes"
+    web.login_with_password("treasurer")
+    for _ in range(2):
+        assert web.post("/login/code", {"code": _wrong_code(secret)}).status_code == 200
+    web.client.environ_base["REMOTE_ADDR"] = "10.9.0.7"  # another address, same account
+    web.login_with_password("treasurer")
+    response = web.post("/login/code", {"code": _next_code(secret)})
+    assert response.status_code == 429
+    assert "Too many requests" in response.get_data(as_text=True)
+    assert web.get("/ledger").status_code in (302, 303)
+
+
+def test_a_non_chair_cannot_change_the_policy(app, web, people):
+    for username in ("treasurer", "secretary", "auditor", "member"):
+        web.login(username)
+        assert web.get("/users/second-factor").status_code == 403
+        assert web.post("/users/second-factor", {"roles": ["treasurer"]}).status_code == 403
+        web.logout()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SecondFactorRole)) == 0
+
+
+def test_the_chair_chooses_the_roles(app, web, people):
+    web.login("chair")
+    page = web.get("/users/second-factor").get_data(as_text=True)
+    assert 'value="treasurer"' in page and 'value="member"' not in page
+    web.post("/users/second-factor", {"roles": ["treasurer", "auditor"]})
+    with app.app_context():
+        assert second_factor.required_roles() == {Role.TREASURER, Role.AUDITOR}
+    bad = web.post("/users/second-factor", {"roles": ["member"]})
+    assert "not a valid choice" in bad.get_data(as_text=True)
+    with app.app_context():
+        assert second_factor.required_roles() == {Role.TREASURER, Role.AUDITOR}  # unchanged
+    web.post("/users/second-factor", {})
+    with app.app_context():
+        assert second_factor.required_roles() == set()
+
+
+def test_the_chair_resets_another_officials_second_factor(app, web, people):
+    treasurer = Web(app.test_client())
+    _enrol(treasurer, "treasurer")
+    assert treasurer.get("/ledger").status_code == 200
+    treasurer_id, chair_id = _user_id(app, "treasurer"), _user_id(app, "chair")
+    web.login("chair")
+    assert "Reset the second factor" in web.get(f"/users/{treasurer_id}").get_data(as_text=True)
+    response = web.post(f"/users/{treasurer_id}/second-factor/reset", follow_redirects=True)
+    assert "is reset" in response.get_data(as_text=True)
+    assert _factor(app, "treasurer") is None
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCode)) == 0
+    assert treasurer.get("/ledger").status_code in (302, 303)  # logged out everywhere
+    assert treasurer.login_with_password("treasurer").headers["Location"] == "/"  # no code
+    # bad input: one's own, nobody's, none to reset, a non-chair
+    own = web.post(f"/users/{chair_id}/second-factor/reset", follow_redirects=True)
+    assert "Another chair must reset" in own.get_data(as_text=True)
+    none = web.post(f"/users/{treasurer_id}/second-factor/reset", follow_redirects=True)
+    assert "has no second factor to reset" in none.get_data(as_text=True)
+    assert web.post("/users/99999/second-factor/reset").status_code == 404
+    treasurer.token = None
+    assert treasurer.post(f"/users/{chair_id}/second-factor/reset").status_code == 403
+
+
+def test_secrets_and_codes_are_never_in_the_audit_trail_or_the_logs(app, web, people, caplog):
+    caplog.set_level("DEBUG")
+    secret, codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    _password_then(web, "treasurer", codes[0])
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type.in_(["second_factor", "recovery_code"]))).all()
+        trail = " ".join(f"{e.before} {e.after}" for e in events)
+        stored = [second_factor._decrypt(f) for f in db.session.scalars(
+            sa.select(SecondFactor.secret))]
+        hashes = list(db.session.scalars(sa.select(RecoveryCode.code_hash)))
+    actions = {(e.object_type, e.action) for e in events}
+    assert {("second_factor", "create"), ("second_factor", "update"),
+            ("recovery_code", "create"), ("recovery_code", "update")} <= actions
+    assert "<redacted>" in trail
+    for text in (trail, caplog.text):
+        assert secret not in text and stored[0] not in text
+        assert not any(c in text or c.replace("-", "") in text for c in codes)
+        assert not any(h in text for h in hashes)
+
+
+def test_policy_changes_and_resets_are_audited(app, web, people):
+    treasurer = Web(app.test_client())
+    _enrol(treasurer, "treasurer")
+    web.login("chair")
+    web.post("/users/second-factor", {"roles": ["treasurer"]})
+    web.post(f"/users/{_user_id(app, 'treasurer')}/second-factor/reset")
+    with app.app_context():
+        events = {(e.object_type, e.action, e.actor) for e in db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.actor == "chair"))}
+    assert ("second_factor_role", "create", "chair") in events
+    assert ("second_factor", "delete", "chair") in events
+    assert ("recovery_code", "delete", "chair") in events
+
+
+def test_messages_in_swahili(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    web.post("/language", {"language": "sw"})
+    web.token = None
+    response = _password_then(web, "treasurer", _wrong_code(secret))
+    text = response.get_data(as_text=True)
+    assert "Msimbo huo si sahihi" in text
+    assert "programu ya uthibitishaji" in web.get("/login/code").get_data(as_text=True)
+
+
+def test_a_changed_key_gives_a_clear_message_and_rotation_keeps_secrets(app, web, people):
+    app.config["SECOND_FACTOR_KEY"] = "first-key-from-the-environment"
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    app.config["SECOND_FACTOR_KEY"] = "second-key,first-key-from-the-environment"
+    assert _password_then(web, "treasurer", _next_code(secret)).headers["Location"] == "/"
+    web.logout()
+    app.config["SECOND_FACTOR_KEY"] = "another-key-altogether"
+    response = _password_then(web, "treasurer", _next_code(secret))
+    assert "can no longer be read" in response.get_data(as_text=True)
+    assert web.get("/ledger").status_code in (302, 303)
+
+
+def test_a_member_cannot_be_required_to_use_one(ctx, people):
+    with pytest.raises(second_factor.SecondFactorError, match="only of officials"):
+        second_factor.set_required_roles({Role.TREASURER, Role.MEMBER})
+    assert second_factor.required_roles() == set()
+
+
+def test_a_session_open_when_the_policy_changes_is_sent_to_enrolment(app, web, people):
+    treasurer = Web(app.test_client())
+    treasurer.login_with_password("treasurer")
+    assert treasurer.get("/ledger").status_code == 200
+    web.login("chair")
+    web.post("/users/second-factor", {"roles": ["treasurer"]})
+    assert treasurer.get("/ledger").headers["Location"].endswith("/account/second-factor")
+    member = Web(app.test_client())
+    member.login("member")
+    assert member.get("/me", follow_redirects=True).status_code == 200
+
+
+def test_a_set_up_begun_under_an_older_key_starts_again(app, web, people):
+    web.login("treasurer")
+    _start(web)
+    app.config["SECOND_FACTOR_KEY"] = "a-new-key"
+    page = web.get("/account/second-factor")
+    assert page.status_code == 200
+    assert "Set up an authenticator app" in page.get_data(as_text=True)
+    secret = _start(web)
+    response = web.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
+    assert len(CODE_RE.findall(response.get_data(as_text=True))) == 10
