@@ -1,7 +1,7 @@
 """second factor: authenticator apps, recovery codes, and the roles that must use them
 
 Revision ID: 6f3b2fa0c0d3
-Revises: 3c9e5a7b1d20
+Revises: 7a4c5e1f9b04
 Create Date: 2026-12-07 13:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6f3b2fa0c0d3'
-down_revision = '3c9e5a7b1d20'
+down_revision = '7a4c5e1f9b04'
 branch_labels = None
 depends_on = None
 
