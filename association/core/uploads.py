@@ -90,19 +90,23 @@ def carries_markup(content: bytes) -> bool:
     return bool(_MARKUP.search(content) or _SHORT_MARKUP.search(edges))
 
 
+def _too_many_pixels(name: str):
+    return DocumentRefused(_l(
+        "%(name)s has too many pixels (more than %(mp)d million). Take the photo again at a "
+        "lower resolution.", name=name, mp=MAX_IMAGE_PIXELS // 1_000_000))
+
+
 def _image_opens(content: bytes, content_type: str, name: str) -> None:
     from PIL import Image
 
     with warnings.catch_warnings():
+        # Pillow's own bomb limit (above ours) warns; a warning is a refusal here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(content), formats=[_PILLOW_FORMAT[content_type]]) as image:
                 width, height = image.size
                 if width * height > MAX_IMAGE_PIXELS:
-                    raise DocumentRefused(_l(
-                        "%(name)s has too many pixels (more than %(mp)d million). Take the "
-                        "photo again at a lower resolution.",
-                        name=name, mp=MAX_IMAGE_PIXELS // 1_000_000))
+                    raise _too_many_pixels(name)
                 image.verify()  # the file's structure and checksums
             with Image.open(io.BytesIO(content)) as image:
                 if content_type == "image/jpeg":
@@ -110,6 +114,8 @@ def _image_opens(content: bytes, content_type: str, name: str) -> None:
                 image.load()  # every pixel decodes (a JPEG at an eighth of its size)
         except DocumentRefused:
             raise
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise _too_many_pixels(name) from None
         except Exception:  # Pillow raises many kinds for a broken image
             raise DocumentRefused(_l(
                 "%(name)s does not open as a photo: it is damaged or only looks like one. "
