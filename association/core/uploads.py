@@ -41,7 +41,7 @@ _MARKUP = re.compile(
     re.IGNORECASE,
 )
 #: Markup too short to search a whole photo for (random bytes spell "<svg " in about one
-#: 5 MB photo in 4,000), searched for where browsers and viewers sniff: the first and last
+#: 5 MB photo in 3,000), searched for where browsers and viewers sniff: the first and last
 #: :data:`MARKUP_EDGE_BYTES`.
 _SHORT_MARKUP = re.compile(rb"<(?:svg|img|base)[\s/>]", re.IGNORECASE)
 MARKUP_EDGE_BYTES = 16 * 1024
