@@ -1,5 +1,13 @@
 """CSV and XLSX: uploads read and staged the same way by every import, and
-spreadsheet safety for every export (nothing we write runs as a formula)."""
+spreadsheet safety for every export (nothing we write runs as a formula).
+
+An XLSX is a ZIP of XML parts, so a small upload can unpack to gigabytes (a "zip
+bomb") or expand XML entities without end (an "XML bomb"). Every workbook is checked
+from its ZIP's central directory before openpyxl sees it (number of parts, total
+unpacked size, compression ratio: :func:`check_zip`), every part is then read through
+a stream that counts what it really unpacks (a ZIP's declared sizes can lie), and
+openpyxl parses XML with ``defusedxml``, which refuses entity declarations.
+"""
 
 import csv
 import io
@@ -13,6 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+
+#: The most parts (files) a workbook's ZIP may hold; a real register has a dozen.
+MAX_ZIP_ENTRIES = 1000
+#: The most a workbook may unpack to, all parts together (and so any one part).
+MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
+#: The most a part may be compressed (unpacked size / packed size), and the whole ZIP:
+#: spreadsheets XML packs 5 to 30 times; bombs pack hundreds to a thousand times.
+MAX_COMPRESSION_RATIO = 100
+#: Parts (or a whole ZIP) unpacking to less than this are not held to the ratio: tiny
+#: parts of repeated XML pack very well and are harmless.
+RATIO_FREE_BYTES = 1024 * 1024
 
 #: A cell starting with one of these is run as a formula by Excel and LibreOffice.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -44,6 +63,101 @@ class ReadErrors:
     bad_csv: Callable[[int], Exception]
     #: Not an Excel workbook openpyxl can read.
     bad_xlsx: Callable[[], Exception]
+    #: A workbook (or ZIP) over the caps, or XML with entities: the importer's exception
+    #: carries :func:`too_big_message`, the same words for every import.
+    too_big: Callable[[str], Exception]
+
+
+class ZipBombError(Exception):
+    """A ZIP over the caps (parts, unpacked size, ratio), or XML with entities."""
+
+
+def too_big_message():
+    """What the uploader reads when a workbook is over the caps: the same words for every
+    import, with the caps in them."""
+    from flask_babel import lazy_gettext as _l
+
+    return _l(
+        "This workbook is too big to read safely: unpacked it would be more than %(mb)d MB, "
+        "more than %(parts)d parts, or packed more than %(ratio)d times. Copy only the rows "
+        "you need into a new workbook, or save the sheet as CSV, and upload it again.",
+        mb=MAX_UNCOMPRESSED_BYTES // (1024 * 1024), parts=MAX_ZIP_ENTRIES,
+        ratio=MAX_COMPRESSION_RATIO)
+
+
+def _over_ratio(unpacked: int, packed: int) -> bool:
+    return unpacked > RATIO_FREE_BYTES and unpacked > MAX_COMPRESSION_RATIO * packed
+
+
+def check_zip(archive: zipfile.ZipFile) -> None:
+    """Refuse a ZIP by its central directory: too many parts, too much unpacked in all,
+    or a part (or the whole) packed more than :data:`MAX_COMPRESSION_RATIO` times.
+
+    Raises:
+        ZipBombError: which cap it is over.
+    """
+    entries = archive.infolist()
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise ZipBombError(f"{len(entries)} entries")
+    unpacked = packed = 0
+    for entry in entries:
+        if _over_ratio(entry.file_size, entry.compress_size):
+            raise ZipBombError(f"{entry.filename}: ratio")
+        unpacked += entry.file_size
+        packed += entry.compress_size
+        if unpacked > MAX_UNCOMPRESSED_BYTES:
+            raise ZipBombError("unpacked size")
+    if _over_ratio(unpacked, packed):
+        raise ZipBombError("overall ratio")
+
+
+class _CappedStream(io.RawIOBase):
+    """A ZIP part read through a count: no more than it declared, and no more than what
+    is left of the archive's :data:`MAX_UNCOMPRESSED_BYTES`, whatever the part says."""
+
+    def __init__(self, stream, declared: int, archive: "CappedZipFile"):
+        self._stream, self._left, self._archive = stream, declared, archive
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        self._left -= len(data)
+        self._archive.unpacked += len(data)
+        if self._left < 0 or self._archive.unpacked > MAX_UNCOMPRESSED_BYTES:
+            raise ZipBombError("unpacked more than declared or allowed")
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+class CappedZipFile(zipfile.ZipFile):
+    """A ZIP checked by :func:`check_zip` when opened, whose parts are read through
+    :class:`_CappedStream`: the caps hold even when the central directory lies."""
+
+    def __init__(self, file, mode="r", *args, **kwargs):
+        super().__init__(file, mode, *args, **kwargs)
+        self.unpacked = 0
+        try:
+            check_zip(self)
+        except ZipBombError:
+            self.close()
+            raise
+
+    def open(self, name, mode="r", pwd=None, **kwargs):
+        stream = super().open(name, mode, pwd=pwd, **kwargs)
+        if mode != "r":
+            return stream
+        info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+        return io.BufferedReader(_CappedStream(stream, info.file_size, self))
+
+    def read(self, name, pwd=None):
+        with self.open(name, "r", pwd) as stream:
+            return stream.read()
 
 
 def decode_text(content: bytes) -> str | None:
@@ -87,18 +201,54 @@ def csv_rows(content: bytes, max_columns: int, errors: ReadErrors) -> Iterator[t
         raise errors.bad_csv(number + 1) from None
 
 
-def xlsx_rows(content: bytes, max_columns: int, errors: ReadErrors) -> Iterator[tuple[int, list]]:
-    """(row number from 1, cell values) of the first sheet of an Excel workbook."""
-    from openpyxl import load_workbook  # only imports read workbooks: keep start-up quick
+def _load_workbook(content: bytes):
+    """openpyxl's read-only (streaming) workbook, reading its parts from a
+    :class:`CappedZipFile` (checked before openpyxl reads a byte)."""
+    # Only imports read workbooks: keep start-up quick.
+    from openpyxl.reader.excel import ExcelReader
 
+    archive = CappedZipFile(io.BytesIO(content))
+    try:
+        # load_workbook(), but the reader's parts come from the capped archive.
+        reader = ExcelReader(io.BytesIO(content), read_only=True, data_only=True,
+                             keep_links=False)
+        reader.archive.close()
+        reader.archive = archive
+        reader.read()
+    except BaseException:
+        archive.close()
+        raise
+    return reader.wb
+
+
+def _bomb(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a cap or defusedxml's refusal."""
+    from defusedxml import DefusedXmlException
+
+    while exc is not None:
+        if isinstance(exc, ZipBombError | DefusedXmlException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def xlsx_rows(content: bytes, max_columns: int, errors: ReadErrors) -> Iterator[tuple[int, list]]:
+    """(row number from 1, cell values) of the first sheet of an Excel workbook, read as a
+    stream (openpyxl's read-only mode) within the caps of :func:`check_zip`.
+
+    Raises (what ``errors`` makes): ``too_big`` for a workbook over the caps or with XML
+    entities, ``bad_xlsx`` for anything else openpyxl cannot read.
+    """
     if not zipfile.is_zipfile(io.BytesIO(content)):
         raise errors.bad_xlsx()
     try:
         with warnings.catch_warnings():
             # Real workbooks carry features openpyxl skips with a warning; we need values.
             warnings.simplefilter("ignore")
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception:  # any malformed workbook: openpyxl raises many kinds
+            workbook = _load_workbook(content)
+    except Exception as exc:  # any malformed workbook: openpyxl raises many kinds
+        if _bomb(exc):
+            raise errors.too_big(too_big_message()) from None
         raise errors.bad_xlsx() from None
     try:
         if not workbook.worksheets:
@@ -112,7 +262,9 @@ def xlsx_rows(content: bytes, max_columns: int, errors: ReadErrors) -> Iterator[
                     sheet.iter_rows(values_only=True, max_col=max_columns), start=1
                 ):
                     yield number, list(row)
-        except Exception:
+        except Exception as exc:
+            if _bomb(exc):
+                raise errors.too_big(too_big_message()) from None
             raise errors.bad_xlsx() from None
     finally:
         workbook.close()

@@ -23,6 +23,8 @@ from association.core.time import today_in_nairobi, utcnow
 from association.core.uploads import (
     DOCUMENT_EXTENSIONS,
     Document,
+    DocumentRefused,
+    check_content,
     detect_document_type,
     display_filename,
     document_limit,
@@ -67,7 +69,8 @@ def _check_document(document: Document) -> str:
     """The detected content type of an acceptable document.
 
     Raises:
-        DocumentError: empty, too large, or not a JPEG, PNG, WebP or PDF file.
+        DocumentError: empty, too large, not a JPEG, PNG, WebP or PDF file, disguised
+            (web page markup) or not opening as what it claims.
     """
     if not document.content:
         raise DocumentError(_l("The file %(name)s is empty.",
@@ -81,6 +84,10 @@ def _check_document(document: Document) -> str:
         raise DocumentError(_l("%(name)s is not a photo (JPEG, PNG, WebP) or a PDF. Only "
                                "those can be attached.",
                                name=display_filename(document.filename)))
+    try:
+        check_content(document, content_type)
+    except DocumentRefused as refused:
+        raise DocumentError(refused.message) from None
     return content_type
 
 

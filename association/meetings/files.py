@@ -15,6 +15,8 @@ from flask_babel import lazy_gettext as _l
 from association.core.uploads import (
     DOCUMENT_EXTENSIONS,
     Document,
+    DocumentRefused,
+    check_content,
     detect_document_type,
     display_filename,
     document_limit,
@@ -32,7 +34,8 @@ def check(document: Document, pdf_only: bool = False) -> str:
     """The content type of an acceptable file.
 
     Raises:
-        MeetingError: empty, too large, or not a photo / PDF (a PDF only, when asked).
+        MeetingError: empty, too large, or not a photo / PDF (a PDF only, when asked),
+            disguised (web page markup) or not opening as what it claims.
     """
     name = display_filename(document.filename)
     if not document.content:
@@ -45,6 +48,10 @@ def check(document: Document, pdf_only: bool = False) -> str:
         raise MeetingError(_l("%(name)s is not a PDF file.", name=name))
     if content_type is None:
         raise MeetingError(_l("%(name)s is not a photo (JPEG, PNG, WebP) or a PDF.", name=name))
+    try:
+        check_content(document, content_type)
+    except DocumentRefused as refused:
+        raise MeetingError(refused.message) from None
     return content_type
 
 

@@ -189,6 +189,7 @@ _READ_ERRORS = ReadErrors(
         _l("This file is not a readable Excel (.xlsx) file. Open it in Excel and save it "
            "again as Excel Workbook (.xlsx) or CSV.")
     ),
+    too_big=RegisterFileError,
 )
 
 

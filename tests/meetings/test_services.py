@@ -63,6 +63,7 @@ from association.meetings.resolutions import (
 )
 from association.members.models import Category, Member
 from tests.conftest import count
+from tests.core import documents
 
 
 def _vote(text="Resolved to buy six torches", f=5, a=1, ab=0, **kw):
@@ -185,7 +186,7 @@ def test_headcount_with_sign_in_sheet(app, held_meeting, s):
         set_headcount(meeting, 40, Document("sheet.jpg", b"<html>not a photo</html>"))
     with pytest.raises(MeetingError, match="zero or more"):
         set_headcount(meeting, -3)
-    jpeg = b"\xff\xd8\xff\xe0" + b"0" * 100
+    jpeg = documents.photo("JPEG")  # a real photo: a bare JPEG header is refused
     set_headcount(meeting, 40, Document("sheet.jpg", jpeg))
     assert quorum_for(meeting).present == 40
     assert path_of(meeting.signin_file).read_bytes() == jpeg

@@ -27,6 +27,7 @@ from association.meetings.quorum import quorum_rule
 from association.meetings.resolutions import ResolutionInput, record_resolution
 from association.members.models import Member
 from tests.conftest import count
+from tests.core import documents
 from tests.meetings.conftest import pdf_text
 
 
@@ -256,7 +257,7 @@ def test_registration_pack_downloads_complete(app, web, people, crowd, held_meet
     assert web.post(f"/meetings/{meeting_id}/elections/new", {
         "office": "secretary", "seats": "1", "candidates": f"{numbers[0]} 5\n{numbers[1]} 1",
         "resolution_id": adopted}).status_code == 302
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    pdf = documents.pdf("Katiba")  # a real PDF: a bare "%PDF-" with no pages is refused
     response = web.post("/compliance/constitution", {
         "label": "2024", "adopted_on": "2024-03-01", "adopted_at_id": "",
         "document": (io.BytesIO(pdf), "katiba.pdf")}, content_type="multipart/form-data")
@@ -394,7 +395,7 @@ def test_minutes_lifecycle_on_screen(app, web, people, held_meeting):
 def test_headcount_photo_upload_and_download(app, web, people, held_meeting):
     meeting_id = held_meeting(present=2)
     web.login("secretary")
-    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 40
+    png = documents.photo("PNG")  # a real photo: a bare PNG header is refused
     page = web.post(f"/meetings/{meeting_id}/headcount",
                     {"headcount": "1", "sheet": (io.BytesIO(png), "sheet.png")},
                     content_type="multipart/form-data", follow_redirects=True)

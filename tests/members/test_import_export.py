@@ -29,6 +29,7 @@ from association.members import exporting, importing
 from association.members.models import Category, Gender, Member, MemberStatus
 from association.members.services import MemberFilters, mask_national_id, register_member
 from tests.conftest import count, member_data
+from tests.core import upload_probe, zipbombs
 
 HEADER = ["First name", "Other names", "Phone", "National ID", "Gender", "Year of birth",
           "Category", "Rental premises", "Zone", "Plot", "House", "Joined"]
@@ -334,6 +335,49 @@ def test_a_zip_that_is_not_a_workbook_and_a_broken_workbook(app, chair):
     for content in (out.getvalue(), broken):
         page = upload(chair, content, "register.xlsx").get_data(as_text=True)
         assert "This file is not a readable Excel (.xlsx) file." in page
+    assert member_count(app) == 0
+
+
+TOO_BIG = "This workbook is too big to read safely"
+
+
+@pytest.mark.committed(reason="the upload runs in another process, which must see the chair")
+def test_a_zip_bomb_register_is_refused_in_little_memory(app, setup_association):
+    """~300 KiB that unpacks to 100 MiB: refused from the ZIP's directory, before a row is
+    read; the process that took the upload peaks well under 200 MiB; nothing is staged."""
+    bomb = zipbombs.bomb_workbook(tuple(HEADER))
+    assert len(bomb) < 400 * 1024
+    answer = upload_probe.upload(app, "chair", "/members/import", "register.xlsx", bomb)
+    assert answer.status == 200
+    assert TOO_BIG in answer.body and 'class="flash error"' in answer.body
+    assert TOKEN_RE.search(answer.body) is None
+    assert answer.peak_mib < 200, answer.peak_mib
+    assert member_count(app) == 0
+    assert staged_files(app) == []
+
+
+@pytest.mark.parametrize(("attack", "message"), [
+    (zipbombs.many_parts_workbook, TOO_BIG),
+    (zipbombs.entity_workbook, TOO_BIG),
+    (lambda: zipbombs.entity_workbook("xl/workbook.xml"), TOO_BIG),
+    # Its directory says 1 KiB: reading stops there, and the part's checksum fails.
+    (lambda: zipbombs.lying_workbook(tuple(HEADER)),
+     "This file is not a readable Excel (.xlsx) file."),
+])
+def test_workbooks_that_attack_the_reader_are_refused(app, chair, attack, message):
+    response = upload(chair, attack(), "register.xlsx")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert message in page and 'class="flash error"' in page
+    assert token_in(response) is None
+    assert member_count(app) == 0
+    assert staged_files(app) == []
+
+
+def test_the_too_big_message_in_swahili(app, chair):
+    chair.post("/language", {"language": "sw"})
+    page = upload(chair, zipbombs.many_parts_workbook(), "register.xlsx").get_data(as_text=True)
+    assert "Kitabu hiki cha Excel ni kikubwa mno" in page
     assert member_count(app) == 0
 
 

@@ -5,6 +5,7 @@ import io
 import re
 import zipfile
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from association.members.models import Member
 from association.mpesa import import_parsing, imports
 from association.mpesa.models import MpesaTransaction, TransactionSource, TransactionStatus
 from tests.conftest import count
+from tests.core import upload_probe, zipbombs
 
 # Real Safaricom wordings (see DARAJA.md section 9); the codes and names are made up.
 SMS = {
@@ -467,6 +469,50 @@ def test_bad_uploads_get_a_clear_message(app, web, register, upload, message):
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
     assert statuses(app) == {}
+
+
+TOO_BIG = "This workbook is too big to read safely"
+
+
+def staged(app) -> list[str]:
+    folder = Path(app.config["UPLOAD_DIR"]) / "mpesa-imports"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.mark.committed(reason="the upload runs in another process, which must see the users")
+def test_a_zip_bomb_statement_is_refused_in_little_memory(app, register):
+    """~300 KiB that unpacks to 100 MiB: refused from the ZIP's directory, before a row is
+    read; the process that took the upload peaks well under 200 MiB; nothing is staged."""
+    bomb = zipbombs.bomb_workbook(tuple(HEADER))
+    assert len(bomb) < 400 * 1024
+    before = staged(app)
+    answer = upload_probe.upload(app, "treasurer", "/mpesa/imports/statement",
+                                 "statement.xlsx", bomb)
+    assert answer.status == 200
+    assert TOO_BIG in answer.body
+    assert answer.peak_mib < 200, answer.peak_mib
+    assert statuses(app) == {}
+    assert staged(app) == before
+
+
+@pytest.mark.parametrize(("attack", "message"), [
+    (zipbombs.many_parts_workbook, TOO_BIG),
+    (zipbombs.entity_workbook, TOO_BIG),
+    (lambda: zipbombs.entity_workbook("xl/workbook.xml"), TOO_BIG),
+    # Its directory says 1 KiB: reading stops there, and the part's checksum fails.
+    (lambda: zipbombs.lying_workbook(tuple(HEADER)),
+     "This file is not a readable Excel (.xlsx) file."),
+])
+def test_workbooks_that_attack_the_reader_are_refused(app, web, register, attack, message):
+    web.login("treasurer")
+    before = staged(app)
+    response = web.post("/mpesa/imports/statement",
+                        {"file": (io.BytesIO(attack()), "statement.xlsx")},
+                        content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert statuses(app) == {}
+    assert staged(app) == before
 
 
 def test_too_large_an_upload_is_refused(app, web, register):

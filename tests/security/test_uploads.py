@@ -6,8 +6,10 @@ upload is attacked too.
 """
 
 import io
+from pathlib import Path
 
 from tests.conftest import Web
+from tests.core import documents
 from tests.security.conftest import fill, get_pages, post_forms, snapshot
 
 MARKER = b"POLYGLOT-7f3a"
@@ -26,6 +28,12 @@ BAD_FILES = [
     ("empty.pdf", b"", "application/pdf"),
     ("program.pdf", b"MZ\x90\x00" + b"\x00" * 200, "application/pdf"),
     ("half.pdf", b"%PDF-1.4\n" + HTML, "application/pdf"),  # no end: not a PDF
+    # Disguised: a page behind a real photo's or PDF's header (a polyglot), refused at upload.
+    ("polyglot.pdf", PDF, "application/pdf"),
+    *((name, content, "application/octet-stream") for name, content in documents.POLYGLOTS),
+    # A real header, then no picture / no pages.
+    ("sheet.png", PNG_HEADER + b"\x00" * 40, "image/png"),
+    ("empty-pages.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "application/pdf"),
 ]
 EVIL_NAME = 'scan".pdf\r\nX-Injected: 1; <script>.pdf'
 
@@ -93,20 +101,30 @@ def test_uploads_above_the_limit_are_refused_with_a_page(world, client):
     assert snapshot(app) == before
 
 
+def _stored_files(app) -> set[Path]:
+    return {path for path in Path(app.config["UPLOAD_DIR"]).rglob("*.pdf") if path.is_file()}
+
+
 def test_stored_files_are_served_as_what_their_bytes_are_never_as_a_page(world, client):
-    """A PDF carrying HTML (a polyglot) under a name built to break headers is accepted where
-    PDFs are; every route that then serves it says PDF, forbids sniffing and downloads it."""
+    """A PDF under a name built to break headers is accepted where PDFs are; its stored bytes
+    are then made a PDF carrying HTML (a polyglot, as one stored before uploads refused them
+    would be); every route that serves it says PDF, forbids sniffing and downloads it."""
     app, values = world.app, world.values
     web = Web(client)
     forms = upload_forms(web, app, values)
     web.login("chair")
-    stored = 0
+    stored, files = 0, _stored_files(app)
     for form in forms:
         for field in (f.name for f in form.fields.values() if f.kind == "file"):
             before = snapshot(app)
-            _post(web, form, field, EVIL_NAME, PDF, "text/html", world.names["member_no"])
+            _post(web, form, field, EVIL_NAME, documents.pdf(), "text/html",
+                  world.names["member_no"])
             stored += snapshot(app) != before
     assert stored >= 2  # the expense document and the constitution at least
+    new = _stored_files(app) - files
+    assert len(new) >= 2
+    for path in new:
+        path.write_bytes(PDF)
     served = 0
     for role in ("chair", "auditor"):
         web.login(role)
