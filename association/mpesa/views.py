@@ -343,8 +343,11 @@ def pay():
             return redirect(url_for("mpesa.pay_status", request_id=prompt.id))
     elif request.method == "POST" and member is None and not form.member.errors:
         flash(_("Choose the member to pay for."), "error")
-    return render_template("mpesa/pay.html", form=form, member=member,
-                           problems=config_problems(), manage=current_user.can("mpesa.manage"))
+    manage = current_user.can("mpesa.manage")
+    # A member prompts only their own phones (mpesa/phones.py): name them on the page.
+    own_phones = sorted(phones.phones_for(member)) if member is not None and not manage else []
+    return render_template("mpesa/pay.html", form=form, member=member, manage=manage,
+                           problems=config_problems(), own_phones=own_phones)
 
 
 @bp.route("/mpesa/pay/<int:request_id>")

@@ -110,6 +110,8 @@ def test_an_official_allows_a_number_on_the_members_page_and_revokes_it(
     web.logout()
 
     web.login("member")
+    page = web.get("/mpesa/pay").get_data(as_text=True)
+    assert "You can send prompts to: 0712 340099, 0712 345678." in page
     _pay(web, STRANGER)
     with app.app_context():
         assert db.session.scalar(sa.select(StkRequest.phone)) == "+254712340099"
