@@ -15,11 +15,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from association import transaction
 from association.audit.services import set_request_actor
-from association.auth import services
+from association.auth import limits, services, sessions
 from association.auth.forms import (
     ActiveForm,
     LanguageForm,
@@ -49,17 +49,14 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_key() -> str:
-    return "login:" + (request.form.get("login") or "").strip().lower()
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
+               exempt_when=limits.from_trusted_device)
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
     methods=["POST"],
-    key_func=_login_key,
+    key_func=limits.account_key,
 )
 def login():
     """Log in with a phone number or username and a password."""
@@ -74,12 +71,9 @@ def login():
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 200
         set_request_actor(user.id, user.username)
-        chosen = session.get("lang")
-        session.clear()  # a fresh session at every login: no fixation
-        login_user(user)
-        if user.language or chosen:
-            session["lang"] = user.language or chosen
-        return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+        sessions.log_in(user)  # a fresh session at every login: no fixation
+        response = redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+        return limits.after_login(response, user.id)
     return render_template("auth/login.html", form=form)
 
 
@@ -88,6 +82,7 @@ def login():
 def logout():
     """Log out (a POST, so no other site can log anyone out)."""
     lang = session.get("lang")
+    sessions.end_current()
     logout_user()
     session.clear()
     if lang:
@@ -120,8 +115,8 @@ def password():
             transaction.discard()
             flash(str(error), "error")
         else:
-            # The session id changed with the password: renew this session only.
-            login_user(current_user._get_current_object())
+            # The password change ended every session: renew this one only.
+            sessions.log_in(current_user._get_current_object())
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("core.home"))
     return render_template("auth/password.html", form=form)

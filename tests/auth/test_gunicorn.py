@@ -96,7 +96,8 @@ class Server:
         """Two keep-alive connections, each held by a different worker (the others are kept
         open too: a worker with no connection is the likelier to accept the next one)."""
         by_pid: dict[str, http.client.HTTPConnection] = {}
-        for _ in range(60):
+        deadline = time.monotonic() + 60  # the second worker may still be loading the app
+        while time.monotonic() < deadline:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             seen = len(self.lines())
             browser.request(conn, "GET", "/healthz")
@@ -105,6 +106,7 @@ class Server:
             by_pid.setdefault(pid, conn)
             if len(by_pid) == 2:
                 return list(by_pid.values())
+            time.sleep(0.1)
         raise AssertionError("the two workers could not both be reached")
 
 

@@ -71,9 +71,9 @@ def test_members_have_their_own_idle_timeout(app, make_member, make_user):
     member = Web(app.test_client())
     member.login_with_password("member")
     _age(app, "member", last_seen_at=timedelta(minutes=90))
-    assert member.get("/").status_code == 200
+    assert member.get("/account/sessions").status_code == 200
     _age(app, "member", last_seen_at=timedelta(minutes=121))
-    assert member.get("/").status_code in (302, 303)
+    assert member.get("/account/sessions").status_code in (302, 303)
 
 
 def test_sessions_end_after_their_absolute_lifetime(app, web, setup_association):
