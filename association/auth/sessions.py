@@ -91,6 +91,14 @@ def log_in(user: User) -> None:
         session["lang"] = user.language or chosen
 
 
+def renew(user: User) -> None:
+    """Give this session a new row after a password change ended every row, keeping the rest
+    of the session (its CSRF token: the user's other tabs still post)."""
+    login_user(user)
+    session[TOKEN_KEY] = open_session(user, describe_device(request.user_agent.string),
+                                      request.remote_addr)
+
+
 def _idle_limit(user: User) -> timedelta:
     config = current_app.config
     official = bool(user.roles - {Role.MEMBER})

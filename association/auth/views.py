@@ -116,7 +116,7 @@ def password():
             flash(str(error), "error")
         else:
             # The password change ended every session: renew this one only.
-            sessions.log_in(current_user._get_current_object())
+            sessions.renew(current_user._get_current_object())
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("core.home"))
     return render_template("auth/password.html", form=form)

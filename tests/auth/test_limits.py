@@ -160,3 +160,28 @@ def test_the_default_storage_is_the_database_and_redis_when_configured():
 
     assert Config.RATELIMIT_STORAGE_URI == "database://"
     assert TestingConfig.RATELIMIT_STORAGE_URI == "database://"
+
+
+@pytest.mark.committed(reason="the request's own transaction and the counter's are two "
+                              "connections: on SQLite the first holds the write lock")
+def test_a_logged_in_post_to_login_does_not_wait_for_its_own_lock(app, web, setup_association):
+    """Loading the user begins the form post's transaction (on SQLite: BEGIN IMMEDIATE) before
+    the counter is written in a transaction of its own: the first ends, having only read."""
+    web.login_with_password("chair")
+    started = time.monotonic()
+    response = web.post("/login", {"login": "chair", "password": PASSWORD})
+    assert response.status_code in (302, 303)
+    assert time.monotonic() - started < 5
+    assert web.get("/members").status_code == 200
+
+
+def test_the_request_transaction_is_not_ended_once_it_wrote(app):
+    from association.auth.sessions import UserSession
+    from association.transaction import end_read
+
+    with app.test_request_context("/login", method="POST"):
+        db.session.add(UserSession(user_id=1, token_hash="x" * 64, created_at=None,
+                                   last_seen_at=None))
+        with pytest.raises(RuntimeError):
+            end_read()
+        db.session.rollback()
