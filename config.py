@@ -89,7 +89,9 @@ class Config:
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust
     #: (0 = none). Behind one proxy set 1, or every client shares one login limit.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: database:// (the app's database, shared by every worker: association.auth.limits),
+    #: or redis://... (needs the redis package).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = True
     #: /healthz fails when no worker (`flask worker`) has written its heartbeat for this long.
     WORKER_HEARTBEAT_MAX_AGE = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "60"))
@@ -105,6 +107,14 @@ class Config:
     SECOND_FACTOR_PENDING_SECONDS = int(os.environ.get("SECOND_FACTOR_PENDING_SECONDS", "300"))
     #: Codes tried per account (the login's per-address limit applies too).
     SECOND_FACTOR_RATE_LIMIT = os.environ.get("SECOND_FACTOR_RATE_LIMIT", "5 per 15 minutes")
+    #: How long a device cookie (given at a successful login) spares its browser the
+    #: account's lock-out.
+    LOGIN_DEVICE_COOKIE_DAYS = int(os.environ.get("LOGIN_DEVICE_COOKIE_DAYS", "180"))
+    #: Sessions end after this many idle minutes (officials; members), and this many hours
+    #: after the login whatever happens.
+    SESSION_IDLE_MINUTES_OFFICIALS = int(os.environ.get("SESSION_IDLE_MINUTES_OFFICIALS", "30"))
+    SESSION_IDLE_MINUTES_MEMBERS = int(os.environ.get("SESSION_IDLE_MINUTES_MEMBERS", "120"))
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "12"))
 
     # --- M-Pesa (Daraja). Missing settings disable M-Pesa; the rest of the app works.
     #: "sandbox" or "production": picks Safaricom's host and the callback address allow-list.
@@ -204,7 +214,6 @@ class TestingConfig(Config):
         if os.environ.get("TEST_DATABASE_URL")
         else None
     )
-    RATELIMIT_STORAGE_URI = "memory://"
     #: argon2's minimum cost: a login in the tests takes microseconds, not a tenth of a second.
     PASSWORD_HASH_TIME_COST = 1
     PASSWORD_HASH_MEMORY_COST = 8

@@ -73,6 +73,7 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
 
 def register_extensions(app: Flask) -> None:
     from association.audit.services import install_hooks
+    from association.auth.limits import DatabaseStorage  # noqa: F401 - database:// for limits
     from association.auth.services import load_user
     from association.i18n import select_locale
     from association.ledger.journal import install_guards
@@ -96,6 +97,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from association.audit.views import bp as audit_bp
+    from association.auth.session_views import bp as sessions_bp
     from association.auth.views import bp as auth_bp
     from association.health import bp as health_bp
     from association.ledger.expense_views import bp as expenses_bp
@@ -113,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(sessions_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(audit_bp)

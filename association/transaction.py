@@ -43,7 +43,8 @@ from association.audit.services import take_waiting_events, write_events
 from association.database import reads_only, writing
 from association.extensions import db
 
-__all__ = ["after_commit", "commit_now", "discard", "install", "reads_only", "writing"]
+__all__ = ["after_commit", "commit_now", "discard", "end_read", "install", "reads_only",
+           "writing"]
 
 
 def discard() -> None:
@@ -70,6 +71,20 @@ def after_commit(work: Callable[[], object]) -> None:
         g.setdefault("transaction_after_commit", []).append(work)
     else:
         work()
+
+
+def end_read() -> None:
+    """End the request's transaction before a write that must not share its fate (a login
+    attempt's counter, kept although the failed login is discarded), when it has only read:
+    on SQLite a form post's transaction holds the write lock from its first query, and the
+    other transaction would wait for it until it gave up. Refuses after a write: that work
+    is the request's, to commit or discard at its end."""
+    session = db.session()
+    if not session.in_transaction():
+        return
+    if _wrote(session):
+        raise RuntimeError("the request has written: its transaction cannot end here")
+    session.rollback()
 
 
 # --- What a request wrote ---------------------------------------------------------------

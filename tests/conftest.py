@@ -33,6 +33,7 @@ from association import create_app
 from association.audit.services import acting_as
 from association.auth.models import Role, User
 from association.auth.services import create_user
+from association.auth.sessions import TOKEN_KEY, open_session
 from association.extensions import db, limiter
 from association.members.models import Category, Gender
 from association.members.services import MemberData, register_member, save_zone
@@ -216,7 +217,8 @@ def _isolated(request):
     if marker is not None and not (marker.kwargs.get("reason") or marker.args):
         pytest.fail("@pytest.mark.committed needs a reason: say why the test commits")
     config, extensions = dict(app.config), dict(app.extensions)
-    limiter.reset()
+    with app.app_context():
+        limiter.reset()  # the counters are rows of the database
     matching.clear_cache()
     try:
         if marker is not None:
@@ -302,20 +304,23 @@ class Web:
 
     def login(self, username: str) -> None:
         """Log in as ``username`` without the password round trip: the session
-        Flask-Login's ``login_user`` makes, as the login view leaves it (a fresh session,
-        the user's language or the one chosen before). The tests of logging in itself
-        use :meth:`login_with_password`."""
+        Flask-Login's ``login_user`` makes and its row on the server, as the login view
+        leaves them (a fresh session, the user's language or the one chosen before). The
+        tests of logging in itself use :meth:`login_with_password`."""
         app = self.client.application
-        with app.app_context():
+        with app.app_context(), acting_as("test"):
             user = db.session.scalar(sa.select(User).where(User.username == username.lower()))
             assert user is not None and user.active, f"no active user {username!r} to log in"
             session_id, language = user.get_id(), user.language
+            token = open_session(user, address="127.0.0.1")
+            db.session.commit()
         with app.test_request_context(environ_base=self.client.environ_base):
             identifier = _create_identifier()
         with self.client.session_transaction() as session:
             chosen = session.get("lang")
             session.clear()
-            session.update(_user_id=session_id, _fresh=True, _id=identifier)
+            session.update(_user_id=session_id, _fresh=True, _id=identifier,
+                           **{TOKEN_KEY: token})
             if language or chosen:
                 session["lang"] = language or chosen
         self.token = None

@@ -37,6 +37,9 @@ EXPECTED = {
     "auth.logout": "public",
     "auth.language": "public",
     "auth.password": EVERYONE,
+    "sessions.index": EVERYONE,  # one's own sessions only
+    "sessions.end": EVERYONE,
+    "sessions.end_others": EVERYONE,
     "core.home": EVERYONE,
     "auth.users": {"chair"},
     "auth.user_new": {"chair"},
@@ -266,6 +269,7 @@ def walk_values(app, people, make_user, setup_association) -> dict:
             "expense_id": expense.id,
             "account_id": account("cash").id,
             "allowed_id": 999999,  # no such allowed phone: refused with a message
+            "session_id": 999999,  # nobody's: ending it is "not found" for everyone
             **_meeting_walk_ids(people),
             **desk_walk_values(),
             **patrol_walk_values(people.other_member_id, setup_association.zone_id),

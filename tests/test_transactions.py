@@ -358,8 +358,9 @@ class Browser:
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
-        if cookie := response.getheader("Set-Cookie"):
-            self.cookie = cookie.split(";", 1)[0]
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            if cookie.startswith("session="):  # the login also sets the device cookie
+                self.cookie = cookie.split(";", 1)[0]
         conn.close()
         return response.status, data
 

@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 
+from association.auth import sessions
 from association.auth.models import RecoveryCode, Role, SecondFactor, SecondFactorRole, User
 from association.core.pdf import qr_modules
 from association.core.time import utcnow
@@ -208,7 +209,7 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
     factor.confirmed_at = utcnow()
     factor.last_step = step
     codes = _new_recovery_codes(user)
-    user.session_version += 1
+    sessions.end_every_session(user)
     db.session.flush()
     return codes
 
@@ -242,7 +243,7 @@ def reset(user: User, acting: User) -> None:
                                    name=user.username))
     db.session.delete(factor)
     _delete_recovery_codes(user)
-    user.session_version += 1
+    sessions.end_every_session(user)
     db.session.flush()
 
 

@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
+from association.auth import sessions
 from association.auth.models import Role, User, UserRole
 from association.auth.passwords import PasswordPolicyError, check_password_rules
 from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
@@ -112,7 +113,8 @@ def _user_with_roles() -> sa.Select:
 
 
 def load_user(session_id: str) -> User | None:
-    """Flask-Login's loader: a session survives only while its version is current."""
+    """Flask-Login's loader: a session survives only while its version is current and its
+    row on the server is live (not logged out, ended, idle or too old)."""
     user_id, _, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
@@ -122,6 +124,8 @@ def load_user(session_id: str) -> User | None:
     user, profile = row
     remember_profile(profile)
     if not user.active or user.session_version != int(version):
+        return None
+    if not sessions.holds(user):
         return None
     return user
 
@@ -242,7 +246,7 @@ def _set_password(user: User, new: str, must_change: bool) -> None:
                          full_name=user.full_name, phone=user.phone)
     user.password_hash = hash_password(new)
     user.must_change_password = must_change
-    user.session_version += 1  # ends every session opened with the old password
+    sessions.end_every_session(user)  # every session opened with the old password
     db.session.flush()
 
 
@@ -259,7 +263,7 @@ def set_active(user: User, active: bool, acting: User) -> None:
             raise UserError(_l("You cannot deactivate your own account."))
         if Role.CHAIR in user.roles and _active_chairs() <= 1:
             raise UserError(_l("There must always be at least one active chair."))
-        user.session_version += 1
+        sessions.end_every_session(user)
     user.active = active
     db.session.flush()
 

@@ -16,11 +16,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from association import transaction
 from association.audit.services import set_request_actor
-from association.auth import second_factor, services
+from association.auth import limits, second_factor, services, sessions
 from association.auth.forms import (
     ActiveForm,
     CodeForm,
@@ -53,17 +53,14 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_key() -> str:
-    return "login:" + (request.form.get("login") or "").strip().lower()
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
+               exempt_when=limits.from_trusted_device)
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
     methods=["POST"],
-    key_func=_login_key,
+    key_func=limits.account_key,
 )
 def login():
     """Log in with a phone number or username and a password."""
@@ -81,13 +78,16 @@ def login():
         if second_factor.is_on(user):  # the password alone does not log in: ask the code
             second_factor.remember_pending(session, user, _safe_next(request.args.get("next")))
             return redirect(url_for("auth.login_code"))
-        chosen = session.get("lang")
-        session.clear()  # a fresh session at every login: no fixation
-        login_user(user)
-        if user.language or chosen:
-            session["lang"] = user.language or chosen
-        return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+        return _logged_in(user, _safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
+
+
+def _logged_in(user: User, next_url: str | None):
+    """Open the user's session (a fresh one: no fixation), give this browser its device
+    cookie and clear the account's failed attempts; on to ``next_url`` or home."""
+    sessions.log_in(user)
+    response = redirect(next_url or url_for("core.home"))
+    return limits.after_login(response, user.id)
 
 
 def _code_key() -> str:
@@ -123,13 +123,7 @@ def login_code():
             transaction.discard()
             flash(str(error), "error")
             return render_template("auth/login_code.html", form=form), 200
-        next_url = second_factor.pending_next(session)
-        chosen = session.get("lang")
-        session.clear()  # a fresh session at every login: no fixation
-        login_user(user)
-        if user.language or chosen:
-            session["lang"] = user.language or chosen
-        return redirect(next_url or url_for("core.home"))
+        return _logged_in(user, second_factor.pending_next(session))
     return render_template("auth/login_code.html", form=form)
 
 
@@ -138,6 +132,7 @@ def login_code():
 def logout():
     """Log out (a POST, so no other site can log anyone out)."""
     lang = session.get("lang")
+    sessions.end_current()
     logout_user()
     session.clear()
     if lang:
@@ -170,8 +165,8 @@ def password():
             transaction.discard()
             flash(str(error), "error")
         else:
-            # The session id changed with the password: renew this session only.
-            login_user(current_user._get_current_object())
+            # The password change ended every session: renew this one only.
+            sessions.renew(current_user._get_current_object())
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("core.home"))
     return render_template("auth/password.html", form=form)
@@ -331,7 +326,7 @@ def second_factor_confirm():
         transaction.discard()
         flash(str(error), "error")
         return redirect(url_for("auth.second_factor_page"))
-    login_user(user)  # the session id changed (other sessions end): renew this one only
+    sessions.renew(user)  # every session ended: this one goes on, renewed
     response = make_response(render_template("auth/recovery_codes.html", codes=codes))
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -138,7 +138,6 @@ def test_production_cookies_are_secure_httponly_and_samesite(world, monkeypatch)
         "SQLALCHEMY_DATABASE_URI": world.app.config["SQLALCHEMY_DATABASE_URI"],
         "SECRET_KEY": "a-long-random-production-like-secret-0123456789",
         "UPLOAD_DIR": world.app.config["UPLOAD_DIR"],
-        "RATELIMIT_STORAGE_URI": "memory://",
     })
     client = prod.test_client()
     page = client.get("/login", base_url="https://association.example")

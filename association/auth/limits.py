@@ -1,0 +1,246 @@
+"""Login limits that hold: counters in the app's database, one limit per account, and
+device cookies that keep an account's owner out of a lock-out aimed at them.
+
+- The counters are a ``limits`` storage (``database://``, the default of
+  RATELIMIT_STORAGE_URI) over the table ``rate_limit_counter``: every gunicorn worker and
+  every server on the database shares them, without Redis (``redis://...`` still works
+  when configured). Fixed windows, as Flask-Limiter's default strategy counts them.
+- The per-account limit is keyed on the account the login names (``find_user``: a phone
+  number however it is spelled, or the username); a login that names nobody is keyed on
+  its normalised text (a phone number normalised), so respelling it makes no fresh key.
+- OWASP's device cookies: a successful login gives the browser a signed cookie naming the
+  account. A later login to that account carrying it is limited per device, and spared the
+  per-address limit (carriers put many phones behind one address); everyone else shares the
+  account's limit. An attacker guessing passwords locks themself out, not the owner.
+"""
+
+import contextlib
+import hashlib
+import secrets
+import time
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from flask import current_app, g, has_request_context, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from limits.storage import Storage
+from sqlalchemy.orm import Mapped, mapped_column
+
+from association.core.db import upsert
+from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
+from association.database import reading, writing
+from association.extensions import db, limiter
+
+#: The device cookie's name.
+DEVICE_COOKIE = "device"
+#: Keys longer than this (a login of 500 characters) are stored as their SHA-256.
+KEY_MAX = 200
+#: Expired counters are deleted by each process at most this often (seconds).
+CLEANUP_EVERY = 300
+
+
+class RateLimitCounter(db.Model):
+    """One fixed window's count of hits on one rate-limit key."""
+
+    __tablename__ = "rate_limit_counter"
+    # Written at every login attempt and nobody's record: not audited.
+    __audited__ = False
+
+    key: Mapped[str] = mapped_column(sa.String(KEY_MAX), primary_key=True)
+    count: Mapped[int]
+    #: When the window ends, in seconds since the epoch (as ``limits`` counts time).
+    expires_at: Mapped[float] = mapped_column(sa.Float, index=True)
+
+
+def _stored_key(key: str) -> str:
+    if len(key) <= KEY_MAX:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _own_transaction() -> Iterator[sa.Connection]:
+    """A transaction of the counter's own, committed at once: a hit stays counted although
+    the failed login's work is discarded. The request's transaction ends first when it has
+    only read (on SQLite a form post's holds the write lock from its first query)."""
+    if has_request_context():
+        from association.transaction import end_read
+
+        end_read()
+    with writing(), db.engine.begin() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def _read() -> Iterator[sa.Connection]:
+    with reading(), db.engine.connect() as conn:
+        yield conn
+
+
+class DatabaseStorage(Storage):
+    """``limits``' storage in the app's database (``database://``); used inside the app
+    context of a request or command, whose engine it takes."""
+
+    STORAGE_SCHEME = ["database"]
+    _cleaned_at = 0.0  # per process
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return sa.exc.SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Count ``amount`` hits in the key's window, opening a new window when it ended:
+        one upsert, atomic on SQLite (the write lock) and PostgreSQL (the row's)."""
+        now = time.time()
+        table = RateLimitCounter.__table__
+        with _own_transaction() as conn:
+            insert = upsert(conn, table).values(key=_stored_key(key), count=amount,
+                                                expires_at=now + expiry)
+            ended = table.c.expires_at <= now
+            statement = insert.on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "count": sa.case((ended, insert.excluded.count),
+                                     else_=table.c.count + insert.excluded.count),
+                    "expires_at": sa.case((ended, insert.excluded.expires_at),
+                                          else_=table.c.expires_at),
+                },
+            ).returning(table.c.count)
+            count = conn.execute(statement).scalar_one()
+            self._clean_up(conn, now)
+        return count
+
+    def _clean_up(self, conn: sa.Connection, now: float) -> None:
+        if now - DatabaseStorage._cleaned_at < CLEANUP_EVERY:
+            return
+        DatabaseStorage._cleaned_at = now
+        table = RateLimitCounter.__table__
+        conn.execute(table.delete().where(table.c.expires_at <= now))
+
+    def _row(self, key: str):
+        table = RateLimitCounter.__table__
+        with _read() as conn:
+            return conn.execute(
+                sa.select(table.c.count, table.c.expires_at)
+                .where(table.c.key == _stored_key(key), table.c.expires_at > time.time())
+            ).first()
+
+    def get(self, key: str) -> int:
+        row = self._row(key)
+        return row.count if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._row(key)
+        return row.expires_at if row else time.time()
+
+    def check(self) -> bool:
+        with _read() as conn:
+            return conn.execute(sa.select(sa.literal(1))).scalar() == 1
+
+    def reset(self) -> int | None:
+        with _own_transaction() as conn:
+            return conn.execute(RateLimitCounter.__table__.delete()).rowcount
+
+    def clear(self, key: str) -> None:
+        table = RateLimitCounter.__table__
+        with _own_transaction() as conn:
+            conn.execute(table.delete().where(table.c.key == _stored_key(key)))
+
+
+# --- Keys ---------------------------------------------------------------------------------
+
+
+def normalised_login(login: str) -> str:
+    """The text of a login as it is looked up: a phone number in E.164, else lower case."""
+    login = (login or "").strip()
+    if looks_like_phone(login):
+        try:
+            return normalise_phone(login)
+        except InvalidPhoneError:
+            pass
+    return login.lower()
+
+
+def _account_id() -> int | None:
+    """The id of the account the posted login names (looked up once per request)."""
+    if "login_account_id" not in g:
+        from association.auth.services import find_user
+
+        user = find_user(request.form.get("login") or "")
+        g.login_account_id = user.id if user else None
+    return g.login_account_id
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="login-device")
+
+
+def _device_for(user_id: int) -> str | None:
+    """The device id of this request's valid device cookie for ``user_id``, if any."""
+    value = request.cookies.get(DEVICE_COOKIE)
+    if not value:
+        return None
+    max_age = current_app.config["LOGIN_DEVICE_COOKIE_DAYS"] * 86400
+    try:
+        payload = _serializer().loads(value, max_age=max_age)
+    except BadSignature:
+        return None
+    if not isinstance(payload, dict) or payload.get("u") != user_id:
+        return None
+    device = payload.get("d")
+    return device if isinstance(device, str) and device else None
+
+
+def trusted_device() -> str | None:
+    """The device id when the login posted names an account this browser logged in to."""
+    user_id = _account_id()
+    return _device_for(user_id) if user_id is not None else None
+
+
+def from_trusted_device() -> bool:
+    """Whether the per-address limit spares this login (see the module's docstring)."""
+    return trusted_device() is not None
+
+
+def account_key() -> str:
+    """The per-account limit's key: the trusted device, else the account, else the text."""
+    user_id = _account_id()
+    if user_id is None:
+        return "login:" + normalised_login(request.form.get("login") or "")
+    device = _device_for(user_id)
+    return f"device:{device}" if device else f"account:{user_id}"
+
+
+def after_login(response, user_id: int):
+    """After a successful login to ``user_id``: its device cookie for the browser, and the
+    attempts counted on the account (or this device) forgiven, once the login is committed:
+    its owner has shown they know the password, and their own earlier typos and logins do
+    not count towards an attacker's lock-out of them."""
+    from association.transaction import after_commit
+
+    counted = [(limit.limit, list(limit.request_args)) for limit in limiter.current_limits
+               if any(str(arg).startswith(("account:", "device:"))
+                      for arg in limit.request_args)]
+
+    def forgive() -> None:
+        for item, args in counted:
+            limiter.limiter.clear(item, *args)
+
+    after_commit(forgive)
+    return _remember_device(response, user_id)
+
+
+def _remember_device(response, user_id: int):
+    """Give the browser that just logged in to ``user_id`` its device cookie (the same
+    device id when it had one)."""
+    config = current_app.config
+    device = _device_for(user_id) or secrets.token_urlsafe(16)
+    response.set_cookie(
+        DEVICE_COOKIE, _serializer().dumps({"u": user_id, "d": device}),
+        max_age=config["LOGIN_DEVICE_COOKIE_DAYS"] * 86400, httponly=True,
+        secure=config["SESSION_COOKIE_SECURE"], samesite="Lax",
+    )
+    return response

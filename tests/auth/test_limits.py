@@ -1,0 +1,187 @@
+"""Login limits that hold: one limit per account however it is spelled, counters in the
+database (shared by every worker, kept although the failed login's work is discarded), and
+a lock-out that spares the owner's trusted device."""
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from association.auth.limits import RateLimitCounter
+from association.auth.models import Role
+from association.extensions import db, limiter
+from tests.conftest import PASSWORD, Web
+
+SPELLINGS = ["0712345678", "+254 712 345 678", "712345678"]
+
+
+@pytest.fixture
+def only_account_limit(app):
+    """The per-address limit out of the way, so the per-account one is what is tested."""
+    app.config["LOGIN_RATE_LIMIT"] = "1000 per minute"
+
+
+def test_the_phone_spellings_and_the_username_share_one_limit(web, make_user,
+                                                               only_account_limit):
+    make_user("treasurer", Role.TREASURER, phone="0712345678")
+    for n in range(10):
+        response = web.login_with_password((SPELLINGS + ["treasurer"])[n % 4], "wrong-password")
+        assert response.status_code == 200
+    for typed in [*SPELLINGS, "TREASURER "]:
+        refused = web.login_with_password(typed, PASSWORD)
+        assert refused.status_code == 429, typed
+        assert "Too many login attempts" in refused.get_data(as_text=True)
+    assert web.get("/members").status_code in (302, 303)
+
+
+def test_unknown_logins_are_keyed_on_the_normalised_text(web, setup_association,
+                                                         only_account_limit):
+    for n in range(10):
+        assert web.login_with_password(["0799 999 999", "+254799999999", "799999999"][n % 3],
+                                       "wrong").status_code == 200
+    assert web.login_with_password("0799999999", "wrong").status_code == 429
+    # Another unknown login has a limit of its own.
+    assert web.login_with_password("0788888888", "wrong").status_code == 200
+
+
+def test_the_counter_is_a_database_row_kept_although_the_login_is_discarded(
+        app, web, setup_association, only_account_limit):
+    web.login_with_password("chair", "wrong-password")
+    with app.app_context():
+        rows = db.session.execute(sa.select(RateLimitCounter.key, RateLimitCounter.count)).all()
+    assert sorted(count for key, count in rows if "account:" in key) == [1]
+    assert sorted(count for key, count in rows if "127.0.0.1" in key) == [1]  # per address
+
+
+CARRIER_NAT = "41.90.64.7"  # many phones behind one address
+
+
+def _owner_and_attacker(app, make_user):
+    """The owner logged in once (at home), then an attacker on the owner's carrier's shared
+    address tried 10 passwords; the owner is now on that address too."""
+    make_user("treasurer", Role.TREASURER, phone="0712345678")
+    owner = Web(app.test_client())
+    owner.client.environ_base["REMOTE_ADDR"] = "10.1.1.20"
+    assert owner.login_with_password("0712345678").status_code in (302, 303)
+    assert owner.client.get_cookie("device") is not None
+    owner.logout()
+    owner.client.environ_base["REMOTE_ADDR"] = CARRIER_NAT
+    attacker = Web(app.test_client())
+    attacker.client.environ_base["REMOTE_ADDR"] = CARRIER_NAT
+    for _ in range(10):
+        assert attacker.login_with_password("treasurer", "guess").status_code == 200
+    return owner, attacker
+
+
+def test_the_owner_with_a_device_cookie_still_logs_in_after_an_attack(app, make_user):
+    owner, attacker = _owner_and_attacker(app, make_user)
+    refused = attacker.login_with_password("treasurer", PASSWORD)
+    assert refused.status_code == 429
+    assert "Too many login attempts" in refused.get_data(as_text=True)
+    assert owner.login_with_password("+254712345678").status_code in (302, 303)
+    assert owner.get("/members").status_code == 200
+    assert attacker.get("/members").status_code in (302, 303)
+
+
+def test_the_refusal_is_in_swahili_too(app, make_user):
+    _, attacker = _owner_and_attacker(app, make_user)
+    attacker.post("/language", {"language": "sw"})
+    attacker.token = None
+    refused = attacker.post("/login", {"login": "treasurer", "password": PASSWORD})
+    assert refused.status_code == 429
+    assert "Majaribio mengi mno ya kuingia" in refused.get_data(as_text=True)
+
+
+def test_a_device_cookie_is_limited_per_device(app, make_user, only_account_limit):
+    owner, _ = _owner_and_attacker(app, make_user)
+    for _ in range(10):
+        assert owner.login_with_password("treasurer", "typo").status_code == 200
+    assert owner.login_with_password("treasurer", PASSWORD).status_code == 429
+
+
+def test_a_device_cookie_of_another_account_or_forged_does_not_help(app, make_user):
+    make_user("auditor", Role.AUDITOR)
+    other = Web(app.test_client())
+    assert other.login_with_password("auditor").status_code in (302, 303)
+    their_cookie = other.client.get_cookie("device").value
+    other.logout()
+    _, attacker = _owner_and_attacker(app, make_user)
+    for value in (their_cookie, their_cookie[:-3] + "abc", "not-a-cookie"):
+        attacker.client.set_cookie("device", value)
+        assert attacker.login_with_password("treasurer", PASSWORD).status_code == 429, value
+
+
+def test_the_window_passes(app, web, setup_association, only_account_limit, monkeypatch):
+    for _ in range(10):
+        web.login_with_password("chair", "wrong-password")
+    assert web.login_with_password("chair").status_code == 429
+    later = time.time() + 15 * 60 + 1
+    monkeypatch.setattr("association.auth.limits.time.time", lambda: later)
+    assert web.login_with_password("chair").status_code in (302, 303)
+
+
+# --- The storage itself -----------------------------------------------------------------
+
+
+def test_storage_counts_expires_clears_and_cleans_up(app, monkeypatch):
+    storage = limiter.storage
+    with app.app_context():
+        assert storage.check()
+        assert storage.get("k") == 0
+        assert storage.incr("k", 60) == 1
+        assert storage.incr("k", 60, amount=2) == 3
+        assert storage.get("k") == 3
+        assert time.time() < storage.get_expiry("k") <= time.time() + 60
+        storage.clear("k")
+        assert storage.get("k") == 0
+        assert storage.incr("old", 1) == 1
+        now = time.time() + 3600
+        monkeypatch.setattr("association.auth.limits.time.time", lambda: now)
+        assert storage.get("old") == 0
+        assert storage.incr("old", 1) == 1  # a new window
+        monkeypatch.setattr("association.auth.limits.time.time", lambda: now + 3600)
+        storage.incr("fresh", 60)  # an hour on: the cleanup removes the expired ones
+        keys = db.session.scalars(sa.select(RateLimitCounter.key)).all()
+        assert not [k for k in keys if k.endswith("old")]
+        assert storage.reset() >= 1
+        assert storage.get("fresh") == 0
+
+
+def test_a_long_key_is_stored_hashed(app):
+    with app.app_context():
+        key = "login:" + "x" * 500
+        assert limiter.storage.incr(key, 60) == 1
+        assert limiter.storage.incr(key, 60) == 2
+        assert limiter.storage.get(key) == 2
+
+
+def test_the_default_storage_is_the_database_and_redis_when_configured():
+    from config import Config, TestingConfig
+
+    assert Config.RATELIMIT_STORAGE_URI == "database://"
+    assert TestingConfig.RATELIMIT_STORAGE_URI == "database://"
+
+
+@pytest.mark.committed(reason="the request's own transaction and the counter's are two "
+                              "connections: on SQLite the first holds the write lock")
+def test_a_logged_in_post_to_login_does_not_wait_for_its_own_lock(app, web, setup_association):
+    """Loading the user begins the form post's transaction (on SQLite: BEGIN IMMEDIATE) before
+    the counter is written in a transaction of its own: the first ends, having only read."""
+    web.login_with_password("chair")
+    started = time.monotonic()
+    response = web.post("/login", {"login": "chair", "password": PASSWORD})
+    assert response.status_code in (302, 303)
+    assert time.monotonic() - started < 5
+    assert web.get("/members").status_code == 200
+
+
+def test_the_request_transaction_is_not_ended_once_it_wrote(app):
+    from association.auth.sessions import UserSession
+    from association.transaction import end_read
+
+    with app.test_request_context("/login", method="POST"):
+        db.session.add(UserSession(user_id=1, token_hash="x" * 64, created_at=None,
+                                   last_seen_at=None))
+        with pytest.raises(RuntimeError):
+            end_read()
+        db.session.rollback()
