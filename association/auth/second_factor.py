@@ -325,7 +325,7 @@ def pending_user(session) -> User | None:
     Raises:
         SecondFactorError: the wait was too long: the login starts again.
     """
-    from association.auth.services import load_user
+    from association.auth.services import user_by_session_id
 
     pending = session.get(PENDING_KEY)
     if not isinstance(pending, dict):
@@ -334,7 +334,7 @@ def pending_user(session) -> User | None:
         session.pop(PENDING_KEY, None)
         raise SecondFactorError(_l("Too much time passed since you typed your password. "
                                    "Log in again."))
-    return load_user(str(pending.get("id", "")))
+    return user_by_session_id(str(pending.get("id", "")))
 
 
 def pending_next(session) -> str | None:

@@ -112,9 +112,9 @@ def _user_with_roles() -> sa.Select:
     )
 
 
-def load_user(session_id: str) -> User | None:
-    """Flask-Login's loader: a session survives only while its version is current and its
-    row on the server is live (not logged out, ended, idle or too old)."""
+def user_by_session_id(session_id: str) -> User | None:
+    """The active user a session id (``id:version``) names while its version is current:
+    a password change or deactivation since makes it name nobody."""
     user_id, _, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
@@ -125,7 +125,14 @@ def load_user(session_id: str) -> User | None:
     remember_profile(profile)
     if not user.active or user.session_version != int(version):
         return None
-    if not sessions.holds(user):
+    return user
+
+
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's loader: a session survives only while its version is current and its
+    row on the server is live (not logged out, ended, idle or too old)."""
+    user = user_by_session_id(session_id)
+    if user is None or not sessions.holds(user):
         return None
     return user
 
