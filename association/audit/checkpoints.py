@@ -86,13 +86,13 @@ def daily_checkpoint(day: date | None = None) -> bool:
     day = day or today_in_nairobi()
     seq, chain_hash = _head()
     table = AuditCheckpoint.__table__
-    made = db.session.execute(
+    made = db.session.scalar(
         upsert(db.session, table).values(
             seq=seq, chain_hash=chain_hash, mac=checkpoint_mac(seq, chain_hash),
             made_at=utcnow(), why=CheckpointReason.DAY, day=day, label=day.isoformat(),
-        ).on_conflict_do_nothing(index_elements=["day"])
-    ).rowcount
-    return made == 1
+        ).on_conflict_do_nothing(index_elements=["day"]).returning(table.c.id)
+    )
+    return made is not None
 
 
 def has_daily_checkpoint(day: date) -> bool:

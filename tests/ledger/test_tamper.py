@@ -199,7 +199,7 @@ def test_posted_rows_are_append_only_on_postgresql_and_caught_everywhere(books, 
                     "DELETE FROM journal_entry WHERE id = :e",
                     "UPDATE audit_event SET actor = 'x' WHERE seq = 1",
                     "DELETE FROM audit_event WHERE seq = :e"):
-            with db.session.begin_nested(), pytest.raises(sa.exc.DBAPIError, match="never changed"):
+            with pytest.raises(sa.exc.DBAPIError, match="never changed"), db.session.begin_nested():
                 db.session.execute(sa.text(sql), {"e": entry_id})
         assert _postings(entry_id)[0].amount_cents == 50_000
     else:
