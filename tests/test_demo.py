@@ -3,13 +3,13 @@
 from collections import defaultdict
 
 import sqlalchemy as sa
-from tests.audit.tamper import tamper
 
 from association.auth.models import User
 from association.extensions import db
 from association.ledger.models import Expense, ExpenseStatus
 from association.members.models import Category, Member, MemberStatus
 from association.patrols.models import Assignment
+from tests.audit.tamper import tamper
 from tests.conftest import Web
 
 ROLES = ("chair", "treasurer", "secretary", "coordinator", "auditor", "member")

@@ -6,9 +6,8 @@ Revises: 3c9e5a7b1d20
 Create Date: 2026-12-07 12:40:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '4d1b00c5e7a1'

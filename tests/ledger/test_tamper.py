@@ -231,3 +231,75 @@ def test_entries_posted_before_seals_are_sealed_by_the_upgrade(books, runner):
                                                          AuditEvent.action == "seal"))
     assert json.loads(seal.after)["postings"] == 2 and seal.actor == "upgrade"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AccountMonthTotal)) > 0
+
+
+def test_the_audit_page_verifies_from_the_last_checkpoint_and_on_request(app, web, people):
+    web.login("auditor")
+    page = web.get("/audit").get_data(as_text=True)
+    assert "No full verification has been run yet." in page
+    with app.app_context():
+        value = make_checkpoint().value
+        db.session.commit()
+    page = web.get("/audit").get_data(as_text=True)
+    assert "intact since the last checkpoint" in page and value in page
+    web.post("/audit/verify", {})
+    page = web.get("/audit").get_data(as_text=True)
+    assert "everything matched" in page
+    with app.app_context():
+        tamper("UPDATE account_month_total SET debit_cents = debit_cents + 1")
+        db.session.execute(sa.insert(AccountMonthTotal).values(
+            account_id=accounts.account("cash").id, month=date(2025, 2, 1),
+            debit_cents=1, credit_cents=0))
+        db.session.commit()
+    web.post("/audit/verify", {})
+    page = web.get("/audit").get_data(as_text=True)
+    assert "FAILED" in page and "month totals of account" in page
+
+
+def test_verify_everything_needs_the_form_token_and_the_role(app, client, web, people):
+    web.login("auditor")
+    assert client.post("/audit/verify").status_code in (302, 303, 400)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))
+                                 .where(AuditEvent.action == "verify")) == 0
+    web.logout()
+    web.login("treasurer")
+    assert web.post("/audit/verify", {}).status_code == 403
+
+
+def test_the_month_close_and_the_auditor_pack_print_a_checkpoint(books, runner, tmp_path):
+    import io
+    import zipfile
+
+    from association.ledger.auditor_pack import auditor_pack
+    from association.ledger.periods import close_label, close_month
+    from association.ledger.reports import Period
+
+    _post()
+    closed = close_month(date(2025, 2, 1), None)
+    db.session.commit()
+    row = db.session.scalar(sa.select(AuditCheckpoint).where(
+        AuditCheckpoint.label == close_label(closed)))
+    assert row.why == "month_close" and parse_marks(row.value)[0].signed()
+    target = io.BytesIO()
+    auditor_pack(Period(date(2025, 2, 1), date(2025, 2, 28)), "auditor", target)
+    manifest = zipfile.ZipFile(target).read("MANIFEST.txt").decode()
+    assert "Audit checkpoint" in manifest and parse_marks(manifest)
+    saved = tmp_path / "MANIFEST.txt"
+    saved.write_text(manifest)
+    assert _verify(runner, "--checkpoint", str(saved)).exit_code == 0
+
+
+def test_the_periods_page_shows_the_checkpoint_of_each_close(app, web, people):
+    from association.core.time import add_months, month_start, today_in_nairobi
+
+    last_month = add_months(month_start(today_in_nairobi()), -1)
+    web.login("treasurer")
+    page = web.post("/ledger/periods/close", {"month": last_month.strftime("%Y-%m")},
+                    follow_redirects=True).get_data(as_text=True)
+    assert "is closed" in page
+    page = web.get("/ledger/periods").get_data(as_text=True)
+    marks = parse_marks(page)
+    assert len(marks) == 1 and "Audit checkpoint at the close" in page
+    with app.app_context():
+        assert marks[0].signed()
