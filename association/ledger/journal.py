@@ -122,14 +122,11 @@ class EntriesCheck:
         return self.problem is None
 
 
-def _sealed_entries() -> sa.Select:
-    seal = sa.select(AuditEvent.object_id, AuditEvent.after).where(
-        AuditEvent.object_type == "journal_entry", AuditEvent.action == SEAL).subquery()
-    return (sa.select(JournalEntry.id, JournalEntry.entry_date, seal.c.after)
-            .outerjoin(seal, seal.c.object_id == sa.cast(JournalEntry.id, sa.String))
-            .order_by(JournalEntry.id))
-
-
+#: Seals by entry id (a few tens of bytes each, sorted by the database).
+_SEALS = (sa.select(sa.cast(AuditEvent.object_id, sa.Integer).label("entry_id"), AuditEvent.after)
+          .where(AuditEvent.object_type == "journal_entry", AuditEvent.action == SEAL)
+          .order_by(sa.cast(AuditEvent.object_id, sa.Integer)))
+_ENTRIES = sa.select(JournalEntry.id, JournalEntry.entry_date).order_by(JournalEntry.id)
 _POSTING_ROWS = (sa.select(Posting.entry_id, Posting.id, Posting.account_id, Posting.member_id,
                            Posting.side, Posting.amount_cents)
                  .order_by(Posting.entry_id, Posting.id))
@@ -138,51 +135,49 @@ _POSTING_ROWS = (sa.select(Posting.entry_id, Posting.id, Posting.account_id, Pos
 def verify_entries(batch_size: int = 5000) -> EntriesCheck:
     """Recompute every entry's seal from its posting rows and compare it with the seal in
     the audit chain; name the first entry that differs, has no seal, or whose seal names
-    an entry that is gone. Entries and postings are streamed side by side in id order
-    (a million postings take one pass, not memory).
+    an entry that is gone. Entries, seals and postings are streamed side by side in entry
+    order (a million postings take one pass each, not memory).
     """
-    entries = db.session.execute(_sealed_entries().execution_options(yield_per=batch_size))
-    postings = db.session.execute(_POSTING_ROWS.execution_options(yield_per=batch_size))
+    streams = [db.session.execute(stmt.execution_options(yield_per=batch_size))
+               for stmt in (_ENTRIES, _SEALS, _POSTING_ROWS)]
+    entries, seals, postings = (iter(stream) for stream in streams)
     checked = 0
     try:
-        rows = iter(postings)
-        pending = next(rows, None)
-        last_id = None
-        for entry_id, entry_date, sealed in entries:
-            if entry_id == last_id:
-                return EntriesCheck(checked, entry_id, f"entry {entry_id} has two seals")
-            last_id = entry_id
-            if pending is not None and pending.entry_id < entry_id:
-                return EntriesCheck(checked, pending.entry_id,
-                                    f"posting {pending.id} belongs to entry {pending.entry_id}, "
+        seal, posting = next(seals, None), next(postings, None)
+        for entry_id, entry_date in entries:
+            if seal is not None and seal.entry_id < entry_id:
+                return EntriesCheck(checked, seal.entry_id,
+                                    f"entry {seal.entry_id} was sealed in the audit trail but "
+                                    f"is gone")
+            if posting is not None and posting.entry_id < entry_id:
+                return EntriesCheck(checked, posting.entry_id,
+                                    f"posting {posting.id} belongs to entry {posting.entry_id}, "
                                     f"which is gone")
             own = []
-            while pending is not None and pending.entry_id == entry_id:
-                own.append(tuple(pending)[1:])
-                pending = next(rows, None)
-            if sealed is None:
+            while posting is not None and posting.entry_id == entry_id:
+                own.append(tuple(posting)[1:])
+                posting = next(postings, None)
+            if seal is None or seal.entry_id != entry_id:
                 return EntriesCheck(checked, entry_id,
                                     f"entry {entry_id} has no seal in the audit trail")
+            sealed, seal = seal.after, next(seals, None)
+            if seal is not None and seal.entry_id == entry_id:
+                return EntriesCheck(checked, entry_id, f"entry {entry_id} has two seals")
             if json.loads(sealed) != seal_content(_as_date(entry_date), own):
                 return EntriesCheck(checked, entry_id,
                                     f"entry {entry_id} differs from its seal in the audit trail: "
                                     f"its postings or date were changed")
             checked += 1
-        if pending is not None:
-            return EntriesCheck(checked, pending.entry_id,
-                                f"posting {pending.id} belongs to entry {pending.entry_id}, "
+        if seal is not None:
+            return EntriesCheck(checked, seal.entry_id,
+                                f"entry {seal.entry_id} was sealed in the audit trail but is gone")
+        if posting is not None:
+            return EntriesCheck(checked, posting.entry_id,
+                                f"posting {posting.id} belongs to entry {posting.entry_id}, "
                                 f"which is gone")
     finally:
-        entries.close()
-        postings.close()
-    gone = db.session.scalar(
-        sa.select(AuditEvent.object_id)
-        .where(AuditEvent.object_type == "journal_entry", AuditEvent.action == SEAL,
-               ~sa.exists().where(sa.cast(JournalEntry.id, sa.String) == AuditEvent.object_id))
-        .order_by(AuditEvent.seq).limit(1))
-    if gone is not None:
-        return EntriesCheck(checked, int(gone),
-                            f"entry {gone} was sealed in the audit trail but is gone")
+        for stream in streams:
+            stream.close()  # server-side cursors on PostgreSQL: closed even on early return
     return EntriesCheck(checked)
 
 
