@@ -93,6 +93,9 @@ class Config:
     #: or redis://... (needs the redis package).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = True
+    #: The key that signs the audit chain's checkpoints (HMAC-SHA256). Keep it in the
+    #: environment only, never in the database; unset, it is derived from SECRET_KEY.
+    AUDIT_CHECKPOINT_KEY = os.environ.get("AUDIT_CHECKPOINT_KEY") or None
     #: /healthz fails when no worker (`flask worker`) has written its heartbeat for this long.
     WORKER_HEARTBEAT_MAX_AGE = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "60"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
@@ -269,6 +272,12 @@ class ProductionConfig(Config):
             problems.append(
                 "SECRET_KEY must be set to a long random value "
                 '(for example: python3 -c "import secrets; print(secrets.token_hex(32))")'
+            )
+        checkpoint_key = app.config.get("AUDIT_CHECKPOINT_KEY")
+        if checkpoint_key is not None and len(checkpoint_key) < 32:
+            problems.append(
+                "AUDIT_CHECKPOINT_KEY must be a long random value (32 characters or more), "
+                "or unset to derive it from SECRET_KEY"
             )
         if not os.environ.get("DATABASE_URL"):
             problems.append(

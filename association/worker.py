@@ -1,8 +1,9 @@
 """The worker process: background work, out of the web workers.
 
 ``flask --app wsgi worker`` loops over its steps: today the M-Pesa inbox
-(:func:`association.mpesa.processing.worker_step`) and the STK prompts whose callback
-is late (:func:`association.mpesa.stk.query_step`); the SMS outbox is to be one more
+(:func:`association.mpesa.processing.worker_step`), the STK prompts whose callback
+is late (:func:`association.mpesa.stk.query_step`) and the audit chain's daily
+checkpoint (:func:`association.audit.worker.checkpoint_step`); the SMS outbox is to be one more
 entry in :data:`STEPS`. Each step takes the work waiting, does it and commits per
 batch; when no step found anything the worker sleeps ``--poll`` seconds (0.2 by
 default) and looks again. SIGTERM or SIGINT stops it once the batch under way is
@@ -74,10 +75,17 @@ def _stk_query_step(stop: Callable[[], bool]) -> int:
     return query_step(stop)
 
 
+def _checkpoint_step(stop: Callable[[], bool]) -> int:
+    from association.audit.worker import checkpoint_step
+
+    return checkpoint_step()
+
+
 #: The worker's steps, in order: each does the work waiting (committing per batch, and
 #: stopping between batches once ``stop()`` is true) and returns how much it did.
 STEPS: list[tuple[str, Callable[[Callable[[], bool]], int]]] = [
-    ("mpesa", _mpesa_step), ("stk-query", _stk_query_step)]
+    ("mpesa", _mpesa_step), ("stk-query", _stk_query_step),
+    ("audit-checkpoint", _checkpoint_step)]
 
 
 def run_steps(stop: Callable[[], bool] = lambda: False) -> int:

@@ -69,6 +69,7 @@ EXPECTED = {
     "members.import_confirm": {"chair", "secretary"},
     "members.export": {"chair", "secretary", "treasurer", "auditor"},
     "audit.index": {"chair", "auditor"},
+    "audit.verify_all": {"chair", "auditor"},
     "ledger.index": {"chair", "treasurer", "secretary", "auditor"},
     "ledger.payment_new": {"chair", "treasurer"},
     "ledger.dues": {"chair", "treasurer", "secretary", "auditor"},

@@ -57,3 +57,9 @@ def test_seed_demo_is_refused_in_production(app, runner):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code != 0
     assert "refused in production" in result.output
+
+
+def test_production_refuses_a_short_audit_checkpoint_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite3")
+    with pytest.raises(ConfigError, match="AUDIT_CHECKPOINT_KEY"):
+        create_app(ProductionConfig, {"SECRET_KEY": "k" * 64, "AUDIT_CHECKPOINT_KEY": "short"})

@@ -9,6 +9,7 @@ from association.extensions import db
 from association.ledger.models import Expense, ExpenseStatus
 from association.members.models import Category, Member, MemberStatus
 from association.patrols.models import Assignment
+from tests.audit.tamper import tamper
 from tests.conftest import Web
 
 ROLES = ("chair", "treasurer", "secretary", "coordinator", "auditor", "member")
@@ -77,11 +78,8 @@ def test_every_demo_login_works_and_lands_on_its_page(app, runner):
 def test_audit_verify_fails_after_a_raw_sql_change_to_demo_data(app, runner):
     runner.invoke(args=["seed-demo", "--members", "20"])
     with app.app_context():
-        db.session.execute(sa.text(
-            "UPDATE audit_event SET actor = 'nobody' "
-            "WHERE seq = (SELECT MAX(seq) / 2 FROM audit_event)"
-        ))
-        db.session.commit()
+        tamper("UPDATE audit_event SET actor = 'nobody' "
+               "WHERE seq = (SELECT MAX(seq) / 2 FROM audit_event)")
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert "BROKEN at event" in result.output

@@ -1,6 +1,6 @@
 """The append-only audit trail, chained by SHA-256."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,3 +51,43 @@ class AuditHead(db.Model):
     id: Mapped[intpk]
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class CheckpointReason:
+    """Why a checkpoint was made (the ``why`` column)."""
+
+    DAY = "day"
+    MONTH_CLOSE = "month_close"
+    MANUAL = "manual"
+
+
+class AuditCheckpoint(db.Model):
+    """The chain's position and hash at a moment, signed with a key that lives only in
+    the environment (HMAC-SHA256), and printed for people to keep outside the database.
+
+    Someone who can write the database can recompute every hash after a change, but
+    cannot sign the new hash: a checkpoint they did not sign fails its MAC, and the chain
+    recomputed after it no longer passes through the hash it signed.
+    """
+
+    __tablename__ = "audit_checkpoint"
+    # A record of the chain, not a write to the association's records: its MAC is its proof.
+    __audited__ = False
+
+    id: Mapped[intpk]
+    seq: Mapped[int] = mapped_column(index=True)
+    chain_hash: Mapped[str] = mapped_column(String(64))
+    #: HMAC-SHA256 over "<seq>:<chain_hash>" with the checkpoint key.
+    mac: Mapped[str] = mapped_column(String(64))
+    made_at: Mapped[datetime]
+    #: day / month_close / manual (:class:`CheckpointReason`).
+    why: Mapped[str] = mapped_column(String(20))
+    #: The Nairobi day of a daily checkpoint: one a day, whichever worker makes it.
+    day: Mapped[date | None] = mapped_column(unique=True)
+    #: What it marks, for people: the month closed ("2026-11 #3"), say.
+    label: Mapped[str | None] = mapped_column(String(40), index=True)
+
+    @property
+    def value(self) -> str:
+        """The printable one-line form (``AC1-<seq>-<hash>-<mac>``)."""
+        return f"AC1-{self.seq}-{self.chain_hash}-{self.mac}"

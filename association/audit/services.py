@@ -45,6 +45,8 @@ class VerifyResult:
     head_hash: str
     bad_seq: int | None = None
     reason: str | None = None
+    #: The checkpoint's position the check started from (None: from the first event).
+    since_seq: int | None = None
 
 
 def set_request_actor(user_id: int | None, label: str) -> None:
@@ -433,9 +435,13 @@ def log_event(action: str, object_type: str, object_id=None, details: dict | Non
            [(action, object_type, None if object_id is None else str(object_id), None, details)])
 
 
-def _walk(rows) -> tuple[str, int, tuple[int, str] | None]:
-    """Check events in order: the last good hash, how many were good, and the first break."""
-    prev_hash, checked = GENESIS_HASH, 0
+def _walk(rows, prev_hash: str = GENESIS_HASH, checked: int = 0,
+          marks: dict[int, set[str]] | None = None) -> tuple[str, int, tuple[int, str] | None]:
+    """Check events in order: the last good hash, how many were good, and the first break.
+
+    ``marks`` maps a position to the hashes checkpoints signed there: the recomputed chain
+    must pass through each.
+    """
     for row in rows:
         seq = checked + 1
         if row["seq"] != seq:
@@ -444,28 +450,59 @@ def _walk(rows) -> tuple[str, int, tuple[int, str] | None]:
             return prev_hash, checked, (seq, f"event {seq} does not follow event {seq - 1}")
         if event_hash(prev_hash, _content(row)) != row["hash"]:
             return prev_hash, checked, (seq, f"event {seq} was changed after it was written")
+        if marks and seq in marks and marks[seq] != {row["hash"]}:
+            return prev_hash, checked, (
+                seq, f"event {seq} is not the one a checkpoint signed: the chain was "
+                     f"rewritten up to or after it")
         prev_hash, checked = row["hash"], seq
     return prev_hash, checked, None
 
 
-def verify_chain(batch_size: int = 2000) -> VerifyResult:
-    """Recompute the whole chain and say whether any event was changed or removed."""
+def verify_chain(batch_size: int = 2000, marks=(), since=None) -> VerifyResult:
+    """Recompute the chain and say whether any event was changed or removed.
+
+    Args:
+        marks: checkpoints (with ``seq`` and ``chain_hash``) the chain must pass through;
+            their MACs are the caller's to check (:mod:`association.audit.checkpoints`).
+        since: a checkpoint to start from instead of the first event: only the events
+            after it are recomputed (the ``/audit`` page).
+    """
     table = AuditEvent.__table__
+    wanted: dict[int, set[str]] = {}
+    for mark in marks:
+        wanted.setdefault(mark.seq, set()).add(mark.chain_hash)
+    prev_hash, checked = GENESIS_HASH, 0
     stmt = sa.select(table).order_by(table.c.seq).execution_options(yield_per=batch_size)
+    if since is not None and since.seq > 0:
+        at = db.session.execute(sa.select(table.c.hash).where(table.c.seq == since.seq)).first()
+        if at is None or at.hash != since.chain_hash:
+            return VerifyResult(False, 0, since.chain_hash, since.seq,
+                                f"event {since.seq} is not the one the checkpoint signed",
+                                since.seq)
+        prev_hash, checked = since.chain_hash, since.seq
+        stmt = stmt.where(table.c.seq > since.seq)
+    start = checked
     result = db.session.execute(stmt)
     try:
-        prev_hash, checked, broken = _walk(result.mappings())
+        prev_hash, checked, broken = _walk(result.mappings(), prev_hash, checked, wanted)
     finally:
         result.close()  # a server-side cursor on PostgreSQL: close it even on early return
+    since_seq = since.seq if since is not None else None
     if broken is not None:
-        return VerifyResult(False, checked, prev_hash, *broken)
+        return VerifyResult(False, checked - start, prev_hash, *broken, since_seq)
+    beyond = [seq for seq in wanted if seq > checked]
+    if beyond:
+        return VerifyResult(
+            False, checked - start, prev_hash, checked + 1,
+            f"a checkpoint signed event {min(beyond)} but the chain ends at event {checked}: "
+            f"events were removed", since_seq)
     head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one_or_none()
     if head is not None and (head.seq, head.hash) != (checked, prev_hash):
         return VerifyResult(
-            False, checked, prev_hash, checked + 1,
+            False, checked - start, prev_hash, checked + 1,
             f"events after event {checked} were removed (the chain head is at {head.seq})",
-        )
-    return VerifyResult(True, checked, prev_hash)
+            since_seq)
+    return VerifyResult(True, checked - start, prev_hash, since_seq=since_seq)
 
 
 def install_hooks() -> None:

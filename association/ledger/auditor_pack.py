@@ -11,6 +11,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
+from association.audit.checkpoints import Mark, checkpoint_mac
 from association.core.time import NAIROBI
 from association.ledger import reports
 from association.ledger.exports import (
@@ -110,6 +111,13 @@ def _manifest(period, generated_by, files, titles, chain) -> str:
     if not chain.ok:
         lines.append(_("First bad event: %(seq)s: %(reason)s", seq=chain.bad_seq,
                        reason=chain.reason))
+    else:
+        # Signed with the key kept outside the database: whoever keeps this file can later
+        # show the books were not rewritten (flask audit verify --checkpoint MANIFEST.txt).
+        mark = Mark(chain.checked, chain.head_hash, checkpoint_mac(chain.checked,
+                                                                   chain.head_hash))
+        lines.append(_("Audit checkpoint (keep it; check it with: flask audit verify "
+                       "--checkpoint MANIFEST.txt): %(value)s", value=mark.value))
     lines += [
         "",
         _("Member statements are not included one per member: the arrears list (every "

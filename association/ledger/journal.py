@@ -8,7 +8,10 @@ unbalanced entries and dates in closed months; once flushed, an entry and its
 postings can never be changed or deleted (:func:`install_guards`).
 """
 
+import hashlib
+import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,7 +19,8 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 
-from association.audit.services import insert_audited
+from association.audit.models import AuditEvent
+from association.audit.services import insert_audited, log_event, write_events
 from association.core.db import is_postgres, upsert
 from association.core.money import MAX_CENTS, format_kes
 from association.core.time import month_start, today_in_nairobi
@@ -66,13 +70,136 @@ def post_entry(
     db.session.add(entry)
     db.session.flush()
     # One statement for all the lines: a dues run posts one line per member.
-    insert_audited(Posting, [
+    ids = insert_audited(Posting, [
         {"entry_id": entry.id, "account_id": line.account_id, "member_id": line.member_id,
          "side": line.side, "amount_cents": line.amount_cents}
         for line in lines
     ])
+    # The entry's seal: its postings' digest goes into the audit chain, so a posting
+    # changed in the database no longer matches the chain (verify_entries).
+    log_event(SEAL, "journal_entry", entry.id, seal_content(entry_date, [
+        (posting_id, line.account_id, line.member_id, line.side, line.amount_cents)
+        for posting_id, line in zip(ids, lines, strict=True)
+    ]))
     add_to_month_totals(entry_date, lines)
     return entry
+
+
+#: The audit action of an entry's seal.
+SEAL = "seal"
+
+
+def seal_content(entry_date: date, postings: Iterable[tuple]) -> dict:
+    """What an entry's seal holds: its date, and the count, totals and SHA-256 digest of
+    its postings (rows of id, account id, member id, side, amount in cents, by id).
+
+    A dues run's entry has 20,000 postings: the seal stays a few dozen bytes.
+    """
+    digest, count, debit, credit = hashlib.sha256(), 0, 0, 0
+    for posting_id, account_id, member_id, side, amount_cents in postings:
+        side = Side(side)
+        digest.update(f"{posting_id},{account_id},{'' if member_id is None else member_id},"
+                      f"{side.value},{amount_cents}\n".encode("ascii"))
+        count += 1
+        if side == Side.DEBIT:
+            debit += amount_cents
+        else:
+            credit += amount_cents
+    return {"entry_date": entry_date.isoformat(), "postings": count, "debit_cents": debit,
+            "credit_cents": credit, "sha256": digest.hexdigest()}
+
+
+@dataclass(frozen=True)
+class EntriesCheck:
+    """What :func:`verify_entries` found: entries checked, and the first problem if any."""
+
+    checked: int
+    entry_id: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+#: Seals by entry id (a few tens of bytes each, sorted by the database).
+_SEALS = (sa.select(sa.cast(AuditEvent.object_id, sa.Integer).label("entry_id"), AuditEvent.after)
+          .where(AuditEvent.object_type == "journal_entry", AuditEvent.action == SEAL)
+          .order_by(sa.cast(AuditEvent.object_id, sa.Integer)))
+_ENTRIES = sa.select(JournalEntry.id, JournalEntry.entry_date).order_by(JournalEntry.id)
+_POSTING_ROWS = (sa.select(Posting.entry_id, Posting.id, Posting.account_id, Posting.member_id,
+                           Posting.side, Posting.amount_cents)
+                 .order_by(Posting.entry_id, Posting.id))
+
+
+def verify_entries(batch_size: int = 5000) -> EntriesCheck:
+    """Recompute every entry's seal from its posting rows and compare it with the seal in
+    the audit chain; name the first entry that differs, has no seal, or whose seal names
+    an entry that is gone. Entries, seals and postings are streamed side by side in entry
+    order (a million postings take one pass each, not memory).
+    """
+    streams = [db.session.execute(stmt.execution_options(yield_per=batch_size))
+               for stmt in (_ENTRIES, _SEALS, _POSTING_ROWS)]
+    entries, seals, postings = (iter(stream) for stream in streams)
+    checked = 0
+    try:
+        seal, posting = next(seals, None), next(postings, None)
+        for entry_id, entry_date in entries:
+            if seal is not None and seal.entry_id < entry_id:
+                return EntriesCheck(checked, seal.entry_id,
+                                    f"entry {seal.entry_id} was sealed in the audit trail but "
+                                    f"is gone")
+            if posting is not None and posting.entry_id < entry_id:
+                return EntriesCheck(checked, posting.entry_id,
+                                    f"posting {posting.id} belongs to entry {posting.entry_id}, "
+                                    f"which is gone")
+            own = []
+            while posting is not None and posting.entry_id == entry_id:
+                own.append(tuple(posting)[1:])
+                posting = next(postings, None)
+            if seal is None or seal.entry_id != entry_id:
+                return EntriesCheck(checked, entry_id,
+                                    f"entry {entry_id} has no seal in the audit trail")
+            sealed, seal = seal.after, next(seals, None)
+            if seal is not None and seal.entry_id == entry_id:
+                return EntriesCheck(checked, entry_id, f"entry {entry_id} has two seals")
+            if json.loads(sealed) != seal_content(_as_date(entry_date), own):
+                return EntriesCheck(checked, entry_id,
+                                    f"entry {entry_id} differs from its seal in the audit trail: "
+                                    f"its postings or date were changed")
+            checked += 1
+        if seal is not None:
+            return EntriesCheck(checked, seal.entry_id,
+                                f"entry {seal.entry_id} was sealed in the audit trail but is gone")
+        if posting is not None:
+            return EntriesCheck(checked, posting.entry_id,
+                                f"posting {posting.id} belongs to entry {posting.entry_id}, "
+                                f"which is gone")
+    finally:
+        for stream in streams:
+            stream.close()  # server-side cursors on PostgreSQL: closed even on early return
+    return EntriesCheck(checked)
+
+
+def seal_unsealed_entries(conn: sa.Connection, batch: int = 1000) -> int:
+    """Seal the entries posted before entries were sealed, from their posting rows as they
+    stand (the upgrade that brought seals in runs this once). Returns how many."""
+    seals = sa.select(AuditEvent.object_id).where(
+        AuditEvent.object_type == "journal_entry", AuditEvent.action == SEAL)
+    todo = list(conn.execute(
+        sa.select(JournalEntry.id, JournalEntry.entry_date)
+        .where(sa.cast(JournalEntry.id, sa.String).not_in(seals)).order_by(JournalEntry.id)))
+    for start in range(0, len(todo), batch):
+        chunk = todo[start:start + batch]
+        own: dict[int, list[tuple]] = defaultdict(list)
+        for row in conn.execute(_POSTING_ROWS.where(Posting.entry_id.in_([e.id for e in chunk]))):
+            own[row.entry_id].append(tuple(row)[1:])
+        write_events(conn, [
+            (SEAL, "journal_entry", str(entry.id), None,
+             seal_content(_as_date(entry.entry_date), own[entry.id]), None, "upgrade")
+            for entry in chunk
+        ])
+    return len(todo)
 
 
 def balanced(lines: list[Line]) -> list[Line]:

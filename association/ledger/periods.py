@@ -7,6 +7,8 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.audit.checkpoints import make_checkpoint
+from association.audit.models import CheckpointReason
 from association.core.time import month_end, month_start, today_in_nairobi, utcnow
 from association.extensions import db
 from association.ledger.errors import ClosedPeriodError, LedgerError
@@ -58,7 +60,14 @@ def close_month(month: date, closed_by_id: int | None) -> ClosedMonth:
     closed = ClosedMonth(month=month, closed_by_id=closed_by_id)
     db.session.add(closed)
     db.session.flush()
+    # The chain as the month is closed, signed: printed on the periods page to keep.
+    make_checkpoint(CheckpointReason.MONTH_CLOSE, close_label(closed))
     return closed
+
+
+def close_label(closed: ClosedMonth) -> str:
+    """The label of a month close's checkpoint."""
+    return f"{closed.month.strftime('%Y-%m')} #{closed.id}"
 
 
 def reopen_month(month: date, reason: str, reopened_by_id: int | None) -> ClosedMonth:

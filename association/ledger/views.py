@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from association import transaction
+from association.audit.checkpoints import checkpoints_labelled
 from association.auth.models import User
 from association.auth.permissions import permission_required
 from association.core.money import format_kes
@@ -48,7 +49,7 @@ from association.ledger.models import (
     WaiverStatus,
 )
 from association.ledger.payments import record_payment
-from association.ledger.periods import close_month, is_closed, reopen_month
+from association.ledger.periods import close_label, close_month, is_closed, reopen_month
 from association.ledger.settings import set_voluntary
 from association.ledger.trial_balance import trial_balance
 from association.members.models import Category
@@ -239,8 +240,10 @@ def periods():
          history.get(month, []), month_end(month) < today_in_nairobi())
         for month in months
     ]
+    checkpoints = checkpoints_labelled([close_label(row) for row in rows])
     return render_template(
         "ledger/periods.html", table=table,
+        checkpoints={row.id: checkpoints.get(close_label(row)) for row in rows},
         close_form=CloseMonthForm(formdata=None),
         reopen_form=ReopenMonthForm(formdata=None),
     )

@@ -13,6 +13,7 @@ from association.auth.services import create_user
 from association.extensions import db
 from association.members.models import Member
 from association.members.services import update_member
+from tests.audit.tamper import tamper
 from tests.conftest import member_data
 
 
@@ -61,17 +62,15 @@ def test_web_writes_name_the_logged_in_user(app, web, setup_association):
 
 def test_verify_passes_then_fails_after_a_raw_sql_change(app, runner, make_member):
     make_member()
+    with app.app_context():
+        total = len(_events())  # before verify records its own result
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        total = len(_events())
         target = _events("member")[0]
         seq = target.seq
-        db.session.execute(
-            sa.text("UPDATE audit_event SET after = :a WHERE id = :i"),
-            {"a": target.after.replace("Amina", "Mallory"), "i": target.id},
-        )
-        db.session.commit()
+        tamper("UPDATE audit_event SET after = :a WHERE id = :i",
+               a=target.after.replace("Amina", "Mallory"), i=target.id)
     assert f"{total} events checked" in result.output
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code != 0
@@ -84,8 +83,7 @@ def test_verify_fails_when_a_row_is_deleted(app, runner, make_member):
     with app.app_context():
         middle = _events()[3]
         seq = middle.seq
-        db.session.execute(sa.text("DELETE FROM audit_event WHERE id = :i"), {"i": middle.id})
-        db.session.commit()
+        tamper("DELETE FROM audit_event WHERE id = :i", i=middle.id)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code != 0
     assert f"event {seq}" in result.output
@@ -95,8 +93,7 @@ def test_verify_fails_when_the_newest_rows_are_deleted(app, runner, make_member)
     make_member()
     with app.app_context():
         last = _events()[-1]
-        db.session.execute(sa.text("DELETE FROM audit_event WHERE id = :i"), {"i": last.id})
-        db.session.commit()
+        tamper("DELETE FROM audit_event WHERE id = :i", i=last.id)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code != 0
     assert "removed" in result.output
@@ -146,8 +143,7 @@ def test_auditor_page_shows_the_result(app, web, people):
     page = web.get("/audit").get_data(as_text=True)
     assert "events checked" in page
     with app.app_context():
-        db.session.execute(sa.text("UPDATE audit_event SET actor = 'someone' WHERE seq = 2"))
-        db.session.commit()
+        tamper("UPDATE audit_event SET actor = 'someone' WHERE seq = 2")
     page = web.get("/audit").get_data(as_text=True)
     assert "BROKEN at event 2" in page
 

@@ -274,6 +274,8 @@ def test_auditors_pack_reports_a_broken_chain(app, web, books):
 
         table = AuditEvent.__table__
         with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # as the tables' owner: triggers off
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             conn.execute(sa.update(table).where(table.c.seq == 2).values(action="tampered"))
     web.login("chair")
     response = web.get("/reports/auditor-pack")

@@ -1,0 +1,127 @@
+"""Keyed checkpoints of the audit chain: the chain's (seq, hash) signed with HMAC-SHA256
+under a key from the environment, never the database.
+
+A checkpoint is printed as one line, ``AC1-<seq>-<chain hash>-<mac>``, on the month's
+close, in the auditor's pack manifest and on ``/audit``; ``flask audit verify
+--checkpoint`` takes such lines back and checks the chain still passes through them.
+"""
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+
+from association.audit.models import GENESIS_HASH, AuditCheckpoint, AuditHead, CheckpointReason
+from association.core.db import upsert
+from association.core.time import today_in_nairobi, utcnow
+from association.extensions import db
+
+#: A checkpoint as printed; found anywhere in a text (a saved MANIFEST.txt, say).
+CHECKPOINT_RE = re.compile(r"\bAC1-(\d{1,18})-([0-9a-f]{64})-([0-9a-f]{64})\b")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A checkpoint's values, from the table or from a printed line."""
+
+    seq: int
+    chain_hash: str
+    mac: str
+
+    @property
+    def value(self) -> str:
+        return f"AC1-{self.seq}-{self.chain_hash}-{self.mac}"
+
+    def signed(self) -> bool:
+        """Whether the MAC is this installation's signature of (seq, hash)."""
+        return hmac.compare_digest(self.mac, checkpoint_mac(self.seq, self.chain_hash))
+
+
+def checkpoint_key() -> bytes:
+    """``AUDIT_CHECKPOINT_KEY``, or when unset one derived from ``SECRET_KEY`` (both live
+    in the environment only)."""
+    key = current_app.config.get("AUDIT_CHECKPOINT_KEY")
+    if key:
+        return key.encode("utf-8")
+    secret = current_app.config["SECRET_KEY"].encode("utf-8")
+    return hmac.new(secret, b"audit-checkpoint", hashlib.sha256).digest()
+
+
+def checkpoint_mac(seq: int, chain_hash: str) -> str:
+    """HMAC-SHA256 over ``"<seq>:<chain hash>"`` with :func:`checkpoint_key`."""
+    return hmac.new(checkpoint_key(), f"{seq}:{chain_hash}".encode("ascii"),
+                    hashlib.sha256).hexdigest()
+
+
+def _head() -> tuple[int, str]:
+    head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one_or_none()
+    return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+
+
+def make_checkpoint(why: str = CheckpointReason.MANUAL, label: str | None = None
+                    ) -> AuditCheckpoint:
+    """Sign the chain's head as it stands (committed) and keep the checkpoint.
+
+    Returns:
+        The new checkpoint (flushed).
+    """
+    seq, chain_hash = _head()
+    row = AuditCheckpoint(seq=seq, chain_hash=chain_hash, mac=checkpoint_mac(seq, chain_hash),
+                          made_at=utcnow(), why=why, label=label)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def daily_checkpoint(day: date | None = None) -> bool:
+    """The day's checkpoint (Nairobi day), once: two workers at once make one.
+
+    Returns:
+        Whether this call made it.
+    """
+    day = day or today_in_nairobi()
+    seq, chain_hash = _head()
+    table = AuditCheckpoint.__table__
+    made = db.session.scalar(
+        upsert(db.session, table).values(
+            seq=seq, chain_hash=chain_hash, mac=checkpoint_mac(seq, chain_hash),
+            made_at=utcnow(), why=CheckpointReason.DAY, day=day, label=day.isoformat(),
+        ).on_conflict_do_nothing(index_elements=["day"]).returning(table.c.id)
+    )
+    return made is not None
+
+
+def has_daily_checkpoint(day: date) -> bool:
+    return db.session.scalar(
+        sa.select(sa.func.count(AuditCheckpoint.id)).where(AuditCheckpoint.day == day)) > 0
+
+
+def stored_marks() -> list[Mark]:
+    """Every stored checkpoint (one a day and one a month close: a few thousand at most)."""
+    return [Mark(r.seq, r.chain_hash, r.mac) for r in db.session.execute(
+        sa.select(AuditCheckpoint.seq, AuditCheckpoint.chain_hash, AuditCheckpoint.mac)
+        .order_by(AuditCheckpoint.seq, AuditCheckpoint.id))]
+
+
+def last_checkpoint() -> AuditCheckpoint | None:
+    return db.session.scalar(
+        sa.select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(),
+                                            AuditCheckpoint.id.desc()).limit(1))
+
+
+def checkpoints_labelled(labels: list[str]) -> dict[str, AuditCheckpoint]:
+    """The newest checkpoint of each label (the periods page shows each close's)."""
+    if not labels:
+        return {}
+    rows = db.session.scalars(sa.select(AuditCheckpoint).where(AuditCheckpoint.label.in_(labels))
+                              .order_by(AuditCheckpoint.id))
+    return {row.label: row for row in rows}
+
+
+def parse_marks(text: str) -> list[Mark]:
+    """Every checkpoint line in ``text`` (a value, or a file holding some), in order."""
+    return [Mark(int(seq), chain_hash, mac) for seq, chain_hash, mac in CHECKPOINT_RE.findall(text)]
