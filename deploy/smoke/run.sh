@@ -7,7 +7,8 @@
 #   SMOKE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:54329/association_smoke \
 #       deploy/smoke/run.sh
 #
-# The database is emptied (its public schema dropped), migrated and given the demo data.
+# The database is emptied (its public schema dropped), migrated and given the demo data by its
+# owner; the app and the worker run as the role association_app with the README's grants.
 # Needs nginx, openssl and the project's .venv (`make install translations`); checks the
 # systemd units and the compose file too when systemd-analyze and docker-compose are there
 # (.ci/run installs them). Ports:
@@ -106,6 +107,41 @@ APP_ENV=development DATABASE_URL=$SMOKE_DATABASE_URL INSTANCE_PATH=$WORK/instanc
 APP_ENV=development DATABASE_URL=$SMOKE_DATABASE_URL INSTANCE_PATH=$WORK/instance \
     "${FLASK[@]}" seed-demo >"$WORK/seed.log" 2>&1
 
+# The app and the worker run as a role that does not own the tables and holds no UPDATE or
+# DELETE on the books and the trail: the README's grants, given by the owner (who migrated).
+APP_DATABASE_URL=$("$BIN/python" - "$SMOKE_DATABASE_URL" <<'EOF'
+import sys
+
+import sqlalchemy as sa
+
+README_GRANTS = """
+GRANT USAGE ON SCHEMA public TO association_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO association_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO association_app;
+REVOKE UPDATE, DELETE ON journal_entry, posting, audit_event FROM association_app;
+"""
+owner_url = sa.make_url(sys.argv[1])
+engine = sa.create_engine(owner_url)
+with engine.begin() as conn:
+    conn.exec_driver_sql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'association_app')"
+        " THEN CREATE ROLE association_app LOGIN PASSWORD 'smoke'; END IF; END $$")
+    conn.exec_driver_sql(README_GRANTS)
+engine.dispose()
+app_url = owner_url.set(username="association_app", password="smoke")
+engine = sa.create_engine(app_url)
+with engine.connect() as conn:  # the app's role cannot rewrite a posting, even unchanged
+    try:
+        conn.exec_driver_sql("UPDATE posting SET amount_cents = amount_cents")
+    except sa.exc.ProgrammingError as error:
+        assert "permission denied" in str(error), error
+    else:
+        raise SystemExit("the app's role may UPDATE posting: the README's grants do not hold")
+engine.dispose()
+print(app_url.render_as_string(hide_password=False))
+EOF
+)
+
 # --- a self-signed certificate for 127.0.0.1 ------------------------------------------------
 mkdir -p "$WORK/tls"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -115,7 +151,7 @@ chmod 600 "$WORK/tls/privkey.pem"
 
 # --- the app's production settings ----------------------------------------------------------
 export APP_ENV=production
-export DATABASE_URL=$SMOKE_DATABASE_URL
+export DATABASE_URL=$APP_DATABASE_URL
 export INSTANCE_PATH=$WORK/instance
 SECRET_KEY=$(openssl rand -hex 32)
 export SECRET_KEY
