@@ -1,13 +1,14 @@
 """The worker process: background work, out of the web workers.
 
 ``flask --app wsgi worker`` loops over its steps: today the M-Pesa inbox
-(:func:`association.mpesa.processing.worker_step`) and the STK prompts whose callback
-is late (:func:`association.mpesa.stk.query_step`); the SMS outbox is to be one more
-entry in :data:`STEPS`. Each step takes the work waiting, does it and commits per
-batch; when no step found anything the worker sleeps ``--poll`` seconds (0.2 by
-default) and looks again. SIGTERM or SIGINT stops it once the batch under way is
-committed; a SIGKILL loses nothing either: the work stays stored and is found
-again by the next start (or by ``flask mpesa reconcile``).
+(:func:`association.mpesa.processing.worker_step`), the STK prompts whose callback
+is late (:func:`association.mpesa.stk.query_step`) and, once an hour, the rows of
+sessions over for 90 days (:func:`association.auth.sessions.worker_step`); the SMS
+outbox is to be one more entry in :data:`STEPS`. Each step takes the work waiting,
+does it and commits per batch; when no step found anything the worker sleeps
+``--poll`` seconds (0.2 by default) and looks again. SIGTERM or SIGINT stops it once
+the batch under way is committed; a SIGKILL loses nothing either: the work stays
+stored and is found again by the next start (or by ``flask mpesa reconcile``).
 
 Several workers may run on PostgreSQL: a batch claims its rows with ``FOR UPDATE
 SKIP LOCKED``, so two never process the same row. On SQLite run one worker (the
@@ -74,10 +75,16 @@ def _stk_query_step(stop: Callable[[], bool]) -> int:
     return query_step(stop)
 
 
+def _sessions_step(_stop: Callable[[], bool]) -> int:
+    from association.auth.sessions import worker_step
+
+    return worker_step()  # one statement: nothing to stop between
+
+
 #: The worker's steps, in order: each does the work waiting (committing per batch, and
 #: stopping between batches once ``stop()`` is true) and returns how much it did.
 STEPS: list[tuple[str, Callable[[Callable[[], bool]], int]]] = [
-    ("mpesa", _mpesa_step), ("stk-query", _stk_query_step)]
+    ("mpesa", _mpesa_step), ("stk-query", _stk_query_step), ("sessions", _sessions_step)]
 
 
 def run_steps(stop: Callable[[], bool] = lambda: False) -> int:

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import time
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -16,6 +17,7 @@ from PIL import Image
 from association.audit.models import AuditEvent
 from association.auth import second_factor
 from association.auth.models import RecoveryCode, Role, SecondFactor, SecondFactorRole, User
+from association.core.time import utcnow
 from association.extensions import db
 from tests.conftest import PASSWORD, Web
 
@@ -408,3 +410,21 @@ def test_a_set_up_begun_under_an_older_key_starts_again(app, web, people):
     secret = _start(web)
     response = web.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
     assert len(CODE_RE.findall(response.get_data(as_text=True))) == 10
+
+
+def _last_login(app, username):
+    with app.app_context():
+        return db.session.scalar(sa.select(User.last_login_at).where(User.username == username))
+
+
+def test_last_login_is_stamped_after_the_code_not_the_password(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    assert _last_login(app, "treasurer") is None  # enrolled without a password login
+    web.login_with_password("treasurer")
+    assert _last_login(app, "treasurer") is None  # the password alone: not logged in
+    web.post("/login/code", {"code": _wrong_code(secret)})
+    assert _last_login(app, "treasurer") is None
+    assert web.post("/login/code", {"code": _next_code(secret)}).headers["Location"] == "/"
+    stamped = _last_login(app, "treasurer")
+    assert stamped is not None and utcnow() - stamped < timedelta(seconds=10)
