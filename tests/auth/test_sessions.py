@@ -286,9 +286,3 @@ def test_the_worker_deletes_sessions_over_for_90_days(app, web, make_user, monke
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
             AuditEvent.object_type == "user_session", AuditEvent.action == "delete")) == 2
-
-
-def test_the_worker_runs_the_sessions_step():
-    from association.worker import STEPS
-
-    assert "sessions" in [name for name, _step in STEPS]
