@@ -97,7 +97,8 @@ def authenticate(login: str, password: str) -> User:
         )
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)  # flushed by the caller, who names
-    return user  # the actor first; the login is not complete yet (sessions.log_in stamps it)
+        # the actor first
+    return user  # not logged in yet: sessions.log_in stamps the login's time once complete
 
 
 @cache

@@ -308,7 +308,7 @@ def _codes_page(codes: list[str], renewed: bool = False):
 
 def _own_factor_key() -> str:
     """Changing one's own second factor is limited per account, both changes together."""
-    return f"second-factor-own:{current_user.get_id()}"
+    return f"second-factor-own:{current_user.id}"  # not get_id(): a password change keeps it
 
 
 @bp.route("/account/second-factor/recovery-codes", methods=["POST"])
