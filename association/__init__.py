@@ -260,7 +260,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from association.audit.cli import audit_cli
-    from association.auth.cli import create_admin
+    from association.auth.cli import create_admin, users_cli
     from association.ledger.cli import ledger_cli
     from association.meetings.cli import meetings_cli
     from association.mpesa.cli import mpesa_cli
@@ -268,6 +268,7 @@ def register_commands(app: Flask) -> None:
     from association.worker import worker_command
 
     app.cli.add_command(create_admin)
+    app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(mpesa_cli)

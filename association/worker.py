@@ -2,13 +2,14 @@
 
 ``flask --app wsgi worker`` loops over its steps: today the M-Pesa inbox
 (:func:`association.mpesa.processing.worker_step`), the STK prompts whose callback
-is late (:func:`association.mpesa.stk.query_step`) and the audit chain's daily
-checkpoint (:func:`association.audit.worker.checkpoint_step`); the SMS outbox is to be one more
-entry in :data:`STEPS`. Each step takes the work waiting, does it and commits per
-batch; when no step found anything the worker sleeps ``--poll`` seconds (0.2 by
-default) and looks again. SIGTERM or SIGINT stops it once the batch under way is
-committed; a SIGKILL loses nothing either: the work stays stored and is found
-again by the next start (or by ``flask mpesa reconcile``).
+is late (:func:`association.mpesa.stk.query_step`), the audit chain's daily
+checkpoint (:func:`association.audit.worker.checkpoint_step`) and, once an hour, the rows
+of sessions over for 90 days (:func:`association.auth.sessions.worker_step`); the SMS
+outbox is to be one more entry in :data:`STEPS`. Each step takes the work waiting,
+does it and commits per batch; when no step found anything the worker sleeps
+``--poll`` seconds (0.2 by default) and looks again. SIGTERM or SIGINT stops it once
+the batch under way is committed; a SIGKILL loses nothing either: the work stays
+stored and is found again by the next start (or by ``flask mpesa reconcile``).
 
 Several workers may run on PostgreSQL: a batch claims its rows with ``FOR UPDATE
 SKIP LOCKED``, so two never process the same row. On SQLite run one worker (the
@@ -81,11 +82,17 @@ def _checkpoint_step(stop: Callable[[], bool]) -> int:
     return checkpoint_step()
 
 
+def _sessions_step(_stop: Callable[[], bool]) -> int:
+    from association.auth.sessions import worker_step
+
+    return worker_step()  # one statement: nothing to stop between
+
+
 #: The worker's steps, in order: each does the work waiting (committing per batch, and
 #: stopping between batches once ``stop()`` is true) and returns how much it did.
 STEPS: list[tuple[str, Callable[[Callable[[], bool]], int]]] = [
     ("mpesa", _mpesa_step), ("stk-query", _stk_query_step),
-    ("audit-checkpoint", _checkpoint_step)]
+    ("audit-checkpoint", _checkpoint_step), ("sessions", _sessions_step)]
 
 
 def run_steps(stop: Callable[[], bool] = lambda: False) -> int:

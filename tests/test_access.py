@@ -51,6 +51,8 @@ EXPECTED = {
     "auth.second_factor_page": EVERYONE,
     "auth.second_factor_start": EVERYONE,
     "auth.second_factor_confirm": EVERYONE,
+    "auth.second_factor_renew": EVERYONE,
+    "auth.second_factor_off": EVERYONE,
     "auth.second_factor_policy": {"chair"},
     "auth.user_reset_second_factor": {"chair"},
     "profile.setup": {"chair"},

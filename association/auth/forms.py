@@ -104,6 +104,16 @@ class CodeForm(BaseForm):
     )
 
 
+class AppCodeForm(BaseForm):
+    """The code the authenticator app shows now (changing one's own second factor)."""
+
+    code = StringField(
+        _l("Code from your app"),
+        validators=[DataRequired(_l("Enter the 6-digit code your authenticator app shows.")),
+                    Length(max=40)],
+    )
+
+
 class SecondFactorPolicyForm(BaseForm):
     """Which officials must use a second factor (none ticked: nobody must)."""
 

@@ -48,6 +48,9 @@ PENDING_KEY = "second_factor_pending"
 WRONG_CODE = _l("That code is not right. Check that your phone's clock is right and type the "
                 "code your app shows now, or use a recovery code.")
 USED_CODE = _l("That code was already used. Wait for your app to show the next one.")
+#: Changing one's own second factor takes the app's code: a recovery code does not do.
+WRONG_APP_CODE = _l("That code is not right. Type the 6-digit code your authenticator app "
+                    "shows now (a recovery code does not do here).")
 
 
 class SecondFactorError(DomainError):
@@ -128,6 +131,15 @@ def is_on(user: User) -> bool:
 
 def required_for(user: User) -> bool:
     return bool(user.roles & required_roles())
+
+
+def states(users: list[User]) -> dict[int, tuple[bool, bool]]:
+    """For the users list, each user's (second factor on, required for a role of theirs), in
+    one query whatever the number of users."""
+    on = set(db.session.scalars(sa.select(SecondFactor.user_id).where(
+        SecondFactor.confirmed_at.is_not(None))))
+    required = required_roles()
+    return {user.id: (user.id in on, bool(user.roles & required)) for user in users}
 
 
 def enrolment_due(user: User) -> bool:
@@ -228,14 +240,19 @@ def _delete_recovery_codes(user: User) -> None:
         db.session.delete(row)
 
 
-def reset(user: User, acting: User) -> None:
+def reset(user: User, acting: User | None) -> None:
     """The chair takes away another official's second factor (a lost phone): they set one
     up again at their next login if their role requires it; their sessions end.
+
+    Args:
+        user: whose second factor.
+        acting: the chair doing it; None for the install's administrator at the command line
+            (``flask users reset-second-factor``: a sole chair who lost phone and codes).
 
     Raises:
         SecondFactorError: one's own (another chair resets it), or none to reset.
     """
-    if user.id == acting.id:
+    if acting is not None and user.id == acting.id:
         raise SecondFactorError(_l("Another chair must reset your own second factor."))
     factor = _factor(user)
     if factor is None:
@@ -244,6 +261,56 @@ def reset(user: User, acting: User) -> None:
     db.session.delete(factor)
     _delete_recovery_codes(user)
     sessions.end_every_session(user)
+    db.session.flush()
+
+
+# --- One's own second factor, once on ------------------------------------------------
+
+
+def _check_app_code(user: User, code: str) -> SecondFactor:
+    """The user's factor, once ``code`` is the one their app shows now (never accepted twice)."""
+    factor = _factor(user)
+    if factor is None or factor.confirmed_at is None:
+        raise SecondFactorError(_l("Your second factor is not on."))
+    step = _matching_step(_decrypt(factor.secret), code)
+    if step is None:
+        raise SecondFactorError(WRONG_APP_CODE)
+    if factor.last_step is not None and step <= factor.last_step:
+        raise SecondFactorError(USED_CODE)
+    factor.last_step = step
+    return factor
+
+
+def renew_recovery_codes(user: User, code: str) -> list[str]:
+    """A new set of recovery codes, once the user typed their app's current code; the old
+    ones stop working (each deletion and creation audited).
+
+    Returns:
+        The 10 new recovery codes, in clear this once.
+
+    Raises:
+        SecondFactorError: the factor is not on, or a wrong or reused code.
+    """
+    _check_app_code(user, code)
+    codes = _new_recovery_codes(user)
+    db.session.flush()
+    return codes
+
+
+def switch_off(user: User, code: str) -> None:
+    """The user switches their own second factor off, with their app's current code: only
+    when no role of theirs requires one. Their recovery codes go with it.
+
+    Raises:
+        SecondFactorError: a role of theirs requires it, the factor is not on, or a wrong
+            or reused code.
+    """
+    if required_for(user):
+        raise SecondFactorError(_l("The chair requires officials in your role to use a second "
+                                   "factor: you cannot switch it off."))
+    factor = _check_app_code(user, code)
+    db.session.delete(factor)
+    _delete_recovery_codes(user)
     db.session.flush()
 
 

@@ -13,7 +13,6 @@ from association.auth import sessions
 from association.auth.models import Role, User, UserRole
 from association.auth.passwords import PasswordPolicyError, check_password_rules
 from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
-from association.core.time import utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.profile.services import remember_profile, with_profile
@@ -97,9 +96,9 @@ def authenticate(login: str, password: str) -> User:
             _l("This account has been deactivated. Ask the chair to reactivate it.")
         )
     if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()  # flushed by the caller, who names the actor first
-    return user
+        user.password_hash = hash_password(password)  # flushed by the caller, who names
+        # the actor first
+    return user  # not logged in yet: sessions.log_in stamps the login's time once complete
 
 
 @cache

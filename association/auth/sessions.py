@@ -2,7 +2,9 @@
 cookie (only its SHA-256 is stored). Logging out ends the row, so a copied cookie replayed
 afterwards is refused; a session also ends when idle too long (30 minutes for officials by
 default) and at its absolute lifetime; its owner sees and ends their sessions on
-/account/sessions. Every change to a row is audited (the token and address redacted)."""
+/account/sessions. Every change to a row is audited (the token and address redacted), but
+"last seen", which is no one's change and would fill the trail. The worker deletes the rows
+of sessions over for :data:`KEEP_ENDED`, one audit event naming how many."""
 
 import hashlib
 import secrets
@@ -15,6 +17,7 @@ from flask_login import login_user
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from association.audit.services import acting_as, log_event, write_events
 from association.auth.models import Role, User
 from association.core.db import intpk
 from association.core.time import utcnow
@@ -26,6 +29,13 @@ from association.extensions import db
 TOKEN_KEY = "_sid"  # noqa: S105 - a key name, not a secret
 #: "Last seen" is written at most this often.
 TOUCH_EVERY = timedelta(minutes=1)
+#: How long the row of a session that is over is kept (its owner's and an auditor's
+#: question "who was logged in, from where, last month?"), then the worker deletes it.
+KEEP_ENDED = timedelta(days=90)
+#: The worker looks for such rows at most this often (per process).
+SWEEP_EVERY = timedelta(hours=1)
+#: The actor of an expired session's end: no one asked for it (the loader found it so).
+SYSTEM_ACTOR = (None, "system:sessions")
 
 #: Coarse device descriptions from the User-Agent: the first system and browser found.
 SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
@@ -81,9 +91,11 @@ def open_session(user: User, device: str = "", address: str | None = None) -> st
 
 
 def log_in(user: User) -> None:
-    """Log ``user`` in with a fresh session (no fixation), keeping the language chosen."""
+    """Log ``user`` in with a fresh session (no fixation), keeping the language chosen; the
+    login is complete here (after the code step when there is one): its time is stamped."""
     chosen = session.get("lang")
     session.clear()
+    user.last_login_at = utcnow()  # flushed with the new row, by the actor the caller named
     login_user(user)
     session[TOKEN_KEY] = open_session(user, describe_device(request.user_agent.string),
                                       request.remote_addr)
@@ -120,23 +132,46 @@ def _touch(row_id: int, now: datetime) -> None:
         conn.execute(table.update().where(table.c.id == row_id).values(last_seen_at=now))
 
 
+def _end_expired(row_id: int, now: datetime) -> None:
+    """Mark an idle or too old session ended, as :func:`_touch` writes "last seen" (a GET
+    writes nothing in its own transaction), with its audit event: a row that ends is in the
+    trail however it ends. Only once, when two requests found it expired together."""
+    table = UserSession.__table__
+    with writing(), db.engine.begin() as conn:
+        ended = conn.execute(table.update().where(table.c.id == row_id,
+                                                  table.c.ended_at.is_(None))
+                             .values(ended_at=now)).rowcount
+        if ended:
+            write_events(conn, [("update", UserSession.__tablename__, str(row_id),
+                                 {"ended_at": None}, {"ended_at": now.isoformat()},
+                                 *SYSTEM_ACTOR)])
+
+
 def holds(user: User) -> bool:
     """Whether this request's session cookie names a live session of ``user`` (called by
-    the user loader); "last seen" is moved on at most once a minute."""
+    the user loader); "last seen" is moved on at most once a minute, and a session found
+    idle or too old is marked ended, both once the request's work is committed."""
     token = session.get(TOKEN_KEY)
     if not isinstance(token, str) or not token:
         return False
     row = db.session.scalar(sa.select(UserSession).where(
         UserSession.token_hash == _hash(token), UserSession.user_id == user.id))
-    now = utcnow()
-    if row is None or not _live(user, row, now):
+    if row is None or row.ended_at is not None:
         return False
-    g.user_session_id = row.id
-    if now - row.last_seen_at >= TOUCH_EVERY and has_request_context():
+    now = utcnow()
+    write = None
+    if not _live(user, row, now):
+        write = _end_expired
+    elif now - row.last_seen_at >= TOUCH_EVERY:
+        write = _touch
+    if write is not None and has_request_context():
         from association.transaction import after_commit
 
         row_id = row.id
-        after_commit(lambda: _touch(row_id, now))
+        after_commit(lambda: write(row_id, now))
+    if write is _end_expired:
+        return False
+    g.user_session_id = row.id
     return True
 
 
@@ -200,3 +235,42 @@ def end_every_session(user: User) -> None:
     version), so even a session opened before the rows existed ends."""
     user.session_version += 1
     end_sessions(user)
+
+
+def delete_over(before: datetime) -> int:
+    """Delete the rows of sessions over before ``before``: ended then, or never marked ended
+    (never visited again) and past their absolute lifetime then. One statement, and one
+    audit event naming how many (not one per row: the trail already holds each row's
+    opening and end).
+
+    Returns:
+        How many rows were deleted.
+    """
+    table = UserSession.__table__
+    lifetime = timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
+    count = db.session.execute(table.delete().where(sa.or_(
+        table.c.ended_at < before,
+        sa.and_(table.c.ended_at.is_(None), table.c.created_at < before - lifetime),
+    ))).rowcount
+    if count:
+        log_event("delete", UserSession.__tablename__, None,
+                  {"rows": count, "over_before": before.isoformat()})
+    db.session.flush()
+    return count
+
+
+_swept_at: datetime | None = None  # per process
+
+
+def worker_step() -> int:
+    """The worker's step: at most once every :data:`SWEEP_EVERY`, delete the rows of sessions
+    over for more than :data:`KEEP_ENDED`, and commit; returns how many."""
+    global _swept_at
+    now = utcnow()
+    if _swept_at is not None and now - _swept_at < SWEEP_EVERY:
+        return 0
+    _swept_at = now
+    with acting_as("worker:sessions"):
+        count = delete_over(now - KEEP_ENDED)
+        db.session.commit()
+    return count

@@ -23,6 +23,7 @@ from association.audit.services import set_request_actor
 from association.auth import limits, second_factor, services, sessions
 from association.auth.forms import (
     ActiveForm,
+    AppCodeForm,
     CodeForm,
     ConfirmForm,
     LanguageForm,
@@ -177,7 +178,8 @@ def password():
 def users():
     """Everyone who can log in, active or not."""
     rows = db.session.scalars(sa.select(User).order_by(User.active.desc(), User.username)).all()
-    return render_template("auth/users.html", users=rows)
+    return render_template("auth/users.html", users=rows,
+                           second_factors=second_factor.states(rows))
 
 
 def _member_id(form) -> int | None:
@@ -289,10 +291,66 @@ def second_factor_page():
     user = current_user._get_current_object()
     return render_template(
         "auth/second_factor.html", form=ConfirmForm(), code_form=CodeForm(),
+        renew_form=AppCodeForm(prefix="renew"), off_form=AppCodeForm(prefix="off"),
         on=second_factor.is_on(user), required=second_factor.required_for(user),
         enrolment=second_factor.enrolment(user),
         codes_left=second_factor.recovery_codes_left(user),
     )
+
+
+def _codes_page(codes: list[str], renewed: bool = False):
+    """The recovery codes, shown this once: never cached, by the browser or a proxy."""
+    response = make_response(render_template("auth/recovery_codes.html", codes=codes,
+                                             renewed=renewed))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _own_factor_key() -> str:
+    """Changing one's own second factor is limited per account, both changes together."""
+    return f"second-factor-own:{current_user.id}"  # not get_id(): a password change keeps it
+
+
+@bp.route("/account/second-factor/recovery-codes", methods=["POST"])
+@login_only
+@limiter.shared_limit(lambda: current_app.config["SECOND_FACTOR_RATE_LIMIT"],
+                      scope="second-factor-own", key_func=_own_factor_key)
+def second_factor_renew():
+    """A new set of recovery codes, with the app's current code; shown once."""
+    form = AppCodeForm(prefix="renew")
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("auth.second_factor_page"))
+    try:
+        codes = second_factor.renew_recovery_codes(current_user._get_current_object(),
+                                                   form.code.data)
+    except DomainError as error:
+        transaction.discard()
+        flash(str(error), "error")
+        return redirect(url_for("auth.second_factor_page"))
+    return _codes_page(codes, renewed=True)
+
+
+@bp.route("/account/second-factor/off", methods=["POST"])
+@login_only
+@limiter.shared_limit(lambda: current_app.config["SECOND_FACTOR_RATE_LIMIT"],
+                      scope="second-factor-own", key_func=_own_factor_key)
+def second_factor_off():
+    """Switch one's own second factor off, with the app's current code (when no role of
+    one's requires it)."""
+    form = AppCodeForm(prefix="off")
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("auth.second_factor_page"))
+    try:
+        second_factor.switch_off(current_user._get_current_object(), form.code.data)
+    except DomainError as error:
+        transaction.discard()
+        flash(str(error), "error")
+    else:
+        flash(_("Your second factor is off: your password alone logs you in. Your recovery "
+                "codes no longer work."), "success")
+    return redirect(url_for("auth.second_factor_page"))
 
 
 @bp.route("/account/second-factor/start", methods=["POST"])
@@ -327,9 +385,7 @@ def second_factor_confirm():
         flash(str(error), "error")
         return redirect(url_for("auth.second_factor_page"))
     sessions.renew(user)  # every session ended: this one goes on, renewed
-    response = make_response(render_template("auth/recovery_codes.html", codes=codes))
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return _codes_page(codes)
 
 
 @bp.route("/users/second-factor", methods=["GET", "POST"])

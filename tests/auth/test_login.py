@@ -1,10 +1,14 @@
 """Logging in and out: by username or phone, throttled, with safe sessions."""
 
 import re
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
-from association.auth.models import Role
+from association.auth.models import Role, User
+from association.core.time import utcnow
+from association.extensions import db
 from tests.conftest import PASSWORD
 
 
@@ -185,3 +189,16 @@ def test_bad_password_changes_change_nothing(web, setup_association, current, ne
     assert message in response.get_data(as_text=True)
     web.logout()
     assert web.login_with_password("chair").status_code in (302, 303)
+
+
+def _last_login(app, username):
+    with app.app_context():
+        return db.session.scalar(sa.select(User.last_login_at).where(User.username == username))
+
+
+def test_last_login_is_stamped_when_the_login_completes(app, web, setup_association):
+    assert _last_login(app, "chair") is None
+    web.post("/login", {"login": "chair", "password": "wrong password here"})
+    assert _last_login(app, "chair") is None
+    web.login_with_password("chair")
+    assert utcnow() - _last_login(app, "chair") < timedelta(seconds=10)

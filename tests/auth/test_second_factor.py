@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import time
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -16,6 +17,7 @@ from PIL import Image
 from association.audit.models import AuditEvent
 from association.auth import second_factor
 from association.auth.models import RecoveryCode, Role, SecondFactor, SecondFactorRole, User
+from association.core.time import utcnow
 from association.extensions import db
 from tests.conftest import PASSWORD, Web
 
@@ -408,3 +410,204 @@ def test_a_set_up_begun_under_an_older_key_starts_again(app, web, people):
     secret = _start(web)
     response = web.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
     assert len(CODE_RE.findall(response.get_data(as_text=True))) == 10
+
+
+def _last_login(app, username):
+    with app.app_context():
+        return db.session.scalar(sa.select(User.last_login_at).where(User.username == username))
+
+
+def test_last_login_is_stamped_after_the_code_not_the_password(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    assert _last_login(app, "treasurer") is None  # enrolled without a password login
+    web.login_with_password("treasurer")
+    assert _last_login(app, "treasurer") is None  # the password alone: not logged in
+    web.post("/login/code", {"code": _wrong_code(secret)})
+    assert _last_login(app, "treasurer") is None
+    assert web.post("/login/code", {"code": _next_code(secret)}).headers["Location"] == "/"
+    stamped = _last_login(app, "treasurer")
+    assert stamped is not None and utcnow() - stamped < timedelta(seconds=10)
+
+
+def _hashes(app, username: str) -> set[str]:
+    with app.app_context():
+        return set(db.session.scalars(sa.select(RecoveryCode.code_hash).join(
+            User, User.id == RecoveryCode.user_id).where(User.username == username)))
+
+
+def test_new_recovery_codes_after_a_current_code_and_the_old_ones_stop(app, web, people):
+    secret, old, _ = _enrol(web, "treasurer")
+    old_hashes = _hashes(app, "treasurer")
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert 'action="/account/second-factor/recovery-codes"' in page
+    response = web.post("/account/second-factor/recovery-codes",
+                        {"renew-code": _next_code(secret)})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    text = response.get_data(as_text=True)
+    assert "the old ones no longer work" in text
+    new = CODE_RE.findall(text)
+    assert len(new) == 10 and not set(new) & set(old)
+    assert len(_hashes(app, "treasurer")) == 10 and not _hashes(app, "treasurer") & old_hashes
+    # shown once: the page says how many are left, not which
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert "Recovery codes left: 10" in page and not CODE_RE.search(page)
+    web.logout()
+    response = _password_then(web, "treasurer", old[0])
+    assert "That code is not right" in response.get_data(as_text=True)
+    assert web.get("/ledger").status_code in (302, 303)
+    assert _password_then(web, "treasurer", new[0]).headers["Location"] == "/"
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type == "recovery_code", AuditEvent.actor == "treasurer")).all()
+    actions = [e.action for e in events]
+    assert actions.count("delete") == 10 and actions.count("create") == 20  # enrolment's too
+
+
+def _reused_code(secret: str) -> str:
+    """A code of the step enrolment used, or the one before: no longer accepted."""
+    return pyotp.TOTP(secret).at(time.time() - 30)
+
+
+@pytest.mark.parametrize("kind", ["empty", "long", "wrong", "reused", "recovery"])
+@pytest.mark.parametrize("action,field", [("recovery-codes", "renew-code"), ("off", "off-code")])
+def test_changing_ones_own_factor_needs_the_apps_current_code(app, web, people, kind, action,
+                                                              field):
+    secret, codes, _ = _enrol(web, "treasurer")
+    before = _hashes(app, "treasurer")
+    typed, message = {
+        "empty": ("", "Enter the 6-digit code your authenticator app shows."),
+        "long": ("9" * 41, "Field cannot be longer than 40 characters."),
+        "wrong": (_wrong_code(secret), "a recovery code does not do here"),
+        "reused": (_reused_code(secret), "That code was already used."),
+        "recovery": (codes[0], "a recovery code does not do here"),
+    }[kind]
+    response = web.post(f"/account/second-factor/{action}", {field: typed},
+                        follow_redirects=True)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert message in text and not CODE_RE.search(text)
+    assert _factor(app, "treasurer").confirmed_at is not None  # nothing changed
+    assert _hashes(app, "treasurer") == before
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCode).where(
+            RecoveryCode.used_at.is_not(None))) == 0  # the recovery code was not used up
+
+
+@pytest.mark.parametrize("action,field", [("recovery-codes", "renew-code"), ("off", "off-code")])
+def test_changing_ones_own_factor_refused_without_one_or_a_csrf_token(app, web, people, action,
+                                                                      field):
+    web.login("secretary")  # no second factor
+    response = web.post(f"/account/second-factor/{action}", {field: "123456"},
+                        follow_redirects=True)
+    assert "Your second factor is not on." in response.get_data(as_text=True)
+    secret, _codes, _ = _enrol(web, "treasurer")
+    before = _hashes(app, "treasurer")
+    response = web.client.post(f"/account/second-factor/{action}",
+                               data={field: _next_code(secret)})
+    assert response.status_code in (302, 303, 400)
+    assert _factor(app, "treasurer").confirmed_at is not None
+    assert _hashes(app, "treasurer") == before
+    anonymous = Web(app.test_client())
+    response = anonymous.post(f"/account/second-factor/{action}", {field: "123456"})
+    assert response.status_code in (302, 303) and "/login" in response.headers["Location"]
+
+
+def test_switching_ones_own_factor_off_with_a_current_code(app, web, people):
+    secret, codes, _ = _enrol(web, "treasurer")
+    response = web.post("/account/second-factor/off", {"off-code": _next_code(secret)},
+                        follow_redirects=True)
+    assert "Your second factor is off" in response.get_data(as_text=True)
+    assert _factor(app, "treasurer") is None and _hashes(app, "treasurer") == set()
+    assert web.get("/ledger").status_code == 200  # this session goes on
+    assert "Set up an authenticator app" in web.get("/account/second-factor").get_data(
+        as_text=True)
+    web.logout()
+    assert web.login_with_password("treasurer").headers["Location"] == "/"  # no code asked
+    with app.app_context():
+        events = {(e.object_type, e.action) for e in db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.actor == "treasurer"))}
+    assert {("second_factor", "delete"), ("recovery_code", "delete")} <= events
+
+
+def test_a_required_second_factor_cannot_be_switched_off(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    _require(app, Role.TREASURER)
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert "it stays on" in page and 'action="/account/second-factor/off"' not in page
+    response = web.post("/account/second-factor/off", {"off-code": _next_code(secret)},
+                        follow_redirects=True)
+    assert "you cannot switch it off" in response.get_data(as_text=True)
+    assert _factor(app, "treasurer").confirmed_at is not None
+    assert len(_hashes(app, "treasurer")) == 10
+    # the code was not spent on the refusal: new recovery codes still take it
+    response = web.post("/account/second-factor/recovery-codes",
+                        {"renew-code": _next_code(secret)})
+    assert len(CODE_RE.findall(response.get_data(as_text=True))) == 10
+
+
+def test_changing_ones_own_factor_is_rate_limited(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    app.config["SECOND_FACTOR_RATE_LIMIT"] = "2 per 15 minutes"
+    web.post("/account/second-factor/recovery-codes", {"renew-code": _wrong_code(secret)})
+    web.post("/account/second-factor/off", {"off-code": _wrong_code(secret)})
+    response = web.post("/account/second-factor/off", {"off-code": _next_code(secret)})
+    assert response.status_code == 429
+    assert _factor(app, "treasurer").confirmed_at is not None
+
+
+def test_ones_own_factor_in_swahili(app, web, people):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.post("/language", {"language": "sw"})
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert "Misimbo mipya ya dharura" in page and "Zima" in page
+    response = web.post("/account/second-factor/recovery-codes",
+                        {"renew-code": _next_code(secret)})
+    assert "ile ya zamani haifanyi kazi tena" in response.get_data(as_text=True)
+
+
+def test_the_administrator_resets_a_sole_chairs_second_factor_at_the_command_line(
+        app, web, people, runner):
+    secret, codes, _ = _enrol(web, "chair")  # the only chair: no one else can reset it
+    assert web.get("/ledger").status_code == 200
+    result = runner.invoke(args=["users", "reset-second-factor", "Chair"])
+    assert result.exit_code == 0, result.output
+    assert "The second factor of chair is reset; they are logged out everywhere." in result.output
+    assert _factor(app, "chair") is None and _hashes(app, "chair") == set()
+    assert web.get("/ledger").status_code in (302, 303)  # their sessions ended
+    with app.app_context():
+        events = {(e.object_type, e.action) for e in db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.actor == "cli:users reset-second-factor"))}
+    assert {("second_factor", "delete"), ("recovery_code", "delete"),
+            ("user_session", "update"), ("user", "update")} <= events
+    assert web.login_with_password("chair").headers["Location"] == "/"  # the password alone
+    # Bad input: nothing to reset now, an unknown user; nothing is written.
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    none = runner.invoke(args=["users", "reset-second-factor", "chair"])
+    assert none.exit_code == 1 and "chair has no second factor to reset." in none.output
+    unknown = runner.invoke(args=["users", "reset-second-factor", "nobody"])
+    assert unknown.exit_code == 1
+    assert "No user has the username or phone number nobody." in unknown.output
+    missing = runner.invoke(args=["users", "reset-second-factor"])
+    assert missing.exit_code == 2 and "Missing argument" in missing.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == before
+
+
+def test_the_users_list_shows_who_has_the_second_factor_and_who_must(app, web, people):
+    _enrol(Web(app.test_client()), "treasurer")
+    _require(app, Role.TREASURER, Role.AUDITOR)
+    web.login("chair")
+    page = web.get("/users").get_data(as_text=True)
+    assert "<th>Second factor</th>" in page
+    rows = {m.group(1): m.group(0) for m in re.finditer(
+        r'<tr>\s*<td><a href="/users/\d+">([a-z]+)</a></td>.*?</tr>', page, re.S)}
+    cell = {name: re.findall(r"<td>(.*?)</td>", row, re.S)[4] for name, row in rows.items()}
+    assert cell["treasurer"].startswith("In use") and "required for their role" in cell["treasurer"]
+    assert cell["auditor"].startswith("Not in use") and "required for their role" in cell["auditor"]
+    assert cell["secretary"] == "Not in use" and cell["chair"] == "Not in use"
+    web.post("/language", {"language": "sw"})
+    page = web.get("/users").get_data(as_text=True)
+    assert "Inatumika" in page and "inahitajika kwa wadhifa wake" in page

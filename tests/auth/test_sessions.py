@@ -195,3 +195,94 @@ def test_the_sessions_page_in_swahili(web, setup_association):
 def test_the_sessions_page_needs_a_login(client):
     response = client.get("/account/sessions")
     assert response.status_code in (302, 303)
+
+
+def _ended_events(app):
+    with app.app_context():
+        return db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type == "user_session", AuditEvent.action == "update")
+            .order_by(AuditEvent.seq)).all()
+
+
+@pytest.mark.parametrize("field,age", [("last_seen_at", timedelta(minutes=31)),
+                                       ("created_at", timedelta(hours=13))])
+def test_an_expired_session_found_by_the_loader_is_marked_ended(app, web, setup_association,
+                                                                field, age):
+    app.config["SESSION_MAX_HOURS"] = 12
+    web.login_with_password("chair")
+    _age(app, "chair", **{field: age})
+    before = len(_ended_events(app))
+    assert web.get("/members").status_code in (302, 303)
+    [row] = _sessions(app, "chair")
+    assert row.ended_at is not None and utcnow() - row.ended_at < timedelta(seconds=10)
+    events = _ended_events(app)
+    assert len(events) == before + 1  # in the trail, once, by no one's hand
+    assert events[-1].actor == "system:sessions" and events[-1].object_id == str(row.id)
+    assert "ended_at" in events[-1].after and "token_hash" not in events[-1].after
+    # Found again: nothing more is written.
+    assert web.get("/members").status_code in (302, 303)
+    assert len(_ended_events(app)) == before + 1
+    assert _sessions(app, "chair")[0].ended_at == row.ended_at
+    # It is no longer listed, and another login opens a new row.
+    web.login_with_password("chair")
+    rows = _sessions(app, "chair")
+    assert [r.ended_at is None for r in rows] == [False, True]
+
+
+def test_a_live_session_is_not_marked_ended(app, web, setup_association):
+    web.login_with_password("chair")
+    _age(app, "chair", last_seen_at=timedelta(minutes=5))
+    assert web.get("/members").status_code == 200
+    assert _sessions(app, "chair")[0].ended_at is None
+
+
+def _worker_sweeps(app, monkeypatch):
+    """Run the worker's steps, as ``flask worker`` does, with the hourly sweep due."""
+    from association.auth import sessions as sessions_module
+    from association.worker import run_steps
+
+    monkeypatch.setattr(sessions_module, "_swept_at", None)
+    with app.app_context():
+        return run_steps()
+
+
+def test_the_worker_deletes_sessions_over_for_90_days(app, web, make_user, monkeypatch):
+    make_user("auditor", Role.AUDITOR)
+    for _ in range(4):
+        Web(app.test_client()).login_with_password("chair")
+    Web(app.test_client()).login_with_password("auditor")
+    rows = _sessions(app, "chair")
+    now = utcnow()
+    with app.app_context():
+        # ended 91 days ago: deleted; ended 89 days ago: kept; never marked ended but
+        # opened 100 days ago (past its lifetime for 90 days): deleted; live: kept.
+        for row, values in zip(rows, [
+                {"ended_at": now - timedelta(days=91), "created_at": now - timedelta(days=92)},
+                {"ended_at": now - timedelta(days=89), "created_at": now - timedelta(days=92)},
+                {"created_at": now - timedelta(days=100),
+                 "last_seen_at": now - timedelta(days=100)},
+                {"last_seen_at": now}], strict=True):
+            db.session.execute(sa.update(UserSession).where(UserSession.id == row.id)
+                               .values(**values))
+        db.session.commit()
+    assert _worker_sweeps(app, monkeypatch) == 2
+    kept = _sessions(app, "chair")
+    assert [r.id for r in kept] == [rows[1].id, rows[3].id]
+    assert len(_sessions(app, "auditor")) == 1
+    with app.app_context():
+        [event] = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type == "user_session", AuditEvent.action == "delete")).all()
+    assert event.actor == "worker:sessions" and '"rows":2' in event.after
+    # Nothing more to delete: nothing written; and the sweep waits an hour between runs.
+    assert _worker_sweeps(app, monkeypatch) == 0
+    with app.app_context():
+        db.session.execute(sa.update(UserSession).where(UserSession.id == rows[1].id)
+                           .values(ended_at=now - timedelta(days=95)))
+        db.session.commit()
+        from association.worker import run_steps
+
+        assert run_steps() == 0  # swept less than an hour ago
+    assert _worker_sweeps(app, monkeypatch) == 1
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+            AuditEvent.object_type == "user_session", AuditEvent.action == "delete")) == 2
