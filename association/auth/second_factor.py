@@ -215,11 +215,8 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
     factor = _factor(user)
     if factor is None or factor.confirmed_at is not None:
         raise SecondFactorError(_l("Start the set-up first."))
-    step = _matching_step(_decrypt(factor.secret), code)
-    if step is None:
-        raise SecondFactorError(WRONG_CODE)
+    _accept_app_code(factor, code, WRONG_CODE)
     factor.confirmed_at = utcnow()
-    factor.last_step = step
     codes = _new_recovery_codes(user)
     sessions.end_every_session(user)
     db.session.flush()
@@ -272,12 +269,7 @@ def _check_app_code(user: User, code: str) -> SecondFactor:
     factor = _factor(user)
     if factor is None or factor.confirmed_at is None:
         raise SecondFactorError(_l("Your second factor is not on."))
-    step = _matching_step(_decrypt(factor.secret), code)
-    if step is None:
-        raise SecondFactorError(WRONG_APP_CODE)
-    if factor.last_step is not None and step <= factor.last_step:
-        raise SecondFactorError(USED_CODE)
-    factor.last_step = step
+    _accept_app_code(factor, code, WRONG_APP_CODE)
     return factor
 
 
@@ -339,6 +331,21 @@ def _matching_step(secret: str, code: str, now: float | None = None) -> int | No
     return None
 
 
+def _accept_app_code(factor: SecondFactor, code: str, wrong_message) -> None:
+    """Take ``code`` when it is the one the factor's app shows now (within VALID_WINDOW
+    steps) and no code of that step or a later one was taken before: each works once.
+
+    Raises:
+        SecondFactorError: ``wrong_message``, or the code was already used.
+    """
+    step = _matching_step(_decrypt(factor.secret), code)
+    if step is None:
+        raise SecondFactorError(wrong_message)
+    if factor.last_step is not None and step <= factor.last_step:
+        raise SecondFactorError(USED_CODE)
+    factor.last_step = step
+
+
 def verify(user: User, code: str) -> None:
     """Accept the code the app shows now, or an unused recovery code (then used up).
 
@@ -360,12 +367,7 @@ def verify(user: User, code: str) -> None:
         row.used_at = utcnow()
         db.session.flush()
         return
-    step = _matching_step(_decrypt(factor.secret), normalised)
-    if step is None:
-        raise SecondFactorError(WRONG_CODE)
-    if factor.last_step is not None and step <= factor.last_step:
-        raise SecondFactorError(USED_CODE)
-    factor.last_step = step
+    _accept_app_code(factor, normalised, WRONG_CODE)
     db.session.flush()
 
 
