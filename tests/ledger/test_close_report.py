@@ -51,7 +51,8 @@ def closed(app, people) -> Closed:
     month = month_start(month_start(today_in_nairobi()) - timedelta(days=1))
     with app.app_context(), acting_as("test"):
         treasurer = _user_id("treasurer")
-        add_rate_schedule(month, [RateInput(Category.RESIDENT, 5000)], "AGM resolution 2", treasurer)
+        add_rate_schedule(month, [RateInput(Category.RESIDENT, 5000)], "AGM resolution 2",
+                          treasurer)
         bill_month(month, treasurer)
         own = db.session.get(Member, people.own_member_id)
         other = db.session.get(Member, people.other_member_id)
