@@ -109,8 +109,7 @@ def close_report(close_id: int) -> CloseReport | None:
         f = book.figures
         rows.append([reports.account_name(account(key)), f["opening"], f["in"], f["out"],
                      f["closing"]])
-    rows.append([_("Total assets"), None, None, None,
-                 position.figures["assets"]])
+    rows.append([_("Total assets"), None, None, None, position.figures["assets"]])
     report.tables.append(Table(
         [Column(_("Account")), Column(_("Opening balance"), MONEY), Column(_("Money in"), MONEY),
          Column(_("Money out"), MONEY), Column(_("Closing balance"), MONEY)],
