@@ -107,6 +107,7 @@ EXPECTED = {
     # and the member, for their own statement only (404 for another's)
     "reports.statement": {"chair", "treasurer", "secretary", "auditor", "member"},
     "reports.auditor_pack": {"chair", "treasurer", "auditor"},
+    "reports.month_close_pdf": {"chair", "treasurer", "secretary", "auditor"},
     # Any login may ask; officials who read the books see every receipt, a member only
     # their own, anyone else gets 404 as if it did not exist.
     "receipts.detail": EVERYONE,
@@ -273,6 +274,7 @@ def walk_values(app, people, make_user, setup_association) -> dict:
             "account_id": account("cash").id,
             "allowed_id": 999999,  # no such allowed phone: refused with a message
             "session_id": 999999,  # nobody's: ending it is "not found" for everyone
+            "close_id": 999999,  # no such month close: 404 for those who may read the books
             **_meeting_walk_ids(people),
             **desk_walk_values(),
             **patrol_walk_values(people.other_member_id, setup_association.zone_id),

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from association.core.money import CURRENCY, format_kes
+from association.core.pdf import draw_qr, qr_modules
 from association.core.tabular import formula_safe
 from association.core.time import NAIROBI, today_in_nairobi
 from association.extensions import db
@@ -257,6 +258,29 @@ class _PdfTable:
             self.canvas.drawString(self.margin, self.y, line)
             self.y -= size + 3
 
+    def monospace(self, text: str, size: float = 9) -> None:
+        """``text`` in Courier, cut into lines that fit (after a "-" where one can be):
+        a checkpoint or a hash to copy by hand, every character shown."""
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        per_line = max(8, int(self.width // stringWidth("0", "Courier", size)))
+        lines, rest = [], text
+        while len(rest) > per_line:
+            cut = rest.rfind("-", 0, per_line) + 1 or per_line
+            lines.append(rest[:cut])
+            rest = rest[cut:]
+        for line in [*lines, rest]:
+            self._room(size + 3)
+            self.canvas.setFont("Courier", size)
+            self.canvas.drawString(self.margin, self.y, line)
+            self.y -= size + 3
+
+    def qr(self, text: str, size: float) -> None:
+        """A QR code of ``text``, ``size`` points wide, at the left margin."""
+        self._room(size)
+        draw_qr(self.canvas, self.margin, self.y, size, qr_modules(text))
+        self.y -= size + 4
+
     def table(self, table: Table) -> None:
         kinds = [c.kind for c in table.columns]
         weights = [_PDF_WEIGHTS.get(k, 2.0) for k in kinds]
@@ -316,8 +340,13 @@ class _PdfTable:
         return self.out.getvalue()
 
 
-def report_pdf(report: Report) -> bytes:
-    """The report as an A4 PDF (landscape for wide tables), in the reader's language."""
+def report_pdf(report: Report, after: Callable[[_PdfTable], None] | None = None) -> bytes:
+    """The report as an A4 PDF (landscape for wide tables), in the reader's language.
+
+    Args:
+        report: the report.
+        after: draws what follows the tables (the month close's checkpoint, say).
+    """
     wide = max((len(t.columns) for t in report.tables), default=0) > 5
     pdf = _PdfTable(report, landscape=wide)
     for label, value in report.facts:
@@ -327,6 +356,8 @@ def report_pdf(report: Report) -> bytes:
     pdf.paragraph(_("Amounts in KES."), size=7.5)
     for table in report.tables:
         pdf.table(table)
+    if after is not None:
+        after(pdf)
     return pdf.finish()
 
 

@@ -60,7 +60,8 @@ def close_month(month: date, closed_by_id: int | None) -> ClosedMonth:
     closed = ClosedMonth(month=month, closed_by_id=closed_by_id)
     db.session.add(closed)
     db.session.flush()
-    # The chain as the month is closed, signed: printed on the periods page to keep.
+    # The chain as the month is closed, signed: shown on the periods page and printed on
+    # this close's report (close_report.py) to keep.
     make_checkpoint(CheckpointReason.MONTH_CLOSE, close_label(closed))
     return closed
 

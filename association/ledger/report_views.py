@@ -24,7 +24,7 @@ from association.auth.permissions import login_only, permission_required
 from association.core.money import format_kes
 from association.core.time import fiscal_year_start, today_in_nairobi
 from association.ledger import auditor_pack as pack
-from association.ledger import exports, reports
+from association.ledger import close_report, exports, reports
 from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
 from association.members.services import MemberNotFoundError, get_member_by_number
 from association.profile.services import fiscal_year_start_month
@@ -276,6 +276,21 @@ def statement(member_id: int):
                            tables=_screen_tables(report), period_args=_args(period),
                            endpoint=request.endpoint, view_args=request.view_args or {},
                            extra_args={})
+
+
+@bp.route("/reports/month-close/<int:close_id>.pdf")
+@permission_required("ledger.view")
+def month_close_pdf(close_id: int):
+    """The report of one close of a month, with its audit checkpoint, as a PDF to print."""
+    data = close_report.close_report(close_id)
+    if data is None:
+        abort(404)
+    month = data.closed.month.strftime("%Y-%m")
+    log_event("export", "month_close_report", close_id, {"month": month})
+    return Response(close_report.close_report_pdf(data), mimetype=exports.MIMETYPES["pdf"],
+                    headers={"Content-Disposition":
+                             f'attachment; filename="month-close-{month}-{close_id}.pdf"',
+                             "Cache-Control": "no-store"})
 
 
 @bp.route("/reports/auditor-pack")

@@ -789,7 +789,9 @@ def receipts_register(period: Period) -> Report:
                           "keeps its number; its payment was reversed."))
     report.figures = {"count": count, "void_count": void_count, "valid": valid_total,
                       "void": void_total, "gapless": gapless,
-                      "missing": [n for c in checks for n in c.missing]}
+                      "missing": [n for c in checks for n in c.missing],
+                      "first": checks[0].first if checks else None,
+                      "last": checks[-1].last if checks else None}
     return report
 
 
