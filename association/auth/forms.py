@@ -114,6 +114,16 @@ class AppCodeForm(BaseForm):
     )
 
 
+class StartSecondFactorForm(BaseForm):
+    """Setting up a second factor starts with one's password (not only a session)."""
+
+    password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(_l("Enter your password to set up the second factor.")),
+                    Length(max=128)],
+    )
+
+
 class SecondFactorPolicyForm(BaseForm):
     """Which officials must use a second factor (none ticked: nobody must)."""
 

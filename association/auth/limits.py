@@ -11,7 +11,11 @@ device cookies that keep an account's owner out of a lock-out aimed at them.
 - OWASP's device cookies: a successful login gives the browser a signed cookie naming the
   account. A later login to that account carrying it is limited per device, and spared the
   per-address limit (carriers put many phones behind one address); everyone else shares the
-  account's limit. An attacker guessing passwords locks themself out, not the owner.
+  account's limit. An attacker guessing passwords locks themself out, not the owner. The
+  cookie names the account's session version too: a password change or reset (which ends
+  every session) makes every device cookie of the account worthless.
+- A login with a second factor is complete at the code step: the password step's
+  per-account keys travel in the pending login and are cleared once the code passes.
 """
 
 import contextlib
@@ -59,10 +63,11 @@ def _stored_key(key: str) -> str:
 
 
 @contextlib.contextmanager
-def _own_transaction() -> Iterator[sa.Connection]:
+def own_transaction() -> Iterator[sa.Connection]:
     """A transaction of the counter's own, committed at once: a hit stays counted although
-    the failed login's work is discarded. The request's transaction ends first when it has
-    only read (on SQLite a form post's holds the write lock from its first query)."""
+    the failed login's work is discarded (so does a wrong second-factor code's count). The
+    request's transaction ends first when it has only read (on SQLite a form post's holds
+    the write lock from its first query)."""
     if has_request_context():
         from association.transaction import end_read
 
@@ -96,7 +101,7 @@ class DatabaseStorage(Storage):
         one upsert, atomic on SQLite (the write lock) and PostgreSQL (the row's)."""
         now = time.time()
         table = RateLimitCounter.__table__
-        with _own_transaction() as conn:
+        with own_transaction() as conn:
             insert = upsert(conn, table).values(key=_stored_key(key), count=amount,
                                                 expires_at=now + expiry)
             ended = table.c.expires_at <= now
@@ -141,12 +146,12 @@ class DatabaseStorage(Storage):
             return conn.execute(sa.select(sa.literal(1))).scalar() == 1
 
     def reset(self) -> int | None:
-        with _own_transaction() as conn:
+        with own_transaction() as conn:
             return conn.execute(RateLimitCounter.__table__.delete()).rowcount
 
     def clear(self, key: str) -> None:
         table = RateLimitCounter.__table__
-        with _own_transaction() as conn:
+        with own_transaction() as conn:
             conn.execute(table.delete().where(table.c.key == _stored_key(key)))
 
 
@@ -164,22 +169,24 @@ def normalised_login(login: str) -> str:
     return login.lower()
 
 
-def _account_id() -> int | None:
-    """The id of the account the posted login names (looked up once per request)."""
-    if "login_account_id" not in g:
+def _account() -> tuple[int, int] | None:
+    """The (id, session version) of the account the posted login names (looked up once per
+    request)."""
+    if "login_account" not in g:
         from association.auth.services import find_user
 
         user = find_user(request.form.get("login") or "")
-        g.login_account_id = user.id if user else None
-    return g.login_account_id
+        g.login_account = (user.id, user.session_version) if user else None
+    return g.login_account
 
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="login-device")
 
 
-def _device_for(user_id: int) -> str | None:
-    """The device id of this request's valid device cookie for ``user_id``, if any."""
+def _device_for(user_id: int, version: int) -> str | None:
+    """The device id of this request's valid device cookie for ``user_id`` at session
+    version ``version`` (a cookie given before a password change names an older one)."""
     value = request.cookies.get(DEVICE_COOKIE)
     if not value:
         return None
@@ -188,7 +195,8 @@ def _device_for(user_id: int) -> str | None:
         payload = _serializer().loads(value, max_age=max_age)
     except BadSignature:
         return None
-    if not isinstance(payload, dict) or payload.get("u") != user_id:
+    if not isinstance(payload, dict) or payload.get("u") != user_id \
+            or payload.get("v") != version:
         return None
     device = payload.get("d")
     return device if isinstance(device, str) and device else None
@@ -196,8 +204,8 @@ def _device_for(user_id: int) -> str | None:
 
 def trusted_device() -> str | None:
     """The device id when the login posted names an account this browser logged in to."""
-    user_id = _account_id()
-    return _device_for(user_id) if user_id is not None else None
+    account = _account()
+    return _device_for(*account) if account is not None else None
 
 
 def from_trusted_device() -> bool:
@@ -207,39 +215,47 @@ def from_trusted_device() -> bool:
 
 def account_key() -> str:
     """The per-account limit's key: the trusted device, else the account, else the text."""
-    user_id = _account_id()
-    if user_id is None:
+    account = _account()
+    if account is None:
         return "login:" + normalised_login(request.form.get("login") or "")
-    device = _device_for(user_id)
-    return f"device:{device}" if device else f"account:{user_id}"
+    device = _device_for(*account)
+    return f"device:{device}" if device else f"account:{account[0]}"
 
 
-def after_login(response, user_id: int):
-    """After a successful login to ``user_id``: its device cookie for the browser, and the
+def account_limit_keys() -> list[str]:
+    """The storage keys of this request's per-account (or per-device) limits: the password
+    step's, kept in a pending second-factor login to be cleared once its code passes."""
+    return [limit.limit.key_for(*limit.request_args) for limit in limiter.current_limits
+            if any(str(arg).startswith(("account:", "device:")) for arg in limit.request_args)]
+
+
+def after_login(response, user, password_step_keys: list[str] = ()):
+    """After a successful login of ``user``: its device cookie for the browser, and the
     attempts counted on the account (or this device) forgiven, once the login is committed:
     its owner has shown they know the password, and their own earlier typos and logins do
-    not count towards an attacker's lock-out of them."""
+    not count towards an attacker's lock-out of them. A login completed at the code step
+    names the password step's keys (``password_step_keys``): its own request's are not
+    those."""
     from association.transaction import after_commit
 
-    counted = [(limit.limit, list(limit.request_args)) for limit in limiter.current_limits
-               if any(str(arg).startswith(("account:", "device:"))
-                      for arg in limit.request_args)]
+    keys = [*account_limit_keys(), *password_step_keys]
 
     def forgive() -> None:
-        for item, args in counted:
-            limiter.limiter.clear(item, *args)
+        for key in keys:
+            limiter.storage.clear(key)
 
     after_commit(forgive)
-    return _remember_device(response, user_id)
+    return _remember_device(response, user)
 
 
-def _remember_device(response, user_id: int):
-    """Give the browser that just logged in to ``user_id`` its device cookie (the same
-    device id when it had one)."""
+def _remember_device(response, user):
+    """Give the browser that just logged in as ``user`` its device cookie (the same device
+    id when it had one), bound to the user's session version."""
     config = current_app.config
-    device = _device_for(user_id) or secrets.token_urlsafe(16)
+    version = user.session_version
+    device = _device_for(user.id, version) or secrets.token_urlsafe(16)
     response.set_cookie(
-        DEVICE_COOKIE, _serializer().dumps({"u": user_id, "d": device}),
+        DEVICE_COOKIE, _serializer().dumps({"u": user.id, "d": device, "v": version}),
         max_age=config["LOGIN_DEVICE_COOKIE_DAYS"] * 86400, httponly=True,
         secure=config["SESSION_COOKIE_SECURE"], samesite="Lax",
     )

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from association.core.db import created_at, intpk, str_enum
@@ -97,6 +97,10 @@ class SecondFactor(db.Model):
     confirmed_at: Mapped[datetime | None]
     #: The TOTP time step of the last code accepted: a code is never accepted twice.
     last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: Wrong codes typed in a row (written although the failed request is discarded); at
+    #: ``second_factor.LOCK_AFTER`` the app's code is refused until a recovery code is used
+    #: or the chair resets the factor.
+    wrong_codes: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[created_at]
 
 

@@ -7,6 +7,13 @@ The TOTP secret is kept encrypted (Fernet, with SECOND_FACTOR_KEY from the envir
 recovery codes only as their SHA-256: they are 80 random bits, so a slow hash adds
 nothing, and a code is found by its hash in one query. Neither is ever in the audit
 trail (``__audit_redact__``) or a log.
+
+A code is taken by a conditional update (the recovery code still unused, the step later than
+the last taken), so two requests at once cannot both take it. Wrong codes in a row are
+counted on the factor in a transaction of their own, each in the audit trail: at
+:data:`LOCK_AFTER` the app's code is refused until a recovery code is used or the chair
+resets the factor. Setting one up takes the password, and only the session that started the
+set-up sees its secret and may confirm it.
 """
 
 import base64
@@ -21,7 +28,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 
+from association.audit.services import current_actor, log_event, write_events
 from association.auth import sessions
+from association.auth.limits import own_transaction
 from association.auth.models import RecoveryCode, Role, SecondFactor, SecondFactorRole, User
 from association.core.pdf import qr_modules
 from association.core.time import utcnow
@@ -44,6 +53,10 @@ ENROLMENT_EXEMPT = frozenset({
     "auth.second_factor_start", "auth.second_factor_confirm",
 })
 PENDING_KEY = "second_factor_pending"
+#: The session's key naming the set-up it started (only that session sees and confirms it).
+ENROLLING_KEY = "second_factor_enrolling"
+#: Wrong codes in a row after which the app's code is refused (a recovery code still works).
+LOCK_AFTER = 10
 
 WRONG_CODE = _l("That code is not right. Check that your phone's clock is right and type the "
                 "code your app shows now, or use a recovery code.")
@@ -51,6 +64,11 @@ USED_CODE = _l("That code was already used. Wait for your app to show the next o
 #: Changing one's own second factor takes the app's code: a recovery code does not do.
 WRONG_APP_CODE = _l("That code is not right. Type the 6-digit code your authenticator app "
                     "shows now (a recovery code does not do here).")
+LOCKED = _l("Codes from your authenticator app are refused after %(n)d wrong codes in a row. "
+            "Log in with one of your recovery codes, or ask the chair to reset your second "
+            "factor.", n=LOCK_AFTER)
+USED_RECOVERY_CODE = _l("That recovery code was already used. Each one works once: use "
+                        "another.")
 
 
 class SecondFactorError(DomainError):
@@ -153,30 +171,54 @@ def enrolment_due(user: User) -> bool:
 # --- Enrolment ---------------------------------------------------------------------------
 
 
-def start_enrolment(user: User) -> None:
-    """Make a new secret for the user to add to their app (replacing an unconfirmed one).
+def start_enrolment(session, user: User, password: str) -> None:
+    """Make a new secret for the user to add to their app (replacing an unconfirmed one),
+    once they typed their password: a session left open, or stolen, does not enrol another
+    phone. Only this session (``session``, the Flask session) sees the secret and confirms it.
 
     Raises:
+        LoginError: a wrong password.
         SecondFactorError: the user already has one on (the chair resets it first).
     """
+    from association.auth.services import check_password
+
     factor = _factor(user)
     if factor is not None and factor.confirmed_at is not None:
         raise SecondFactorError(_l("Your second factor is already on."))
+    check_password(user, password)
     secret = _encrypt(pyotp.random_base32())
     if factor is None:
-        db.session.add(SecondFactor(user_id=user.id, secret=secret))
+        factor = SecondFactor(user_id=user.id, secret=secret)
+        db.session.add(factor)
     else:
         factor.secret = secret
     db.session.flush()
+    session[ENROLLING_KEY] = _enrolment_mark(factor)
 
 
-def enrolment(user: User) -> dict | None:
-    """What the enrolment page shows: the secret as text, its address and QR code; None
-    when no enrolment was started (or it is already confirmed)."""
-    from association.profile.services import get_profile
+def _enrolment_mark(factor: SecondFactor) -> str:
+    """Names one set-up (its encrypted secret, hashed: the cookie never holds the secret)."""
+    return hashlib.sha256(f"{factor.id}:{factor.secret}".encode()).hexdigest()
 
+
+def _enrolling(session, user: User) -> SecondFactor | None:
+    """The user's unconfirmed factor, when this session started its set-up."""
     factor = _factor(user)
     if factor is None or factor.confirmed_at is not None:
+        return None
+    mark = session.get(ENROLLING_KEY)
+    if not isinstance(mark, str) or not hmac.compare_digest(mark, _enrolment_mark(factor)):
+        return None
+    return factor
+
+
+def enrolment(session, user: User) -> dict | None:
+    """What the enrolment page shows: the secret as text, its address and QR code; None
+    when this session started no set-up (or it is already confirmed)."""
+    from association.profile.services import get_profile
+
+    factor = _enrolling(session, user)
+    if factor is None:
         return None
     try:
         secret = _decrypt(factor.secret)
@@ -202,7 +244,7 @@ def qr_svg(text: str, module: int = 6) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def confirm_enrolment(user: User, code: str) -> list[str]:
+def confirm_enrolment(session, user: User, code: str) -> list[str]:
     """Turn the second factor on with the first code the app shows; ends the user's other
     sessions, which were opened without it.
 
@@ -210,12 +252,13 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
         The 10 recovery codes, in clear this once.
 
     Raises:
-        SecondFactorError: no enrolment started, or a wrong code.
+        SecondFactorError: this session started no set-up, or a wrong code.
     """
-    factor = _factor(user)
-    if factor is None or factor.confirmed_at is not None:
+    factor = _enrolling(session, user)
+    if factor is None:
         raise SecondFactorError(_l("Start the set-up first."))
     _accept_app_code(factor, code, WRONG_CODE)
+    session.pop(ENROLLING_KEY, None)
     factor.confirmed_at = utcnow()
     codes = _new_recovery_codes(user)
     sessions.end_every_session(user)
@@ -333,17 +376,64 @@ def _matching_step(secret: str, code: str, now: float | None = None) -> int | No
 
 def _accept_app_code(factor: SecondFactor, code: str, wrong_message) -> None:
     """Take ``code`` when it is the one the factor's app shows now (within VALID_WINDOW
-    steps) and no code of that step or a later one was taken before: each works once.
+    steps) and no code of that step or a later one was taken before: each works once, even
+    when two requests bring it at once (the step is taken by a conditional update: the
+    second waits for the first's row lock, then finds the step taken). A right code ends a
+    run of wrong ones; a wrong one, on a factor that is on, is counted (:func:`_count_wrong`)
+    and, at :data:`LOCK_AFTER` in a row, the app's codes are refused.
 
     Raises:
-        SecondFactorError: ``wrong_message``, or the code was already used.
+        SecondFactorError: ``wrong_message``, the code was already used, or the app's codes
+            are locked.
     """
+    on = factor.confirmed_at is not None
+    if on and factor.wrong_codes >= LOCK_AFTER:
+        _count_wrong(factor)
+        raise SecondFactorError(LOCKED)
     step = _matching_step(_decrypt(factor.secret), code)
     if step is None:
+        if on and _count_wrong(factor) >= LOCK_AFTER:
+            raise SecondFactorError(LOCKED)
         raise SecondFactorError(wrong_message)
-    if factor.last_step is not None and step <= factor.last_step:
+    taken = db.session.execute(
+        sa.update(SecondFactor)
+        .where(SecondFactor.id == factor.id,
+               sa.or_(SecondFactor.last_step.is_(None), SecondFactor.last_step < step))
+        .values(last_step=step, wrong_codes=0)
+    ).rowcount
+    if taken != 1:
         raise SecondFactorError(USED_CODE)
-    factor.last_step = step
+    log_event("update", SecondFactor.__tablename__, factor.id,
+              {"last_step": step, "wrong_codes": 0})
+
+
+def _count_wrong(factor: SecondFactor) -> int:
+    """Count one more wrong code in a row on ``factor``, in a transaction of its own (the
+    failed request's work is discarded, the count is not), with its audit event, and the
+    lock's when this one reaches :data:`LOCK_AFTER`. Returns the count."""
+    factor_id, actor = factor.id, current_actor()
+    table = SecondFactor.__table__
+    with own_transaction() as conn:
+        count = conn.execute(
+            table.update().where(table.c.id == factor_id)
+            .values(wrong_codes=table.c.wrong_codes + 1).returning(table.c.wrong_codes)
+        ).scalar_one_or_none()
+        if count is None:  # reset meanwhile
+            return 0
+        events = [("update", table.name, str(factor_id), {"wrong_codes": count - 1},
+                   {"wrong_codes": count}, *actor)]
+        if count == LOCK_AFTER:
+            events.append(("second_factor.locked", table.name, str(factor_id), None,
+                           {"wrong_codes": count}, *actor))
+        write_events(conn, events)
+    return count
+
+
+def locked(user: User) -> bool:
+    """Whether the user's app codes are refused (too many wrong codes in a row)."""
+    factor = _factor(user)
+    return factor is not None and factor.confirmed_at is not None \
+        and factor.wrong_codes >= LOCK_AFTER
 
 
 def verify(user: User, code: str) -> None:
@@ -357,17 +447,36 @@ def verify(user: User, code: str) -> None:
         raise SecondFactorError(WRONG_CODE)
     normalised = _normalise(code)
     if len(normalised) == RECOVERY_LENGTH:
-        row = db.session.scalar(sa.select(RecoveryCode).where(
-            RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_code(normalised)))
-        if row is None:
-            raise SecondFactorError(WRONG_CODE)
-        if row.used_at is not None:
-            raise SecondFactorError(_l("That recovery code was already used. Each one works "
-                                       "once: use another."))
-        row.used_at = utcnow()
-        db.session.flush()
+        _use_recovery_code(user, factor, normalised)
         return
     _accept_app_code(factor, normalised, WRONG_CODE)
+
+
+def _use_recovery_code(user: User, factor: SecondFactor, code: str) -> None:
+    """Use up one of the user's recovery codes: taken by a conditional update, so two
+    requests at once cannot both use it. It ends a run of wrong codes (and the lock).
+
+    Raises:
+        SecondFactorError: no such code (counted as a wrong one), or already used.
+    """
+    row = db.session.scalar(sa.select(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_code(code)))
+    if row is None:
+        if _count_wrong(factor) >= LOCK_AFTER:
+            raise SecondFactorError(LOCKED)
+        raise SecondFactorError(WRONG_CODE)
+    if row.used_at is not None:
+        raise SecondFactorError(USED_RECOVERY_CODE)
+    now = utcnow()
+    used = db.session.execute(
+        sa.update(RecoveryCode).where(RecoveryCode.id == row.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=now)
+    ).rowcount
+    if used != 1:
+        raise SecondFactorError(USED_RECOVERY_CODE)
+    log_event("update", RecoveryCode.__tablename__, row.id, {"used_at": now.isoformat()})
+    if factor.wrong_codes:
+        factor.wrong_codes = 0
     db.session.flush()
 
 
@@ -379,11 +488,14 @@ def recovery_codes_left(user: User) -> int:
 # --- The login between password and code ------------------------------------------------
 
 
-def remember_pending(session, user: User, next_url: str | None) -> None:
-    """After the right password: the session holds only who is waiting for a code."""
+def remember_pending(session, user: User, next_url: str | None,
+                     limit_keys: list[str] = ()) -> None:
+    """After the right password: the session holds only who is waiting for a code, and the
+    password step's per-account limit keys, cleared once the code passes."""
     lang = session.get("lang")
     session.clear()
-    session[PENDING_KEY] = {"id": user.get_id(), "at": int(time.time()), "next": next_url}
+    session[PENDING_KEY] = {"id": user.get_id(), "at": int(time.time()), "next": next_url,
+                            "limits": list(limit_keys)}
     if lang:
         session["lang"] = lang
 
@@ -409,3 +521,10 @@ def pending_user(session) -> User | None:
 def pending_next(session) -> str | None:
     pending = session.get(PENDING_KEY)
     return pending.get("next") if isinstance(pending, dict) else None
+
+
+def pending_limit_keys(session) -> list[str]:
+    """The password step's per-account limit keys (see :func:`remember_pending`)."""
+    pending = session.get(PENDING_KEY)
+    keys = pending.get("limits") if isinstance(pending, dict) else None
+    return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []

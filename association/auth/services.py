@@ -238,13 +238,23 @@ def change_password(user: User, current: str, new: str) -> None:
         LoginError: the current password is wrong.
         PasswordPolicyError: the new one is weak or the same as before.
     """
-    try:
-        _hasher().verify(user.password_hash, current or "")
-    except (VerificationError, InvalidHashError):
-        raise LoginError(_l("Your current password is not right.")) from None
+    check_password(user, current)
     if current == new:
         raise PasswordPolicyError(_l("Choose a password different from the current one."))
     _set_password(user, new, must_change=False)
+
+
+def check_password(user: User, password: str) -> None:
+    """The logged-in user's password, typed again before a change that needs more than a
+    session (a new password, setting up a second factor).
+
+    Raises:
+        LoginError: it is not right.
+    """
+    try:
+        _hasher().verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        raise LoginError(_l("Your current password is not right.")) from None
 
 
 def _set_password(user: User, new: str, must_change: bool) -> None:

@@ -31,6 +31,7 @@ from association.auth.forms import (
     PasswordChangeForm,
     PasswordResetForm,
     SecondFactorPolicyForm,
+    StartSecondFactorForm,
     UserEditForm,
     UserForm,
 )
@@ -77,18 +78,20 @@ def login():
             return render_template("auth/login.html", form=form), 200
         set_request_actor(user.id, user.username)
         if second_factor.is_on(user):  # the password alone does not log in: ask the code
-            second_factor.remember_pending(session, user, _safe_next(request.args.get("next")))
+            second_factor.remember_pending(session, user, _safe_next(request.args.get("next")),
+                                           limits.account_limit_keys())
             return redirect(url_for("auth.login_code"))
         return _logged_in(user, _safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
 
-def _logged_in(user: User, next_url: str | None):
+def _logged_in(user: User, next_url: str | None, password_step_keys: list[str] = ()):
     """Open the user's session (a fresh one: no fixation), give this browser its device
-    cookie and clear the account's failed attempts; on to ``next_url`` or home."""
+    cookie and clear the account's failed attempts (the password step's too, when the login
+    ends at the code step); on to ``next_url`` or home."""
     sessions.log_in(user)
     response = redirect(next_url or url_for("core.home"))
-    return limits.after_login(response, user.id)
+    return limits.after_login(response, user, password_step_keys)
 
 
 def _code_key() -> str:
@@ -124,7 +127,8 @@ def login_code():
             transaction.discard()
             flash(str(error), "error")
             return render_template("auth/login_code.html", form=form), 200
-        return _logged_in(user, second_factor.pending_next(session))
+        return _logged_in(user, second_factor.pending_next(session),
+                          second_factor.pending_limit_keys(session))
     return render_template("auth/login_code.html", form=form)
 
 
@@ -290,11 +294,11 @@ def second_factor_page():
     """One's own second factor: its state, or the set-up (QR code and secret)."""
     user = current_user._get_current_object()
     return render_template(
-        "auth/second_factor.html", form=ConfirmForm(), code_form=CodeForm(),
+        "auth/second_factor.html", form=StartSecondFactorForm(), code_form=CodeForm(),
         renew_form=AppCodeForm(prefix="renew"), off_form=AppCodeForm(prefix="off"),
         on=second_factor.is_on(user), required=second_factor.required_for(user),
-        enrolment=second_factor.enrolment(user),
-        codes_left=second_factor.recovery_codes_left(user),
+        enrolment=second_factor.enrolment(session, user),
+        codes_left=second_factor.recovery_codes_left(user), locked=second_factor.locked(user),
     )
 
 
@@ -355,12 +359,17 @@ def second_factor_off():
 
 @bp.route("/account/second-factor/start", methods=["POST"])
 @login_only
+@limiter.shared_limit(lambda: current_app.config["SECOND_FACTOR_RATE_LIMIT"],
+                      scope="second-factor-own", key_func=_own_factor_key)
 def second_factor_start():
-    """Make a new secret to add to the authenticator app."""
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    """Make a new secret to add to the authenticator app, once the password is typed."""
+    form = StartSecondFactorForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for("auth.second_factor_page"))
     try:
-        second_factor.start_enrolment(current_user._get_current_object())
+        second_factor.start_enrolment(session, current_user._get_current_object(),
+                                      form.password.data)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -379,7 +388,7 @@ def second_factor_confirm():
         return redirect(url_for("auth.second_factor_page"))
     user = current_user._get_current_object()
     try:
-        codes = second_factor.confirm_enrolment(user, form.code.data)
+        codes = second_factor.confirm_enrolment(session, user, form.code.data)
     except DomainError as error:
         transaction.discard()
         flash(str(error), "error")

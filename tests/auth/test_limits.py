@@ -185,3 +185,90 @@ def test_the_request_transaction_is_not_ended_once_it_wrote(app):
         with pytest.raises(RuntimeError):
             end_read()
         db.session.rollback()
+
+
+# --- The security review's fixes (issue 20, item 2) ---------------------------------------
+
+NEW_PASSWORD = "kijani mbuzi ndefu sana"
+
+
+def test_a_login_completed_at_the_code_step_clears_the_password_steps_count(
+        app, make_user, only_account_limit):
+    """The code step's own limits are not the password step's: the account's count of the
+    password step is cleared once the code passes, as a login without one clears it."""
+    import pyotp
+
+    from tests.auth.test_second_factor import _start
+
+    make_user("treasurer", Role.TREASURER)
+    owner = Web(app.test_client())
+    owner.login("treasurer")
+    secret = _start(owner)
+    owner.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
+    owner.token = None
+    owner.logout()
+    for _ in range(9):  # the owner's own typos, from a browser without a device cookie
+        assert owner.login_with_password("treasurer", "typo").status_code == 200
+    assert owner.login_with_password("treasurer").headers["Location"].endswith("/login/code")
+    owner.token = None
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    assert owner.post("/login/code", {"code": code}).headers["Location"] == "/"
+    with app.app_context():
+        keys = db.session.scalars(sa.select(RateLimitCounter.key)).all()
+    assert not [key for key in keys if "account:" in key]
+    # Another browser of the owner's, without a device cookie: the account is not locked.
+    other = Web(app.test_client())
+    assert other.login_with_password("treasurer").headers["Location"].endswith("/login/code")
+
+
+def _change_password(app, owner: Web, how: str) -> None:
+    if how == "own":
+        owner.login_with_password("treasurer")
+        response = owner.post("/account/password", {"current": PASSWORD, "new": NEW_PASSWORD,
+                                                     "confirm": NEW_PASSWORD})
+        assert response.status_code in (302, 303)
+        owner.token = None
+        owner.logout()
+    else:  # the chair's reset
+        from association.audit.services import acting_as
+        from association.auth.models import User
+        from association.auth.services import reset_password
+
+        with app.app_context(), acting_as("test"):
+            user = db.session.scalar(sa.select(User).where(User.username == "treasurer"))
+            reset_password(user, NEW_PASSWORD)
+            db.session.commit()
+
+
+@pytest.mark.parametrize("how", ["own", "reset"])
+def test_a_password_change_makes_the_device_cookies_worthless(app, make_user, how):
+    """A copy of a device cookie given before a password change (a stolen phone, a copied
+    cookie) no longer spares its holder the per-address limit, nor keeps a budget of its
+    own; a cookie given after the change does."""
+    make_user("treasurer", Role.TREASURER, phone="0712345678")
+    owner = Web(app.test_client())
+    owner.client.environ_base["REMOTE_ADDR"] = "10.1.1.20"
+    assert owner.login_with_password("treasurer").status_code in (302, 303)
+    owner.logout()
+    old_cookie = owner.client.get_cookie("device").value
+    _change_password(app, owner, how)
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"  # per address
+    thief = Web(app.test_client())
+    thief.client.environ_base["REMOTE_ADDR"] = CARRIER_NAT
+    thief.client.set_cookie("device", old_cookie)
+    for _ in range(3):
+        assert thief.login_with_password("treasurer", "guess").status_code == 200
+    refused = thief.login_with_password("treasurer", NEW_PASSWORD)
+    assert refused.status_code == 429  # not spared: the cookie is worthless
+    with app.app_context():
+        keys = {key: count for key, count in db.session.execute(
+            sa.select(RateLimitCounter.key, RateLimitCounter.count))}
+    assert not [key for key in keys if "device:" in key]
+    assert [count for key, count in keys.items() if "account:" in key] == [4]  # the refused too
+    # The owner logs in at home with the new password: a new cookie, trusted on the
+    # carrier's address the thief has used up.
+    assert owner.login_with_password("treasurer", NEW_PASSWORD).status_code in (302, 303)
+    assert owner.client.get_cookie("device").value != old_cookie
+    owner.logout()
+    owner.client.environ_base["REMOTE_ADDR"] = CARRIER_NAT
+    assert owner.login_with_password("treasurer", NEW_PASSWORD).status_code in (302, 303)

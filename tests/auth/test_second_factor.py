@@ -6,6 +6,7 @@ import base64
 import re
 import shutil
 import subprocess
+import threading
 import time
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from association.audit.models import AuditEvent
+from association.audit.services import acting_as
 from association.auth import second_factor
 from association.auth.models import RecoveryCode, Role, SecondFactor, SecondFactorRole, User
 from association.core.time import utcnow
@@ -57,8 +59,9 @@ def _next_code(secret: str) -> str:
 
 
 def _start(web: Web) -> str:
-    """Start the set-up as the logged-in user; returns the secret the page shows."""
-    web.post("/account/second-factor/start")
+    """Start the set-up as the logged-in user (with their password); returns the secret the
+    page shows."""
+    web.post("/account/second-factor/start", {"password": PASSWORD})
     page = web.get("/account/second-factor").get_data(as_text=True)
     return SECRET_RE.search(page).group(1).replace(" ", "")
 
@@ -611,3 +614,206 @@ def test_the_users_list_shows_who_has_the_second_factor_and_who_must(app, web, p
     web.post("/language", {"language": "sw"})
     page = web.get("/users").get_data(as_text=True)
     assert "Inatumika" in page and "inahitajika kwa wadhifa wake" in page
+
+
+# --- The security review's fixes (issue 20, item 2) ---------------------------------------
+
+
+def _blocked_on_a_row_lock(app) -> bool:
+    """Whether another transaction waits for a row lock (PostgreSQL); on SQLite the second
+    writer waits for the write lock before it reads anything: a moment is given to it."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            time.sleep(0.3)
+            return True
+        return bool(conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'").scalar())
+
+
+def _twice_at_once(app, code: str) -> list[str]:
+    """``code`` typed at the treasurer's code step by two requests at once: the second reads
+    the factor and its codes before the first commits. Each one's outcome."""
+    outcomes, errors = {}, []
+    first_took_it = threading.Event()
+
+    def attempt(name: str, first: bool) -> None:
+        try:
+            if not first:
+                assert first_took_it.wait(10)
+            with app.app_context(), acting_as("test"):
+                user = db.session.scalar(sa.select(User).where(User.username == "treasurer"))
+                try:
+                    second_factor.verify(user, code)
+                    outcomes[name] = "accepted"
+                except second_factor.SecondFactorError as error:
+                    outcomes[name] = str(error)
+                if first:
+                    first_took_it.set()
+                    deadline = time.monotonic() + 10
+                    while not _blocked_on_a_row_lock(app) and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                db.session.commit()
+        except Exception as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+            first_took_it.set()
+
+    threads = [threading.Thread(target=attempt, args=("first", True)),
+               threading.Thread(target=attempt, args=("second", False))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    return [outcomes["first"], outcomes["second"]]
+
+
+@pytest.mark.committed(reason="two transactions at once, in two threads")
+@pytest.mark.parametrize("kind", ["app", "recovery"])
+def test_a_code_typed_by_two_requests_at_once_is_taken_once(app, web, people, kind):
+    secret, codes, _ = _enrol(web, "treasurer")
+    code = _next_code(secret) if kind == "app" else codes[0]
+    first, second = _twice_at_once(app, code)
+    assert first == "accepted"
+    assert second in ("That code was already used. Wait for your app to show the next one.",
+                      "That recovery code was already used. Each one works once: use another.")
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type == ("second_factor" if kind == "app" else "recovery_code"),
+            AuditEvent.action == "update", AuditEvent.actor == "test")).all()
+    assert len(events) == 1  # taken once, in the trail once
+    if kind == "recovery":
+        assert _recovery_used(app) == 1
+
+
+def _recovery_used(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(RecoveryCode).where(
+            RecoveryCode.used_at.is_not(None)))
+
+
+@pytest.fixture
+def many_tries(app):
+    """The rate limits out of the way: the lock after wrong codes in a row is tested."""
+    app.config["SECOND_FACTOR_RATE_LIMIT"] = "1000 per minute"
+    app.config["LOGIN_RATE_LIMIT"] = "1000 per minute"
+
+
+def _wrong_codes(app) -> int:
+    return _factor(app, "treasurer").wrong_codes
+
+
+def test_ten_wrong_codes_in_a_row_lock_the_apps_code_until_a_recovery_code(app, web, people,
+                                                                          many_tries):
+    secret, codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    web.login_with_password("treasurer")
+    for _ in range(3):
+        web.post("/login/code", {"code": _wrong_code(secret)})
+    assert _wrong_codes(app) == 3  # kept although each failed request was discarded
+    assert _password_then(web, "treasurer", _next_code(secret)).headers["Location"] == "/"
+    assert _wrong_codes(app) == 0  # a right code ends the run
+    web.logout()
+    web.login_with_password("treasurer")
+    for n in range(1, 10):
+        text = web.post("/login/code", {"code": _wrong_code(secret)}).get_data(as_text=True)
+        assert "That code is not right" in text, n
+    assert _wrong_codes(app) == 9
+    text = web.post("/login/code", {"code": _wrong_code(secret)}).get_data(as_text=True)
+    assert "refused after 10 wrong codes in a row" in text
+    # Locked: the right code from the app is refused too, and counted.
+    response = web.post("/login/code", {"code": pyotp.TOTP(secret).now()})
+    assert "refused after 10 wrong codes in a row" in response.get_data(as_text=True)
+    assert web.get("/ledger").status_code in (302, 303)
+    assert _wrong_codes(app) == 11
+    # Logging in again does not unlock it; a wrong recovery code neither.
+    response = _password_then(web, "treasurer", _next_code(secret))
+    assert "refused after 10 wrong codes" in response.get_data(as_text=True)
+    response = _password_then(web, "treasurer", "aaaa-bbbb-cccc-dddd")
+    assert "refused after 10 wrong codes" in response.get_data(as_text=True)
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type == "second_factor").order_by(AuditEvent.seq)).all()
+    counted = [e for e in events if e.action == "update" and '"wrong_codes":' in (e.after or "")
+               and e.actor == "treasurer"]
+    assert [e.after for e in counted if '"last_step"' not in e.after][-13:] == [
+        f'{{"wrong_codes":{n}}}' for n in (1, 2, 3, *range(1, 14))][-13:]
+    [lock] = [e for e in events if e.action == "second_factor.locked"]
+    assert lock.actor == "treasurer" and lock.after == '{"wrong_codes":10}'
+    # A recovery code logs in and unlocks the app's code.
+    assert _password_then(web, "treasurer", codes[0]).headers["Location"] == "/"
+    assert _wrong_codes(app) == 0
+    web.logout()  # the app's code is no longer refused unread: a wrong one is just wrong
+    response = _password_then(web, "treasurer", _wrong_code(secret))
+    assert "That code is not right" in response.get_data(as_text=True)
+    assert _wrong_codes(app) == 1
+
+
+def test_the_lock_holds_for_ones_own_changes_and_the_chairs_reset_ends_it(app, web, people,
+                                                                          many_tries):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    with app.app_context():
+        db.session.execute(sa.update(SecondFactor).values(wrong_codes=second_factor.LOCK_AFTER))
+        db.session.commit()
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert "refused after too many wrong codes in a row" in page
+    response = web.post("/account/second-factor/recovery-codes",
+                        {"renew-code": _next_code(secret)}, follow_redirects=True)
+    assert "refused after 10 wrong codes in a row" in response.get_data(as_text=True)
+    assert not CODE_RE.search(response.get_data(as_text=True))
+    chair = Web(app.test_client())
+    chair.login("chair")
+    chair.post(f"/users/{_user_id(app, 'treasurer')}/second-factor/reset")
+    assert _factor(app, "treasurer") is None
+    web.login("treasurer")
+    secret = _start(web)
+    response = web.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
+    assert len(CODE_RE.findall(response.get_data(as_text=True))) == 10
+    assert _wrong_codes(app) == 0
+
+
+def test_the_lock_message_in_swahili(app, web, people, many_tries):
+    secret, _codes, _ = _enrol(web, "treasurer")
+    web.logout()
+    web.post("/language", {"language": "sw"})
+    web.token = None
+    web.login_with_password("treasurer")
+    for _ in range(10):
+        response = web.post("/login/code", {"code": _wrong_code(secret)})
+    assert "makosa 10 mfululizo" in response.get_data(as_text=True)
+
+
+def test_setting_up_takes_the_password(app, web, people):
+    web.login("treasurer")
+    for typed, message in [("", "Enter your password to set up the second factor."),
+                           ("wrong-password", "Your current password is not right."),
+                           ("x" * 129, "Field cannot be longer than 128 characters.")]:
+        response = web.post("/account/second-factor/start", {"password": typed},
+                            follow_redirects=True)
+        text = response.get_data(as_text=True)
+        assert message in text, typed
+        assert not SECRET_RE.search(text)
+        assert _factor(app, "treasurer") is None  # nothing made
+    page = web.get("/account/second-factor").get_data(as_text=True)
+    assert 'type="password"' in page and "Your password" in page
+    assert _start(web) and _factor(app, "treasurer").confirmed_at is None
+    web.post("/language", {"language": "sw"})
+    response = web.post("/account/second-factor/start", {"password": ""}, follow_redirects=True)
+    assert "Andika nenosiri lako" in response.get_data(as_text=True)
+
+
+def test_another_session_neither_sees_nor_confirms_a_set_up(app, web, people):
+    """A session left open (or stolen) cannot take over the set-up its owner started."""
+    thief = Web(app.test_client())
+    thief.login("treasurer")
+    web.login("treasurer")
+    secret = _start(web)
+    page = thief.get("/account/second-factor").get_data(as_text=True)
+    assert secret not in page.replace(" ", "") and not QR_RE.search(page)
+    response = thief.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()},
+                          follow_redirects=True)
+    assert "Start the set-up first." in response.get_data(as_text=True)
+    assert _factor(app, "treasurer").confirmed_at is None
+    assert thief.get("/ledger").status_code == 200  # the owner's session was not ended
+    response = web.post("/account/second-factor/confirm", {"code": pyotp.TOTP(secret).now()})
+    assert len(CODE_RE.findall(response.get_data(as_text=True))) == 10
