@@ -95,7 +95,7 @@ def _content(row) -> dict:
     }
 
 
-def _plain(value):
+def plain(value):
     """A JSON-safe form of a column value."""
     if isinstance(value, enum.Enum):
         return value.value
@@ -104,6 +104,9 @@ def _plain(value):
     if isinstance(value, bytes):
         return "sha256:" + hashlib.sha256(value).hexdigest()
     return value
+
+
+_plain = plain
 
 
 def _object_type(obj) -> str:
