@@ -45,5 +45,7 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_checkpoint_append_only ON audit_checkpoint")
+    # Events written while downgraded carry no MAC: an upgrade again keys from its own head.
+    op.execute("DELETE FROM audit_checkpoint WHERE why = 'keyed'")
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_column('mac')

@@ -234,7 +234,7 @@ def test_the_readme_grants_are_the_ones_the_deploy_smoke_runs():
 def test_the_upgrade_keys_the_chain_from_its_head(tmp_path):
     """Migration 9c6e7f3a2b16 on a trail written before it: a signed keyed checkpoint at
     the head, the old events verify without MACs and the new ones carry one."""
-    from flask_migrate import upgrade
+    from flask_migrate import downgrade, upgrade
 
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI":
                                      f"sqlite:///{tmp_path / 'upgrade.sqlite3'}"})
@@ -258,6 +258,21 @@ def test_the_upgrade_keys_the_chain_from_its_head(tmp_path):
             assert verify_chain().ok
             assert db.session.scalar(sa.select(AuditEvent.mac)
                                      .where(AuditEvent.seq == head.seq + 1)) is not None
+
+            # Down and up again: the events written meanwhile carry no MAC, and the new
+            # keyed checkpoint starts after them.
+            db.session.commit()
+            downgrade(revision="4d1b00c5e7a1")
+            write_events(db.session.connection(), [("create", "thing", "down", None, {},
+                                                    *current_actor())], keyed=False)
+            db.session.commit()
+            upgrade()
+            write_events(db.session.connection(), [("create", "thing", "up", None, {},
+                                                    *current_actor())])
+            db.session.commit()
+            assert verify_chain().ok
+            # The downgrade dropped the column: only the event since carries a MAC.
+            assert db.session.scalar(sa.select(sa.func.count(AuditEvent.mac))) == 1
         finally:
             db.session.remove()
             db.engine.dispose()
