@@ -57,6 +57,42 @@ def checkpoint_mac(seq: int, chain_hash: str) -> str:
                     hashlib.sha256).hexdigest()
 
 
+def event_signer() -> "hmac.HMAC":
+    """An HMAC-SHA256 with :func:`checkpoint_key`, keyed once: :func:`event_mac` copies it
+    for each event (a dues run writes 40,000)."""
+    return hmac.new(checkpoint_key(), digestmod=hashlib.sha256)
+
+
+def event_mac(chain_hash: str, signer: "hmac.HMAC | None" = None) -> str:
+    """An audit event's MAC: HMAC-SHA256 over its hash with :func:`checkpoint_key`."""
+    mac = (signer or event_signer()).copy()
+    mac.update(chain_hash.encode("ascii"))
+    return mac.hexdigest()
+
+
+def start_keyed_chain(conn: sa.Connection, seq: int, chain_hash: str) -> None:
+    """Record, on ``conn``, that the events after ``seq`` carry MACs: a signed checkpoint
+    (:attr:`CheckpointReason.KEYED`) at the chain's head when a chain starts or when the
+    upgrade that brought event MACs runs."""
+    conn.execute(sa.insert(AuditCheckpoint.__table__).values(
+        seq=seq, chain_hash=chain_hash, mac=checkpoint_mac(seq, chain_hash), made_at=utcnow(),
+        why=CheckpointReason.KEYED, day=None, label=None))
+
+
+def keyed_start() -> int | None:
+    """The position after which every event must carry a MAC: the first signed keyed
+    checkpoint's (None: there is none, it was deleted or forged)."""
+    rows = db.session.execute(
+        sa.select(AuditCheckpoint.seq, AuditCheckpoint.chain_hash, AuditCheckpoint.mac)
+        .where(AuditCheckpoint.why == CheckpointReason.KEYED)
+        .order_by(AuditCheckpoint.seq, AuditCheckpoint.id))
+    return next((row.seq for row in rows if Mark(*row).signed()), None)
+
+
+def any_checkpoint() -> bool:
+    return db.session.scalar(sa.select(AuditCheckpoint.id).limit(1)) is not None
+
+
 def _head() -> tuple[int, str]:
     head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one_or_none()
     return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
@@ -69,9 +105,10 @@ def make_checkpoint(why: str = CheckpointReason.MANUAL, label: str | None = None
     Returns:
         The new checkpoint (flushed).
     """
+    made_at = utcnow()  # before the head is read: made_at and seq go forward together
     seq, chain_hash = _head()
     row = AuditCheckpoint(seq=seq, chain_hash=chain_hash, mac=checkpoint_mac(seq, chain_hash),
-                          made_at=utcnow(), why=why, label=label)
+                          made_at=made_at, why=why, label=label)
     db.session.add(row)
     db.session.flush()
     return row
@@ -84,12 +121,13 @@ def daily_checkpoint(day: date | None = None) -> bool:
         Whether this call made it.
     """
     day = day or today_in_nairobi()
+    made_at = utcnow()
     seq, chain_hash = _head()
     table = AuditCheckpoint.__table__
     made = db.session.scalar(
         upsert(db.session, table).values(
             seq=seq, chain_hash=chain_hash, mac=checkpoint_mac(seq, chain_hash),
-            made_at=utcnow(), why=CheckpointReason.DAY, day=day, label=day.isoformat(),
+            made_at=made_at, why=CheckpointReason.DAY, day=day, label=day.isoformat(),
         ).on_conflict_do_nothing(index_elements=["day"]).returning(table.c.id)
     )
     return made is not None
@@ -105,6 +143,22 @@ def stored_marks() -> list[Mark]:
     return [Mark(r.seq, r.chain_hash, r.mac) for r in db.session.execute(
         sa.select(AuditCheckpoint.seq, AuditCheckpoint.chain_hash, AuditCheckpoint.mac)
         .order_by(AuditCheckpoint.seq, AuditCheckpoint.id))]
+
+
+def checkpoints_going_back() -> list[tuple[Mark, Mark]]:
+    """Pairs of stored checkpoints (earlier made, later made) where the later one signs an
+    earlier position: an old checkpoint put back in place of a newer one."""
+    rows = db.session.execute(
+        sa.select(AuditCheckpoint.seq, AuditCheckpoint.chain_hash, AuditCheckpoint.mac)
+        .order_by(AuditCheckpoint.made_at, AuditCheckpoint.id))
+    found, highest = [], None
+    for row in rows:
+        mark = Mark(*row)
+        if highest is not None and mark.seq < highest.seq:
+            found.append((highest, mark))
+        if highest is None or mark.seq >= highest.seq:
+            highest = mark
+    return found
 
 
 def last_checkpoint() -> AuditCheckpoint | None:

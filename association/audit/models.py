@@ -36,6 +36,10 @@ class AuditEvent(db.Model):
     after: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: HMAC-SHA256 of ``hash`` with the checkpoint key (which lives in the environment):
+    #: a row added or rewritten by someone without the key cannot carry it. Null only on
+    #: events written before the upgrade that brought it (migration ``9c6e7f3a2b16``).
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(db.Model):
@@ -59,6 +63,10 @@ class CheckpointReason:
     DAY = "day"
     MONTH_CLOSE = "month_close"
     MANUAL = "manual"
+    #: Where the chain's events start carrying a MAC: at the head when the upgrade that
+    #: brought event MACs ran, or at event 0 when a chain starts. Every event after it
+    #: must carry a valid MAC, so stripping the MACs off the newer events is caught.
+    KEYED = "keyed"
 
 
 class AuditCheckpoint(db.Model):

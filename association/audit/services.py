@@ -11,6 +11,7 @@ same transaction: all of them or none.
 import contextlib
 import enum
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -25,6 +26,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history
 
+from association.audit.checkpoints import (
+    any_checkpoint,
+    event_mac,
+    event_signer,
+    keyed_start,
+    start_keyed_chain,
+)
 from association.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from association.core.db import upsert
 from association.core.time import utcnow
@@ -95,7 +103,7 @@ def _content(row) -> dict:
     }
 
 
-def _plain(value):
+def plain(value):
     """A JSON-safe form of a column value."""
     if isinstance(value, enum.Enum):
         return value.value
@@ -104,6 +112,9 @@ def _plain(value):
     if isinstance(value, bytes):
         return "sha256:" + hashlib.sha256(value).hexdigest()
     return value
+
+
+_plain = plain
 
 
 def _object_type(obj) -> str:
@@ -247,9 +258,14 @@ def take_waiting_events(session: Session) -> list[tuple]:
     return events
 
 
-def write_events(conn: sa.Connection, events: list[tuple]) -> None:
-    """Chain events taken by :func:`take_waiting_events` (each with its actor) on ``conn``."""
-    _write(conn, events)
+def write_events(conn: sa.Connection, events: list[tuple], keyed: bool = True) -> None:
+    """Chain events taken by :func:`take_waiting_events` (each with its actor) on ``conn``.
+
+    Args:
+        keyed: give each event its MAC; False only for an upgrade that runs before the
+            ``mac`` column exists (:func:`association.ledger.journal.seal_unsealed_entries`).
+    """
+    _write(conn, events, keyed)
 
 
 _HEAD = AuditHead.__table__
@@ -263,16 +279,21 @@ _MOVE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1).values(hash=sa.bindparam("n
 _INSERT_EVENTS = sa.insert(_EVENTS)
 
 
-def _write(conn: sa.Connection, events: list[tuple]) -> None:
-    """Chain ``events`` (each with its actor id and label) after the head, in order."""
+def _write(conn: sa.Connection, events: list[tuple], keyed: bool = True) -> None:
+    """Chain ``events`` (each with its actor id and label) after the head, in order, each
+    with its MAC (unless not ``keyed``)."""
     # Locking the head row first serialises concurrent writers on both databases.
     head = conn.execute(_RESERVE, {"n": len(events)}).first()
     if head is None:
-        conn.execute(
+        started = conn.execute(
             upsert(conn, _HEAD).values(id=1, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
-        )
+            .returning(_HEAD.c.id)
+        ).first()
+        if started is not None and keyed:  # a new chain: keyed from its first event
+            start_keyed_chain(conn, 0, GENESIS_HASH)
         head = conn.execute(_RESERVE, {"n": len(events)}).one()
     last_seq, prev_hash = head
+    signer = event_signer() if keyed else None
     now = utcnow()
     rows = []
     first = last_seq - len(events) + 1
@@ -291,11 +312,13 @@ def _write(conn: sa.Connection, events: list[tuple]) -> None:
             "prev_hash": prev_hash,
         }
         row["hash"] = prev_hash = event_hash(prev_hash, _content(row))
+        if signer is not None:
+            row["mac"] = event_mac(prev_hash, signer)
         rows.append(row)
     if conn.dialect.name != "postgresql":
         conn.execute(_INSERT_EVENTS, rows)
         conn.execute(_MOVE_HEAD, {"new_hash": prev_hash})
-    elif len(rows) < COPY_FROM:  # one event: a stored M-Pesa callback, a form saved
+    elif len(rows) < COPY_FROM and keyed:  # one event: a stored M-Pesa callback, a form saved
         conn.execute(_INSERT_EVENT_MOVING_HEAD,
                      {**{"event_" + key: value for key, value in rows[0].items()},
                       "new_hash": prev_hash})
@@ -436,12 +459,15 @@ def log_event(action: str, object_type: str, object_id=None, details: dict | Non
 
 
 def _walk(rows, prev_hash: str = GENESIS_HASH, checked: int = 0,
-          marks: dict[int, set[str]] | None = None) -> tuple[str, int, tuple[int, str] | None]:
+          marks: dict[int, set[str]] | None = None, keyed_from: int | None = None,
+          signer: "hmac.HMAC | None" = None) -> tuple[str, int, tuple[int, str] | None]:
     """Check events in order: the last good hash, how many were good, and the first break.
 
     ``marks`` maps a position to the hashes checkpoints signed there: the recomputed chain
-    must pass through each.
+    must pass through each. Every event after ``keyed_from``, and after the first event
+    that carries a MAC, must carry a valid one (``signer``: :func:`event_signer`).
     """
+    keyed = False
     for row in rows:
         seq = checked + 1
         if row["seq"] != seq:
@@ -454,12 +480,20 @@ def _walk(rows, prev_hash: str = GENESIS_HASH, checked: int = 0,
             return prev_hash, checked, (
                 seq, f"event {seq} is not the one a checkpoint signed: the chain was "
                      f"rewritten up to or after it")
+        keyed = keyed or row["mac"] is not None or (keyed_from is not None and seq > keyed_from)
+        if keyed and row["mac"] is None:
+            return prev_hash, checked, (
+                seq, f"event {seq} has no MAC: it was added or changed without the key")
+        if keyed and not hmac.compare_digest(row["mac"], event_mac(row["hash"], signer)):
+            return prev_hash, checked, (
+                seq, f"event {seq} has a wrong MAC: it was added or changed without the key")
         prev_hash, checked = row["hash"], seq
     return prev_hash, checked, None
 
 
 def verify_chain(batch_size: int = 2000, marks=(), since=None) -> VerifyResult:
-    """Recompute the chain and say whether any event was changed or removed.
+    """Recompute the chain, check every event's MAC after the keyed checkpoint, and say
+    whether any event was changed, added without the key, or removed.
 
     Args:
         marks: checkpoints (with ``seq`` and ``chain_hash``) the chain must pass through;
@@ -473,6 +507,7 @@ def verify_chain(batch_size: int = 2000, marks=(), since=None) -> VerifyResult:
         wanted.setdefault(mark.seq, set()).add(mark.chain_hash)
     prev_hash, checked = GENESIS_HASH, 0
     stmt = sa.select(table).order_by(table.c.seq).execution_options(yield_per=batch_size)
+    since_seq = since.seq if since is not None else None
     if since is not None and since.seq > 0:
         at = db.session.execute(sa.select(table.c.hash).where(table.c.seq == since.seq)).first()
         if at is None or at.hash != since.chain_hash:
@@ -482,12 +517,13 @@ def verify_chain(batch_size: int = 2000, marks=(), since=None) -> VerifyResult:
         prev_hash, checked = since.chain_hash, since.seq
         stmt = stmt.where(table.c.seq > since.seq)
     start = checked
+    keyed_from = keyed_start()
     result = db.session.execute(stmt)
     try:
-        prev_hash, checked, broken = _walk(result.mappings(), prev_hash, checked, wanted)
+        prev_hash, checked, broken = _walk(result.mappings(), prev_hash, checked, wanted,
+                                           keyed_from, event_signer())
     finally:
         result.close()  # a server-side cursor on PostgreSQL: close it even on early return
-    since_seq = since.seq if since is not None else None
     if broken is not None:
         return VerifyResult(False, checked - start, prev_hash, *broken, since_seq)
     beyond = [seq for seq in wanted if seq > checked]
@@ -502,6 +538,15 @@ def verify_chain(batch_size: int = 2000, marks=(), since=None) -> VerifyResult:
             False, checked - start, prev_hash, checked + 1,
             f"events after event {checked} were removed (the chain head is at {head.seq})",
             since_seq)
+    if keyed_from is None and checked > 0:
+        # Every chain gets a keyed checkpoint when it starts or is upgraded: without it,
+        # nothing says from where the events must carry a MAC.
+        return VerifyResult(
+            False, checked - start, prev_hash, 1,
+            "there is no checkpoint at all: they were deleted, so events could have been "
+            "added or changed without the key" if not any_checkpoint() else
+            "the checkpoint where the events start carrying a MAC is missing or forged: events "
+            "could have been added or changed without the key", since_seq)
     return VerifyResult(True, checked - start, prev_hash, since_seq=since_seq)
 
 

@@ -1,14 +1,15 @@
 """The full check of the books and their trail: ``flask audit verify`` and the ``/audit``
 page's "Verify everything".
 
-1. every checkpoint (stored, and any given) carries this installation's MAC;
+1. every checkpoint (stored, and any given) carries this installation's MAC, and no
+   checkpoint signs an earlier event than one made before it;
 2. the chain recomputes from the first event to the head and passes through every
-   checkpoint;
+   checkpoint, and every event after the keyed checkpoint carries its MAC;
 3. every journal entry's postings match the seal the chain holds for it;
 4. every account-month total equals the sum of its postings.
 
 The quick check of the ``/audit`` page recomputes only the events after the last
-checkpoint (whose MAC it checks).
+checkpoint (whose MAC it checks), with their MACs.
 """
 
 import json
@@ -18,7 +19,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from association.audit.checkpoints import Mark, last_checkpoint, stored_marks
+from association.audit.checkpoints import (
+    Mark,
+    checkpoints_going_back,
+    last_checkpoint,
+    stored_marks,
+)
 from association.audit.models import AuditEvent
 from association.audit.services import VerifyResult, log_event, verify_chain
 from association.extensions import db
@@ -61,6 +67,10 @@ def verify_everything(given: list[Mark] | None = None) -> FullResult:
                 "Checkpoint at event %(seq)d does not carry this installation's signature: it "
                 "was made up or changed, or the checkpoint key is not the one it was made with.",
                 seq=mark.seq))
+    for newer, older in checkpoints_going_back():
+        result.problems.append(_(
+            "A checkpoint at event %(seq)d was made after one at event %(newer)d: an older "
+            "checkpoint was put back in place of a newer one.", seq=older.seq, newer=newer.seq))
     chain = verify_chain(marks=[mark for mark in marks if mark.signed()])
     result.events, result.head_hash = chain.checked, chain.head_hash
     if not chain.ok:

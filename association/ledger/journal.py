@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 
 from association.audit.models import AuditEvent
-from association.audit.services import insert_audited, log_event, write_events
+from association.audit.services import insert_audited, log_event, plain, write_events
 from association.core.db import is_postgres, upsert
 from association.core.money import MAX_CENTS, format_kes
 from association.core.time import month_start, today_in_nairobi
@@ -75,26 +75,60 @@ def post_entry(
          "side": line.side, "amount_cents": line.amount_cents}
         for line in lines
     ])
-    # The entry's seal: its postings' digest goes into the audit chain, so a posting
-    # changed in the database no longer matches the chain (verify_entries).
-    log_event(SEAL, "journal_entry", entry.id, seal_content(entry_date, [
-        (posting_id, line.account_id, line.member_id, line.side, line.amount_cents)
-        for posting_id, line in zip(ids, lines, strict=True)
-    ]))
+    seal_entries([({column: getattr(entry, column) for column in ENTRY_COLUMNS}, ids, lines)])
     add_to_month_totals(entry_date, lines)
     return entry
 
 
 #: The audit action of an entry's seal.
 SEAL = "seal"
+#: The seal's content version: 2 holds the whole entry row; seals without "v" (written by
+#: the upgrade ``4d1b00c5e7a1`` and before this) hold the date and the postings only.
+SEAL_VERSION = 2
+#: Every column of the entry row, as its seal holds them (a new column needs a new version).
+ENTRY_COLUMNS = ("id", "entry_date", "memo", "source", "reference", "posted_by_id",
+                 "posted_at", "reverses_id")
 
 
-def seal_content(entry_date: date, postings: Iterable[tuple]) -> dict:
-    """What an entry's seal holds: its date, and the count, totals and SHA-256 digest of
-    its postings (rows of id, account id, member id, side, amount in cents, by id).
+def seal_entries(entries: Iterable[tuple[dict, list[int], list[Line]]]) -> None:
+    """Seal entries just posted into the audit chain, when the transaction commits: each
+    entry's row and its postings' digest, so an entry or posting changed in the database
+    no longer matches the chain (:func:`verify_entries`).
 
-    A dues run's entry has 20,000 postings: the seal stays a few dozen bytes.
+    Every path that posts entries calls this: :func:`post_entry`, and the M-Pesa batches of
+    :func:`association.ledger.payments.record_payments`.
+
+    Args:
+        entries: (the entry's row: every column of :data:`ENTRY_COLUMNS`, the ids
+            ``insert_audited`` gave its postings, its lines in the same order).
     """
+    for row, posting_ids, lines in entries:
+        log_event(SEAL, "journal_entry", row["id"], seal_content(row, [
+            (posting_id, line.account_id, line.member_id, line.side, line.amount_cents)
+            for posting_id, line in zip(posting_ids, lines, strict=True)
+        ]))
+
+
+def seal_content(entry, postings: Iterable[tuple]) -> dict:
+    """What an entry's seal holds (version 2): every column of the entry row, and the
+    count, totals and SHA-256 digest of its postings (rows of id, account id, member id,
+    side, amount in cents, by id).
+
+    A dues run's entry has 20,000 postings: the seal stays a few hundred bytes.
+
+    Args:
+        entry: a mapping of :data:`ENTRY_COLUMNS` (a row, or the values just inserted).
+    """
+    return {"v": SEAL_VERSION, "entry": {column: plain(entry[column]) for column in ENTRY_COLUMNS},
+            **_postings_digest(postings)}
+
+
+def seal_content_v1(entry_date: date, postings: Iterable[tuple]) -> dict:
+    """What a seal of the first version holds: the entry's date and its postings' digest."""
+    return {"entry_date": entry_date.isoformat(), **_postings_digest(postings)}
+
+
+def _postings_digest(postings: Iterable[tuple]) -> dict:
     digest, count, debit, credit = hashlib.sha256(), 0, 0, 0
     for posting_id, account_id, member_id, side, amount_cents in postings:
         side = Side(side)
@@ -105,8 +139,8 @@ def seal_content(entry_date: date, postings: Iterable[tuple]) -> dict:
             debit += amount_cents
         else:
             credit += amount_cents
-    return {"entry_date": entry_date.isoformat(), "postings": count, "debit_cents": debit,
-            "credit_cents": credit, "sha256": digest.hexdigest()}
+    return {"postings": count, "debit_cents": debit, "credit_cents": credit,
+            "sha256": digest.hexdigest()}
 
 
 @dataclass(frozen=True)
@@ -126,7 +160,8 @@ class EntriesCheck:
 _SEALS = (sa.select(sa.cast(AuditEvent.object_id, sa.Integer).label("entry_id"), AuditEvent.after)
           .where(AuditEvent.object_type == "journal_entry", AuditEvent.action == SEAL)
           .order_by(sa.cast(AuditEvent.object_id, sa.Integer)))
-_ENTRIES = sa.select(JournalEntry.id, JournalEntry.entry_date).order_by(JournalEntry.id)
+_ENTRIES = (sa.select(*(JournalEntry.__table__.c[column] for column in ENTRY_COLUMNS))
+            .order_by(JournalEntry.id))
 _POSTING_ROWS = (sa.select(Posting.entry_id, Posting.id, Posting.account_id, Posting.member_id,
                            Posting.side, Posting.amount_cents)
                  .order_by(Posting.entry_id, Posting.id))
@@ -144,7 +179,8 @@ def verify_entries(batch_size: int = 5000) -> EntriesCheck:
     checked = 0
     try:
         seal, posting = next(seals, None), next(postings, None)
-        for entry_id, entry_date in entries:
+        for row in entries:
+            entry_id = row.id
             if seal is not None and seal.entry_id < entry_id:
                 return EntriesCheck(checked, seal.entry_id,
                                     f"entry {seal.entry_id} was sealed in the audit trail but "
@@ -163,10 +199,11 @@ def verify_entries(batch_size: int = 5000) -> EntriesCheck:
             sealed, seal = seal.after, next(seals, None)
             if seal is not None and seal.entry_id == entry_id:
                 return EntriesCheck(checked, entry_id, f"entry {entry_id} has two seals")
-            if json.loads(sealed) != seal_content(_as_date(entry_date), own):
+            problem = _seal_differs(json.loads(sealed), row._mapping, own)
+            if problem:
                 return EntriesCheck(checked, entry_id,
                                     f"entry {entry_id} differs from its seal in the audit trail: "
-                                    f"its postings or date were changed")
+                                    f"{problem}")
             checked += 1
         if seal is not None:
             return EntriesCheck(checked, seal.entry_id,
@@ -181,14 +218,33 @@ def verify_entries(batch_size: int = 5000) -> EntriesCheck:
     return EntriesCheck(checked)
 
 
+def _seal_differs(sealed: dict, row, postings: list[tuple]) -> str | None:
+    """What of an entry differs from its seal (None: nothing), for either version."""
+    if "v" not in sealed:  # version 1: the date and the postings
+        if sealed != seal_content_v1(_as_date(row["entry_date"]), postings):
+            return "its postings or date were changed"
+        return None
+    if sealed.get("v") != SEAL_VERSION:
+        return f"its seal is of an unknown version ({sealed.get('v')!r})"
+    want = seal_content(row, postings)
+    if sealed == want:
+        return None
+    changed = [column for column in ENTRY_COLUMNS
+               if (sealed.get("entry") or {}).get(column) != want["entry"][column]]
+    if any(sealed.get(key) != want[key] for key in want if key not in ("v", "entry")):
+        changed.append("postings")
+    return f"its {', '.join(changed) or 'seal'} changed"
+
+
 def seal_unsealed_entries(conn: sa.Connection, batch: int = 1000) -> int:
-    """Seal the entries posted before entries were sealed, from their posting rows as they
-    stand (the upgrade that brought seals in runs this once). Returns how many."""
+    """Seal the entries posted before entries were sealed, from their rows and posting rows
+    as they stand (the upgrade that brought seals in runs this once). Returns how many."""
     seals = sa.select(AuditEvent.object_id).where(
         AuditEvent.object_type == "journal_entry", AuditEvent.action == SEAL)
     todo = list(conn.execute(
-        sa.select(JournalEntry.id, JournalEntry.entry_date)
-        .where(sa.cast(JournalEntry.id, sa.String).not_in(seals)).order_by(JournalEntry.id)))
+        _ENTRIES.where(sa.cast(JournalEntry.id, sa.String).not_in(seals))))
+    # Before the upgrade that gave events their MAC (9c6e7f3a2b16) the column is not there.
+    keyed = "mac" in {column["name"] for column in sa.inspect(conn).get_columns("audit_event")}
     for start in range(0, len(todo), batch):
         chunk = todo[start:start + batch]
         own: dict[int, list[tuple]] = defaultdict(list)
@@ -196,9 +252,9 @@ def seal_unsealed_entries(conn: sa.Connection, batch: int = 1000) -> int:
             own[row.entry_id].append(tuple(row)[1:])
         write_events(conn, [
             (SEAL, "journal_entry", str(entry.id), None,
-             seal_content(_as_date(entry.entry_date), own[entry.id]), None, "upgrade")
+             seal_content(entry._mapping, own[entry.id]), None, "upgrade")
             for entry in chunk
-        ])
+        ], keyed=keyed)
     return len(todo)
 
 

@@ -24,6 +24,7 @@ from association.ledger.journal import (
     balanced,
     post_entry,
     reverse_entry,
+    seal_entries,
 )
 from association.ledger.models import (
     Allocation,
@@ -194,15 +195,19 @@ def record_payments(payments: list[NewPayment], received_by_id: int | None = Non
                                          voluntary))
         plans.append((payment, mpesa_code, reference, parts, lines))
     now = utcnow()
-    entry_ids = insert_audited(JournalEntry, [
+    entries = [
         {"entry_date": p.paid_on, "memo": _payment_memo(p.method, p.member_no), "source": source,
          "reference": code or reference, "posted_by_id": received_by_id, "posted_at": now,
          "reverses_id": None}
-        for p, code, reference, _, _ in plans])
-    insert_audited(Posting, [
+        for p, code, reference, _, _ in plans]
+    entry_ids = insert_audited(JournalEntry, entries)
+    posting_ids = iter(insert_audited(Posting, [
         {"entry_id": entry_id, "account_id": line.account_id, "member_id": line.member_id,
          "side": line.side, "amount_cents": line.amount_cents}
-        for entry_id, (*_, lines) in zip(entry_ids, plans, strict=True) for line in lines])
+        for entry_id, (*_, lines) in zip(entry_ids, plans, strict=True) for line in lines]))
+    # Sealed as post_entry seals, or `flask audit verify` finds entries with no seal.
+    seal_entries(({**entry, "id": entry_id}, [next(posting_ids) for _ in lines], lines)
+                 for entry, entry_id, (*_, lines) in zip(entries, entry_ids, plans, strict=True))
     by_month: dict[date, list[Line]] = defaultdict(list)
     for p, *_, lines in plans:
         by_month[month_start(p.paid_on)] += lines

@@ -118,7 +118,7 @@ README_GRANTS = """
 GRANT USAGE ON SCHEMA public TO association_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO association_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO association_app;
-REVOKE UPDATE, DELETE ON journal_entry, posting, audit_event FROM association_app;
+REVOKE UPDATE, DELETE ON journal_entry, posting, audit_event, audit_checkpoint FROM association_app;
 """
 owner_url = sa.make_url(sys.argv[1])
 engine = sa.create_engine(owner_url)
