@@ -352,7 +352,8 @@ def _bomb(exc: BaseException) -> bool:
 
 def xlsx_rows(content: bytes, max_columns: int, errors: ReadErrors) -> Iterator[tuple[int, list]]:
     """(row number from 1, cell values) of the first sheet of an Excel workbook, read as a
-    stream (openpyxl's read-only mode) within the caps of :func:`check_zip`.
+    stream (openpyxl's read-only mode) within the caps of :func:`check_zip` and, part by
+    part, of its role (:func:`_load_workbook`).
 
     Raises (what ``errors`` makes): ``too_big`` for a workbook over the caps or with XML
     entities, ``bad_xlsx`` for anything else openpyxl cannot read.
