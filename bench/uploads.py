@@ -9,7 +9,10 @@ uploads, each in a fresh process of its own (so its peak memory is the upload's 
 the app's start-up, nothing else):
 
 - a normal workbook of --rows rows (the baseline: read, checked and previewed);
-- the bomb of tests/core/zipbombs.py: ~300 KiB that unpacks to 100 MiB (refused).
+- the bomb of tests/core/zipbombs.py: ~300 KiB that unpacks to 100 MiB (refused);
+- the security review's styles bomb: ~3 MiB whose styles unpack to 48 MiB of varied
+  cell formats, under every cap of the whole workbook (refused by the styles' own cap);
+- a shared strings bomb: ~1 MiB, two million shared strings (refused by their count).
 
 For each it prints the request's time (median of --runs fresh processes, from sending
 the upload to having the whole page), the process's resident memory before the request
@@ -60,8 +63,9 @@ def _app(url: str, uploads: Path):
     from association import create_app
     from config import TestingConfig
 
+    # No login limits: each upload logs in again, in a process of its own.
     return create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": uploads,
-                                      "WTF_CSRF_ENABLED": False})
+                                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
 
 
 def child(order: dict) -> None:
@@ -90,7 +94,7 @@ def _workbooks(rows: int, zone: str) -> dict:
     from openpyxl import Workbook
 
     from bench.mpesa_imports import HEADER
-    from tests.core.zipbombs import bomb_workbook
+    from tests.core.zipbombs import bomb_workbook, strings_bomb_workbook, styles_bomb_workbook
 
     def book(header, make_row) -> bytes:
         workbook = Workbook()
@@ -107,12 +111,14 @@ def _workbooks(rows: int, zone: str) -> dict:
         f"TB{n:08d}", f"2026-10-{1 + n % 28:02d} 18:30:12", "",
         f"Pay Bill from 254700000000 - PAYER {n} Acc. HSE {n}", "Completed", "50.00", "", "",
         "TRUE", "Pay Utility", f"254700000000 - PAYER {n}", "", f"HSE {n}"])
-    return {
-        ("members register", "normal"): register,
-        ("members register", "bomb"): bomb_workbook(MEMBER_HEADER),
-        ("M-Pesa statement", "normal"): statement,
-        ("M-Pesa statement", "bomb"): bomb_workbook(tuple(HEADER)),
-    }
+    books = {}
+    for name, header, normal in (("members register", MEMBER_HEADER, register),
+                                 ("M-Pesa statement", tuple(HEADER), statement)):
+        books[(name, "normal")] = normal
+        books[(name, "bomb")] = bomb_workbook(header)
+        books[(name, "styles")] = styles_bomb_workbook(header)
+        books[(name, "strings")] = strings_bomb_workbook(header)
+    return books
 
 
 def main(argv=None) -> int:

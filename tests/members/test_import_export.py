@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel.speaklater import LazyString
 from openpyxl import Workbook, load_workbook
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
@@ -356,10 +358,49 @@ def test_a_zip_bomb_register_is_refused_in_little_memory(app, setup_association)
     assert staged_files(app) == []
 
 
+@pytest.mark.committed(reason="the upload runs in another process, which must see the chair")
+@pytest.mark.parametrize("bomb", [zipbombs.styles_bomb_workbook, zipbombs.strings_bomb_workbook])
+def test_a_styles_or_shared_strings_bomb_register_is_refused_in_little_memory(
+        app, setup_association, bomb):
+    """The security review's bombs, under every cap of the whole workbook: styles of
+    48 MiB of cell formats (~3 MiB uploaded; 790 MiB and 11.6 s before), two million
+    shared strings (~1 MiB uploaded). openpyxl parses both whole: refused by their own
+    caps, quickly, the process well under 200 MiB, nothing staged."""
+    content = bomb(tuple(HEADER))
+    assert len(content) < app.config["MAX_CONTENT_LENGTH"]
+    answer = upload_probe.upload(app, "chair", "/members/import", "register.xlsx", content)
+    assert answer.status == 200
+    assert TOO_BIG in answer.body and 'class="flash error"' in answer.body
+    assert TOKEN_RE.search(answer.body) is None
+    assert answer.peak_mib < 200, answer.peak_mib
+    assert member_count(app) == 0
+    assert staged_files(app) == []
+
+
+def test_a_twenty_thousand_row_register_as_excel_saves_it_is_read(app, chair):
+    """Every text in the shared strings (~120,000 of them, 3 MiB): within their caps."""
+    rows = [row(f"Amina{n}", f"Wanjiku Njeri{n}", f"07{12_000_000 + n:08d}",
+                f"{20_000_000 + n}", plot=f"Plot {n}", house=f"House {n}")
+            for n in range(20_000)]
+    content = zipbombs.shared_strings_workbook([HEADER, *rows])
+    chair.get("/members/import")
+    # A multipart body built in memory: the test client would spool it to an unclosed file.
+    boundary, body = encode_multipart(MultiDict({
+        "csrf_token": chair.token or chair._refresh_token("/members/import"),
+        "file": FileStorage(io.BytesIO(content), "register.xlsx")}))
+    page = chair.client.post("/members/import", data=body,
+                             content_type=f"multipart/form-data; boundary={boundary}"
+                             ).get_data(as_text=True)
+    assert "20000 rows read." in page
+    assert "Every row is ready to import." in page
+    assert member_count(app) == 0
+
+
 @pytest.mark.parametrize(("attack", "message"), [
     (zipbombs.many_parts_workbook, TOO_BIG),
     (zipbombs.entity_workbook, TOO_BIG),
     (lambda: zipbombs.entity_workbook("xl/workbook.xml"), TOO_BIG),
+    (lambda: zipbombs.dense_styles_workbook(tuple(HEADER)), TOO_BIG),
     # Its directory says 1 KiB: reading stops there, and the part's checksum fails.
     (lambda: zipbombs.lying_workbook(tuple(HEADER)),
      "This file is not a readable Excel (.xlsx) file."),

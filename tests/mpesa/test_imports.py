@@ -495,10 +495,31 @@ def test_a_zip_bomb_statement_is_refused_in_little_memory(app, register):
     assert staged(app) == before
 
 
+@pytest.mark.committed(reason="the upload runs in another process, which must see the users")
+@pytest.mark.parametrize("bomb", [zipbombs.styles_bomb_workbook, zipbombs.strings_bomb_workbook])
+def test_a_styles_or_shared_strings_bomb_statement_is_refused_in_little_memory(
+        app, register, bomb):
+    """The security review's bombs, under every cap of the whole workbook: styles of
+    48 MiB of cell formats (~3 MiB uploaded; 790 MiB and 11.6 s before), two million
+    shared strings (~1 MiB uploaded). openpyxl parses both whole: refused by their own
+    caps, the process well under 200 MiB, nothing staged."""
+    content = bomb(tuple(HEADER))
+    assert len(content) < app.config["MAX_CONTENT_LENGTH"]
+    before = staged(app)
+    answer = upload_probe.upload(app, "treasurer", "/mpesa/imports/statement",
+                                 "statement.xlsx", content)
+    assert answer.status == 200
+    assert TOO_BIG in answer.body
+    assert answer.peak_mib < 200, answer.peak_mib
+    assert statuses(app) == {}
+    assert staged(app) == before
+
+
 @pytest.mark.parametrize(("attack", "message"), [
     (zipbombs.many_parts_workbook, TOO_BIG),
     (zipbombs.entity_workbook, TOO_BIG),
     (lambda: zipbombs.entity_workbook("xl/workbook.xml"), TOO_BIG),
+    (lambda: zipbombs.dense_styles_workbook(tuple(HEADER)), TOO_BIG),
     # Its directory says 1 KiB: reading stops there, and the part's checksum fails.
     (lambda: zipbombs.lying_workbook(tuple(HEADER)),
      "This file is not a readable Excel (.xlsx) file."),
@@ -557,6 +578,26 @@ def test_a_ten_thousand_row_statement(app, web, register):
     left, done = 10_000 - imports.BATCH_ROWS, imports.BATCH_ROWS
     assert f"{left} new payments to import" in html
     assert f"{done} are already in the books" in html
+
+
+def test_a_statement_as_excel_saves_it_is_read(app, web, register):
+    """Every text in the shared strings (~100,000 for 20,000 rows, 3.8 MiB), as Excel
+    saves an exported statement: within their caps, every row read."""
+    rows = [[f"TK8{n:07d}", "2026-11-02 18:30:12", "", f"Pay Bill from 25471{n:07d} - P {n}",
+             "Completed", 50, "", "", "TRUE", "Pay Utility", f"25471{n:07d} - P {n}", "",
+             f"MLK-{n % 5000:04d}"] for n in range(20_000)]
+    content = zipbombs.shared_strings_workbook([HEADER, *rows])
+    web.login("treasurer")
+    web.get("/mpesa/imports/statement")
+    # A multipart body built in memory: the test client would spool it to an unclosed file.
+    boundary, body = encode_multipart(MultiDict({
+        "csrf_token": web.token or web._refresh_token("/mpesa/imports/statement"),
+        "file": FileStorage(io.BytesIO(content), "statement.xlsx")}))
+    response = web.client.post("/mpesa/imports/statement", data=body,
+                               content_type=f"multipart/form-data; boundary={boundary}")
+    html = web.get(f"/mpesa/imports/{_token(response)}").get_data(as_text=True)
+    assert "20000 new payments to import" in html
+    assert statuses(app) == {}
 
 
 def test_wrong_tokens_and_roles(app, web, register):
