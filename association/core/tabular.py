@@ -134,8 +134,9 @@ def too_big_message():
 
     return _l(
         "This workbook is too big to read safely: unpacked it would be more than %(mb)d MB, "
-        "more than %(parts)d parts, or packed more than %(ratio)d times. Copy only the rows "
-        "you need into a new workbook, or save the sheet as CSV, and upload it again.",
+        "more than %(parts)d parts, or packed more than %(ratio)d times, or its styles or "
+        "shared text are too large. Copy only the rows you need into a new workbook, or "
+        "save the sheet as CSV, and upload it again.",
         mb=MAX_UNCOMPRESSED_BYTES // (1024 * 1024), parts=MAX_ZIP_ENTRIES,
         ratio=MAX_COMPRESSION_RATIO)
 
