@@ -395,14 +395,18 @@ def _accept_app_code(factor: SecondFactor, code: str, wrong_message) -> None:
         if on and _count_wrong(factor) >= LOCK_AFTER:
             raise SecondFactorError(LOCKED)
         raise SecondFactorError(wrong_message)
+    free = [SecondFactor.id == factor.id,
+            sa.or_(SecondFactor.last_step.is_(None), SecondFactor.last_step < step)]
+    if on:  # not locked meanwhile by wrong codes other requests counted
+        free.append(SecondFactor.wrong_codes < LOCK_AFTER)
     taken = db.session.execute(
-        sa.update(SecondFactor)
-        .where(SecondFactor.id == factor.id,
-               sa.or_(SecondFactor.last_step.is_(None), SecondFactor.last_step < step))
-        .values(last_step=step, wrong_codes=0)
+        sa.update(SecondFactor).where(*free).values(last_step=step, wrong_codes=0)
     ).rowcount
     if taken != 1:
-        raise SecondFactorError(USED_CODE)
+        locked = on and db.session.scalar(
+            sa.select(SecondFactor.wrong_codes).where(SecondFactor.id == factor.id)
+        ) >= LOCK_AFTER
+        raise SecondFactorError(LOCKED if locked else USED_CODE)
     log_event("update", SecondFactor.__tablename__, factor.id,
               {"last_step": step, "wrong_codes": 0})
 

@@ -772,6 +772,23 @@ def test_the_lock_holds_for_ones_own_changes_and_the_chairs_reset_ends_it(app, w
     assert _wrong_codes(app) == 0
 
 
+def test_a_lock_reached_while_a_right_code_is_on_its_way_refuses_it(app, web, people):
+    """Wrong codes counted by other requests after this one read the factor: the right code
+    it brings is refused, not taken (the take itself asks that the factor is not locked)."""
+    secret, _codes, _ = _enrol(web, "treasurer")
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "treasurer"))
+        factor = db.session.scalar(sa.select(SecondFactor).where(SecondFactor.user_id == user.id))
+        assert factor.wrong_codes == 0  # as this request read it
+        db.session.execute(  # the others' wrong codes, behind this request's back
+            sa.update(SecondFactor).where(SecondFactor.id == factor.id)
+            .values(wrong_codes=second_factor.LOCK_AFTER)
+            .execution_options(synchronize_session=False))
+        with pytest.raises(second_factor.SecondFactorError, match="10 wrong codes in a row"):
+            second_factor.verify(user, _next_code(secret))
+        db.session.rollback()
+
+
 def test_the_lock_message_in_swahili(app, web, people, many_tries):
     secret, _codes, _ = _enrol(web, "treasurer")
     web.logout()
