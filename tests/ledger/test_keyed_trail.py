@@ -28,7 +28,7 @@ from association.ledger import accounts, journal
 from association.ledger.journal import Line
 from association.ledger.models import EntrySource, Posting, Side
 from config import TestingConfig
-from tests.audit.tamper import tamper
+from tests.audit.tamper import owner_rights, restore_mac_check, tamper
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,19 +78,22 @@ def test_an_entry_forged_with_plain_sha256_is_caught(books, runner):
         "action": journal.SEAL, "object_type": "journal_entry", "object_id": str(entry.id),
         "before": None, "after": canonical_json(seal), "prev_hash": head.hash}
     row["hash"] = event_hash(head.hash, _content(row))
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    owner_rights()
     db.session.execute(sa.insert(AuditEvent.__table__).values(row))
     db.session.execute(sa.update(AuditHead).values(seq=row["seq"], hash=row["hash"]))
     journal.rebuild_month_totals()
+    restore_mac_check()
     db.session.commit()
 
     result = _verify(runner)
     assert result.exit_code == 1
-    # The forgery is perfect but for the key: the chain, the seal and the totals agree.
+    # The forgery is perfect but for the key: the chain, the seal and the totals agree;
+    # the chain names the unkeyed event, and the books do not trust its seal (F2 b).
     assert _problems(result) == [
         f"Audit trail BROKEN at event {row['seq']}: event {row['seq']} has no MAC: it was "
-        f"added or changed without the key"]
+        f"added or changed without the key",
+        f"Journal entry {entry.id}: entry {entry.id}'s seal (audit event {row['seq']}) "
+        f"carries no valid MAC: it was added or changed without the key"]
 
 
 def _rewrite_from(seq: int, actor: str) -> None:
@@ -98,8 +101,7 @@ def _rewrite_from(seq: int, actor: str) -> None:
     rows = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq >= seq - 1)
                               .order_by(AuditEvent.seq)).mappings().all()
     prev = rows[0]["hash"]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    owner_rights()
     for row in rows[1:]:
         row = dict(row)
         if row["seq"] == seq:
@@ -110,6 +112,7 @@ def _rewrite_from(seq: int, actor: str) -> None:
                            {"a": row["actor"], "p": prev, "h": new, "i": row["id"]})
         prev = new
     db.session.execute(sa.text("UPDATE audit_head SET hash = :h"), {"h": prev})
+    restore_mac_check()
     db.session.commit()
 
 
