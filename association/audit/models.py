@@ -92,7 +92,7 @@ class AuditCheckpoint(db.Model):
     seq: Mapped[int] = mapped_column(index=True)
     chain_hash: Mapped[str] = mapped_column(String(64))
     #: HMAC-SHA256 over "<seq>:<chain_hash>" with the checkpoint key; for the keyed
-    #: checkpoint, over "keyed:<seq>:<chain_hash>" (:func:`~association.audit.checkpoints.keyed_mac`).
+    #: checkpoint, over "keyed:<seq>:<chain_hash>" (``checkpoints.keyed_mac``).
     mac: Mapped[str] = mapped_column(String(64))
     made_at: Mapped[datetime]
     #: day / month_close / manual (:class:`CheckpointReason`).
