@@ -1,11 +1,16 @@
 """The schema comes only from the migrations: they must match the models exactly."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from association.extensions import db
 
 
+# SQLAlchemy reflects PostgreSQL's NOT VALID check on audit_event.mac (migration
+# b3c4d5e6f7a8) with a dialect option it then warns it cannot validate; check constraints
+# are not compared anyway.
+@pytest.mark.filterwarnings("ignore:Can't validate argument 'dialect_options'")
 def test_models_and_migrations_agree(app):
     with app.app_context(), db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})

@@ -15,13 +15,37 @@ from datetime import date
 import sqlalchemy as sa
 from flask import current_app
 
-from association.audit.models import GENESIS_HASH, AuditCheckpoint, AuditHead, CheckpointReason
+from association.audit.models import (
+    GENESIS_HASH,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditHead,
+    CheckpointReason,
+)
 from association.core.db import upsert
 from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
 
 #: A checkpoint as printed; found anywhere in a text (a saved MANIFEST.txt, say).
 CHECKPOINT_RE = re.compile(r"\bAC1-(\d{1,18})-([0-9a-f]{64})-([0-9a-f]{64})\b")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def digest_matches(given, expected: str) -> bool:
+    """Whether ``given`` (a MAC or hash read from the database) is ``expected``; False for
+    anything that is not 64 lowercase hex digits (``hmac.compare_digest`` raises on
+    non-ASCII text: one such row would stop every check)."""
+    return (isinstance(given, str) and _DIGEST.fullmatch(given) is not None
+            and hmac.compare_digest(given, expected))
+
+
+class TrailBroken(Exception):
+    """The chain from the last signed checkpoint to the head is not whole: it is not
+    signed (:func:`make_checkpoint`, :func:`daily_checkpoint`)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -31,6 +55,9 @@ class Mark:
     seq: int
     chain_hash: str
     mac: str
+    #: Where the event MACs start (:attr:`CheckpointReason.KEYED`): signed with its own
+    #: construction (:func:`keyed_mac`), so no other checkpoint can be passed off as one.
+    keyed: bool = False
 
     @property
     def value(self) -> str:
@@ -38,7 +65,8 @@ class Mark:
 
     def signed(self) -> bool:
         """Whether the MAC is this installation's signature of (seq, hash)."""
-        return hmac.compare_digest(self.mac, checkpoint_mac(self.seq, self.chain_hash))
+        sign = keyed_mac if self.keyed else checkpoint_mac
+        return digest_matches(self.mac, sign(self.seq, self.chain_hash))
 
 
 def checkpoint_key() -> bytes:
@@ -54,6 +82,15 @@ def checkpoint_key() -> bytes:
 def checkpoint_mac(seq: int, chain_hash: str) -> str:
     """HMAC-SHA256 over ``"<seq>:<chain hash>"`` with :func:`checkpoint_key`."""
     return hmac.new(checkpoint_key(), f"{seq}:{chain_hash}".encode("ascii"),
+                    hashlib.sha256).hexdigest()
+
+
+def keyed_mac(seq: int, chain_hash: str) -> str:
+    """The keyed checkpoint's MAC: HMAC-SHA256 over ``"keyed:<seq>:<chain hash>"``, apart
+    from :func:`checkpoint_mac`, so a copy of a day's or a close's checkpoint relabelled
+    ``keyed`` does not verify (migration ``b3c4d5e6f7a8`` re-signed the one row kept so
+    far)."""
+    return hmac.new(checkpoint_key(), f"keyed:{seq}:{chain_hash}".encode("ascii"),
                     hashlib.sha256).hexdigest()
 
 
@@ -75,18 +112,19 @@ def start_keyed_chain(conn: sa.Connection, seq: int, chain_hash: str) -> None:
     (:attr:`CheckpointReason.KEYED`) at the chain's head when a chain starts or when the
     upgrade that brought event MACs runs."""
     conn.execute(sa.insert(AuditCheckpoint.__table__).values(
-        seq=seq, chain_hash=chain_hash, mac=checkpoint_mac(seq, chain_hash), made_at=utcnow(),
+        seq=seq, chain_hash=chain_hash, mac=keyed_mac(seq, chain_hash), made_at=utcnow(),
         why=CheckpointReason.KEYED, day=None, label=None))
 
 
 def keyed_start() -> int | None:
     """The position after which every event must carry a MAC: the first signed keyed
-    checkpoint's (None: there is none, it was deleted or forged)."""
+    checkpoint's (None: there is none, it was deleted or forged, or it is a copy of
+    another checkpoint: :func:`keyed_mac`)."""
     rows = db.session.execute(
         sa.select(AuditCheckpoint.seq, AuditCheckpoint.chain_hash, AuditCheckpoint.mac)
         .where(AuditCheckpoint.why == CheckpointReason.KEYED)
         .order_by(AuditCheckpoint.seq, AuditCheckpoint.id))
-    return next((row.seq for row in rows if Mark(*row).signed()), None)
+    return next((row.seq for row in rows if Mark(*row, keyed=True).signed()), None)
 
 
 def any_checkpoint() -> bool:
@@ -98,14 +136,37 @@ def _head() -> tuple[int, str]:
     return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
 
 
+def check_before_signing() -> None:
+    """The quick check, with MACs, from the last signed checkpoint to the head, and the
+    head row on the last event: the app signs only a chain it finds whole, never whatever
+    head the database holds.
+
+    Raises:
+        TrailBroken: with the first problem found.
+    """
+    from association.audit.verification import verify_since_last_checkpoint
+
+    quick = verify_since_last_checkpoint()
+    if quick.checkpoint_forged:
+        raise TrailBroken(f"the last checkpoint (at event {quick.chain.since_seq or 0}) does "
+                          f"not carry this installation's signature")
+    if not quick.chain.ok:
+        raise TrailBroken(f"event {quick.chain.bad_seq}: {quick.chain.reason}")
+
+
 def make_checkpoint(why: str = CheckpointReason.MANUAL, label: str | None = None
                     ) -> AuditCheckpoint:
-    """Sign the chain's head as it stands (committed) and keep the checkpoint.
+    """Sign the chain's head as it stands (committed) and keep the checkpoint, once the
+    chain up to it is checked (:func:`check_before_signing`).
 
     Returns:
         The new checkpoint (flushed).
+
+    Raises:
+        TrailBroken: the chain is not whole: nothing is signed.
     """
     made_at = utcnow()  # before the head is read: made_at and seq go forward together
+    check_before_signing()
     seq, chain_hash = _head()
     row = AuditCheckpoint(seq=seq, chain_hash=chain_hash, mac=checkpoint_mac(seq, chain_hash),
                           made_at=made_at, why=why, label=label)
@@ -119,9 +180,13 @@ def daily_checkpoint(day: date | None = None) -> bool:
 
     Returns:
         Whether this call made it.
+
+    Raises:
+        TrailBroken: the chain is not whole: nothing is signed.
     """
     day = day or today_in_nairobi()
     made_at = utcnow()
+    check_before_signing()
     seq, chain_hash = _head()
     table = AuditCheckpoint.__table__
     made = db.session.scalar(
@@ -140,9 +205,11 @@ def has_daily_checkpoint(day: date) -> bool:
 
 def stored_marks() -> list[Mark]:
     """Every stored checkpoint (one a day and one a month close: a few thousand at most)."""
-    return [Mark(r.seq, r.chain_hash, r.mac) for r in db.session.execute(
-        sa.select(AuditCheckpoint.seq, AuditCheckpoint.chain_hash, AuditCheckpoint.mac)
-        .order_by(AuditCheckpoint.seq, AuditCheckpoint.id))]
+    return [Mark(r.seq, r.chain_hash, r.mac, r.why == CheckpointReason.KEYED)
+            for r in db.session.execute(
+                sa.select(AuditCheckpoint.seq, AuditCheckpoint.chain_hash, AuditCheckpoint.mac,
+                          AuditCheckpoint.why)
+                .order_by(AuditCheckpoint.seq, AuditCheckpoint.id))]
 
 
 def checkpoints_going_back() -> list[tuple[Mark, Mark]]:
@@ -168,12 +235,31 @@ def last_checkpoint() -> AuditCheckpoint | None:
 
 
 def checkpoints_labelled(labels: list[str]) -> dict[str, AuditCheckpoint]:
-    """The newest checkpoint of each label (the periods page shows each close's)."""
+    """The month-close checkpoint of each close label, signed (the periods page and the
+    close report show each close's): a row of another kind, or one not signed with the
+    key, is not a close's checkpoint."""
     if not labels:
         return {}
-    rows = db.session.scalars(sa.select(AuditCheckpoint).where(AuditCheckpoint.label.in_(labels))
-                              .order_by(AuditCheckpoint.id))
-    return {row.label: row for row in rows}
+    rows = db.session.scalars(sa.select(AuditCheckpoint).where(
+        AuditCheckpoint.label.in_(labels), AuditCheckpoint.why == CheckpointReason.MONTH_CLOSE)
+        .order_by(AuditCheckpoint.id))
+    return {row.label: row for row in rows
+            if Mark(row.seq, row.chain_hash, row.mac).signed()}
+
+
+#: The audit event a refused checkpoint leaves: (action, object type); its object id is
+#: the close's label or the day.
+REFUSED = ("checkpoint_refused", "audit_checkpoint")
+
+
+def refused_labels(labels: list[str]) -> set[str]:
+    """Which of these close labels had their checkpoint refused (the trail failed its
+    check when the month was closed)."""
+    if not labels:
+        return set()
+    return set(db.session.scalars(sa.select(AuditEvent.object_id).where(
+        AuditEvent.action == REFUSED[0], AuditEvent.object_type == REFUSED[1],
+        AuditEvent.object_id.in_(labels))))
 
 
 def parse_marks(text: str) -> list[Mark]:

@@ -5,7 +5,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from association.audit.checkpoints import make_checkpoint, parse_marks
+from association.audit.checkpoints import TrailBroken, make_checkpoint, parse_marks
 from association.audit.services import acting_as
 from association.audit.verification import record, verify_everything
 from association.extensions import db
@@ -52,6 +52,10 @@ def verify(checkpoint):
 def checkpoint():
     """Sign the chain's head now and print the checkpoint, to keep outside the database."""
     with acting_as("cli:audit-checkpoint"):
-        row = make_checkpoint()
+        try:
+            row = make_checkpoint()
+        except TrailBroken as error:
+            click.echo(f"not signed: the audit trail failed its check: {error.reason}", err=True)
+            raise SystemExit(1) from None
         db.session.commit()
     click.echo(row.value)

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from association.core.db import intpk
@@ -79,13 +79,20 @@ class AuditCheckpoint(db.Model):
     """
 
     __tablename__ = "audit_checkpoint"
+    #: One checkpoint a month close: the close report takes its close's by label.
+    __table_args__ = (
+        Index("uq_audit_checkpoint_month_close_label", "label", unique=True,
+              sqlite_where=text("why = 'month_close'"),
+              postgresql_where=text("why = 'month_close'")),
+    )
     # A record of the chain, not a write to the association's records: its MAC is its proof.
     __audited__ = False
 
     id: Mapped[intpk]
     seq: Mapped[int] = mapped_column(index=True)
     chain_hash: Mapped[str] = mapped_column(String(64))
-    #: HMAC-SHA256 over "<seq>:<chain_hash>" with the checkpoint key.
+    #: HMAC-SHA256 over "<seq>:<chain_hash>" with the checkpoint key; for the keyed
+    #: checkpoint, over "keyed:<seq>:<chain_hash>" (``checkpoints.keyed_mac``).
     mac: Mapped[str] = mapped_column(String(64))
     made_at: Mapped[datetime]
     #: day / month_close / manual (:class:`CheckpointReason`).

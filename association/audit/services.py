@@ -28,6 +28,7 @@ from sqlalchemy.orm.attributes import get_history
 
 from association.audit.checkpoints import (
     any_checkpoint,
+    digest_matches,
     event_mac,
     event_signer,
     keyed_start,
@@ -55,6 +56,9 @@ class VerifyResult:
     reason: str | None = None
     #: The checkpoint's position the check started from (None: from the first event).
     since_seq: int | None = None
+    #: How many events after the first break fail their own check too (their hash, their
+    #: link to the event before or their MAC): an old break known about hides no new one.
+    later_bad: int = 0
 
 
 def set_request_actor(user_id: int | None, label: str) -> None:
@@ -460,35 +464,52 @@ def log_event(action: str, object_type: str, object_id=None, details: dict | Non
 
 def _walk(rows, prev_hash: str = GENESIS_HASH, checked: int = 0,
           marks: dict[int, set[str]] | None = None, keyed_from: int | None = None,
-          signer: "hmac.HMAC | None" = None) -> tuple[str, int, tuple[int, str] | None]:
-    """Check events in order: the last good hash, how many were good, and the first break.
+          signer: "hmac.HMAC | None" = None
+          ) -> tuple[str, int, tuple[int, str] | None, int]:
+    """Check events in order: the last good hash, how many were good, the first break, and
+    how many events after the break fail on their own.
 
     ``marks`` maps a position to the hashes checkpoints signed there: the recomputed chain
     must pass through each. Every event after ``keyed_from``, and after the first event
-    that carries a MAC, must carry a valid one (``signer``: :func:`event_signer`).
+    that carries a MAC, must carry a valid one (``signer``: :func:`event_signer`). After
+    the first break the walk goes on, checking each event against the one before it as
+    stored, and counts those that fail.
     """
-    keyed = False
+    keyed, broken, later_bad, stored_prev, expected_seq = False, None, 0, prev_hash, checked
     for row in rows:
-        seq = checked + 1
-        if row["seq"] != seq:
-            return prev_hash, checked, (seq, f"event {seq} is missing (next found is {row['seq']})")
-        if row["prev_hash"] != prev_hash:
-            return prev_hash, checked, (seq, f"event {seq} does not follow event {seq - 1}")
-        if event_hash(prev_hash, _content(row)) != row["hash"]:
-            return prev_hash, checked, (seq, f"event {seq} was changed after it was written")
-        if marks and seq in marks and marks[seq] != {row["hash"]}:
-            return prev_hash, checked, (
-                seq, f"event {seq} is not the one a checkpoint signed: the chain was "
-                     f"rewritten up to or after it")
-        keyed = keyed or row["mac"] is not None or (keyed_from is not None and seq > keyed_from)
-        if keyed and row["mac"] is None:
-            return prev_hash, checked, (
-                seq, f"event {seq} has no MAC: it was added or changed without the key")
-        if keyed and not hmac.compare_digest(row["mac"], event_mac(row["hash"], signer)):
-            return prev_hash, checked, (
-                seq, f"event {seq} has a wrong MAC: it was added or changed without the key")
-        prev_hash, checked = row["hash"], seq
-    return prev_hash, checked, None
+        expected_seq += 1
+        problem = _event_problem(row, expected_seq, stored_prev, marks, keyed_from, signer,
+                                 keyed)
+        keyed = keyed or row["mac"] is not None or (
+            keyed_from is not None and row["seq"] > keyed_from)
+        if broken is None:
+            if problem is not None:
+                broken = (expected_seq, problem)
+            else:
+                prev_hash, checked = row["hash"], expected_seq
+        elif problem is not None:
+            later_bad += 1
+        stored_prev, expected_seq = row["hash"], row["seq"]
+    return prev_hash, checked, broken, later_bad
+
+
+def _event_problem(row, seq: int, prev_hash: str, marks, keyed_from, signer, keyed) -> str | None:
+    """What is wrong with one event, following ``prev_hash`` at position ``seq``."""
+    if row["seq"] != seq:
+        return f"event {seq} is missing (next found is {row['seq']})"
+    if row["prev_hash"] != prev_hash:
+        return f"event {seq} does not follow event {seq - 1}"
+    if event_hash(prev_hash, _content(row)) != row["hash"]:
+        return f"event {seq} was changed after it was written"
+    if marks and seq in marks and marks[seq] != {row["hash"]}:
+        return (f"event {seq} is not the one a checkpoint signed: the chain was "
+                f"rewritten up to or after it")
+    keyed = keyed or row["mac"] is not None or (keyed_from is not None and seq > keyed_from)
+    if keyed and row["mac"] is None:
+        return f"event {seq} has no MAC: it was added or changed without the key"
+    if keyed and not digest_matches(row["mac"], event_mac(row["hash"], signer)):
+        return f"event {seq} has a wrong MAC: it was added or changed without the key"
+    return None
 
 
 def verify_chain(batch_size: int = 2000, marks=(), since=None) -> VerifyResult:
@@ -520,12 +541,12 @@ def verify_chain(batch_size: int = 2000, marks=(), since=None) -> VerifyResult:
     keyed_from = keyed_start()
     result = db.session.execute(stmt)
     try:
-        prev_hash, checked, broken = _walk(result.mappings(), prev_hash, checked, wanted,
-                                           keyed_from, event_signer())
+        prev_hash, checked, broken, later_bad = _walk(result.mappings(), prev_hash, checked,
+                                                      wanted, keyed_from, event_signer())
     finally:
         result.close()  # a server-side cursor on PostgreSQL: close it even on early return
     if broken is not None:
-        return VerifyResult(False, checked - start, prev_hash, *broken, since_seq)
+        return VerifyResult(False, checked - start, prev_hash, *broken, since_seq, later_bad)
     beyond = [seq for seq in wanted if seq > checked]
     if beyond:
         return VerifyResult(

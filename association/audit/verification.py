@@ -25,7 +25,7 @@ from association.audit.checkpoints import (
     last_checkpoint,
     stored_marks,
 )
-from association.audit.models import AuditEvent
+from association.audit.models import AuditEvent, CheckpointReason
 from association.audit.services import VerifyResult, log_event, verify_chain
 from association.extensions import db
 
@@ -76,6 +76,11 @@ def verify_everything(given: list[Mark] | None = None) -> FullResult:
     if not chain.ok:
         result.problems.append(_("Audit trail BROKEN at event %(seq)d: %(reason)s",
                                  seq=chain.bad_seq, reason=chain.reason))
+        if chain.later_bad:
+            result.problems.append(_(
+                "%(count)d more events after event %(seq)d fail their own check too (a hash, "
+                "a link or a MAC): a known old break does not hide them.",
+                count=chain.later_bad, seq=chain.bad_seq))
     entries = verify_entries()
     result.entries = entries.checked
     if not entries.ok:
@@ -133,7 +138,8 @@ def verify_since_last_checkpoint() -> QuickResult:
     checkpoint = last_checkpoint()
     if checkpoint is None:
         return QuickResult(verify_chain(), None, None)
-    mark = Mark(checkpoint.seq, checkpoint.chain_hash, checkpoint.mac)
+    mark = Mark(checkpoint.seq, checkpoint.chain_hash, checkpoint.mac,
+                checkpoint.why == CheckpointReason.KEYED)
     if not mark.signed():
         return QuickResult(verify_chain(), checkpoint.made_at, checkpoint.value,
                            checkpoint_forged=True)

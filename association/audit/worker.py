@@ -1,15 +1,23 @@
 """The worker's daily checkpoint of the audit chain."""
 
+import logging
 from datetime import date
 
-from association.audit.checkpoints import daily_checkpoint, has_daily_checkpoint
-from association.audit.services import acting_as
+from association.audit.checkpoints import (
+    REFUSED,
+    TrailBroken,
+    daily_checkpoint,
+    has_daily_checkpoint,
+)
+from association.audit.services import acting_as, log_event
 from association.core.time import today_in_nairobi
 from association.extensions import db
 
 #: The Nairobi day whose checkpoint this process knows is made, per database: an idle
 #: worker looks for work five times a second, and need not ask the database each time.
 _made: dict[str, date] = {}
+
+log = logging.getLogger(__name__)
 
 
 def checkpoint_step() -> int:
@@ -27,7 +35,15 @@ def checkpoint_step() -> int:
         _made[where] = today
         return 0
     with acting_as("worker"):
-        daily_checkpoint(today)
+        try:
+            daily_checkpoint(today)
+        except TrailBroken as error:
+            # Not signed: a checkpoint over a rewritten tail would vouch for it. Once a day
+            # a process (not five times a second): the event says so in the trail itself.
+            db.session.rollback()
+            log.error("daily audit checkpoint refused, the trail failed its check: %s",
+                      error.reason)
+            log_event(*REFUSED, today.isoformat(), {"reason": error.reason})
     db.session.commit()
     _made[where] = today
     return 0

@@ -73,6 +73,7 @@ def auditor_pack(period: reports.Period, generated_by: str, target) -> PackResul
     beancount and hledger journals, and MANIFEST.txt with each file's SHA-256 and
     size, the period, who made it and when, and the audit chain's verification.
     """
+    from association.audit.checkpoints import stored_marks
     from association.audit.services import verify_chain
 
     files: list[PackFile] = []
@@ -88,7 +89,9 @@ def auditor_pack(period: reports.Period, generated_by: str, target) -> PackResul
         files.append(_write(zf, "journal.beancount",
                             beancount_journal(period.start, period.end)))
         files.append(_write(zf, "journal.hledger", hledger_journal(period.start, period.end)))
-        chain = verify_chain()
+        # Through every signed checkpoint, with the MACs, to the head: the manifest signs
+        # the head only when the chain up to it is whole.
+        chain = verify_chain(marks=[mark for mark in stored_marks() if mark.signed()])
         manifest = _manifest(period, generated_by, files, titles, chain)
         zf.writestr("MANIFEST.txt", manifest)
     return PackResult(files, chain.ok, chain.checked, chain.head_hash,
@@ -111,6 +114,8 @@ def _manifest(period, generated_by, files, titles, chain) -> str:
     if not chain.ok:
         lines.append(_("First bad event: %(seq)s: %(reason)s", seq=chain.bad_seq,
                        reason=chain.reason))
+        lines.append(_("Audit checkpoint: none, the audit trail failed its check: the app "
+                       "does not sign a trail it cannot vouch for."))
     else:
         # Signed with the key kept outside the database: whoever keeps this file can later
         # show the books were not rewritten (flask audit verify --checkpoint MANIFEST.txt).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 
-from association.audit.checkpoints import checkpoints_labelled
+from association.audit.checkpoints import checkpoints_labelled, refused_labels
 from association.audit.models import AuditCheckpoint
 from association.core.money import format_kes
 from association.core.time import month_end
@@ -33,6 +33,8 @@ class CloseReport:
     report: Report
     #: The checkpoint made at this close; None for closes made before checkpoints were.
     checkpoint: AuditCheckpoint | None
+    #: No checkpoint because the trail failed its check at the close (it was not signed).
+    refused: bool = False
 
 
 def _who(user) -> str:
@@ -126,8 +128,9 @@ def close_report(close_id: int) -> CloseReport | None:
     report.figures = {"income": ie, "receipts": rf,
                       "balances": {key: book.figures for key, book in books.items()},
                       "assets": position.figures["assets"], "trial_balance": tf}
-    checkpoint = checkpoints_labelled([close_label(closed)]).get(close_label(closed))
-    return CloseReport(closed, report, checkpoint)
+    label = close_label(closed)
+    checkpoint = checkpoints_labelled([label]).get(label)
+    return CloseReport(closed, report, checkpoint, label in refused_labels([label]))
 
 
 def close_report_pdf(data: CloseReport) -> bytes:
@@ -137,6 +140,11 @@ def close_report_pdf(data: CloseReport) -> bytes:
     def checkpoint(pdf) -> None:
         pdf.y -= 6
         pdf.paragraph(_("Audit checkpoint at the close"), bold=True, size=9.5)
+        if data.checkpoint is None and data.refused:
+            pdf.paragraph(_("No audit checkpoint was made at this close: the audit trail "
+                            "failed its check, so the app did not sign it. Run a full "
+                            "verification on the Audit page."))
+            return
         if data.checkpoint is None:
             pdf.paragraph(_("No audit checkpoint was kept for this close: it was made before "
                             "the app kept checkpoints."))

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 
+from association.audit.checkpoints import digest_matches, event_mac, event_signer, keyed_start
 from association.audit.models import AuditEvent
 from association.audit.services import insert_audited, log_event, plain, write_events
 from association.core.db import is_postgres, upsert
@@ -157,7 +158,8 @@ class EntriesCheck:
 
 
 #: Seals by entry id (a few tens of bytes each, sorted by the database).
-_SEALS = (sa.select(sa.cast(AuditEvent.object_id, sa.Integer).label("entry_id"), AuditEvent.after)
+_SEALS = (sa.select(sa.cast(AuditEvent.object_id, sa.Integer).label("entry_id"), AuditEvent.after,
+                    AuditEvent.seq, AuditEvent.hash, AuditEvent.mac)
           .where(AuditEvent.object_type == "journal_entry", AuditEvent.action == SEAL)
           .order_by(sa.cast(AuditEvent.object_id, sa.Integer)))
 _ENTRIES = (sa.select(*(JournalEntry.__table__.c[column] for column in ENTRY_COLUMNS))
@@ -172,7 +174,16 @@ def verify_entries(batch_size: int = 5000) -> EntriesCheck:
     the audit chain; name the first entry that differs, has no seal, or whose seal names
     an entry that is gone. Entries, seals and postings are streamed side by side in entry
     order (a million postings take one pass each, not memory).
+
+    A seal counts only when its event is at or before the keyed checkpoint or carries a
+    valid MAC: a seal event made up without the key is named, not trusted.
     """
+    keyed_from, signer = keyed_start(), event_signer()
+
+    def unkeyed(seal) -> bool:
+        return (keyed_from is None or seal.seq > keyed_from) and not digest_matches(
+            seal.mac, event_mac(seal.hash, signer))
+
     streams = [db.session.execute(stmt.execution_options(yield_per=batch_size))
                for stmt in (_ENTRIES, _SEALS, _POSTING_ROWS)]
     entries, seals, postings = (iter(stream) for stream in streams)
@@ -196,6 +207,10 @@ def verify_entries(batch_size: int = 5000) -> EntriesCheck:
             if seal is None or seal.entry_id != entry_id:
                 return EntriesCheck(checked, entry_id,
                                     f"entry {entry_id} has no seal in the audit trail")
+            if unkeyed(seal):
+                return EntriesCheck(checked, entry_id,
+                                    f"entry {entry_id}'s seal (audit event {seal.seq}) carries "
+                                    f"no valid MAC: it was added or changed without the key")
             sealed, seal = seal.after, next(seals, None)
             if seal is not None and seal.entry_id == entry_id:
                 return EntriesCheck(checked, entry_id, f"entry {entry_id} has two seals")

@@ -2,17 +2,21 @@
 with a reason, and the check every posting makes that its month is open.
 """
 
+import logging
 from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from association.audit.checkpoints import make_checkpoint
+from association.audit.checkpoints import REFUSED, TrailBroken, make_checkpoint
 from association.audit.models import CheckpointReason
+from association.audit.services import log_event
 from association.core.time import month_end, month_start, today_in_nairobi, utcnow
 from association.extensions import db
 from association.ledger.errors import ClosedPeriodError, LedgerError
 from association.ledger.models import ClosedMonth
+
+log = logging.getLogger(__name__)
 
 
 def is_closed(day: date) -> bool:
@@ -61,8 +65,14 @@ def close_month(month: date, closed_by_id: int | None) -> ClosedMonth:
     db.session.add(closed)
     db.session.flush()
     # The chain as the month is closed, signed: shown on the periods page and printed on
-    # this close's report (close_report.py) to keep.
-    make_checkpoint(CheckpointReason.MONTH_CLOSE, close_label(closed))
+    # this close's report (close_report.py) to keep. A trail that fails its check is not
+    # signed: the month still closes, and the page and the report say why there is none.
+    try:
+        make_checkpoint(CheckpointReason.MONTH_CLOSE, close_label(closed))
+    except TrailBroken as error:
+        log.error("month close %s: no audit checkpoint, the trail failed its check: %s",
+                  close_label(closed), error.reason)
+        log_event(*REFUSED, close_label(closed), {"reason": error.reason})
     return closed
 
 

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from association import transaction
-from association.audit.checkpoints import checkpoints_labelled
+from association.audit.checkpoints import checkpoints_labelled, refused_labels
 from association.auth.models import User
 from association.auth.permissions import permission_required
 from association.core.money import format_kes
@@ -240,10 +240,12 @@ def periods():
          history.get(month, []), month_end(month) < today_in_nairobi())
         for month in months
     ]
-    checkpoints = checkpoints_labelled([close_label(row) for row in rows])
+    labels = [close_label(row) for row in rows]
+    checkpoints, refused = checkpoints_labelled(labels), refused_labels(labels)
     return render_template(
         "ledger/periods.html", table=table,
         checkpoints={row.id: checkpoints.get(close_label(row)) for row in rows},
+        refused={row.id for row in rows if close_label(row) in refused},
         close_form=CloseMonthForm(formdata=None),
         reopen_form=ReopenMonthForm(formdata=None),
     )

@@ -10,11 +10,26 @@ import sqlalchemy as sa
 from association.extensions import db
 
 
-def tamper(sql: str, **params) -> None:
-    """Run ``sql`` with the append-only triggers off, and commit."""
+def owner_rights() -> None:
+    """In the session's transaction on PostgreSQL, what the owner can do: the append-only
+    triggers off, and the check that new audit events carry a MAC dropped (put back, NOT
+    VALID, by :func:`restore_mac_check` before the commit)."""
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
-    db.session.execute(sa.text(sql), params)
+        db.session.execute(sa.text(
+            "ALTER TABLE audit_event DROP CONSTRAINT IF EXISTS audit_event_mac_required"))
+
+
+def restore_mac_check() -> None:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("SET LOCAL session_replication_role = origin"))
+        db.session.execute(sa.text("ALTER TABLE audit_event ADD CONSTRAINT "
+                                   "audit_event_mac_required CHECK (mac IS NOT NULL) NOT VALID"))
+
+
+def tamper(sql: str, **params) -> None:
+    """Run ``sql`` with the owner's rights (:func:`owner_rights`), and commit."""
+    owner_rights()
+    db.session.execute(sa.text(sql), params)
+    restore_mac_check()
     db.session.commit()

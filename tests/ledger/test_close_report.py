@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from association.audit.checkpoints import checkpoints_labelled, parse_marks
+from association.audit.checkpoints import checkpoints_labelled, make_checkpoint, parse_marks
 from association.audit.models import AuditEvent
 from association.audit.services import acting_as
 from association.auth.models import User
@@ -211,3 +211,61 @@ def test_close_made_before_checkpoints_says_so(app, web, people, tmp_path):
     assert "No audit checkpoint was kept for this close" in flat
     assert "Receipts issued 0" in flat and "First number none" in flat
     assert "AC1-" not in flat
+
+
+def test_a_close_over_a_broken_trail_closes_without_a_checkpoint(app, web, people, tmp_path):
+    """Second review, F1 b: the close signed whatever head the database held; now a trail
+    that fails its check gets no checkpoint, and the Months page and the report say so."""
+    from tests.audit.tamper import tamper
+
+    month = month_start(month_start(today_in_nairobi()) - timedelta(days=1))
+    with app.app_context(), acting_as("test"):
+        last = db.session.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+        tamper("UPDATE audit_event SET actor = 'mallory' WHERE seq = :s", s=last)
+        row = close_month(month, _user_id("treasurer"))
+        db.session.commit()
+        close_id, label = row.id, close_label(row)
+        assert checkpoints_labelled([label]) == {}
+        assert count(ClosedMonth) == 1
+    web.login("auditor")
+    page = web.get("/ledger/periods").get_data(as_text=True)
+    assert "No audit checkpoint at this close: the audit trail failed its check" in page
+    flat = " ".join(pdf_text(web.get(_url(close_id)).data, tmp_path).split())
+    assert "No audit checkpoint was made at this close: the audit trail failed its check" in flat
+    assert "AC1-" not in flat
+    web.post("/language", {"language": "sw", "next": "/"})
+    flat = " ".join(pdf_text(web.get(_url(close_id)).data, tmp_path, "sw.pdf").split())
+    assert "kumbukumbu ya ukaguzi ilishindwa ukaguzi wake" in flat and "AC1-" not in flat
+    page = web.get("/ledger/periods").get_data(as_text=True)
+    assert "kumbukumbu ya ukaguzi ilishindwa ukaguzi wake" in page
+
+
+def test_the_report_takes_only_the_signed_month_close_checkpoint(app, web, closed, tmp_path):
+    """Second review, F3: the report took the newest row with the close's label, whatever
+    it was: a signed checkpoint of another kind copied under that label replaced it."""
+    from tests.audit.tamper import tamper
+
+    with app.app_context(), acting_as("test"):
+        row = db.session.get(ClosedMonth, closed.close_id)
+        label = close_label(row)
+        other = make_checkpoint()  # signed, at a later event
+        db.session.commit()
+        other_value = other.value
+        for why, mac in (("manual", other.mac), ("day", other.mac)):
+            tamper("INSERT INTO audit_checkpoint (seq, chain_hash, mac, made_at, why, label) "
+                   "VALUES (:s, :h, :m, :t, :w, :l)", s=other.seq, h=other.chain_hash, m=mac,
+                   t=other.made_at, w=why, l=label)
+        # A second month-close row for the label: refused (one a close), on both databases.
+        with pytest.raises(sa.exc.IntegrityError):
+            tamper("INSERT INTO audit_checkpoint (seq, chain_hash, mac, made_at, why, label) "
+                   "VALUES (:s, :h, :m, :t, 'month_close', :l)", s=other.seq,
+                   h=other.chain_hash, m=other.mac, t=other.made_at, l=label)
+        db.session.rollback()
+        assert checkpoints_labelled([label])[label].value == closed.checkpoint
+        # The close's own row changed so its MAC no longer verifies: no checkpoint shown.
+        tamper("UPDATE audit_checkpoint SET mac = :m WHERE why = 'month_close' AND label = :l",
+               m="0" * 64, l=label)
+        assert checkpoints_labelled([label]) == {}
+    web.login("auditor")
+    text = "".join(pdf_text(web.get(_url(closed.close_id)).data, tmp_path).split())
+    assert closed.checkpoint[:40] not in text and other_value not in text

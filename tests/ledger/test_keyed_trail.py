@@ -4,15 +4,29 @@ write access to the database could append a made-up entry with its seal hashed w
 app's own SHA-256, or rewrite the events after the last checkpoint, and verify said
 "intact"; and a checkpoint could be deleted or an older one put back."""
 
+import io
+import json
 import re
-from datetime import date
+import zipfile
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from association import create_app
-from association.audit.checkpoints import make_checkpoint, start_keyed_chain
+from association.audit.checkpoints import (
+    REFUSED,
+    Mark,
+    TrailBroken,
+    checkpoint_mac,
+    daily_checkpoint,
+    digest_matches,
+    keyed_mac,
+    keyed_start,
+    make_checkpoint,
+    start_keyed_chain,
+)
 from association.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from association.audit.services import (
     _content,
@@ -28,7 +42,7 @@ from association.ledger import accounts, journal
 from association.ledger.journal import Line
 from association.ledger.models import EntrySource, Posting, Side
 from config import TestingConfig
-from tests.audit.tamper import tamper
+from tests.audit.tamper import owner_rights, restore_mac_check, tamper
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,19 +92,22 @@ def test_an_entry_forged_with_plain_sha256_is_caught(books, runner):
         "action": journal.SEAL, "object_type": "journal_entry", "object_id": str(entry.id),
         "before": None, "after": canonical_json(seal), "prev_hash": head.hash}
     row["hash"] = event_hash(head.hash, _content(row))
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    owner_rights()
     db.session.execute(sa.insert(AuditEvent.__table__).values(row))
     db.session.execute(sa.update(AuditHead).values(seq=row["seq"], hash=row["hash"]))
     journal.rebuild_month_totals()
+    restore_mac_check()
     db.session.commit()
 
     result = _verify(runner)
     assert result.exit_code == 1
-    # The forgery is perfect but for the key: the chain, the seal and the totals agree.
+    # The forgery is perfect but for the key: the chain, the seal and the totals agree;
+    # the chain names the unkeyed event, and the books do not trust its seal (F2 b).
     assert _problems(result) == [
         f"Audit trail BROKEN at event {row['seq']}: event {row['seq']} has no MAC: it was "
-        f"added or changed without the key"]
+        f"added or changed without the key",
+        f"Journal entry {entry.id}: entry {entry.id}'s seal (audit event {row['seq']}) "
+        f"carries no valid MAC: it was added or changed without the key"]
 
 
 def _rewrite_from(seq: int, actor: str) -> None:
@@ -98,8 +115,7 @@ def _rewrite_from(seq: int, actor: str) -> None:
     rows = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq >= seq - 1)
                               .order_by(AuditEvent.seq)).mappings().all()
     prev = rows[0]["hash"]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    owner_rights()
     for row in rows[1:]:
         row = dict(row)
         if row["seq"] == seq:
@@ -110,6 +126,7 @@ def _rewrite_from(seq: int, actor: str) -> None:
                            {"a": row["actor"], "p": prev, "h": new, "i": row["id"]})
         prev = new
     db.session.execute(sa.text("UPDATE audit_head SET hash = :h"), {"h": prev})
+    restore_mac_check()
     db.session.commit()
 
 
@@ -273,6 +290,310 @@ def test_the_upgrade_keys_the_chain_from_its_head(tmp_path):
             assert verify_chain().ok
             # The downgrade dropped the column: only the event since carries a MAC.
             assert db.session.scalar(sa.select(sa.func.count(AuditEvent.mac))) == 1
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+# --- The second security review (issue 20 item 1) -------------------------------------
+
+
+def _checkpoint_rows(why: str | None = None) -> list:
+    stmt = sa.select(AuditCheckpoint).order_by(AuditCheckpoint.id)
+    if why is not None:
+        stmt = stmt.where(AuditCheckpoint.why == why)
+    return list(db.session.scalars(stmt))
+
+
+def _strip_macs_and_rewrite(seq: int) -> None:
+    """The review's poc3: event ``seq`` and every later hash rewritten, every MAC stripped,
+    the keyed checkpoint deleted (the database owner's rights, no key)."""
+    _rewrite_from(seq, "mallory")
+    tamper("UPDATE audit_event SET mac = NULL")
+    tamper("DELETE FROM audit_checkpoint WHERE why = 'keyed'")
+
+
+def test_a_rewritten_tail_is_not_passed_by_a_checkpoint_relabelled_keyed(books, runner):
+    """F1 a (poc3): a copy of a signed checkpoint inserted with why='keyed' became where
+    the MACs start, so the rewritten, MAC-less tail before it passed verify."""
+    _post()
+    external = make_checkpoint()  # the copy printed and kept on paper
+    db.session.commit()
+    value = external.value
+    _post(2_000)
+    target = external.seq + 2
+    _strip_macs_and_rewrite(target)
+    head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one()
+    signed_at_head = Mark(head.seq, head.hash, checkpoint_mac(head.seq, head.hash))
+    # What the app signed over the rewritten head (before F1 b, the worker did), copied
+    # as 'keyed'; the app then goes on writing events with MACs on top.
+    tamper("INSERT INTO audit_checkpoint (seq, chain_hash, mac, made_at, why) "
+           "VALUES (:s, :h, :m, :t, 'day')", s=head.seq, h=head.hash, m=signed_at_head.mac,
+           t=datetime(2026, 12, 8))
+    tamper("INSERT INTO audit_checkpoint (seq, chain_hash, mac, made_at, why) "
+           "VALUES (:s, :h, :m, :t, 'keyed')", s=head.seq, h=head.hash, m=signed_at_head.mac,
+           t=datetime(2026, 12, 8))
+    _post(3_000)
+
+    assert keyed_start() is None  # the copy is not signed as a keyed start
+    result = _verify(runner, "--checkpoint", value)
+    assert result.exit_code == 1
+    assert f"Checkpoint at event {head.seq} does not carry this installation's signature" \
+        in result.output
+    assert "BROKEN at event" in result.output
+    assert not verify_since_last_checkpoint().chain.ok
+
+
+def test_the_keyed_start_has_its_own_mac(books):
+    keyed = _checkpoint_rows("keyed")
+    assert [row.mac for row in keyed] == [keyed_mac(0, "0" * 64)]
+    assert keyed_mac(0, "0" * 64) != checkpoint_mac(0, "0" * 64)
+    assert keyed_start() == 0
+
+
+def _remove_tail_after_a_checkpoint() -> int:
+    """Two events deleted after a stored checkpoint and the head moved back: the chain
+    left is whole and keyed, but no longer passes through the checkpoint."""
+    _post()
+    _post(2_000)
+    checkpoint = make_checkpoint()
+    db.session.commit()
+    keep = checkpoint.seq - 2
+    kept = db.session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == keep))
+    tamper("DELETE FROM audit_event WHERE seq > :s", s=keep)
+    tamper("UPDATE audit_head SET seq = :s, hash = :h", s=keep, h=kept)
+    return keep
+
+
+def test_the_app_does_not_sign_a_head_the_chain_does_not_reach(books, runner):
+    """F1 b: make_checkpoint (``flask audit checkpoint``) signed whatever head the database
+    held; now it checks the chain from the last signed checkpoint first."""
+    keep = _remove_tail_after_a_checkpoint()
+    before = len(_checkpoint_rows())
+    with pytest.raises(TrailBroken, match="removed|not the one"):
+        make_checkpoint()
+    db.session.rollback()
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 1
+    assert "not signed: the audit trail failed its check" in result.output
+    assert "AC1-" not in result.output
+    assert len(_checkpoint_rows()) == before
+    assert not any(row.seq == keep for row in _checkpoint_rows("manual"))
+
+
+def test_the_daily_checkpoint_is_refused_and_says_so(books, caplog):
+    """F1 b: the worker's daily step logs an error and writes "checkpoint refused"."""
+    from association.audit import worker
+
+    _remove_tail_after_a_checkpoint()
+    worker._made.clear()
+    with pytest.raises(TrailBroken):
+        daily_checkpoint(date(2026, 12, 9))
+    db.session.rollback()
+    worker.checkpoint_step()
+    assert _checkpoint_rows("day") == []
+    assert "daily audit checkpoint refused" in caplog.text
+    refused = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == REFUSED[0], AuditEvent.object_type == REFUSED[1])).all()
+    assert len(refused) == 1
+    assert "not the one the checkpoint signed" in json.loads(refused[0].after)["reason"]
+    worker.checkpoint_step()  # once a day a process, not five times a second
+    assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+        AuditEvent.action == REFUSED[0])) == 1
+
+
+def test_the_auditors_pack_signs_no_head_the_chain_does_not_reach(app, web, people):
+    """F1 b: the manifest's checkpoint was signed over a chain checked without the stored
+    checkpoints: a deleted tail with the head moved back got a signature."""
+    with app.app_context(), acting_as("test"):
+        make_checkpoint()
+        db.session.commit()
+        last = db.session.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+        tamper("DELETE FROM audit_event WHERE seq = :s", s=last)
+        kept = db.session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == last - 1))
+        tamper("UPDATE audit_head SET seq = :s, hash = :h", s=last - 1, h=kept)
+    web.login("chair")
+    response = web.get("/reports/auditor-pack")
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        manifest = archive.read("MANIFEST.txt").decode("utf-8")
+    assert "Audit trail chain: BROKEN" in manifest
+    assert "Audit checkpoint: none, the audit trail failed its check" in manifest
+    assert "AC1-" not in manifest
+
+
+def test_new_events_without_a_mac_are_refused_on_postgresql(books, runner):
+    """F2 a: an old app process still running during the upgrade writes no MAC; on
+    PostgreSQL the table refuses it (new rows only), everywhere verify names it."""
+    _post()
+    head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one()
+    conn = db.session.connection()
+    if db.engine.dialect.name == "postgresql":
+        import psycopg
+
+        # One event goes by INSERT (SQLAlchemy's error), a batch by COPY (the driver's).
+        with pytest.raises((sa.exc.IntegrityError, psycopg.errors.CheckViolation),
+                           match="audit_event_mac_required"), db.session.begin_nested():
+            write_events(db.session.connection(),
+                         [("create", "thing", "old", None, {}, *current_actor())], keyed=False)
+        db.session.rollback()
+        assert db.session.scalar(sa.select(AuditHead.seq)) == head.seq
+        # The events from before the keyed upgrade carry none and stay valid (NOT VALID).
+        assert db.session.scalar(sa.text(
+            "SELECT convalidated FROM pg_constraint "
+            "WHERE conname = 'audit_event_mac_required'")) is False
+    else:
+        write_events(conn, [("create", "thing", "old", None, {}, *current_actor())],
+                     keyed=False)
+        db.session.commit()
+        result = _verify(runner)
+        assert result.exit_code == 1 and f"event {head.seq + 1} has no MAC" in result.output
+
+
+def _forge_entry() -> tuple[int, int]:
+    """An entry, postings and a seal event with no MAC, chained with plain SHA-256."""
+    cash, income = accounts.account("cash").id, accounts.account("donations").id
+    tamper("INSERT INTO journal_entry (entry_date, memo, source, posted_at) "
+           "VALUES (:d, 'Gift', 'adjustment', :t)", d=date(2025, 2, 5), t="2025-02-05 06:00:00")
+    entry = db.session.execute(sa.select(journal._ENTRIES.subquery())
+                               .order_by(sa.text("id DESC")).limit(1)).one()
+    for account, side in ((cash, "debit"), (income, "credit")):
+        tamper("INSERT INTO posting (entry_id, account_id, side, amount_cents) "
+               "VALUES (:e, :a, :s, 9900000)", e=entry.id, a=account, s=side)
+    postings = db.session.execute(journal._POSTING_ROWS.where(Posting.entry_id == entry.id))
+    seal = journal.seal_content(entry._mapping, [tuple(p)[1:] for p in postings])
+    head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one()
+    row = {"seq": head.seq + 1, "occurred_at": db.session.scalar(sa.select(
+        sa.func.max(AuditEvent.occurred_at))), "actor_id": None, "actor": "test",
+        "action": journal.SEAL, "object_type": "journal_entry", "object_id": str(entry.id),
+        "before": None, "after": canonical_json(seal), "prev_hash": head.hash}
+    row["hash"] = event_hash(head.hash, _content(row))
+    owner_rights()
+    db.session.execute(sa.insert(AuditEvent.__table__).values(row))
+    db.session.execute(sa.update(AuditHead).values(seq=row["seq"], hash=row["hash"]))
+    journal.rebuild_month_totals()
+    restore_mac_check()
+    db.session.commit()
+    return entry.id, row["seq"]
+
+
+def test_a_seal_without_a_mac_is_not_trusted(books):
+    """F2 b: verify_entries took any seal event at its word."""
+    _post()
+    entry_id, seq = _forge_entry()
+    check = journal.verify_entries()
+    assert not check.ok and check.entry_id == entry_id
+    assert check.problem == (f"entry {entry_id}'s seal (audit event {seq}) carries no valid "
+                             f"MAC: it was added or changed without the key")
+
+
+def test_seals_before_the_keyed_start_need_no_mac(books):
+    _post()
+    tamper("DELETE FROM audit_checkpoint")
+    tamper("UPDATE audit_event SET mac = NULL")
+    head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one()
+    start_keyed_chain(db.session.connection(), head.seq, head.hash)
+    db.session.commit()
+    _post(2_000)
+    check = journal.verify_entries()
+    assert check.ok and check.checked == 2
+
+
+def test_a_known_old_break_does_not_hide_new_ones(books, runner):
+    """F2 c: the walk stopped at the first break; it still names it, and counts the events
+    after it that fail too."""
+    _post()
+    _post(2_000)
+    _post(3_000)
+    last = db.session.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+    tamper("UPDATE audit_event SET actor = 'old-break' WHERE seq = 2")
+    result = _verify(runner)
+    assert "BROKEN at event 2: event 2 was changed after it was written" in result.output
+    assert "more events after event 2" not in result.output  # the break alone
+    tamper("UPDATE audit_event SET actor = 'new' WHERE seq = :s", s=last - 1)
+    tamper("UPDATE audit_event SET mac = :m WHERE seq = :s", m="1" * 64, s=last)
+    result = _verify(runner)
+    assert result.exit_code == 1
+    assert "BROKEN at event 2: event 2 was changed after it was written" in result.output
+    assert ("2 more events after event 2 fail their own check too (a hash, a link or a "
+            "MAC): a known old break does not hide them.") in result.output
+    from association.audit.services import verify_chain
+
+    assert verify_chain().later_bad == 2
+
+
+@pytest.mark.parametrize("column", ["checkpoint", "event"])
+def test_a_mac_that_is_not_hex_is_reported_not_raised(books, runner, app, web, people,
+                                                     column):
+    """F4 (poc2): hmac.compare_digest raised TypeError on non-ASCII text: one row with
+    mac='é'*64 made /audit answer 500 and verify crash."""
+    _post()
+    last = db.session.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+    if column == "checkpoint":
+        tamper("INSERT INTO audit_checkpoint (seq, chain_hash, mac, made_at, why) "
+               "VALUES (0, :h, :m, :t, 'keyed')", h="0" * 64, m="\u00e9" * 64,
+               t=datetime(2026, 1, 1))
+        tamper("INSERT INTO audit_checkpoint (seq, chain_hash, mac, made_at, why) "
+               "VALUES (:s, :h, :m, :t, 'manual')", s=last, m="\u00e9" * 64,
+               h=db.session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == last)),
+               t=datetime(2026, 1, 2))
+    else:
+        tamper("UPDATE audit_event SET mac = :m WHERE seq = :s", m="\u00e9" * 64, s=last)
+    result = _verify(runner)
+    assert result.exit_code == 1 and not isinstance(result.exception, TypeError)
+    if column == "checkpoint":
+        assert "does not carry this installation's signature" in result.output
+        assert verify_since_last_checkpoint().checkpoint_forged
+    else:
+        assert f"event {last} has a wrong MAC" in result.output
+    assert not digest_matches("\u00e9" * 64, "a" * 64)
+    assert not digest_matches(None, "a" * 64) and not digest_matches("A" * 64, "A" * 64)
+    db.session.rollback()
+    web.login("auditor")
+    response = web.get("/audit")
+    assert response.status_code == 200
+
+
+def test_the_upgrade_re_signs_the_keyed_start_only(tmp_path):
+    """Migration b3c4d5e6f7a8: the keyed checkpoint written by 9c6e7f3a2b16 with the old
+    construction is re-signed with its own; a copy relabelled 'keyed' before it is not;
+    the downgrade signs it back."""
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI":
+                                     f"sqlite:///{tmp_path / 'resign.sqlite3'}"})
+    with app.app_context(), acting_as("upgrade-test"):
+        try:
+            upgrade(revision="9c6e7f3a2b16")
+            write_events(db.session.connection(),
+                         [("create", "thing", str(n), None, {"n": n}, *current_actor())
+                          for n in range(3)])
+            keyed = db.session.execute(sa.select(AuditCheckpoint.id, AuditCheckpoint.seq,
+                                                 AuditCheckpoint.chain_hash)
+                                       .order_by(AuditCheckpoint.id).limit(1)).one()
+            old = checkpoint_mac(keyed.seq, keyed.chain_hash)
+            # As the app before this fix wrote it, and an attacker's copy of a checkpoint.
+            db.session.execute(sa.delete(AuditCheckpoint).where(AuditCheckpoint.id != keyed.id))
+            db.session.execute(sa.update(AuditCheckpoint).values(mac=old))
+            head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one()
+            db.session.execute(sa.insert(AuditCheckpoint).values(
+                seq=head.seq, chain_hash=head.hash, mac=checkpoint_mac(head.seq, head.hash),
+                made_at=datetime(2026, 12, 8), why="keyed"))
+            db.session.commit()
+            upgrade()
+            macs = db.session.execute(sa.select(AuditCheckpoint.seq, AuditCheckpoint.mac)
+                                      .order_by(AuditCheckpoint.id)).all()
+            assert [tuple(m) for m in macs] == [
+                (keyed.seq, keyed_mac(keyed.seq, keyed.chain_hash)),
+                (head.seq, checkpoint_mac(head.seq, head.hash))]
+            assert keyed_start() == keyed.seq
+            from association.audit.services import verify_chain
+
+            assert verify_chain().ok
+            db.session.commit()
+            downgrade(revision="9c6e7f3a2b16")
+            assert db.session.scalar(sa.select(AuditCheckpoint.mac).where(
+                AuditCheckpoint.id == keyed.id)) == old
         finally:
             db.session.remove()
             db.engine.dispose()

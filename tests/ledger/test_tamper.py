@@ -193,7 +193,8 @@ def test_the_daily_checkpoint_is_made_once_a_day(books):
                                  .where(AuditCheckpoint.why == "day"))
 
     worker._made.clear()
-    tamper("DELETE FROM audit_checkpoint")  # append-only on PostgreSQL
+    # Append-only on PostgreSQL; the keyed one stays (without it the trail fails its check).
+    tamper("DELETE FROM audit_checkpoint WHERE why <> 'keyed'")
     worker.checkpoint_step()
     assert days() == 1
     worker.checkpoint_step()
