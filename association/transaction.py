@@ -32,8 +32,10 @@ page view would set off (a pending STK prompt asked about at Daraja) is the work
 the page shows what it recorded.
 """
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
+import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context, render_template, request
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -43,8 +45,8 @@ from association.audit.services import take_waiting_events, write_events
 from association.database import reads_only, writing
 from association.extensions import db
 
-__all__ = ["after_commit", "commit_now", "discard", "end_read", "install", "reads_only",
-           "writing"]
+__all__ = ["after_commit", "commit_now", "discard", "end_read", "install", "own_transaction",
+           "reads_only", "writing"]
 
 
 def discard() -> None:
@@ -85,6 +87,18 @@ def end_read() -> None:
     if _wrote(session):
         raise RuntimeError("the request has written: its transaction cannot end here")
     session.rollback()
+
+
+@contextlib.contextmanager
+def own_transaction() -> Iterator[sa.Connection]:
+    """A connection in a transaction of its own, committed at once, for what must stay
+    although the request's work is discarded or has ended (a login attempt counted, a
+    wrong second-factor code counted, a session's "last seen"). The request's transaction
+    ends first when it has only read (:func:`end_read`)."""
+    if has_request_context():
+        end_read()
+    with writing(), db.engine.begin() as conn:
+        yield conn
 
 
 # --- What a request wrote ---------------------------------------------------------------

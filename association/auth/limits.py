@@ -25,14 +25,15 @@ import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits.storage import Storage
 from sqlalchemy.orm import Mapped, mapped_column
 
+from association import transaction
 from association.core.db import upsert
 from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
-from association.database import reading, writing
+from association.database import reading
 from association.extensions import db, limiter
 
 #: The device cookie's name.
@@ -63,20 +64,6 @@ def _stored_key(key: str) -> str:
 
 
 @contextlib.contextmanager
-def own_transaction() -> Iterator[sa.Connection]:
-    """A transaction of the counter's own, committed at once: a hit stays counted although
-    the failed login's work is discarded (so does a wrong second-factor code's count). The
-    request's transaction ends first when it has only read (on SQLite a form post's holds
-    the write lock from its first query)."""
-    if has_request_context():
-        from association.transaction import end_read
-
-        end_read()
-    with writing(), db.engine.begin() as conn:
-        yield conn
-
-
-@contextlib.contextmanager
 def _read() -> Iterator[sa.Connection]:
     with reading(), db.engine.connect() as conn:
         yield conn
@@ -101,7 +88,7 @@ class DatabaseStorage(Storage):
         one upsert, atomic on SQLite (the write lock) and PostgreSQL (the row's)."""
         now = time.time()
         table = RateLimitCounter.__table__
-        with own_transaction() as conn:
+        with transaction.own_transaction() as conn:
             insert = upsert(conn, table).values(key=_stored_key(key), count=amount,
                                                 expires_at=now + expiry)
             ended = table.c.expires_at <= now
@@ -146,12 +133,12 @@ class DatabaseStorage(Storage):
             return conn.execute(sa.select(sa.literal(1))).scalar() == 1
 
     def reset(self) -> int | None:
-        with own_transaction() as conn:
+        with transaction.own_transaction() as conn:
             return conn.execute(RateLimitCounter.__table__.delete()).rowcount
 
     def clear(self, key: str) -> None:
         table = RateLimitCounter.__table__
-        with own_transaction() as conn:
+        with transaction.own_transaction() as conn:
             conn.execute(table.delete().where(table.c.key == _stored_key(key)))
 
 
@@ -236,15 +223,13 @@ def after_login(response, user, password_step_keys: list[str] = ()):
     not count towards an attacker's lock-out of them. A login completed at the code step
     names the password step's keys (``password_step_keys``): its own request's are not
     those."""
-    from association.transaction import after_commit
-
     keys = [*account_limit_keys(), *password_step_keys]
 
     def forgive() -> None:
         for key in keys:
             limiter.storage.clear(key)
 
-    after_commit(forgive)
+    transaction.after_commit(forgive)
     return _remember_device(response, user)
 
 

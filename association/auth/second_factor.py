@@ -28,9 +28,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 
+from association import transaction
 from association.audit.services import current_actor, log_event, write_events
 from association.auth import sessions
-from association.auth.limits import own_transaction
 from association.auth.models import RecoveryCode, Role, SecondFactor, SecondFactorRole, User
 from association.core.pdf import qr_modules
 from association.core.time import utcnow
@@ -417,7 +417,7 @@ def _count_wrong(factor: SecondFactor) -> int:
     lock's when this one reaches :data:`LOCK_AFTER`. Returns the count."""
     factor_id, actor = factor.id, current_actor()
     table = SecondFactor.__table__
-    with own_transaction() as conn:
+    with transaction.own_transaction() as conn:
         count = conn.execute(
             table.update().where(table.c.id == factor_id)
             .values(wrong_codes=table.c.wrong_codes + 1).returning(table.c.wrong_codes)

@@ -17,11 +17,11 @@ from flask_login import login_user
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from association import transaction
 from association.audit.services import acting_as, log_event, write_events
 from association.auth.models import Role, User
 from association.core.db import intpk
 from association.core.time import utcnow
-from association.database import writing
 from association.errors import DomainError
 from association.extensions import db
 
@@ -128,7 +128,7 @@ def _touch(row_id: int, now: datetime) -> None:
     """Write "last seen" in a transaction of its own, after the request's (a GET writes
     nothing in its own), outside the audit trail (it is no one's change)."""
     table = UserSession.__table__
-    with writing(), db.engine.begin() as conn:
+    with transaction.own_transaction() as conn:
         conn.execute(table.update().where(table.c.id == row_id).values(last_seen_at=now))
 
 
@@ -137,7 +137,7 @@ def _end_expired(row_id: int, now: datetime) -> None:
     writes nothing in its own transaction), with its audit event: a row that ends is in the
     trail however it ends. Only once, when two requests found it expired together."""
     table = UserSession.__table__
-    with writing(), db.engine.begin() as conn:
+    with transaction.own_transaction() as conn:
         ended = conn.execute(table.update().where(table.c.id == row_id,
                                                   table.c.ended_at.is_(None))
                              .values(ended_at=now)).rowcount
@@ -165,10 +165,8 @@ def holds(user: User) -> bool:
     elif now - row.last_seen_at >= TOUCH_EVERY:
         write = _touch
     if write is not None and has_request_context():
-        from association.transaction import after_commit
-
         row_id = row.id
-        after_commit(lambda: write(row_id, now))
+        transaction.after_commit(lambda: write(row_id, now))
     if write is _end_expired:
         return False
     g.user_session_id = row.id

@@ -7,6 +7,8 @@ simulated here: the point of the tamper tests is that ``audit verify`` still see
 
 import sqlalchemy as sa
 
+from association.audit.models import AuditEvent
+from association.audit.services import _content, event_hash
 from association.extensions import db
 
 
@@ -31,5 +33,27 @@ def tamper(sql: str, **params) -> None:
     """Run ``sql`` with the owner's rights (:func:`owner_rights`), and commit."""
     owner_rights()
     db.session.execute(sa.text(sql), params)
+    restore_mac_check()
+    db.session.commit()
+
+
+def rewrite_chain_from(seq: int, actor: str) -> None:
+    """Name ``actor`` on event ``seq`` and recompute every later hash and the head with the
+    app's own (unkeyed) SHA-256, as someone who read the code would (not the MACs: they
+    need the key), with the owner's rights; commit."""
+    rows = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq >= seq - 1)
+                              .order_by(AuditEvent.seq)).mappings().all()
+    prev = rows[0]["hash"]
+    owner_rights()
+    for row in rows[1:]:
+        row = dict(row)
+        if row["seq"] == seq:
+            row["actor"] = actor
+        new = event_hash(prev, _content(row))
+        db.session.execute(sa.text("UPDATE audit_event SET actor = :a, prev_hash = :p, "
+                                   "hash = :h WHERE id = :i"),
+                           {"a": row["actor"], "p": prev, "h": new, "i": row["id"]})
+        prev = new
+    db.session.execute(sa.text("UPDATE audit_head SET hash = :h"), {"h": prev})
     restore_mac_check()
     db.session.commit()

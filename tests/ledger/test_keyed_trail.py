@@ -42,7 +42,7 @@ from association.ledger import accounts, journal
 from association.ledger.journal import Line
 from association.ledger.models import EntrySource, Posting, Side
 from config import TestingConfig
-from tests.audit.tamper import owner_rights, restore_mac_check, tamper
+from tests.audit.tamper import owner_rights, restore_mac_check, rewrite_chain_from, tamper
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,58 +76,17 @@ def test_an_entry_forged_with_plain_sha256_is_caught(books, runner):
     """A made-up entry, postings, month totals and a seal event chained after the head with
     the app's own SHA-256, the head moved: everything matches but the event's MAC."""
     _post()
-    cash, income = accounts.account("cash").id, accounts.account("donations").id
-    tamper("INSERT INTO journal_entry (entry_date, memo, source, posted_at) "
-           "VALUES (:d, 'Gift', 'adjustment', :t)", d=date(2025, 2, 5), t="2025-02-05 06:00:00")
-    entry = db.session.execute(sa.select(journal._ENTRIES.subquery())
-                               .order_by(sa.text("id DESC")).limit(1)).one()
-    for account, side in ((cash, "debit"), (income, "credit")):
-        tamper("INSERT INTO posting (entry_id, account_id, side, amount_cents) "
-               "VALUES (:e, :a, :s, 9900000)", e=entry.id, a=account, s=side)
-    postings = db.session.execute(journal._POSTING_ROWS.where(Posting.entry_id == entry.id))
-    seal = journal.seal_content(entry._mapping, [tuple(p)[1:] for p in postings])
-    head = db.session.execute(sa.select(AuditHead.seq, AuditHead.hash)).one()
-    row = {"seq": head.seq + 1, "occurred_at": db.session.scalar(sa.select(
-        sa.func.max(AuditEvent.occurred_at))), "actor_id": None, "actor": "test",
-        "action": journal.SEAL, "object_type": "journal_entry", "object_id": str(entry.id),
-        "before": None, "after": canonical_json(seal), "prev_hash": head.hash}
-    row["hash"] = event_hash(head.hash, _content(row))
-    owner_rights()
-    db.session.execute(sa.insert(AuditEvent.__table__).values(row))
-    db.session.execute(sa.update(AuditHead).values(seq=row["seq"], hash=row["hash"]))
-    journal.rebuild_month_totals()
-    restore_mac_check()
-    db.session.commit()
+    entry_id, seq = _forge_entry()
 
     result = _verify(runner)
     assert result.exit_code == 1
     # The forgery is perfect but for the key: the chain, the seal and the totals agree;
     # the chain names the unkeyed event, and the books do not trust its seal (F2 b).
     assert _problems(result) == [
-        f"Audit trail BROKEN at event {row['seq']}: event {row['seq']} has no MAC: it was "
+        f"Audit trail BROKEN at event {seq}: event {seq} has no MAC: it was "
         f"added or changed without the key",
-        f"Journal entry {entry.id}: entry {entry.id}'s seal (audit event {row['seq']}) "
+        f"Journal entry {entry_id}: entry {entry_id}'s seal (audit event {seq}) "
         f"carries no valid MAC: it was added or changed without the key"]
-
-
-def _rewrite_from(seq: int, actor: str) -> None:
-    """Change event ``seq`` and recompute every later hash and the head (not the MACs)."""
-    rows = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq >= seq - 1)
-                              .order_by(AuditEvent.seq)).mappings().all()
-    prev = rows[0]["hash"]
-    owner_rights()
-    for row in rows[1:]:
-        row = dict(row)
-        if row["seq"] == seq:
-            row["actor"] = actor
-        new = event_hash(prev, _content(row))
-        db.session.execute(sa.text("UPDATE audit_event SET actor = :a, prev_hash = :p, "
-                                   "hash = :h WHERE id = :i"),
-                           {"a": row["actor"], "p": prev, "h": new, "i": row["id"]})
-        prev = new
-    db.session.execute(sa.text("UPDATE audit_head SET hash = :h"), {"h": prev})
-    restore_mac_check()
-    db.session.commit()
 
 
 def test_a_tail_rewritten_after_the_last_checkpoint_is_caught(books, runner):
@@ -137,7 +96,7 @@ def test_a_tail_rewritten_after_the_last_checkpoint_is_caught(books, runner):
     _post(2_000)
     target = db.session.scalar(sa.select(AuditEvent.seq).where(AuditEvent.action == "seal")
                                .order_by(AuditEvent.seq.desc()).limit(1))
-    _rewrite_from(target, "mallory")
+    rewrite_chain_from(target, "mallory")
     quick = verify_since_last_checkpoint().chain  # the /audit page's check
     assert not quick.ok and quick.bad_seq == target
     assert quick.reason == f"event {target} has a wrong MAC: it was added or changed without " \
@@ -308,7 +267,7 @@ def _checkpoint_rows(why: str | None = None) -> list:
 def _strip_macs_and_rewrite(seq: int) -> None:
     """The review's poc3: event ``seq`` and every later hash rewritten, every MAC stripped,
     the keyed checkpoint deleted (the database owner's rights, no key)."""
-    _rewrite_from(seq, "mallory")
+    rewrite_chain_from(seq, "mallory")
     tamper("UPDATE audit_event SET mac = NULL")
     tamper("DELETE FROM audit_checkpoint WHERE why = 'keyed'")
 

@@ -10,12 +10,11 @@ import sqlalchemy as sa
 
 from association.audit.checkpoints import daily_checkpoint, make_checkpoint, parse_marks
 from association.audit.models import AuditCheckpoint, AuditEvent, AuditHead
-from association.audit.services import _content, event_hash
 from association.extensions import db
 from association.ledger import accounts, journal
 from association.ledger.journal import Line
 from association.ledger.models import AccountMonthTotal, EntrySource, JournalEntry, Posting, Side
-from tests.audit.tamper import tamper
+from tests.audit.tamper import rewrite_chain_from, tamper
 
 
 def _post(amount=50_000, day=date(2025, 2, 3)):
@@ -118,34 +117,13 @@ def test_a_deleted_tail_with_the_head_moved_back_is_caught(books, runner):
     assert f"BROKEN at event {seq}" in result.output and "checkpoint" in result.output
 
 
-def _rewrite_from(seq: int, actor: str) -> None:
-    """Change event ``seq`` and recompute every later hash and the head with the app's own
-    (unkeyed) SHA-256, as someone who read the code would."""
-    rows = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq >= seq - 1)
-                              .order_by(AuditEvent.seq)).mappings().all()
-    prev = rows[0]["hash"]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
-    for row in rows[1:]:
-        row = dict(row)
-        if row["seq"] == seq:
-            row["actor"] = actor
-        new = event_hash(prev, _content(row))
-        db.session.execute(sa.text("UPDATE audit_event SET actor = :a, prev_hash = :p, "
-                                   "hash = :h WHERE id = :i"),
-                           {"a": row["actor"], "p": prev, "h": new, "i": row["id"]})
-        prev = new
-    db.session.execute(sa.text("UPDATE audit_head SET hash = :h"), {"h": prev})
-    db.session.commit()
-
-
 def test_a_recomputed_tail_is_caught_by_a_checkpoint(books, runner):
     _post()
     value = _checkpoint(runner)
     _post(2_000)
     target = db.session.scalar(sa.select(AuditEvent.seq).where(AuditEvent.action == "seal")
                                .order_by(AuditEvent.seq).limit(1))
-    _rewrite_from(target, "mallory")
+    rewrite_chain_from(target, "mallory")
     result = _verify(runner)
     assert result.exit_code == 1
     assert "not the one a checkpoint signed" in result.output
