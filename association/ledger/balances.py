@@ -14,8 +14,10 @@ from association.ledger.journal import Line, post_entry
 from association.ledger.models import Allocation, DuesCharge, EntrySource, Posting, Side
 
 
-def _member_account_balance(key: str, member_ids=None) -> dict[int, int]:
-    """Debit-minus-credit of an account's member sub-ledger, per member."""
+def _member_account_balance(key: str, member_ids=None, through_entry_id: int | None = None
+                            ) -> dict[int, int]:
+    """Debit-minus-credit of an account's member sub-ledger, per member (as it stood after
+    ``through_entry_id`` when given)."""
     signed = sa.case((Posting.side == Side.DEBIT, Posting.amount_cents),
                      else_=-Posting.amount_cents)
     stmt = (sa.select(Posting.member_id, sa.func.sum(signed))
@@ -23,6 +25,8 @@ def _member_account_balance(key: str, member_ids=None) -> dict[int, int]:
             .group_by(Posting.member_id))
     if member_ids is not None:
         stmt = stmt.where(Posting.member_id.in_(list(member_ids)))
+    if through_entry_id is not None:
+        stmt = stmt.where(Posting.entry_id <= through_entry_id)
     return {member_id: int(total) for member_id, total in db.session.execute(stmt)}
 
 
@@ -31,11 +35,18 @@ def credit_balances(member_ids=None) -> dict[int, int]:
     return {m: -v for m, v in _member_account_balance("member_credit", member_ids).items() if v}
 
 
+def net_owed(member_ids, through_entry_id: int | None = None) -> dict[int, int]:
+    """What each member owes (positive) or has in credit (negative), in cents: dues
+    receivable less member credit. Members with neither are left out."""
+    owed = _member_account_balance("dues_receivable", member_ids, through_entry_id)
+    credit = _member_account_balance("member_credit", member_ids, through_entry_id)
+    return {m: owed.get(m, 0) + credit.get(m, 0) for m in owed.keys() | credit.keys()}
+
+
 def member_balance(member_id: int) -> int:
-    """What the member owes (positive) or has in credit (negative), in cents."""
-    owed = _member_account_balance("dues_receivable", [member_id]).get(member_id, 0)
-    credit = credit_balances([member_id]).get(member_id, 0)
-    return owed - credit
+    """What the member owes (positive) or has in credit (negative), in cents; what a member
+    is shown is their standing (:mod:`association.ledger.standing`), built on this."""
+    return net_owed([member_id]).get(member_id, 0)
 
 
 def open_charges(member_id: int) -> list[DuesCharge]:

@@ -24,6 +24,7 @@ from association.i18n import enum_label
 from association.ledger.models import Receipt
 from association.ledger.receipts import (
     ReceiptFacts,
+    add_standing,
     amount_in_words,
     facts_for,
     lang,
@@ -198,6 +199,8 @@ def _layout_in(fonts: tuple[str, str], facts: ReceiptFacts, layout: str, languag
     page.row(_("Amount"), format_kes(facts.amount_cents), size * 1.4, bold=True, stacked=roll)
     page.row(_("In words"), amount_in_words(facts.amount_cents, language), size, stacked=roll)
     page.row(_("Method"), method_label(facts.method), size, stacked=roll)
+    if facts.standing is not None:
+        page.row(_("After this payment"), facts.standing.summary(), size, stacked=roll)
     if facts.mpesa_code:
         page.row(_("M-Pesa code"), facts.mpesa_code, size, bold=True, stacked=roll)
     elif facts.reference:
@@ -290,7 +293,8 @@ def render_receipts_pdf(
         raise ValueError(f"unknown receipt layout {layout!r}")
     language = lang(language)
     ids = [r if isinstance(r, int) else r.id for r in receipts]
-    all_facts = facts_for(ids)
+    # One receipt shows where the member stood after it; a batch leaves that off.
+    all_facts = add_standing(facts_for(ids)) if len(ids) == 1 else facts_for(ids)
     if not all_facts:
         raise ValueError("no receipts to render")
     url_for_receipt = url_for_receipt or verify_url

@@ -34,6 +34,7 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
+from association.ledger.standing import Standing, standing_of
 from association.members.models import Member
 
 SMS_LIMIT = 160
@@ -127,6 +128,11 @@ class ReceiptFacts:
     voided_on: date | None = None
     void_reason: str | None = None
     voided_by: str | None = None
+    member_id: int | None = None
+    #: The payment's journal entry.
+    entry_id: int | None = None
+    #: The member's standing right after this payment (:func:`add_standing`), or None.
+    standing: Standing | None = None
 
     @property
     def is_void(self) -> bool:
@@ -134,8 +140,19 @@ class ReceiptFacts:
 
 
 def receipt_facts(receipt: Receipt) -> ReceiptFacts:
-    """What ``receipt`` says: member, months covered, credit kept, method, who received it."""
-    return facts_for([receipt.id])[0]
+    """What ``receipt`` says: member, months covered, credit kept, method, who received it,
+    and where the member stood after it."""
+    return add_standing(facts_for([receipt.id]))[0]
+
+
+def add_standing(all_facts: list[ReceiptFacts]) -> list[ReceiptFacts]:
+    """Each valid receipt's standing right after its payment ("Paid up to: Dec 2026;
+    balance KES 0.00"): a few queries per receipt, so for one receipt or a few, not for
+    a batch of thousands."""
+    for facts in all_facts:
+        if not facts.is_void:
+            facts.standing = standing_of(facts.member_id, through_entry_id=facts.entry_id)
+    return all_facts
 
 
 def facts_for(receipt_ids: Iterable[int]) -> list[ReceiptFacts]:
@@ -168,7 +185,8 @@ def _facts_statement() -> sa.Select:
                   payment.c.method, payment.c.mpesa_code, payment.c.reference,
                   receiver.c.full_name, member.c.member_no, member.c.first_name,
                   member.c.other_names, credit,
-                  charge.c.month, allocation.c.amount_cents, charge.c.amount_cents)
+                  charge.c.month, allocation.c.amount_cents, charge.c.amount_cents,
+                  payment.c.member_id, payment.c.entry_id)
         .select_from(receipt)
         .join(payment, payment.c.id == receipt.c.payment_id)
         .join(member, member.c.id == payment.c.member_id)
@@ -189,7 +207,8 @@ def _facts_chunk(ids: list[int]) -> dict[int, ReceiptFacts]:
     result = {}
     for (receipt_id, number, check_code, issued_at, voided_at, void_reason, voided_by,
          paid_on, amount, method, mpesa_code, reference, received_by,
-         member_no, first_name, other_names, credit, month, part, charged) in rows:
+         member_no, first_name, other_names, credit, month, part, charged, member_id,
+         entry_id) in rows:
         facts = result.get(receipt_id)
         if facts is None:
             facts = result[receipt_id] = ReceiptFacts(
@@ -198,7 +217,8 @@ def _facts_chunk(ids: list[int]) -> dict[int, ReceiptFacts]:
                 amount_cents=amount, method=method, mpesa_code=mpesa_code, reference=reference,
                 received_by=received_by, months=[], credit_cents=int(credit),
                 voided_on=nairobi_date(voided_at) if voided_at else None,
-                void_reason=void_reason, voided_by=voided_by,
+                void_reason=void_reason, voided_by=voided_by, member_id=member_id,
+                entry_id=entry_id,
             )
         if month is not None:
             facts.months.append(MonthPaid(month, part, part < charged))
@@ -414,6 +434,15 @@ def receipt_sms(receipt: Receipt | ReceiptFacts, language: str = "en",
         else:
             purposes = [_("as a contribution")]
         candidates = []
+        if facts.standing is not None:  # where the member stands now, when it fits
+            candidates += [
+                _("%(number)s confirmed. %(amount)s received from %(member)s %(purpose)s via "
+                  "%(method)s. %(standing)s. Asante. Verify: %(url)s", purpose=purposes[-1],
+                  standing=facts.standing.summary(), **values),
+                _("%(number)s confirmed. %(amount)s received from %(member)s %(purpose)s via "
+                  "%(method)s. %(standing)s. Verify: %(url)s", purpose=purposes[-1],
+                  standing=facts.standing.summary(), **values),
+            ]
         for purpose in purposes:
             candidates += [
                 _("%(number)s confirmed. %(amount)s received from %(member)s %(purpose)s via "

@@ -67,9 +67,9 @@ def _format() -> str:
     return fmt
 
 
-def _period() -> reports.Period:
+def _period(parse=reports.parse_period) -> reports.Period:
     try:
-        return reports.parse_period(request.args.get("from"), request.args.get("to"))
+        return parse(request.args.get("from"), request.args.get("to"))
     except ReportError as error:
         raise _BadRequest(str(error)) from None
 
@@ -114,14 +114,21 @@ def _row_html(row, kinds: list[str], opening: str = "<tr>") -> Markup:
 def _screen_tables(report: reports.Report) -> list[dict]:
     shown = []
     for table in report.tables:
-        kinds = [c.kind for c in table.columns]
+        columns, kinds = list(table.columns), [c.kind for c in table.columns]
         rows = list(itertools.islice(iter(table.rows), SCREEN_ROWS + 1))
+        action = table.row_action if table.action_permission and current_user.can(
+            table.action_permission) else None
+        totals = table.totals
+        if action is not None:
+            columns.append(reports.Column(_("Action")))
+            kinds.append(reports.TEXT)
+            rows = [[*row, action(row)] for row in rows]
+            totals = None if totals is None else [*totals, ""]
         shown.append({
             "title": table.title,
-            "columns": table.columns,
+            "columns": columns,
             "rows": [_row_html(row, kinds) for row in rows[:SCREEN_ROWS]],
-            "totals": None if table.totals is None else
-            _row_html(table.totals, kinds, '<tr class="total">'),
+            "totals": None if totals is None else _row_html(totals, kinds, '<tr class="total">'),
             "truncated": len(rows) > SCREEN_ROWS,
         })
     return shown
@@ -247,7 +254,7 @@ def collections():
 @permission_required("ledger.view")
 def statement_lookup():
     """Open a member's statement by their member number."""
-    period = _period()
+    period = _period(reports.statement_period)
     try:
         member = get_member_by_number(request.args.get("member", ""))
     except MemberNotFoundError as error:
@@ -265,7 +272,7 @@ def statement(member_id: int):
         abort(403)
     if member is None:
         abort(404)
-    period = _period()
+    period = _period(reports.statement_period)
     fmt = _format()
     data = reports.member_statement_data(member, period)
     report = reports.statement_report(data)

@@ -10,7 +10,7 @@ reader's language.
 """
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 from association.core.time import (
     add_months,
     fiscal_year_start,
+    month_end,
     month_start,
     nairobi_date,
     today_in_nairobi,
@@ -45,6 +46,7 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
+from association.ledger.standing import Standing, month_label, standing_of, standings_of
 from association.ledger.trial_balance import trial_balance
 from association.members.models import Category, Member, Zone
 
@@ -87,6 +89,10 @@ class Table:
     rows: Iterable[list]
     title: str = ""
     totals: list | None = None
+    #: On screen only, for users with ``action_permission``: a last column with a link
+    #: made from each row (e.g. "Record a payment" on the arrears list).
+    row_action: "Callable[[list], Link] | None" = None
+    action_permission: str | None = None
 
 
 @dataclass
@@ -149,6 +155,13 @@ def parse_period(start_text: str | None, end_text: str | None) -> Period:
         raise ReportError(_l("The period starts after it ends: choose a 'from' date on or "
                              "before the 'to' date."))
     return Period(start, end)
+
+
+def statement_period(start_text: str | None, end_text: str | None) -> Period:
+    """A statement's period: as :func:`parse_period`, but by default to the end of this
+    month, so that this month's dues, dated its last day, are on it once charged."""
+    period = parse_period(start_text, end_text)
+    return period if end_text else Period(period.start, month_end(period.end))
 
 
 def _d(day: date) -> str:
@@ -409,6 +422,8 @@ class MemberStatement:
     #: The member's unpaid months today, oldest first: rows of month, amount_cents and
     #: open_cents.
     open_charges: list[sa.Row]
+    #: Where the member stands today, as every other page shows it.
+    standing: Standing
 
     @property
     def closing_cents(self) -> int:
@@ -499,7 +514,7 @@ def member_statement_data(member: Member, period: Period) -> MemberStatement:
             max(net, 0), max(-net, 0), credit_balance, balance))
     open_charges = db.session.execute(open_charges_query, params).all()
     return MemberStatement(member, period, opening, opening_credit, lines, receipts,
-                           open_charges)
+                           open_charges, standing_of(member.id))
 
 
 class _Describer:
@@ -583,15 +598,16 @@ def statement_report(data: MemberStatement) -> Report:
         _("Receipts"),
     ))
     closing = data.closing_cents
-    report.facts = [
-        (_("Member"), f"{member.member_no} {member.full_name}"),
-        (_("Opening balance"), _kes(data.opening_cents)),
-        (_("Charged"), _kes(charged)),
-        (_("Paid"), _kes(paid)),
-        (_("Amount owed") if closing >= 0 else _("In credit"), _kes(abs(closing))),
-    ]
-    report.notes.append(_("Balance: what the member owes; a negative balance is credit paid in "
-                          "advance. Credit: advance payments not yet used for dues."))
+    report.facts = [(_("Member"), f"{member.member_no} {member.full_name}"),
+                    *data.standing.lines(),
+                    (_("Opening balance"), _kes(data.opening_cents)),
+                    (_("Charged"), _kes(charged)),
+                    (_("Paid"), _kes(paid)),
+                    (_("Closing balance"), _kes(closing))]
+    report.notes.append(_("Balance, paid up to and paid in advance are as they stand today. In "
+                          "the table, the balance is what the member owes; a negative balance "
+                          "is credit paid in advance. Credit: advance payments not yet used for "
+                          "dues."))
     report.figures = {"opening": data.opening_cents, "charged": charged, "paid": paid,
                       "closing": closing, "credit": data.closing_credit_cents}
     return report
@@ -639,17 +655,25 @@ def arrears(as_of: date | None = None) -> Report:
         .order_by(Zone.name, Member.seq)
     )
     members = db.session.execute(stmt).all()
+    standings = standings_of(m.id for m in members)
     zones: dict[str, list] = {}
     rows, labels = [], {}
     for (member_id, member_no, first, other, category, zone, months, oldest,
-         one, two_three, four, total) in members:
-        one, two_three, four, total = int(one), int(two_three), int(four), int(total)
+         one, two_three, four, _open_total) in members:
+        standing = standings[member_id]
+        if not standing.owes:
+            continue  # credit not yet applied covers the open months
+        # Credit held beside open months settles the oldest first, as the next dues run will.
+        four, two_three, one = _less_oldest_first(
+            [int(four), int(two_three), int(one)], int(_open_total) - standing.balance_cents)
+        total = standing.balance_cents
         if category not in labels:
             labels[category] = enum_label(category)
         rows.append([zone, Link(member_no, "reports.statement", {"member_id": member_id}),
                      f"{first} {other}", labels[category], int(months),
-                     _month_text(oldest), one or None, two_three or None, four or None,
-                     total])
+                     _month_text(oldest),
+                     month_label(standing.paid_up_to) if standing.paid_up_to else "",
+                     one or None, two_three or None, four or None, total])
         z = zones.setdefault(zone, [zone, 0, 0, 0, 0, 0])
         z[1] += 1
         z[2] += one
@@ -664,10 +688,13 @@ def arrears(as_of: date | None = None) -> Report:
         Table([Column(_("Zone")), Column(_("Members in arrears"), NUMBER)] + bucket_columns,
               list(zones.values()), _("Summary by zone"), [_("All zones")] + totals),
         Table([Column(_("Zone")), Column(_("Member")), Column(_("Name")), Column(_("Category")),
-               Column(_("Unpaid months"), NUMBER), Column(_("Oldest unpaid month"))]
-              + bucket_columns,
+               Column(_("Unpaid months"), NUMBER), Column(_("Oldest unpaid month")),
+               Column(_("Paid up to"))] + bucket_columns[:3] + [Column(_("Balance"), MONEY)],
               rows, _("Members in arrears"),
-              [_("All zones"), "", "", "", sum(r[4] for r in rows), ""] + totals[1:]),
+              [_("All zones"), "", "", "", sum(r[4] for r in rows), "", ""] + totals[1:],
+              row_action=lambda row: Link(_("Record a payment"), "ledger.payment_new",
+                                          {"member": row[1].text}),
+              action_permission="ledger.record"),
     ]
     report.facts = [
         (_("Members in arrears"), str(totals[0])),
@@ -681,8 +708,18 @@ def arrears(as_of: date | None = None) -> Report:
                           "\"2-3 months\" the two months before, \"4+ months\" anything older."))
     report.figures = {"members": totals[0], "one": totals[1], "two_three": totals[2],
                       "four_plus": totals[3], "total": totals[4],
-                      "by_member": {str(r[1]): r[6:10] for r in rows}}
+                      "by_member": {str(r[1]): r[7:11] for r in rows}}
     return report
+
+
+def _less_oldest_first(amounts: list[int], less: int) -> list[int]:
+    """``amounts`` (oldest first) with ``less`` taken off the oldest first."""
+    result = []
+    for amount in amounts:
+        taken = min(amount, max(less, 0))
+        less -= taken
+        result.append(amount - taken)
+    return result
 
 
 # --- Receipts register ------------------------------------------------------

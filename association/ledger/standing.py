@@ -25,8 +25,8 @@ from flask_babel import gettext as _
 from association.core.money import format_kes
 from association.core.time import add_months, month_start, today_in_nairobi
 from association.extensions import db
-from association.ledger.accounts import account_id
-from association.ledger.models import Allocation, DuesCharge, DuesWaiver, Posting, Side, WaiverStatus
+from association.ledger.balances import net_owed
+from association.ledger.models import Allocation, DuesCharge, DuesWaiver, WaiverStatus
 from association.ledger.settings import settings
 from association.members.models import Member, MemberStatus
 
@@ -94,7 +94,7 @@ def standings_of(member_ids, *, through_entry_id: int | None = None) -> dict[int
     ids = sorted(set(member_ids))
     if not ids:
         return {}
-    net = _net_cents(ids, through_entry_id)
+    net = net_owed(ids, through_entry_id)
     charges = _charges(ids, through_entry_id)
     members = {m.id: m for m in db.session.scalars(sa.select(Member).where(Member.id.in_(ids)))}
     ahead = _Ahead(ids) if not settings().voluntary_contributions else None
@@ -105,20 +105,6 @@ def standings_of(member_ids, *, through_entry_id: int | None = None) -> dict[int
                                     *_paid_up_to(members.get(member_id),
                                                  charges.get(member_id, []), member_net, ahead))
     return found
-
-
-def _net_cents(ids: list[int], through_entry_id: int | None) -> dict[int, int]:
-    """Dues receivable less member credit (both debit-normal here), per member."""
-    signed = sa.case((Posting.side == Side.DEBIT, Posting.amount_cents),
-                     else_=-Posting.amount_cents)
-    stmt = (sa.select(Posting.member_id, sa.func.sum(signed))
-            .where(Posting.member_id.in_(ids),
-                   Posting.account_id.in_([account_id("dues_receivable"),
-                                           account_id("member_credit")]))
-            .group_by(Posting.member_id))
-    if through_entry_id is not None:
-        stmt = stmt.where(Posting.entry_id <= through_entry_id)
-    return {member_id: int(total) for member_id, total in db.session.execute(stmt)}
 
 
 def _charges(ids: list[int], through_entry_id: int | None) -> dict[int, list[tuple[date, int]]]:

@@ -14,7 +14,6 @@ from association.core.money import format_kes
 from association.core.time import add_months, month_end, month_start, parse_month, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.balances import member_balance
 from association.ledger.dues import (
     RateInput,
     add_rate_schedule,
@@ -51,6 +50,7 @@ from association.ledger.models import (
 from association.ledger.payments import record_payment
 from association.ledger.periods import close_label, close_month, is_closed, reopen_month
 from association.ledger.settings import set_voluntary
+from association.ledger.standing import standing_of
 from association.ledger.trial_balance import trial_balance
 from association.members.models import Category
 from association.members.services import get_member_by_number
@@ -157,8 +157,12 @@ def payment_new():
             return redirect(url_for("receipts.detail", number=number))
     elif form.is_submitted():
         member = form.found_member
-    balance = member_balance(member.id) if member is not None else None
-    return render_template("ledger/payment.html", form=form, member=member, balance=balance)
+    standing = standing_of(member.id) if member is not None else None
+    if standing is not None and not form.is_submitted() and not form.amount.data:
+        # Opened for a member (e.g. from the arrears list): their balance, to confirm.
+        form.amount.data = format_kes(standing.balance_cents, "", whole=True) \
+            if standing.owes else None
+    return render_template("ledger/payment.html", form=form, member=member, standing=standing)
 
 
 # --- Monthly dues ---------------------------------------------------------------------

@@ -26,7 +26,6 @@ from association.core.time import month_start, today_in_nairobi, utcnow
 from association.database import reading
 from association.errors import DomainError
 from association.extensions import db
-from association.ledger.balances import member_balance
 from association.ledger.dues import rate_for, schedule_for
 from association.members.models import Member, MemberStatus
 from association.mpesa.inbox import callback_url
@@ -98,10 +97,10 @@ def monthly_rate_cents(member: Member) -> int | None:
     return rate.amount_cents if rate else None
 
 
-def suggested_amounts(member: Member) -> list[tuple[str, int]]:
-    """(key, cents) pairs for the payment page: what is owed now, and months ahead."""
+def suggested_amounts(member: Member, owed: int) -> list[tuple[str, int]]:
+    """(key, cents) pairs for the payment page: the balance ``owed`` now (the member's
+    standing), and months ahead."""
     options = []
-    owed = member_balance(member.id)
     if owed > 0:
         options.append(("owed", -(-owed // 100) * 100))  # round up to whole shillings
     rate = monthly_rate_cents(member)

@@ -25,6 +25,7 @@ from association.core.time import utcnow
 from association.errors import DomainError
 from association.extensions import csrf, db, limiter
 from association.i18n import choices, current_language
+from association.ledger.standing import standing_of
 from association.members.models import Member
 from association.members.services import (
     MemberNotFoundError,
@@ -309,8 +310,9 @@ def pay():
     """Pay dues by M-Pesa: the phone gets a prompt; this page then follows the payment."""
     form = PayForm()
     member = _member_to_pay_for(form)
-    options = stk.suggested_amounts(member) if member else []
-    labels = {"owed": _("What is owed now")}
+    standing = standing_of(member.id) if member else None
+    options = stk.suggested_amounts(member, standing.balance_cents) if member else []
+    labels = {"owed": _("Balance")}
     form.choice.choices = choices(
         [(key, _("%(what)s: %(amount)s",
                   what=labels.get(key) or ngettext("%(num)d month", "%(num)d months",
@@ -347,7 +349,8 @@ def pay():
     # A member prompts only their own phones (mpesa/phones.py): name them on the page.
     own_phones = sorted(phones.phones_for(member)) if member is not None and not manage else []
     return render_template("mpesa/pay.html", form=form, member=member, manage=manage,
-                           problems=config_problems(), own_phones=own_phones)
+                           problems=config_problems(), own_phones=own_phones,
+                           standing=standing)
 
 
 @bp.route("/mpesa/pay/<int:request_id>")
