@@ -145,15 +145,18 @@ def cents(text: str) -> int:
 
 def statement_figures(visit) -> dict:
     """The statement's own numbers: the facts at the top, the columns, the totals row."""
-    facts = [cents(dd) for dd in visit.page.locator("dl.facts dd").all_inner_texts()[1:]]
-    opening, charged, paid, owed_or_credit = facts[:4]  # the last one is shown unsigned
+    # Member, the standing (balance first, then paid up to and paid in advance when there
+    # are), then the period's opening balance, charged, paid and closing balance.
+    facts = visit.page.locator("dl.facts dd").all_inner_texts()
+    balance = cents(facts[1])
+    opening, charged, paid, closing = (cents(text) for text in facts[-4:])
     lines = visit.page.locator("main table.report").first
     rows = [[cell.strip() for cell in row] for row in (
         r.locator("td").all_inner_texts() for r in lines.locator("tbody tr").all())]
     total = lines.locator("tfoot td").all_inner_texts()
     receipts = visit.page.locator("main table.report").last.locator("tbody tr td:first-child")
-    return {"opening": opening, "charged": charged, "paid": paid,
-            "owed_or_credit": owed_or_credit, "owed": cents(total[6]),
+    return {"opening": opening, "charged": charged, "paid": paid, "closing": closing,
+            "balance": balance, "owed": cents(total[6]),
             "charged_column": sum(cents(r[3]) for r in rows if r[3]),
             "paid_column": sum(cents(r[4]) for r in rows if r[4]),
             "last_balance": cents(rows[-1][6]), "total_charged": cents(total[3]),
@@ -163,12 +166,14 @@ def statement_figures(visit) -> dict:
 
 def check_statement(figures: dict) -> None:
     """A statement agrees with itself: opening + charged - paid = closing balance (what is
-    owed, or credit when negative), in the facts, the columns and the totals row."""
+    owed, or credit when negative), in the facts, the columns and the totals row; and, as
+    it runs to this month's end, with the balance every other page shows (never negative:
+    money paid ahead is shown apart)."""
     assert figures["opening"] + figures["charged"] - figures["paid"] == figures["owed"]
     assert figures["charged"] == figures["charged_column"] == figures["total_charged"]
     assert figures["paid"] == figures["paid_column"] == figures["total_paid"]
-    assert figures["owed"] == figures["last_balance"]
-    assert figures["owed_or_credit"] == abs(figures["owed"])
+    assert figures["owed"] == figures["last_balance"] == figures["closing"]
+    assert figures["balance"] == max(figures["owed"], 0)
 
 
 def open_own_statement(visit) -> dict:

@@ -92,10 +92,15 @@ def standing_of(member_id: int, *, through_entry_id: int | None = None) -> Stand
 
 
 def standings_of(member_ids, *, through_entry_id: int | None = None) -> dict[int, Standing]:
-    """Every given member's standing, in a few queries whatever their number."""
+    """Every given member's standing, in a few queries per 5,000 members."""
     ids = sorted(set(member_ids))
-    if not ids:
-        return {}
+    found = {}
+    for start in range(0, len(ids), 5000):
+        found.update(_standings(ids[start:start + 5000], through_entry_id))
+    return found
+
+
+def _standings(ids: list[int], through_entry_id: int | None) -> dict[int, Standing]:
     net = net_owed(ids, through_entry_id)
     charges = _charges(ids, through_entry_id)
     members = {m.id: m for m in db.session.scalars(sa.select(Member).where(Member.id.in_(ids)))}
