@@ -25,12 +25,12 @@ from association.core.money import format_kes
 
 #: The width of the drawing, in its own units (a 360-pixel phone shows it at 1:1).
 WIDTH = 360
-FONT = 12
+FONT = 13
 #: One colour per series (dark enough for white text and for black text beside it).
 PALETTE = ("#1f6f4a", "#c0562b", "#3b5b92", "#8a6d1e", "#6b3f7a")
 TEXT_COLOUR = "#222222"
-_LABEL_LINE = 16
-_BAR = 14
+_LABEL_LINE = 18
+_BAR = 15
 _GAP = 3
 _GROUP_GAP = 10
 _LEGEND_LINE = 18
@@ -97,6 +97,10 @@ class Chart:
                 raise ValueError("each series needs one value per category")
         if not self.empty:
             self._layout()
+
+    #: The drawing's width and its text's size, in its own units (for the SVG).
+    width = WIDTH
+    font_size = FONT
 
     # --- Figures ----------------------------------------------------------------------
 
@@ -167,7 +171,7 @@ class Chart:
         scale = room / biggest if biggest > 0 else 0
         for i, category in enumerate(self.categories):
             y += _LABEL_LINE
-            self.texts.append(Text(0, y - 4, category, bold=True))
+            self.texts.append(Text(0, y - 4, _fit(category), bold=True))
             if self.stacked:
                 x = 0.0
                 for k, s in enumerate(self.series):
@@ -192,6 +196,12 @@ class Chart:
 def _text_width(text: str, size: int = FONT) -> float:
     """About how wide a line of text is (no font metrics in a browser we do not run)."""
     return len(text) * size * 0.58
+
+
+def _fit(text: str) -> str:
+    """``text`` cut to the drawing's width with "…" (the table beside keeps it whole)."""
+    most = int(WIDTH / (FONT * 0.62))
+    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
 
 
 def bar_chart(chart_id: str, title: str, categories: list[str],

@@ -20,7 +20,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
-from association.core.charts import draw_on_canvas, draw_on_image
+from association.core.charts import FONT, WIDTH, draw_on_canvas, draw_on_image
 from association.core.money import format_kes
 from association.core.pdf import document_fonts, draw_qr, fold_for_latin1, qr_modules
 from association.meetings.transparency import month_summary
@@ -97,8 +97,8 @@ def summary_png(month: date, language: str) -> bytes:
                       anchor="ra")
             y += 60
         y += 20
-        scale = width / 360
-        fonts = (_font(round(12 * scale)), _font(round(12 * scale), True))
+        scale = width / WIDTH
+        fonts = (_font(round(FONT * scale)), _font(round(FONT * scale), True))
         for chart in summary.charts():
             draw.text((margin, y), chart.title, fill="#111111", font=_font(36, True))
             y += 56
@@ -161,7 +161,7 @@ def poster_pdf(month: date, language: str) -> bytes:
         charts = summary.charts()
         drawable = [c for c in charts if not c.empty]
         room = y - margin - qr_size - footer - 28 * len(charts)
-        natural = sum(c.height for c in drawable) * (width / 360)
+        natural = sum(c.height for c in drawable) * (width / WIDTH)
         chart_width = width * min(1.0, room / natural) if natural else width
         for chart in charts:
             y -= 22

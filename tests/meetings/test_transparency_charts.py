@@ -199,6 +199,10 @@ def test_the_reports_draw_income_expenditure_and_dues_charged_against_collected(
     # landlord.
     assert dues == [(month, 50000, 45000)]
     assert rows == [[label, "KES 500.00", "KES 450.00"]]
+    # The treasurer's dues page draws the same figures.
+    html = web.get("/ledger/dues").get_data(as_text=True)
+    _svg, on_dues_page = _figure(html, "dues-charged-paid")
+    assert on_dues_page == rows
     # A download is the report alone, with no chart in it.
     csv = web.get(f"/reports/collections?{args}&format=csv").get_data(as_text=True)
     assert "svg" not in csv
@@ -220,3 +224,20 @@ def test_a_chart_escapes_its_labels_and_says_nothing_yet_when_empty(app):
     assert out.count("Nothing to draw yet") == 2
     with pytest.raises(ValueError):
         bar_chart("c4", "Bad", ["a"], [("s", [1, 2])])
+
+
+def test_a_chart_stays_inside_its_360_unit_drawing_whatever_its_labels_and_amounts(app):
+    from association.core.charts import WIDTH, _text_width
+
+    long_name = "Landlord with eleven or more rental premises along the river road"
+    with app.test_request_context("/"):
+        chart = bar_chart("c5", "Wide", [long_name, "Resident"],
+                          [("In", [9_999_999_999, 1]), ("Out", [5, 0])], money=True)
+    assert chart.rows()[0] == (long_name, ["KES 99,999,999.99", "KES 0.05"])
+    drawn = [t.text for t in chart.texts]
+    assert long_name not in drawn and any(t.endswith("…") for t in drawn)
+    for rect in chart.rects:
+        assert 0 <= rect.x and rect.x + rect.width <= WIDTH
+    for text in chart.texts:
+        assert text.x + _text_width(text.text) <= WIDTH + 1, text.text
+        assert 0 < text.y <= chart.height
