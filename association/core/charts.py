@@ -242,8 +242,11 @@ def draw_on_image(chart: Chart, draw, left: float, top: float, width: float, fon
 
 
 def draw_on_canvas(chart: Chart, canvas, left: float, top: float, width: float,
-                   fonts: tuple[str, str]) -> float:
+                   fonts: tuple[str, str], fold=str) -> float:
     """Draw ``chart`` on a reportlab canvas, its top at ``top`` (PDF points, y upwards).
+
+    Args:
+        fold: what makes text printable in ``fonts`` (see ``core.pdf.fold_for_latin1``).
 
     Returns:
         The height drawn, in points.
@@ -259,5 +262,5 @@ def draw_on_canvas(chart: Chart, canvas, left: float, top: float, width: float,
     for t in chart.texts:
         canvas.setFont(fonts[1] if t.bold else fonts[0], t.size * scale)
         draw = canvas.drawRightString if t.anchor == "end" else canvas.drawString
-        draw(left + t.x * scale, top - t.y * scale, t.text)
+        draw(left + t.x * scale, top - t.y * scale, fold(t.text))
     return chart.height * scale

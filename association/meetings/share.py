@@ -175,8 +175,8 @@ def poster_pdf(month: date, language: str) -> bytes:
                 canvas.drawString(margin, y, fold(_("Nothing to draw yet: there are no "
                                                     "figures for this.")))
             else:
-                y -= draw_on_canvas(chart, canvas, margin, y,
-                                    chart_width, (regular, bold))
+                y -= draw_on_canvas(chart, canvas, margin, y, chart_width, (regular, bold),
+                                    fold)
         url = _page_url()
         draw_qr(canvas, page_width - margin - qr_size, margin + qr_size, qr_size,
                 qr_modules(url))

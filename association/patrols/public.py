@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from association.core.charts import Chart, Series, bar_chart, month_label
+from association.core.time import add_months
 from association.extensions import db
 from association.members.models import Zone
 from association.patrols.models import (
@@ -227,7 +228,7 @@ def incidents_by_month_chart(rows: list[tuple], start: date, end: date) -> Chart
     months, month = [], date(start.year, start.month, 1)
     while month <= end:
         months.append(month)
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        month = add_months(month, 1)
     totals = [_sum(by_month.get(f"{m:%Y-%m}", [])) for m in months]
     return bar_chart(
         "incidents-by-month", _("Incidents, by month"), [month_label(m) for m in months],
