@@ -556,8 +556,9 @@ def test_visitor_reads_the_transparency_page_which_names_nobody(visit):
         collected, spent, paying = cents(figures[0]), cents(figures[1]), int(figures[2])
         assert collected >= 0 and spent >= 0 and paying >= 0
         collected_any = collected_any or (collected > 0 and paying > 0)
-        tables = month.locator(":scope > table")
-        sums = [sum(cents(t) for t in tables.nth(n).locator("td.num").all_inner_texts())
+        # The month's charts by category (collected, spent), each with its figures' table.
+        tables = month.locator("figure.chart table")
+        sums = [sum(cents(t) for t in tables.nth(n).locator("td.num").all_text_contents())
                 for n in range(tables.count())]
         if len(sums) == 2:
             assert sums == [collected, spent]
@@ -567,7 +568,8 @@ def test_visitor_reads_the_transparency_page_which_names_nobody(visit):
 
     # The newest month's one-page PDF carries the same figures.
     newest = months.first
-    href = newest.locator("a[href*='/transparency/'][href$='.pdf']").get_attribute("href")
+    href = newest.locator("a[href*='/transparency/'][href$='.pdf']:not([href$='/poster.pdf'])"
+                          ).get_attribute("href")
     pdf = visit.fetch(href, "transparency.pdf")
     words = pdf_text(pdf)
     collected = newest.locator("dl.record dd").first.inner_text()

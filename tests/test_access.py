@@ -188,6 +188,8 @@ EXPECTED = {
     "meetings.registration_pack": {"chair", "secretary", "auditor"},
     "meetings.transparency": "public",
     "meetings.transparency_pdf": "public",
+    "meetings.transparency_png": "public",
+    "meetings.transparency_poster": "public",
     # Patrols (issue 5): officials read the roster; chair and coordinator run it.
     "patrols.index": OFFICIALS,
     "patrols.generate": {"chair", "coordinator"},

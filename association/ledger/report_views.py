@@ -24,7 +24,7 @@ from association.auth.permissions import login_only, permission_required
 from association.core.money import format_kes
 from association.core.time import fiscal_year_start, today_in_nairobi
 from association.ledger import auditor_pack as pack
-from association.ledger import close_report, exports, reports
+from association.ledger import close_report, exports, report_charts, reports
 from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
 from association.members.services import MemberNotFoundError, get_member_by_number
 from association.profile.services import fiscal_year_start_month
@@ -180,12 +180,18 @@ def _args(period: reports.Period, *, at_only: bool = False) -> dict:
     return {"from": period.start.isoformat(), "to": period.end.isoformat()}
 
 
-def _period_report(build, stem: str, *, at_only: bool = False):
-    """A report of the requested period (or at its end), on screen or as a file."""
+def _period_report(build, stem: str, *, at_only: bool = False, charts=None):
+    """A report of the requested period (or at its end), on screen or as a file.
+
+    Args:
+        charts: ``charts(period, report) -> [Chart]`` drawn above the tables on screen.
+    """
     period = _period()
-    _format()
+    fmt = _format()
     days = f"{period.end}" if at_only else f"{period.start}-{period.end}"
-    return _show(build(period), _args(period, at_only=at_only), f"{stem}-{days}")
+    report = build(period)
+    drawn = charts(period, report) if charts is not None and fmt == "html" else []
+    return _show(report, _args(period, at_only=at_only), f"{stem}-{days}", charts=drawn)
 
 
 @bp.route("/reports/trial-balance")
@@ -200,7 +206,8 @@ def trial_balance():
 @permission_required("ledger.view")
 def income_expenditure():
     """Income and expenditure for a period."""
-    return _period_report(reports.income_expenditure, "income-expenditure")
+    return _period_report(reports.income_expenditure, "income-expenditure",
+                          charts=report_charts.income_expenditure_charts)
 
 
 @bp.route("/reports/financial-position")
@@ -247,7 +254,8 @@ def receipts_register():
 @permission_required("ledger.view")
 def collections():
     """Money collected by month, zone and category."""
-    return _period_report(reports.collections, "collections")
+    return _period_report(reports.collections, "collections",
+                          charts=report_charts.collections_charts)
 
 
 @bp.route("/reports/statement")

@@ -49,6 +49,8 @@ from association.ledger.models import (
 )
 from association.ledger.payments import record_payment
 from association.ledger.periods import close_label, close_month, is_closed, reopen_month
+from association.ledger.report_charts import dues_chart
+from association.ledger.reports import Period
 from association.ledger.settings import set_voluntary
 from association.ledger.standing import standing_of
 from association.ledger.trial_balance import trial_balance
@@ -189,6 +191,7 @@ def dues():
         form=DuesRunForm(formdata=None),
         result=result,
         voluntary=_voluntary(),
+        dues_chart=dues_chart(Period(since, today_in_nairobi())),
     )
 
 

@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from flask_babel import format_date
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from association.core.time import utcnow
+from association.core.charts import Chart, bar_chart
+from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
+from association.i18n import enum_label
 from association.meetings.common import MeetingError
 from association.meetings.models import (
     AttendanceStatus,
@@ -150,3 +154,33 @@ def attendance_counts(meeting: Meeting) -> AttendanceCounts:
         if member.is_youth(meeting.held_on):
             counts.youth += 1
     return counts
+
+
+#: How many of the latest meetings held the attendance charts show.
+CHART_MEETINGS = 8
+
+
+def attendance_charts(today: date | None = None,
+                      count: int = CHART_MEETINGS) -> list[Chart]:
+    """Who came to the latest meetings held (oldest first): members present by gender, and
+    youth (18-35) among them. Counts only."""
+    today = today or today_in_nairobi()
+    meetings = list(reversed(db.session.scalars(
+        sa.select(Meeting).where(Meeting.held_on <= today)
+        .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(count)).all()))
+    counts = [attendance_counts(m) for m in meetings]
+    labels = [f"{format_date(m.held_on, 'medium')} · {enum_label(m.type)}" for m in meetings]
+    return [
+        bar_chart("attendance-gender", _("Members present, by gender"), labels,
+                  [(_("Women"), [c.women for c in counts]),
+                   (_("Men"), [c.men for c in counts]),
+                   (_("Other or not recorded"), [c.other + c.unknown for c in counts])],
+                  stacked=True,
+                  summary=_("Members present at each of the latest meetings, by gender.")),
+        bar_chart("attendance-youth", _("Members present, youth and older"), labels,
+                  [(_("Youth (18-35)"), [c.youth for c in counts]),
+                   (_("Older or age not recorded"), [c.total - c.youth for c in counts])],
+                  stacked=True,
+                  summary=_("Members present at each of the latest meetings: youth aged 18 "
+                            "to 35 and the others.")),
+    ]

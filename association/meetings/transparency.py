@@ -12,6 +12,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from association.core.charts import Chart, bar_chart, month_label
 from association.core.time import add_months, month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.i18n import enum_label
@@ -49,6 +50,22 @@ class MonthSummary:
     @staticmethod
     def category_label(category: str) -> str:
         return _incident_label(category)
+
+    def charts(self) -> list[Chart]:
+        """The month's money by category, collected and spent, as two bar charts."""
+        key = self.month.strftime("%Y-%m")
+        return [
+            bar_chart(f"collected-{key}", _("Collected, by category"),
+                      [name for name, _c in self.income],
+                      [(_("Collected"), [cents for _n, cents in self.income])], money=True,
+                      summary=_("Money collected in %(month)s by category, in KES.",
+                                month=month_label(self.month))),
+            bar_chart(f"spent-{key}", _("Spent, by category"),
+                      [name for name, _c in self.expenses],
+                      [(_("Spent"), [cents for _n, cents in self.expenses])], money=True,
+                      summary=_("Money spent in %(month)s by category, in KES.",
+                                month=month_label(self.month))),
+        ]
 
 
 def _incident_label(category) -> str:
@@ -129,3 +146,15 @@ def recent_months(today: date | None = None, count: int = MONTHS) -> list[date]:
 
 def summaries(today: date | None = None) -> list[MonthSummary]:
     return [month_summary(m) for m in recent_months(today)]
+
+
+def money_by_month_chart(months: list[MonthSummary]) -> Chart:
+    """Money collected and spent, month by month (oldest first), from the same summaries
+    the page shows."""
+    ordered = sorted(months, key=lambda s: s.month)
+    return bar_chart(
+        "money-by-month", _("Money in and out, by month"),
+        [month_label(s.month) for s in ordered],
+        [(_("Collected"), [s.income_cents for s in ordered]),
+         (_("Spent"), [s.expense_cents for s in ordered])], money=True,
+        summary=_("Money collected and spent each month, in KES."))

@@ -5,8 +5,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from association.core.charts import Chart, Series, bar_chart, month_label
+from association.core.time import add_months
 from association.extensions import db
 from association.members.models import Zone
 from association.patrols.models import (
@@ -40,6 +43,54 @@ def planned_shifts(start: date, end: date) -> dict[date, list[ShiftTemplate]]:
     return nights
 
 
+def _staffing(start: date, end: date):
+    """(night -> planned shift templates, ``is_staffed(night, template)``) for the nights
+    ``start`` to ``end`` from the first rostered night on: a shift is staffed when it has
+    at least its zone's minimum of patrollers rostered and not marked absent or excused."""
+    minimum = dict(db.session.execute(
+        sa.select(PatrolZone.zone_id, PatrolZone.min_per_shift)
+    ).all())
+    staffed = Counter(
+        (night, template_id)
+        for night, template_id, attendance in db.session.execute(
+            sa.select(Assignment.night, Assignment.template_id, Assignment.attendance)
+            .where(Assignment.night.between(start, end))
+        )
+        if attendance in STAFFED
+    )
+    first = db.session.scalar(sa.select(sa.func.min(Assignment.night)))
+    nights = planned_shifts(max(start, first), end) if first is not None else {}
+
+    def is_staffed(night: date, template: ShiftTemplate) -> bool:
+        return staffed[(night, template.id)] >= minimum.get(template.zone_id, 2)
+
+    return nights, is_staffed
+
+
+def coverage_by_zone(start: date, end: date) -> list[tuple[str, int, int]]:
+    """(zone name, nights covered, nights planned) for each active patrol zone, by name.
+
+    A zone's night is planned when the zone has a shift that weekday, and covered when
+    every one of its shifts that night is staffed (the rule of :func:`public_summary`).
+    """
+    zones = dict(db.session.execute(
+        sa.select(Zone.id, Zone.name).join(PatrolZone, PatrolZone.zone_id == Zone.id)
+        .where(PatrolZone.active.is_(True))).all())
+    planned = dict.fromkeys(zones, 0)
+    covered = dict.fromkeys(zones, 0)
+    if end >= start:
+        nights, is_staffed = _staffing(start, end)
+        for night, templates in nights.items():
+            by_zone = defaultdict(list)
+            for template in templates:
+                by_zone[template.zone_id].append(template)
+            for zone_id, shifts in by_zone.items():
+                if zone_id in planned:
+                    planned[zone_id] += 1
+                    covered[zone_id] += all(is_staffed(night, t) for t in shifts)
+    return sorted(((zones[z], covered[z], planned[z]) for z in zones), key=lambda r: r[0])
+
+
 def public_summary(start: date, end: date) -> dict:
     """Figures for the transparency page for the nights ``start`` to ``end`` (inclusive).
 
@@ -56,24 +107,9 @@ def public_summary(start: date, end: date) -> dict:
     """
     if end < start:
         return {"nights_covered": 0, "nights": 0, "incidents": {}}
-    minimum = dict(db.session.execute(
-        sa.select(PatrolZone.zone_id, PatrolZone.min_per_shift)
-    ).all())
-    staffed = Counter(
-        (night, template_id)
-        for night, template_id, attendance in db.session.execute(
-            sa.select(Assignment.night, Assignment.template_id, Assignment.attendance)
-            .where(Assignment.night.between(start, end))
-        )
-        if attendance in STAFFED
-    )
-    first = db.session.scalar(sa.select(sa.func.min(Assignment.night)))
-    nights = planned_shifts(max(start, first), end) if first is not None else {}
-    covered = sum(
-        1 for night, templates in nights.items()
-        if templates and all(staffed[(night, t.id)] >= minimum.get(t.zone_id, 2)
-                             for t in templates)
-    )
+    nights, is_staffed = _staffing(start, end)
+    covered = sum(1 for night, templates in nights.items()
+                  if templates and all(is_staffed(night, t) for t in templates))
     incidents = {
         (zone_name, category.value): count
         for zone_name, category, count in db.session.execute(
@@ -166,3 +202,35 @@ def incident_table(counts: dict[tuple[str, str], int]) -> IncidentTable:
                        for c in categories}
     return IncidentTable(zones, categories, cells, zone_totals, category_totals,
                          _sum(cells.values()))
+
+
+# --- Charts ----------------------------------------------------------------------------
+
+
+def coverage_chart(start: date, end: date) -> Chart:
+    """Patrol nights covered against nights planned, zone by zone."""
+    rows = coverage_by_zone(start, end)
+    return bar_chart(
+        "coverage-by-zone", _("Patrol nights covered, by zone"), [zone for zone, _c, _p in rows],
+        [(_("Nights covered"), [covered for _z, covered, _p in rows]),
+         (_("Nights planned"), [planned for _z, _c, planned in rows])],
+        summary=_("For each zone, the nights whose shifts all have enough patrollers, "
+                  "against the nights with shifts planned."))
+
+
+def incidents_by_month_chart(rows: list[tuple], start: date, end: date) -> Chart:
+    """Incidents month by month from ``(month "YYYY-MM", zone, category, n)`` rows (as
+    :func:`association.patrols.incidents.counts` gives them): counts only, and a month's
+    total as it may be published (see :class:`SafeCount`)."""
+    by_month: dict[str, list[SafeCount]] = defaultdict(list)
+    for month, _zone, _category, n in rows:
+        by_month[month].append(safe_count(n))
+    months, month = [], date(start.year, start.month, 1)
+    while month <= end:
+        months.append(month)
+        month = add_months(month, 1)
+    totals = [_sum(by_month.get(f"{m:%Y-%m}", [])) for m in months]
+    return bar_chart(
+        "incidents-by-month", _("Incidents, by month"), [month_label(m) for m in months],
+        [Series(_("Incidents"), [t.high for t in totals], [str(t) for t in totals])],
+        summary=_("The number of incidents recorded each month. No details are shown."))

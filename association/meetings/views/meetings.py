@@ -32,7 +32,7 @@ from association.meetings.meetings import (
 )
 from association.meetings.minutes import minutes_awaiting_comment
 from association.meetings.models import MeetingType, MinutesStatus
-from association.meetings.quorum import attendance_counts, quorum_for
+from association.meetings.quorum import attendance_charts, attendance_counts, quorum_for
 from association.meetings.views.base import bp, meeting_or_404, to_detail
 from association.web import flash_form_errors
 
@@ -57,6 +57,7 @@ def index():
         "meetings/index.html", page=page, types=list(MeetingType), wanted=wanted,
         actions=open_actions()[:30], notices=governance.pending_notices(),
         today=today_in_nairobi(), to_comment=_to_comment(),
+        attendance=attendance_charts(),
     )
 
 

@@ -20,7 +20,7 @@ from association.members.services import list_zones
 from association.patrols import forms
 from association.patrols import incidents as inc
 from association.patrols.models import Incident, IncidentAction, IncidentCategory
-from association.patrols.public import safe_count
+from association.patrols.public import incidents_by_month_chart, safe_count
 from association.patrols.views import bp
 
 
@@ -161,5 +161,7 @@ def incident_counts():
     """Incidents counted by month, zone and category: all that members see."""
     today = today_in_nairobi()
     start = date(today.year - 1, today.month, 1)
-    return render_template("patrols/incident_counts.html", rows=inc.counts(start, today),
-                           start=start, safe_count=safe_count)
+    rows = inc.counts(start, today)
+    return render_template("patrols/incident_counts.html", rows=rows, start=start,
+                           safe_count=safe_count,
+                           by_month=incidents_by_month_chart(rows, start, today))

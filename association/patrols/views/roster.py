@@ -20,7 +20,7 @@ from association.extensions import db
 from association.i18n import choices, current_language, enum_label
 from association.meetings.minutes import minutes_awaiting_comment
 from association.members.services import list_zones
-from association.patrols import assignments, forms, patrollers, roster, swaps
+from association.patrols import assignments, forms, patrollers, public, roster, swaps
 from association.patrols.models import Assignment, Attendance, Patroller, PatrolZone
 from association.patrols.pdf import roster_pdf
 from association.patrols.views import bp
@@ -53,6 +53,7 @@ def index():
         next=month_start(date.fromordinal(month_end(month).toordinal() + 1)),
         to_comment=minutes_awaiting_comment(current_user.id)
         if current_user.can("meetings.comment") else [],
+        coverage=public.coverage_chart(month, month_end(month)),
     )
 
 
