@@ -51,7 +51,6 @@ class MemberHome:
 
 def next_general_meeting(today: date) -> Meeting | None:
     """The next meeting every member may attend (a baraza, an AGM...), or None."""
-
     return db.session.scalar(
         sa.select(Meeting).where(Meeting.type.in_([t.value for t in GENERAL_TYPES]),
                                  Meeting.held_on >= today)
@@ -60,7 +59,6 @@ def next_general_meeting(today: date) -> Meeting | None:
 
 def latest_receipt(member_id: int) -> Receipt | None:
     """The member's most recent receipt (voided ones too: the receipt page says so)."""
-
     return db.session.scalar(
         sa.select(Receipt).join(Payment, Payment.id == Receipt.payment_id)
         .where(Payment.member_id == member_id)
@@ -73,7 +71,6 @@ def member_home(user) -> MemberHome:
     Args:
         user: a user linked to a member (``user.member_id`` set).
     """
-
     today, now = today_in_nairobi(), now_in_nairobi()
     patroller = patroller_of(user)
     next_shift = None
@@ -111,7 +108,6 @@ def unconfirmed_count() -> int:
 
 def dues_charged(month: date) -> bool:
     """Whether the dues run has charged anyone for ``month``."""
-
     return db.session.scalar(
         sa.select(DuesCharge.id).where(DuesCharge.month == month_start(month)).limit(1)
     ) is not None
@@ -119,7 +115,6 @@ def dues_charged(month: date) -> bool:
 
 def treasurer_home(sees_mpesa: bool) -> TreasurerHome:
     """Today's money, M-Pesa items waiting, the arrears total and the month's tasks."""
-
     today = today_in_nairobi()
     received = collections(Period(today, today)).figures
     owed = arrears(today).figures
@@ -157,7 +152,6 @@ class CoordinatorHome:
 def tonight(now: datetime | None = None) -> date:
     """The night under way or to come: until last night's shifts have all ended (they run
     past midnight) it is last night, then tonight."""
-
     now = now or now_in_nairobi()
     yesterday = now.date() - timedelta(days=1)
     if any(s.night == yesterday and s.ends_at > now for s in month_slots(yesterday)):
@@ -167,7 +161,6 @@ def tonight(now: datetime | None = None) -> date:
 
 def tonight_shifts(night: date) -> list[TonightShift]:
     """The night's shifts with who holds each, and those below their minimum."""
-
     slots = [s for s in month_slots(night) if s.night == night]
     if not slots:
         return []
@@ -191,7 +184,6 @@ def tonight_shifts(night: date) -> list[TonightShift]:
 
 def coordinator_home(manages: bool, sees_incidents: bool) -> CoordinatorHome:
     """Tonight's shifts, swaps waiting for a decision and the latest incidents."""
-
     night = tonight()
     incidents = None
     if sees_incidents:
@@ -215,7 +207,6 @@ class SecretaryHome:
 
 def secretary_home(sees_compliance: bool) -> SecretaryHome:
     """The next meeting, minutes circulated and not yet confirmed, compliance deadlines."""
-
     today = today_in_nairobi()
     upcoming = db.session.scalar(
         sa.select(Meeting).where(Meeting.held_on >= today)
@@ -274,5 +265,4 @@ def sections_for(user) -> list[tuple[str, object]]:
 
 def public_home() -> MonthSummary:
     """This month's public figures, as the transparency page shows them (no names)."""
-
     return month_summary(today_in_nairobi())
