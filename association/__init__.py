@@ -162,6 +162,8 @@ def register_request_hooks(app: Flask) -> None:
         if access == PUBLIC:
             return None
         if not current_user.is_authenticated:
+            if getattr(view, "visitors_welcome", False) and get_profile() is not None:
+                return None  # the public home; a user gets their own, with every check
             return login_manager.unauthorized()
         if current_user.must_change_password and request.endpoint not in SETUP_EXEMPT:
             return redirect(url_for("auth.password"))

@@ -40,7 +40,10 @@ EXPECTED = {
     "sessions.index": EVERYONE,  # one's own sessions only
     "sessions.end": EVERYONE,
     "sessions.end_others": EVERYONE,
-    "core.home": EVERYONE,
+    # Issue 21: a visitor gets the public home (no names); a user their own sections, after
+    # the same checks as any page (a new password, the second factor).
+    "core.home": "public",
+    "core.check_receipt": "public",  # the public home's receipt check box
     "auth.users": {"chair"},
     "auth.user_new": {"chair"},
     "auth.user_edit": {"chair"},

@@ -68,11 +68,15 @@ def test_every_demo_login_works_and_lands_on_its_page(app, runner):
         assert response.status_code in (302, 303), role
         home = web.get("/", follow_redirects=True)
         assert home.status_code == 200, role
+        page = home.get_data(as_text=True)
+        # Issue 21: each lands on its home, in the sections of its role.
+        section = {"chair": "treasurer"}.get(role, role)
+        assert f'class="home-section home-{section}"' in page, role
         if role == "member":
-            assert "My record" in home.get_data(as_text=True)
+            assert "My record" in page
             assert web.get("/members").status_code == 403
         else:
-            assert "members found" in home.get_data(as_text=True)
+            assert "members found" in web.get("/members").get_data(as_text=True)
 
 
 def test_audit_verify_fails_after_a_raw_sql_change_to_demo_data(app, runner):
