@@ -119,6 +119,7 @@ def _surfaces(app, web, tmp_path, member_id: int, number: str, username: str,
     web.logout()
     web.login(username)
     seen["pay page"] = _shown(_pairs(web.get("/mpesa/pay").text))
+    seen["member's home"] = _shown(_pairs(web.get("/").text))
     if receipt:
         seen["receipt"] = _shown(_pairs(web.get(f"/receipts/{receipt}").text.split(
             "After this payment", 1)[-1]))
