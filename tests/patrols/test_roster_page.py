@@ -135,6 +135,8 @@ def test_the_whole_month_is_still_there(web, week):
     ("zone=999", "There is no zone 999. Showing every zone."),
     ("zone=Kosovo", "There is no zone Kosovo. Showing every zone."),
     ("zone=-1", "There is no zone -1. Showing every zone."),
+    ("zone=%C2%B2", "There is no zone \u00b2. Showing every zone."),
+    ("zone=" + "9" * 5000, "There is no zone " + "9" * 20 + ". Showing every zone."),
     ("week=2026-13-45", "2026-13-45 is not a week the roster can show. Showing this week"),
     ("week=9999-12-31", "9999-12-31 is not a week the roster can show."),
     ("week=0001-01-01", "0001-01-01 is not a week the roster can show."),

@@ -85,10 +85,11 @@ def _roster_choice(zones: dict[int, str], today: date) -> RosterChoice:
         view = "week"
     zone_id = None
     if args.get("zone"):
-        zone_id = int(args["zone"]) if args["zone"].isdigit() else None
+        text = args["zone"]
+        zone_id = int(text) if text.isdecimal() and len(text) < 10 else None
         if zone_id not in zones:
             flash(_("There is no zone %(value)s. Showing every zone.",
-                    value=args["zone"][:20]), "error")
+                    value=text[:20]), "error")
             zone_id = None
     keep = {"view": view}
     if view == "month":
