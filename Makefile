@@ -47,17 +47,21 @@ run: install translations
 	@echo
 	@echo "Demo logins (password for all: $(DEMO_PASSWORD)):"
 	@echo "  $(DEMO_USERS)"
+	@echo "  or their phone numbers (the member's is 0712 345 678): README, Demo logins."
 	@echo "Local M-Pesa (Daraja) sandbox on http://127.0.0.1:$(SANDBOX_PORT)/: log in as"
 	@echo "  'member' and choose 'Pay by M-Pesa' (phones ending 1032 cancel, 1037 time out)."
 	@echo "The worker (flask worker) processes M-Pesa callbacks beside the app."
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops all three)"
-	@echo
+	@echo "Starting the worker, the M-Pesa sandbox and the app..."
 	@export PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}" \
 	MPESA_BASE_URL="$${MPESA_BASE_URL:-http://127.0.0.1:$(SANDBOX_PORT)}"; \
 	$(FLASK) mpesa sandbox --port $(SANDBOX_PORT) --quiet & sandbox=$$!; \
 	$(FLASK) worker & worker=$$!; \
-	trap 'kill $$sandbox $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) run --host $(HOST) --port $(PORT) & server=$$!; \
+	trap 'kill $$server $$sandbox $$worker 2>/dev/null; wait 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	$(BIN)/python -m devtools.serving "http://$(HOST):$(PORT)/healthz" --pid $$server || exit 1; \
+	echo; echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops all three)"; echo; \
+	wait $$server
 
 ## test: the suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set
 test: install translations

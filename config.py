@@ -98,7 +98,9 @@ class Config:
     AUDIT_CHECKPOINT_KEY = os.environ.get("AUDIT_CHECKPOINT_KEY") or None
     #: /healthz fails when no worker (`flask worker`) has written its heartbeat for this long.
     WORKER_HEARTBEAT_MAX_AGE = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "60"))
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    #: Failed logins per address (successful ones do not count): sized for a hall full of
+    #: members behind one mobile network address (carrier-grade NAT) on a meeting night.
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "100 per 15 minutes")
     LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get(
         "LOGIN_RATE_LIMIT_PER_ACCOUNT", "10 per 15 minutes"
     )

@@ -33,8 +33,10 @@ def seed_demo(if_empty, members):
             click.echo("the database already holds an association; demo data not loaded")
             return
         raise click.ClickException("the database already holds an association; not seeding")
+    click.echo("Loading the demo association (a minute or two):")
     with acting_as("cli:seed-demo"):
-        made = demo.seed(members=members)
+        made = demo.seed(members=members, progress=lambda step: click.echo(f"  {step}..."))
+        click.echo("  saving...")
         db.session.commit()
     click.echo(
         f"demo association loaded: {made['members']} members in {made['zones']} zones, "

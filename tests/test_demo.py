@@ -1,6 +1,8 @@
 """The demo association: believable data, one working login per role, a whole audit chain."""
 
+import re
 from collections import defaultdict
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -77,6 +79,33 @@ def test_every_demo_login_works_and_lands_on_its_page(app, runner):
             assert web.get("/members").status_code == 403
         else:
             assert "members found" in web.get("/members").get_data(as_text=True)
+
+
+def test_every_demo_login_works_by_its_phone_as_people_type_it(app, runner):
+    """The login page suggests a phone number (0712 345 678): each demo login has one, the
+    README's table shows it, and it logs in however it is typed; the member's is also the
+    demo member's number in the register."""
+    from devtools.demo.seed import DEMO_PHONES
+
+    result = runner.invoke(args=["seed-demo", "--members", "30"])
+    assert result.exit_code == 0, result.output
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert len(set(DEMO_PHONES.values())) == len(ROLES)
+    for role in ROLES:
+        phone = DEMO_PHONES[role]
+        assert re.search(rf"\| `{role}` +\| `{phone}` +\|", readme), role
+        digits = phone.replace(" ", "")
+        for typed in (phone, "+254" + digits[1:], "254" + digits[1:]):
+            web = Web(app.test_client())
+            response = web.login_with_password(typed)
+            assert response.status_code in (302, 303), (role, typed)
+            with app.app_context():
+                user = db.session.scalar(sa.select(User).where(User.username == role))
+                assert user.last_login_at is not None
+            web.logout()
+    with app.app_context():
+        member_user = db.session.scalar(sa.select(User).where(User.username == "member"))
+        assert member_user.member.phone == member_user.phone == "+254712345678"
 
 
 def test_audit_verify_fails_after_a_raw_sql_change_to_demo_data(app, runner):

@@ -14,6 +14,11 @@ device cookies that keep an account's owner out of a lock-out aimed at them.
   account's limit. An attacker guessing passwords locks themself out, not the owner. The
   cookie names the account's session version too: a password change or reset (which ends
   every session) makes every device cookie of the account worthless.
+- Only failures count (:func:`failed`): a login that passes, or a password step that passes
+  on to its code, adds nothing to any login limit. A hall full of members logging in behind
+  one mobile network address (carrier-grade NAT) is never locked out by its own logins; the
+  per-address limit (LOGIN_RATE_LIMIT, sized for a hall) stops a flood of wrong guesses,
+  the per-account limit and the device cookies keep protecting each account.
 - A login with a second factor is complete at the code step: the password step's
   per-account keys travel in the pending login and are cleared once the code passes.
 """
@@ -198,6 +203,18 @@ def trusted_device() -> str | None:
 def from_trusted_device() -> bool:
     """Whether the per-address limit spares this login (see the module's docstring)."""
     return trusted_device() is not None
+
+
+def passed() -> None:
+    """Mark this request's login (or its password step) as passed: not counted."""
+    g.login_passed = True
+
+
+def failed(response) -> bool:
+    """Whether a login request counts against the login limits (Flask-Limiter's
+    ``deduct_when``): every one but those that passed (:func:`passed`) and were answered
+    without an error (a commit that failed at the end is not a login)."""
+    return not (g.get("login_passed") and response.status_code < 400)
 
 
 def account_key() -> str:

@@ -58,11 +58,12 @@ def _safe_next(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
-               exempt_when=limits.from_trusted_device)
+               exempt_when=limits.from_trusted_device, deduct_when=limits.failed)
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
     methods=["POST"],
     key_func=limits.account_key,
+    deduct_when=limits.failed,
 )
 def login():
     """Log in with a phone number or username and a password."""
@@ -77,6 +78,7 @@ def login():
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 200
         set_request_actor(user.id, user.username)
+        limits.passed()
         if second_factor.is_on(user):  # the password alone does not log in: ask the code
             second_factor.remember_pending(session, user, _safe_next(request.args.get("next")),
                                            limits.account_limit_keys())
@@ -103,7 +105,8 @@ def _code_key() -> str:
 
 @bp.route("/login/code", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
+               deduct_when=limits.failed)
 @limiter.limit(
     lambda: current_app.config["SECOND_FACTOR_RATE_LIMIT"], methods=["POST"], key_func=_code_key
 )
@@ -127,6 +130,7 @@ def login_code():
             transaction.discard()
             flash(str(error), "error")
             return render_template("auth/login_code.html", form=form), 200
+        limits.passed()
         return _logged_in(user, second_factor.pending_next(session),
                           second_factor.pending_limit_keys(session))
     return render_template("auth/login_code.html", form=form)

@@ -41,7 +41,7 @@ def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> str:
 
 def looks_like_phone(text: str) -> bool:
     """Whether a login or search term is meant as a phone number."""
-    digits = text.replace(" ", "").replace("-", "").lstrip("+")
+    digits = "".join(c for c in text if c not in " -()").lstrip("+")
     return digits.isdigit() and len(digits) >= 9
 
 

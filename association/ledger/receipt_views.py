@@ -55,10 +55,12 @@ def _no_store(response):
 @bp.route("/receipts/<number>")
 @login_only
 def detail(number: str):
-    """One receipt (officials who read the books, or the member it belongs to)."""
+    """One receipt (officials who read the books, or the member it belongs to): the
+    officials' instructions (printing, the SMS to send, voiding) are for officials only."""
     receipt = _receipt_or_404(number)
     facts = receipts.receipt_facts(receipt)
     language = current_language()
+    official = current_user.can("ledger.view")
     return _no_store(make_response(render_template(
         "receipts/detail.html",
         receipt=receipt,
@@ -66,7 +68,8 @@ def detail(number: str):
         months=receipts.months_text(facts, language),
         words=receipts.amount_in_words(facts.amount_cents, language),
         method=receipts.method_label(facts.method),
-        sms=receipts.receipt_sms(facts, language),
+        official=official,
+        sms=receipts.receipt_sms(facts, language) if official else "",
         void_form=VoidForm(),
     )))
 

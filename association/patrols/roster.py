@@ -20,7 +20,14 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
-from association.core.time import month_nights, today_in_nairobi, utcnow
+from association.core.time import (
+    month_end,
+    month_nights,
+    month_start,
+    now_in_nairobi,
+    today_in_nairobi,
+    utcnow,
+)
 from association.extensions import db
 from association.members.models import Member, MemberStatus
 from association.patrols import roster_generator as gen
@@ -328,6 +335,65 @@ def month_roster(month: date, zones: dict[int, str], today: date | None = None) 
     for shifts in nights.values():
         shifts.sort(key=lambda s: (s.zone, s.slot.starts_at))
     return MonthRoster(sorted(nights.items()), shortages)
+
+
+#: The roster's views: the whole month (to print), this week (the default: a phone's
+#: screen), tonight. Each may show one zone only.
+VIEWS = ("week", "tonight", "month")
+#: The weeks the roster's week view may show (a week near date.max has no end).
+FIRST_WEEK, LAST_WEEK = date(2000, 1, 3), date(2099, 12, 28)
+
+
+def tonight(now: datetime | None = None) -> date:
+    """The night (the date of its evening) a coordinator means by "tonight": before the
+    late shifts end (06:00) it is still the night that began yesterday evening."""
+    now = now or now_in_nairobi()
+    return now.date() - timedelta(days=1) if now.time() < gen.LATE_END else now.date()
+
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s week."""
+    return day - timedelta(days=day.weekday())
+
+
+def parse_week(text: str) -> date:
+    """The Monday of the week holding the date ``text`` (YYYY-MM-DD, any day of it).
+
+    Raises:
+        PatrolError: not a date, or a week outside 2000-2099.
+    """
+    try:
+        monday = week_start(date.fromisoformat(str(text).strip()))
+    except (ValueError, OverflowError):
+        monday = None
+    if monday is None or not FIRST_WEEK <= monday <= LAST_WEEK:
+        raise PatrolError(_l("%(value)s is not a week the roster can show. Showing this "
+                             "week instead.", value=str(text)[:20]))
+    return monday
+
+
+def period_roster(first: date, last: date, zones: dict[int, str], zone_id: int | None = None,
+                  today: date | None = None) -> MonthRoster:
+    """The shifts of nights ``first`` to ``last`` (across months) with who holds them, and
+    their shortages from ``today`` on; only zone ``zone_id``'s when given. Nights without a
+    shift shown are left out.
+
+    Args:
+        zones: zone id -> name.
+    """
+    nights: list[tuple[date, list[RosterShift]]] = []
+    shortages: list[gen.Shortage] = []
+    month = month_start(first)
+    while month <= last:
+        page = month_roster(month, zones, today)
+        for night, shifts in page.nights:
+            kept = [s for s in shifts if zone_id is None or s.slot.zone_id == zone_id]
+            if first <= night <= last and kept:
+                nights.append((night, kept))
+        shortages += [s for s in page.shortages if first <= s.slot.night <= last
+                      and (zone_id is None or s.slot.zone_id == zone_id)]
+        month = month_end(month) + timedelta(days=1)
+    return MonthRoster(nights, shortages)
 
 
 REASON_TEXT = {

@@ -1,12 +1,14 @@
 """A believable demo association: zones, about 300 members and one login per role."""
 
 import random
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from association.auth.models import Role, User
 from association.auth.services import create_user
+from association.core.phones import normalise_phone
 from association.core.time import add_months, month_end, today_in_nairobi
 from association.extensions import db
 from association.ledger.balances import member_balance
@@ -50,6 +52,17 @@ DEMO_USERS = (
     ("auditor", "Fatuma Hassan", Role.AUDITOR),
     ("member", "", Role.MEMBER),
 )
+#: Each demo login's phone number, to log in with instead of the username (as the login
+#: page suggests). The member's is also the demo member's number in the register. None of
+#: them is a register member's number (those are 07X 000 XXXX).
+DEMO_PHONES = {
+    "chair": "0722 410 217",
+    "treasurer": "0733 518 402",
+    "secretary": "0711 624 905",
+    "coordinator": "0701 882 316",
+    "auditor": "0790 245 631",
+    "member": "0712 345 678",
+}
 
 ZONES = (
     ("Mabatini", "Along the river, from the bridge to the mosque"),
@@ -75,9 +88,20 @@ def demo_exists() -> bool:
     return get_profile() is not None
 
 
-def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026) -> dict:
-    """Fill an empty database with the demo association; return what was made."""
+def _quiet(step: str) -> None:
+    pass
+
+
+def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026,
+         progress: Callable[[str], None] = _quiet) -> dict:
+    """Fill an empty database with the demo association; return what was made.
+
+    Args:
+        progress: called with the name of each step as it starts (``flask seed-demo``
+            prints them: loading the demo takes a while).
+    """
     today = today or today_in_nairobi()
+    progress("the association and its zones")
     rng = random.Random(rng_seed)  # noqa: S311 - repeatable demo data, not secrets
     save_profile(
         ProfileData(
@@ -96,6 +120,7 @@ def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026) ->
         )
     )
     zones = [save_zone(name, description) for name, description in ZONES]
+    progress(f"{members} members, their consents and changes of status")
     rows = [_member_row(i, zones, rng, today) for i in range(members)]
     made = register_members(rows)
     for member in made:
@@ -114,6 +139,8 @@ def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026) ->
                       today=today)
     demo_member = next(m for m in made if m.status == MemberStatus.ACTIVE
                        and m.category == Category.RESIDENT and m.phone)
+    progress("one login per role")
+    demo_member.phone = normalise_phone(DEMO_PHONES["member"])
     for username, name, role in DEMO_USERS:
         create_user(
             username,
@@ -121,13 +148,17 @@ def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026) ->
             DEMO_PASSWORD,
             {role},
             member_id=demo_member.id if role == Role.MEMBER else None,
+            phone=DEMO_PHONES[username],
             must_change_password=False,
         )
     db.session.flush()
     treasurer = next(u for u in db.session.scalars(sa.select(User)) if u.username == "treasurer")
-    books = seed_books(made, today, rng, treasurer.id)
+    books = seed_books(made, today, rng, treasurer.id, progress)
+    progress("M-Pesa transactions")
     mpesa = seed_mpesa(made, today, rng)
+    progress("patrols: volunteers, rosters, attendance, incidents, stipends")
     patrols = seed_patrols(made, today, rng)
+    progress("meetings: barazas, committee meetings, the AGM, minutes")
     meetings = seed_meetings(made, today, rng)
     return {"members": len(made), "zones": len(zones), "users": len(DEMO_USERS), **books,
             **mpesa, **patrols, **meetings}
@@ -145,7 +176,8 @@ DEMO_RATES = (
 )
 
 
-def seed_books(members, today: date, rng: random.Random, treasurer_id: int) -> dict:
+def seed_books(members, today: date, rng: random.Random, treasurer_id: int,
+               progress: Callable[[str], None] = _quiet) -> dict:
     """A year of dues, payments (mostly M-Pesa), one voided receipt, closed months."""
     months = [add_months(today, -back) for back in range(11, -1, -1)]
     add_rate_schedule(months[0], list(DEMO_RATES),
@@ -160,6 +192,7 @@ def seed_books(members, today: date, rng: random.Random, treasurer_id: int) -> d
     codes: set[str] = set()
     payments = 0
     for index, month in enumerate(months):
+        progress(f"books: dues and payments for {month:%b %Y}")
         bill_month(month)
         last_day = min(month_end(month), today)
         for member in members:
@@ -183,6 +216,7 @@ def seed_books(members, today: date, rng: random.Random, treasurer_id: int) -> d
             payments += 1
     mistaken = db.session.scalar(sa.select(Receipt).order_by(Receipt.id.desc()).limit(1))
     void_receipt(mistaken, "Recorded against the wrong member", treasurer_id)
+    progress("books: a year of expenses, closed months")
     expenses = seed_expenses(months, today, rng, treasurer_id)
     for month in months[:-2]:
         close_month(month, treasurer_id)

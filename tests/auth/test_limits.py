@@ -272,3 +272,68 @@ def test_a_password_change_makes_the_device_cookies_worthless(app, make_user, ho
     owner.logout()
     owner.client.environ_base["REMOTE_ADDR"] = CARRIER_NAT
     assert owner.login_with_password("treasurer", NEW_PASSWORD).status_code in (302, 303)
+
+
+# --- A hall full of members behind one address (issue 21, item 6) --------------------------
+
+HALL = "41.90.70.12"  # one carrier-grade NAT address for the whole baraza
+
+
+def _at(app, address: str) -> Web:
+    """A browser of its own (no device cookie) behind ``address``."""
+    browser = Web(app.test_client())
+    browser.client.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+def _members_with_logins(app, make_member, make_user, n: int) -> list[str]:
+    names = []
+    for i in range(n):
+        member_id, _ = make_member(phone=f"0722{i:06d}")
+        make_user(f"member{i}", Role.MEMBER, member_id=member_id, phone=f"0733{i:06d}")
+        names.append(f"member{i}")
+    return names
+
+
+def test_sixty_members_log_in_from_one_address(app, make_member, make_user):
+    """The default limits: sixty members at one baraza, behind one mobile network address,
+    each on a phone of their own (no device cookie), all log in; successful logins count
+    nowhere."""
+    names = _members_with_logins(app, make_member, make_user, 60)
+    for i, name in enumerate(names):
+        browser = _at(app, HALL)
+        typed = (name, f"0733 {i:06d}", f"+254733{i:06d}")[i % 3]
+        response = browser.login_with_password(typed)
+        assert response.status_code in (302, 303), (i, typed)
+    with app.app_context():
+        counts = db.session.execute(sa.select(RateLimitCounter.key,
+                                              RateLimitCounter.count)).all()
+    assert not [key for key, _ in counts if HALL in key]  # the address counted nothing
+    assert not [key for key, _ in counts if "account:" in key]
+
+
+def test_failures_still_lock_an_account_behind_the_hall_address(app, make_member, make_user):
+    """With the default limits, ten wrong passwords lock the account they name (whatever
+    address they came from), while the other members in the hall still log in."""
+    names = _members_with_logins(app, make_member, make_user, 2)
+    guesser = _at(app, HALL)
+    for _ in range(10):
+        assert guesser.login_with_password(names[0], "guess").status_code == 200
+    refused = _at(app, HALL).login_with_password(names[0])
+    assert refused.status_code == 429
+    assert "Too many login attempts" in refused.get_data(as_text=True)
+    assert _at(app, "10.9.9.9").login_with_password(names[0]).status_code == 429
+    assert _at(app, HALL).login_with_password(names[1]).status_code in (302, 303)
+
+
+def test_a_flood_of_failures_from_one_address_is_stopped(app, make_user):
+    """The default per-address budget (100 failures in 15 minutes): one address trying a
+    different login each time is stopped at the 101st, even with a right password, while
+    another address is not."""
+    make_user("treasurer", Role.TREASURER)
+    flood = _at(app, HALL)
+    for n in range(100):
+        assert flood.login_with_password(f"07{n:08d}", "guess").status_code == 200, n
+    refused = _at(app, HALL).login_with_password("treasurer")
+    assert refused.status_code == 429
+    assert _at(app, "10.9.9.9").login_with_password("treasurer").status_code in (302, 303)

@@ -21,7 +21,8 @@ def test_login_by_username_then_logout(web, setup_association):
 
 
 @pytest.mark.parametrize(
-    "typed", ["0712345678", "+254712345678", "254 712 345 678", "0712-345-678"]
+    "typed", ["0712345678", "0712 345 678", "+254712345678", "254712345678",
+              "254 712 345 678", "0712-345-678", "(0712) 345 678", "+254 (0) 712 345 678"]
 )
 def test_login_by_phone_in_any_usual_form(web, make_user, typed):
     make_user("treasurer", Role.TREASURER, phone="0712345678")

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale, gettext
 
 from association.audit.services import acting_as
 from association.auth.models import User
@@ -469,6 +470,41 @@ def test_a_member_opens_their_own_receipt_but_not_anothers(web, paid, tmp_path):
                 "/receipts/nonsense"):
         assert web.get(url).status_code == 404, url
     assert web.post(f"/receipts/{paid.own_receipt}/void", {"reason": "mine"}).status_code == 403
+
+
+OFFICIALS_INSTRUCTIONS = ("SMS text (copy it into a message to the member)", "sms-text",
+                          "SMS text as a file", "Print or send", "PDF (80 mm roll printer)",
+                          "Void this receipt", "Voiding reverses the payment")
+
+
+def test_a_members_receipt_page_shows_no_officials_instructions(web, paid):
+    """The member reads their receipt and keeps a copy; the officials' instructions (the
+    SMS to send them, printing on the roll, voiding) are not for them, in either language."""
+    web.login("member")
+    page = web.get(f"/receipts/{paid.own_receipt}").get_data(as_text=True)
+    for expected in (paid.own_receipt, "Baraka Otieno", "KES 1,500.00", "Valid", "Keep a copy",
+                     f"/receipts/{paid.own_receipt}.pdf?layout=a5"):
+        assert expected in page, expected
+    for instruction in (*OFFICIALS_INSTRUCTIONS, f"/receipts/{paid.own_receipt}.txt",
+                        "layout=roll", "/void"):
+        assert instruction not in page, instruction
+    web.post("/language", {"language": "sw"})
+    page = web.get(f"/receipts/{paid.own_receipt}").get_data(as_text=True)
+    with web.client.application.test_request_context(), force_locale("sw"):
+        keep, sms_label = gettext("Keep a copy"), gettext(
+            "SMS text (copy it into a message to the member)")
+    assert keep != "Keep a copy" and keep in page
+    assert sms_label not in page and "sms-text" not in page and "/void" not in page
+
+
+@pytest.mark.parametrize("role", ["treasurer", "auditor"])
+def test_officials_see_the_receipts_instructions(web, paid, role):
+    web.login(role)
+    page = web.get(f"/receipts/{paid.own_receipt}").get_data(as_text=True)
+    for instruction in OFFICIALS_INSTRUCTIONS[:5]:
+        assert instruction in page, (role, instruction)
+    assert ("Void this receipt" in page) == (role == "treasurer")
+    assert "Keep a copy" not in page
 
 
 def test_officials_who_do_not_read_the_books_get_404(web, paid):

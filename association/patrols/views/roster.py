@@ -3,7 +3,8 @@ one shift of one night (putting people on it and taking them off), and the roste
 printed (PDF) and exported (CSV).
 """
 
-from datetime import date
+from datetime import date, timedelta
+from typing import NamedTuple
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
@@ -37,14 +38,20 @@ from association.web import flash_form_errors
 @bp.route("/")
 @permission_required("patrols.view")
 def index():
-    """The month's roster by night, its shortages, and what waits for the coordinator."""
-    month = month_arg(request.args.get("month"))
+    """The roster: this week (the default), tonight or the whole month (?view=), all zones
+    or one (?zone=); its shortages, and what waits for the coordinator."""
     zones = zone_names()
-    page = roster.month_roster(month, zones)
     today = today_in_nairobi()
+    choice = _roster_choice(zones, today)
+    page = roster.period_roster(choice.first, choice.last, zones, choice.zone_id, today)
     manage = current_user.can("patrols.manage")
+    month = month_start(choice.first)
     return render_template(
-        "patrols/index.html", month=month, rows=_roster_rows(page.nights, today, manage),
+        "patrols/index.html", choice=choice,
+        view_links=_view_links(choice, month), zone_links=_zone_links(choice, zones),
+        zone_name=zones.get(choice.zone_id), prev_week=choice.first - timedelta(days=7),
+        next_week=choice.first + timedelta(days=7),
+        month=month, rows=_roster_rows(page.nights, today, manage),
         shortages=[roster.shortage_text(s, zones) for s in page.shortages],
         generated_at=roster.roster_generated_at(month),
         pending=swaps.pending_swap_count() if manage else 0,
@@ -55,6 +62,76 @@ def index():
         if current_user.can("meetings.comment") else [],
         coverage=public.coverage_chart(month, month_end(month)),
     )
+
+
+class RosterChoice(NamedTuple):
+    """What the roster page shows, as its address says: the view, its nights, the zone."""
+
+    view: str
+    first: date
+    last: date
+    zone_id: int | None
+    #: The address's arguments that keep this choice (for the links that change one part).
+    args: dict
+
+
+def _roster_choice(zones: dict[int, str], today: date) -> RosterChoice:
+    """The roster's view, nights and zone from the address; what cannot be read is said
+    in a message and replaced by the default (this week, all zones)."""
+    args = request.args
+    view = args.get("view") or ("month" if args.get("month") else "week")
+    if view not in roster.VIEWS:
+        flash(_("The roster has no view called %(value)s. Showing this week.",
+                value=view[:20]), "error")
+        view = "week"
+    zone_id = None
+    if args.get("zone"):
+        text = args["zone"]
+        zone_id = int(text) if text.isdecimal() and len(text) < 10 else None
+        if zone_id not in zones:
+            flash(_("There is no zone %(value)s. Showing every zone.",
+                    value=text[:20]), "error")
+            zone_id = None
+    keep = {"view": view}
+    if view == "month":
+        first = month_arg(args.get("month"))
+        last = month_end(first)
+        keep["month"] = first.strftime("%Y-%m")
+    elif view == "week":
+        first = roster.week_start(today)
+        if args.get("week"):
+            try:
+                first = roster.parse_week(args["week"])
+            except DomainError as error:
+                flash(str(error), "error")
+        last = first + timedelta(days=6)
+        keep["week"] = first.isoformat()
+    else:
+        first = last = roster.tonight()
+    return RosterChoice(view, first, last, zone_id, keep)
+
+
+def _view_links(choice: RosterChoice, month: date) -> list[tuple[str, str, bool]]:
+    """(label, address, current) of each view, keeping the zone; the month's is the month
+    of the nights shown."""
+    zone = {"zone": choice.zone_id} if choice.zone_id else {}
+    return [
+        (_("Tonight"), url_for("patrols.index", view="tonight", **zone),
+         choice.view == "tonight"),
+        (_("This week"), url_for("patrols.index", view="week", **zone), choice.view == "week"),
+        (_("Whole month"), url_for("patrols.index", view="month",
+                                   month=month.strftime("%Y-%m"), **zone),
+         choice.view == "month"),
+    ]
+
+
+def _zone_links(choice: RosterChoice, zones: dict[int, str]) -> list[tuple[str, str, bool]]:
+    """(label, address, current): every zone, then each zone alone, keeping the view."""
+    links = [(_("All zones"), url_for("patrols.index", **choice.args), choice.zone_id is None)]
+    for zone_id, name in sorted(zones.items(), key=lambda item: item[1]):
+        links.append((name, url_for("patrols.index", **choice.args, zone=zone_id),
+                      zone_id == choice.zone_id))
+    return links
 
 
 def _roster_rows(nights, today: date, manage: bool) -> list[Markup]:
