@@ -294,6 +294,7 @@ def _undo_spent_credit(member_id: int, on: date, posted_by_id: int | None) -> No
         allocation.reversed_by_entry_id = entry.id
         allocation.charge.open_cents += take
         if take < allocation.amount_cents:  # only part of it was paid by the withdrawn credit
-            db.session.add(Allocation(charge_id=allocation.charge_id, entry_id=allocation.entry_id,
+            # In force from the withdrawal on: before it, the whole allocation was.
+            db.session.add(Allocation(charge_id=allocation.charge_id, entry_id=entry.id,
                                       amount_cents=allocation.amount_cents - take))
     db.session.flush()

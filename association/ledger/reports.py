@@ -160,8 +160,7 @@ def parse_period(start_text: str | None, end_text: str | None) -> Period:
 def statement_period(start_text: str | None, end_text: str | None) -> Period:
     """A statement's period: as :func:`parse_period`, but by default to the end of this
     month, so that this month's dues, dated its last day, are on it once charged."""
-    period = parse_period(start_text, end_text)
-    return period if end_text else Period(period.start, month_end(period.end))
+    return parse_period(start_text, end_text or month_end(today_in_nairobi()).isoformat())
 
 
 def _d(day: date) -> str:
@@ -616,11 +615,6 @@ def statement_report(data: MemberStatement) -> Report:
 # --- Arrears ----------------------------------------------------------------
 
 
-def _month_text(value) -> str:
-    """"2026-03" from a date (or the text SQLite gives back for MIN() of dates)."""
-    return value.strftime("%Y-%m") if isinstance(value, date) else str(value)[:7]
-
-
 def arrears(as_of: date | None = None) -> Report:
     """Members with unpaid dues today, by zone, aged by how long ago the month was.
 
@@ -637,18 +631,17 @@ def arrears(as_of: date | None = None) -> Report:
     b23 = sa.func.sum(sa.case((sa.and_(DuesCharge.month < one_month,
                                        DuesCharge.month >= three_months), open_), else_=0))
     b4 = sa.func.sum(sa.case((DuesCharge.month < three_months, open_), else_=0))
-    # Sum each member's open charges first, then fetch the few thousand members who owe.
+    # Sum each member's open charges first, then fetch the few thousand members who owe;
+    # their standings say what they owe once credit held is counted, and since when.
     owed = (
         sa.select(DuesCharge.member_id.label("member_id"),
-                  sa.func.count(DuesCharge.id).label("months"),
-                  sa.func.min(DuesCharge.month).label("oldest"),
                   b1.label("b1"), b23.label("b23"), b4.label("b4"),
                   sa.func.sum(open_).label("total"))
         .where(open_ > 0).group_by(DuesCharge.member_id).subquery()
     )
     stmt = (
         sa.select(Member.id, Member.member_no, Member.first_name, Member.other_names,
-                  Member.category, Zone.name, owed.c.months, owed.c.oldest, owed.c.b1,
+                  Member.category, Zone.name, owed.c.b1,
                   owed.c.b23, owed.c.b4, owed.c.total)
         .join(Member, Member.id == owed.c.member_id)
         .join(Zone, Zone.id == Member.zone_id)
@@ -658,20 +651,20 @@ def arrears(as_of: date | None = None) -> Report:
     standings = standings_of(m.id for m in members)
     zones: dict[str, list] = {}
     rows, labels = [], {}
-    for (member_id, member_no, first, other, category, zone, months, oldest,
-         one, two_three, four, _open_total) in members:
+    for (member_id, member_no, first, other, category, zone,
+         one, two_three, four, open_total) in members:
         standing = standings[member_id]
         if not standing.owes:
             continue  # credit not yet applied covers the open months
         # Credit held beside open months settles the oldest first, as the next dues run will.
         four, two_three, one = _less_oldest_first(
-            [int(four), int(two_three), int(one)], int(_open_total) - standing.balance_cents)
+            [int(four), int(two_three), int(one)], int(open_total) - standing.balance_cents)
         total = standing.balance_cents
         if category not in labels:
             labels[category] = enum_label(category)
         rows.append([zone, Link(member_no, "reports.statement", {"member_id": member_id}),
-                     f"{first} {other}", labels[category], int(months),
-                     _month_text(oldest),
+                     f"{first} {other}", labels[category], standing.unpaid_months,
+                     month_label(standing.oldest_unpaid) if standing.oldest_unpaid else "",
                      month_label(standing.paid_up_to) if standing.paid_up_to else "",
                      one or None, two_three or None, four or None, total])
         z = zones.setdefault(zone, [zone, 0, 0, 0, 0, 0])

@@ -200,7 +200,8 @@ def test_standing_words_in_kiswahili(app, members):
     _pay(app, member_id, 30000)
     with app.app_context(), force_locale("sw"):
         summary = standing_of(member_id).summary()
-    assert summary.startswith("Imelipwa hadi: ") and "salio KES 0.00" in summary
+    # "Deni" (what is owed), not "salio", which an M-Pesa user reads as money they hold.
+    assert summary.startswith("Imelipwa hadi: ") and "deni KES 0.00" in summary
     assert "imelipwa mapema KES 100.00" in summary
 
 
@@ -221,3 +222,68 @@ def test_a_voided_payment_leaves_the_standing_as_before(app, web, members):
     web.login("arrears")
     page = web.get(f"/receipts/{number}").text
     assert "After this payment" not in page  # a void receipt claims no standing
+
+
+def test_credit_held_beside_unpaid_months_settles_the_oldest_first(app, web, members):
+    """A voided receipt reopens months while a later payment sits as credit: the credit
+    counts against the oldest months, everywhere, until the next dues run applies it."""
+    from association.ledger.payments import void_receipt
+
+    member_id, number = members["arrears"]
+    first = _pay(app, member_id, 15000)   # the three months charged
+    _pay(app, member_id, 10000)           # this month and the next, ahead
+    with app.app_context(), acting_as("test"):
+        void_receipt(db.session.scalar(sa.select(Receipt).where(Receipt.number == first)),
+                     "Cheque bounced", None)
+        db.session.commit()
+    with app.app_context(), force_locale("en"):
+        standing = standing_of(member_id)
+        assert (standing.balance_cents, standing.paid_up_to, standing.advance_cents) == \
+            (5000, PAST[1], 0)
+        assert (standing.unpaid_months, standing.oldest_unpaid) == (1, PAST[2])
+    web.login("treasurer")
+    arrears = web.get("/reports/arrears").text
+    row = re.search(r"<tr>(?:(?!</tr>).)*?>" + re.escape(number) + r"</a>.*?</tr>", arrears,
+                    re.S).group(0)
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells[4:7] == ["1", _month(PAST[2]), _month(PAST[1])]
+    assert cells[-2] == "KES 50.00"
+
+
+def test_paid_up_to_counts_a_rate_adopted_for_a_later_month(app, members):
+    member_id = members["ahead"][0]
+    with app.app_context(), acting_as("test"):
+        add_rate_schedule(add_months(THIS, 1), [RateInput(*c) for c in (
+            ("resident", 10000), ("landlord", 30000, 1, None))], "AGM resolution 7", None)
+        db.session.commit()
+    _pay(app, member_id, 15000 + 30000)  # three months owed, then 300 ahead
+    with app.app_context():
+        standing = standing_of(member_id)
+    # This month 50, then 100 a month: the 250 paid for later months covers two of them.
+    assert (standing.paid_up_to, standing.advance_cents) == (add_months(THIS, 2), 25000)
+
+
+def test_a_receipt_keeps_saying_where_the_member_stood(app, web, members):
+    """What a receipt says after its payment does not move with later decisions."""
+    member_id = members["early"][0]
+    number = _pay(app, member_id, 15000 + 10000)  # three months, this month and the next
+    web.login("early")
+    before = web.get(f"/receipts/{number}").text.split("After this payment", 1)[-1]
+    assert _shown(_pairs(before)) == ("KES 0.00", _month(add_months(THIS, 1)), "KES 50.00")
+    with app.app_context(), acting_as("test"):
+        waiver = request_waiver(db.session.get(Member, member_id), add_months(THIS, 1), None,
+                                0, "Hospital bills", None)
+        decide_waiver(waiver, True, None)
+        db.session.commit()
+        now = standing_of(member_id)
+    assert now.paid_up_to == THIS  # a waived month still to come is not "paid"
+    after = web.get(f"/receipts/{number}").text.split("After this payment", 1)[-1]
+    assert _shown(_pairs(after)) == _shown(_pairs(before))
+
+
+def test_a_statement_from_later_this_month_runs_to_its_end(web, members):
+    web.login("treasurer")
+    start = today_in_nairobi()
+    response = web.get(f"/members/{members['arrears'][0]}/statement?from={start.isoformat()}")
+    assert response.status_code == 200
