@@ -3,14 +3,15 @@
 For each role the sweep opens every page that role can reach: the same-site links
 crawled from its start pages, plus the app's GET routes filled with ids from the demo
 data (detail pages no link reaches from a start page), at most one page of each shape
-(``/members/12`` and ``/members/40`` are one shape, and so are a
-report's periods). It skips downloads (PDF, CSV,
-XLSX, ICS) and answers that are not HTML or that refuse the role (403, 404: a route
-filled in for a role that may not open it). On each page it fails when the document is
-wider than the screen, when an amount is off-screen as the page is first shown (also
-inside a table that scrolls sideways), when axe-core finds a serious or critical
-violation, or when the language hook (``page_checks.language_problems``) finds a slip;
-and it lists every page and reason, not only the first.
+(``/members/12`` and ``/members/40`` are one shape, and so are a report's periods). It
+skips downloads (PDF, CSV, XLSX, ICS) and answers that are not HTML or that refuse the
+role (403, 404, the login page: a route filled in for a role that may not open it).
+On each page it fails when the document is wider than the screen, when an amount is
+off-screen as the page is first shown (also inside a table that scrolls sideways), when
+axe-core finds a serious or critical violation (once per page shape and language in a
+run: axe takes most of the time), or when the language hook
+(``page_checks.language_problems``) finds a slip; and it lists every page and reason, not
+only the first. An HTTP 500 fails too.
 
 Languages: on one database each role runs in one language, the other language on the
 other database (SQLite, then PostgreSQL in CI), so the two runs together cover both for
