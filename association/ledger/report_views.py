@@ -83,8 +83,9 @@ def _handle_bad_request(error: _BadRequest):
     return _bad_request(error.message)
 
 
-def _cell_html(value, kind: str) -> str:
-    """One cell as HTML: its text and link escaped here, numbers aligned right."""
+def _cell_html(value, kind: str, label: str = "") -> str:
+    """One cell as HTML: its text and link escaped here, numbers aligned right; its
+    column's ``label`` in ``data-label``, shown beside it when a phone stacks the row."""
     href = None
     if isinstance(value, Link):
         if value.endpoint in current_app.view_functions:
@@ -101,34 +102,37 @@ def _cell_html(value, kind: str) -> str:
     text = escape(text)
     if href is not None:
         text = f'<a href="{escape(href)}">{text}</a>'
-    return f'<td class="num">{text}</td>' if kind in (MONEY, NUMBER) else f"<td>{text}</td>"
+    attrs = f' data-label="{escape(label)}"' if label else ""
+    if kind in (MONEY, NUMBER):
+        return f'<td class="num"{attrs}>{text}</td>'
+    return f"<td{attrs}>{text}</td>"
 
 
-def _row_html(row, kinds: list[str], opening: str = "<tr>") -> Markup:
+def _row_html(row, columns: list[reports.Column], opening: str = "<tr>") -> Markup:
     """A table row as HTML, built here: a report may have thousands of cells, and the
     template spent several times as long on each. ``_cell_html`` escapes every value."""
-    cells = "".join(_cell_html(value, kind) for value, kind in zip(row, kinds, strict=False))
+    cells = "".join(_cell_html(value, column.kind, str(column.label))
+                    for value, column in zip(row, columns, strict=False))
     return Markup(f"{opening}{cells}</tr>")  # noqa: S704 - each value escaped in _cell_html
 
 
 def _screen_tables(report: reports.Report) -> list[dict]:
     shown = []
     for table in report.tables:
-        columns, kinds = list(table.columns), [c.kind for c in table.columns]
+        columns = list(table.columns)
         rows = list(itertools.islice(iter(table.rows), SCREEN_ROWS + 1))
         action = table.row_action if table.action_permission and current_user.can(
             table.action_permission) else None
         totals = table.totals
         if action is not None:
             columns.append(reports.Column(_("Action")))
-            kinds.append(reports.TEXT)
             rows = [[*row, action(row)] for row in rows]
             totals = None if totals is None else [*totals, ""]
         shown.append({
             "title": table.title,
             "columns": columns,
-            "rows": [_row_html(row, kinds) for row in rows[:SCREEN_ROWS]],
-            "totals": None if totals is None else _row_html(totals, kinds, '<tr class="total">'),
+            "rows": [_row_html(row, columns) for row in rows[:SCREEN_ROWS]],
+            "totals": None if totals is None else _row_html(totals, columns, '<tr class="total">'),
             "truncated": len(rows) > SCREEN_ROWS,
         })
     return shown

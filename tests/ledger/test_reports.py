@@ -3,6 +3,7 @@ screens and their access rules, and bad input."""
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -422,3 +423,36 @@ def test_report_files_read_back(web, books):
         workbook.close()
     assert values[0] == ["Code", "Account", "Type", "Debit", "Credit"]
     assert values[-1][3:] == [2800, 2800]
+
+
+# --- On a phone (issue 21 item 2) -------------------------------------------------
+
+CELL_RE = re.compile(r'<td( class="num")? data-label="([^"]*)">')
+
+
+def test_report_rows_carry_their_column_names_for_phone_cards(web, books):
+    """A phone shows each report row as a card: every cell names its column (data-label),
+    amounts stay .num cells, and the table's scroll region is reachable by keyboard."""
+    web.login("treasurer")
+    page = web.get("/reports/trial-balance").get_data(as_text=True)
+    assert '<table class="report cards">' in page
+    assert re.search(r'<div class="table-wrap" tabindex="0" role="region" aria-label="[^"]+">',
+                     page)
+    cells = CELL_RE.findall(page)
+    headings = re.findall(r'<th(?: class="num")? scope="col">([^<]*)</th>', page)
+    assert headings and cells
+    assert {label for _num, label in cells} == set(headings)
+    money = [label for num, label in cells if num]
+    assert money and set(money) <= {"Debit", "Credit"}
+    assert '<td class="num" data-label="Debit">KES 2,800.00</td>' in page \
+        or '<td class="num" data-label="Credit">KES 2,800.00</td>' in page
+    # No cell without its column's name.
+    assert "<td>" not in page.split("<tbody>", 1)[1].split("</table>", 1)[0]
+
+
+def test_report_cards_name_columns_in_swahili(web, books):
+    web.post("/language", {"language": "sw"})
+    web.login("treasurer")
+    page = web.get("/reports/arrears").get_data(as_text=True)
+    labels = {label for _num, label in CELL_RE.findall(page)}
+    assert labels and not labels & {"Zone", "Member", "Total owed", "1 month"}
