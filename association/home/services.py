@@ -17,7 +17,7 @@ from association.core.time import add_months, month_start, now_in_nairobi, today
 from association.extensions import db
 from association.ledger.models import DuesCharge, Payment, Receipt
 from association.ledger.periods import is_closed
-from association.ledger.reports import Period, arrears, collections
+from association.ledger.reports import Period, arrears_totals, collections
 from association.ledger.standing import Standing, standing_of
 from association.meetings import governance
 from association.meetings.models import GENERAL_TYPES, Meeting, MinutesStatus
@@ -117,13 +117,13 @@ def treasurer_home(sees_mpesa: bool) -> TreasurerHome:
     """Today's money, M-Pesa items waiting, the arrears total and the month's tasks."""
     today = today_in_nairobi()
     received = collections(Period(today, today)).figures
-    owed = arrears(today).figures
+    in_arrears, owed = arrears_totals()
     last_month = add_months(month_start(today), -1)
     return TreasurerHome(
         today=today, received=received,
         unconfirmed=unconfirmed_count() if sees_mpesa else None,
         suspense=queue_totals("suspense") if sees_mpesa else None,
-        arrears={"members": owed["members"], "total": owed["total"]},
+        arrears={"members": in_arrears, "total": owed},
         last_month=last_month, dues_run_done=dues_charged(last_month),
         last_month_closed=is_closed(last_month))
 

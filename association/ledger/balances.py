@@ -35,7 +35,7 @@ def credit_balances(member_ids=None) -> dict[int, int]:
     return {m: -v for m, v in _member_account_balance("member_credit", member_ids).items() if v}
 
 
-def net_owed(member_ids, through_entry_id: int | None = None) -> dict[int, int]:
+def net_owed(member_ids=None, through_entry_id: int | None = None) -> dict[int, int]:
     """What each member owes (positive) or has in credit (negative), in cents: dues
     receivable less member credit. Members with neither are left out."""
     owed = _member_account_balance("dues_receivable", member_ids, through_entry_id)

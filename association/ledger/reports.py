@@ -705,6 +705,17 @@ def arrears(as_of: date | None = None) -> Report:
     return report
 
 
+def arrears_totals() -> tuple[int, int]:
+    """(members in arrears, total they owe) as the arrears list counts them (members with
+    unpaid months who owe once credit held is counted), without building the list."""
+    from association.ledger.balances import net_owed
+
+    with_unpaid = set(db.session.scalars(
+        sa.select(DuesCharge.member_id).where(DuesCharge.open_cents > 0).distinct()))
+    owing = [net for member_id, net in net_owed().items() if net > 0 and member_id in with_unpaid]
+    return len(owing), sum(owing)
+
+
 def _less_oldest_first(amounts: list[int], less: int) -> list[int]:
     """``amounts`` (oldest first) with ``less`` taken off the oldest first."""
     result = []

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from association.core.charts import Chart, bar_chart
 from association.core.time import today_in_nairobi, utcnow
@@ -18,6 +19,7 @@ from association.meetings.common import MeetingError
 from association.meetings.models import (
     AttendanceStatus,
     Meeting,
+    MeetingAttendance,
     MeetingType,
     QuorumKind,
     QuorumRule,
@@ -165,8 +167,11 @@ def attendance_charts(today: date | None = None,
     """Who came to the latest meetings held (oldest first): members present by gender, and
     youth (18-35) among them. Counts only."""
     today = today or today_in_nairobi()
+    # Their attendance and its members loaded with them: not a query per member present.
     meetings = list(reversed(db.session.scalars(
         sa.select(Meeting).where(Meeting.held_on <= today)
+        .options(selectinload(Meeting.attendance).joinedload(MeetingAttendance.member),
+                 selectinload(Meeting.guests))
         .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(count)).all()))
     counts = [attendance_counts(m) for m in meetings]
     labels = [f"{format_date(m.held_on, 'medium')} · {enum_label(m.type)}" for m in meetings]

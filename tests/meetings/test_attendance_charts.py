@@ -47,3 +47,24 @@ def test_no_meeting_held_yet_says_so(app, web, setup_association, make_user):
     part = html[html.index('id="attendance-gender"'):]
     part = part[:part.index("</figure>")]
     assert "Nothing to draw yet" in part and "<svg" not in part
+
+
+def test_the_attendance_charts_read_the_members_in_a_few_queries(app, held_meeting, crowd):
+    """Not a query per member present: the meetings, their attendance and its members
+    come in a handful of queries whatever the crowd."""
+    import sqlalchemy as sa
+
+    held_meeting(present=9, days_ago=20)
+    held_meeting(present=12, days_ago=3)
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    with app.test_request_context("/"):
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            charts = attendance_charts(today_in_nairobi())
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert charts and len(statements) <= 5, len(statements)

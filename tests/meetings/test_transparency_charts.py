@@ -241,3 +241,13 @@ def test_a_chart_stays_inside_its_360_unit_drawing_whatever_its_labels_and_amoun
     for text in chart.texts:
         assert text.x + _text_width(text.text) <= WIDTH + 1, text.text
         assert 0 < text.y <= chart.height
+
+
+def test_the_month_files_are_cached_briefly_and_limited_per_address(app, web, setup_association):
+    """Each is drawn per request: a copy may be kept five minutes, and one address cannot
+    ask for them without end (a 429, not a server drawing pictures all day)."""
+    month = f"{today_in_nairobi():%Y-%m}"
+    first = web.get(f"/transparency/{month}.pdf")
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "public, max-age=300"
+    statuses = [web.get(f"/transparency/{month}.pdf").status_code for _ in range(20)]
+    assert statuses[:19] == [200] * 19 and statuses[19] == 429
