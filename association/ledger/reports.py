@@ -16,11 +16,11 @@ from datetime import date, timedelta
 from functools import cache
 
 import sqlalchemy as sa
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from association.core import dates
 from association.core.time import (
     add_months,
     fiscal_year_start,
@@ -60,6 +60,8 @@ class ReportError(DomainError):
 # --- The shape of a report --------------------------------------------------
 
 TEXT, MONEY, DATE, NUMBER = "text", "money", "date", "number"
+#: A month as the first day's date: "Nov 2026" on screens and PDFs, "2026-11" in CSV files.
+MONTH = "month"
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ def parse_period(start_text: str | None, end_text: str | None) -> Period:
 
 
 def _d(day: date) -> str:
-    return format_date(day, "medium")
+    return dates.day(day)
 
 
 def period_label(period: Period) -> str:
@@ -515,7 +517,9 @@ class _Describer:
     def __call__(self, source: EntrySource, memo: str, receipt_no: str | None) -> str:
         if source == EntrySource.DUES_RUN:
             match = re.search(r"\d{4}-\d{2}", memo)
-            return self.dues % {"month": match.group(0)} if match else memo
+            if not match:
+                return memo
+            return self.dues % {"month": dates.month(date.fromisoformat(match.group(0) + "-01"))}
         if source in (EntrySource.PAYMENT, EntrySource.MPESA) and receipt_no:
             return self.payment
         if source == EntrySource.REVERSAL and receipt_no:
@@ -566,8 +570,8 @@ def statement_report(data: MemberStatement) -> Report:
                       data.closing_credit_cents, data.closing_cents],
     ))
     report.tables.append(Table(
-        [Column(_("Month")), Column(_("Charged"), MONEY), Column(_("Still unpaid"), MONEY)],
-        [[c.month.strftime("%Y-%m"), c.amount_cents, c.open_cents] for c in data.open_charges],
+        [Column(_("Month"), MONTH), Column(_("Charged"), MONEY), Column(_("Still unpaid"), MONEY)],
+        [[c.month, c.amount_cents, c.open_cents] for c in data.open_charges],
         _("Unpaid months (today)"),
         ["", sum(c.amount_cents for c in data.open_charges),
          sum(c.open_cents for c in data.open_charges)],
@@ -600,9 +604,11 @@ def statement_report(data: MemberStatement) -> Report:
 # --- Arrears ----------------------------------------------------------------
 
 
-def _month_text(value) -> str:
-    """"2026-03" from a date (or the text SQLite gives back for MIN() of dates)."""
-    return value.strftime("%Y-%m") if isinstance(value, date) else str(value)[:7]
+def _month_text(value) -> date:
+    """The month (its first day) of a date, or of the text SQLite gives back for MIN() of
+    dates."""
+    return month_start(value if isinstance(value, date)
+                       else date.fromisoformat(str(value)[:10]))
 
 
 def arrears(as_of: date | None = None) -> Report:
@@ -664,7 +670,7 @@ def arrears(as_of: date | None = None) -> Report:
         Table([Column(_("Zone")), Column(_("Members in arrears"), NUMBER)] + bucket_columns,
               list(zones.values()), _("Summary by zone"), [_("All zones")] + totals),
         Table([Column(_("Zone")), Column(_("Member")), Column(_("Name")), Column(_("Category")),
-               Column(_("Unpaid months"), NUMBER), Column(_("Oldest unpaid month"))]
+               Column(_("Unpaid months"), NUMBER), Column(_("Oldest unpaid month"), MONTH)]
               + bucket_columns,
               rows, _("Members in arrears"),
               [_("All zones"), "", "", "", sum(r[4] for r in rows), ""] + totals[1:]),
@@ -821,7 +827,7 @@ def collections(period: Period) -> Report:
     )
     detail, by_month, by_zone, by_category = [], {}, {}, {}
     for y, m, zone, category, count, cash, mpesa, bank, total in db.session.execute(stmt):
-        label = f"{int(y):04d}-{int(m):02d}"
+        label = date(int(y), int(m), 1)
         values = [int(count), int(cash), int(mpesa), int(bank), int(total)]
         detail.append([label, zone, enum_label(Category(category))] + values)
         for bucket, key in ((by_month, label), (by_zone, zone),
@@ -835,11 +841,13 @@ def collections(period: Period) -> Report:
     total_row = [_("Total")] + grand
     report = Report("collections", _("Collections"), period_label(period))
     report.tables = [
-        Table([Column(_("Month"))] + money, list(by_month.values()), _("By month"), total_row),
+        Table([Column(_("Month"), MONTH)] + money, list(by_month.values()), _("By month"),
+              total_row),
         Table([Column(_("Zone"))] + money, sorted(by_zone.values()), _("By zone"), total_row),
         Table([Column(_("Category"))] + money, sorted(by_category.values()), _("By category"),
               total_row),
-        Table([Column(_("Month")), Column(_("Zone")), Column(_("Category"))] + money, detail,
+        Table([Column(_("Month"), MONTH), Column(_("Zone")), Column(_("Category"))] + money,
+              detail,
               _("By month, zone and category"), [_("Total"), "", ""] + grand),
     ]
     report.facts = [(_("Number of payments"), str(grand[0])),

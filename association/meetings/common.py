@@ -7,6 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core import dates
 from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
@@ -83,4 +84,4 @@ def check_editable(meeting: Meeting) -> None:
 def check_held(meeting: Meeting, today: date | None = None) -> None:
     if meeting.held_on > (today or today_in_nairobi()):
         raise MeetingError(_l("This meeting has not taken place yet (%(date)s).",
-                              date=meeting.held_on.isoformat()))
+                              date=dates.day(meeting.held_on)))

@@ -17,6 +17,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
+from association.core import dates
 from association.core.money import format_kes
 from association.core.pdf import document_fonts, ruled_style
 from association.i18n import enum_label
@@ -175,7 +176,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
                     doc.text(_("Dues rate: %(category)s %(amount)s a month from %(month)s.",
                                category=enum_label(rate.category),
                                amount=format_kes(rate.amount_cents),
-                               month=rate.effective_from.strftime("%Y-%m")), "small")
+                               month=dates.month(rate.effective_from)), "small")
 
         elections = list(_elections(meeting))
         if elections:
@@ -256,7 +257,7 @@ def officials_pdf(officials, language: str, as_of: date, show_contacts: bool = T
             rows.append([
                 enum_label(o.office), o.member.full_name, enum_label(o.member.gender),
                 (o.phone or "") if show_contacts else "",
-                f"{o.term_start.isoformat()} – {o.term_end.isoformat() if o.term_end else ''}",
+                f"{dates.day(o.term_start)} – {dates.day(o.term_end)}",
                 _elected_by(o),
             ])
         if len(rows) == 1:
@@ -269,7 +270,7 @@ def _elected_by(official) -> str:
     """"AGM 2026-10-07, resolution 4": the meeting and resolution that elected them."""
     if official.elected_at is None:
         return ""
-    meeting = f"{enum_label(official.elected_at.type)} {official.elected_at.held_on.isoformat()}"
+    meeting = f"{enum_label(official.elected_at.type)} {dates.day(official.elected_at.held_on)}"
     if official.resolution is None:
         return meeting
     return _("%(meeting)s, resolution %(number)d", meeting=meeting,
