@@ -230,6 +230,7 @@ def register_template_helpers(app: Flask) -> None:
     from association.core import dates
     from association.core.money import format_kes
     from association.core.phones import display_phone
+    from association.ledger.memos import describe as describe_memo
     from association.members.services import mask_national_id
     from association.profile.services import get_profile
 
@@ -246,6 +247,7 @@ def register_template_helpers(app: Flask) -> None:
         role_label=i18n.role_label,
         enum_label=i18n.enum_label,
         weekday_short=dates.weekday_short,
+        describe_memo=describe_memo,
         languages=i18n.LANGUAGE_NAMES,
         current_language=i18n.current_language,
         Role=Role,

@@ -11,6 +11,7 @@ calendars read them, and are not scanned.
 """
 
 import re
+import shutil
 import subprocess
 from collections import Counter, defaultdict
 from html.parser import HTMLParser
@@ -28,6 +29,10 @@ from tests.test_demo import ROLES
 
 #: Text the app writes and stores in English, shown translated at display: never taken out.
 APP_WRITTEN = {("journal_entry", "memo"), ("audit_event", "action")}
+#: Typed values of one word that are taken out too: logins, and who does an action item.
+ONE_WORD = {("user", "username"), ("action_item", "owner")}
+#: Column names a member list may carry, quoted on the import page as files spell them.
+FILE_HEADERS = ("First name", "Other names")
 #: Each endpoint opened at most this many times (with different arguments).
 PER_ENDPOINT = 2
 #: Downloads that are data for programs, not pages for people.
@@ -39,31 +44,36 @@ SKIP = re.compile(r"^/(static/|logout|healthz|compliance/constitution/)|[?&]lang
 
 
 class _Text(HTMLParser):
-    """The text a person reads on a page (and its links): no scripts or styles, no code
-    samples (the wire formats of M-Pesa messages the treasurer pastes), plus the titles,
-    placeholders and labels of inputs and buttons."""
+    """The text a person reads on a page (and its links), plus the titles, placeholders and
+    labels of inputs and buttons; not scripts or styles, nor what the page marks as not to
+    be translated: code (the wire formats of M-Pesa messages, the audit trail's record
+    names and stored values) and elements with ``translate="no"``."""
 
     HIDDEN = {"script", "style", "code", "samp", "kbd"}
 
     def __init__(self):
         super().__init__()
-        self.parts, self.links, self._hidden = [], [], 0
+        self.parts, self.links, self._hidden = [], [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag in self.HIDDEN:
-            self._hidden += 1
+        if tag in self.HIDDEN or attrs.get("translate") == "no":
+            self._hidden.append(tag)
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
         for name in ("title", "placeholder", "aria-label", "alt"):
+            # A month or date field's placeholder is the format browsers without a picker
+            # send (2026-03), not text to read.
+            if name == "placeholder" and attrs.get("type") in ("month", "date"):
+                continue
             if attrs.get(name):
                 self.parts.append(attrs[name])
         if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
             self.parts.append(attrs["value"])
 
     def handle_endtag(self, tag):
-        if tag in self.HIDDEN and self._hidden:
-            self._hidden -= 1
+        if self._hidden and self._hidden[-1] == tag:
+            self._hidden.pop()
 
     def handle_data(self, data):
         if not self._hidden:
@@ -84,20 +94,29 @@ def _typed_text() -> list[str]:
             if table.name == "agenda_item":  # matters arising are written by the app
                 query = query.where(table.c.carried_action_id.is_(None))
             for value in db.session.scalars(query):
-                if isinstance(value, str) and " " in value.strip():
+                if isinstance(value, str) and (" " in value.strip()
+                                               or (table.name, column.name) in ONE_WORD):
                     values.add(" ".join(value.split()))
     return sorted(values, key=len, reverse=True)
 
 
 def _without(text: str, typed: list[str]) -> str:
+    """``text`` without what people typed, whole or cut short with "…" (select options)."""
     text = " ".join(text.split())
+    for header in FILE_HEADERS:
+        text = text.replace(header, " ")
     for value in typed:
         text = text.replace(value, " ")
+        if len(value) > 30:
+            text = re.sub(re.escape(value[:30]) + r"[^…]*…", " ", text)
     return text
 
 
 def _pdf_text(data: bytes) -> str:
-    return subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, check=True,
+    """The text of a PDF, read back with poppler's pdftotext."""
+    tool = shutil.which("pdftotext")
+    assert tool, "install poppler-utils"
+    return subprocess.run([tool, "-layout", "-", "-"], input=data, check=True,  # noqa: S603
                           capture_output=True).stdout.decode()
 
 

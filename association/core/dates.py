@@ -10,15 +10,15 @@ Screens (the Jinja filters ``day``, ``month``, ``time``, ``moment``, registered 
 from datetime import date, datetime
 from datetime import time as clock
 
-from flask_babel import format_date, format_datetime
-from flask_babel import lazy_pgettext as _p
+from flask_babel import format_date, format_datetime, lazy_pgettext
 
 #: Weekday headings short enough for a table, and told apart in both languages (Swahili's
 #: names all start "Jum", so a slice of the name will not do).
 WEEKDAY_SHORT = (
-    _p("weekday heading", "Mon"), _p("weekday heading", "Tue"), _p("weekday heading", "Wed"),
-    _p("weekday heading", "Thu"), _p("weekday heading", "Fri"), _p("weekday heading", "Sat"),
-    _p("weekday heading", "Sun"),
+    lazy_pgettext("weekday heading", "Mon"), lazy_pgettext("weekday heading", "Tue"),
+    lazy_pgettext("weekday heading", "Wed"), lazy_pgettext("weekday heading", "Thu"),
+    lazy_pgettext("weekday heading", "Fri"), lazy_pgettext("weekday heading", "Sat"),
+    lazy_pgettext("weekday heading", "Sun"),
 )
 
 DAY = "d MMM y"
@@ -35,9 +35,13 @@ def day(value: date | datetime | None) -> str:
     return format_date(value, DAY)
 
 
-def month(value: date | None) -> str:
-    """Nov 2026 (Swahili: Des 2026)."""
-    return "" if value is None else format_date(value, MONTH)
+def month(value: date | str | None) -> str:
+    """Nov 2026 (Swahili: Des 2026), from a date or a month written YYYY-MM."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:7] + "-01")
+    return format_date(value, MONTH)
 
 
 def time(value: clock | datetime | None) -> str:

@@ -221,7 +221,7 @@ class _PdfTable:
         self.margin = 36
         self.width = self.size[0] - 2 * self.margin
         self.page = 0
-        self.generated = datetime.now(NAIROBI).strftime("%Y-%m-%d %H:%M")
+        self.generated = dates.wall_moment(datetime.now(NAIROBI).replace(tzinfo=None))
         self._new_page()
 
     def _new_page(self) -> None:

@@ -32,6 +32,7 @@ from association.core.time import (
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import current_language, enum_label
+from association.ledger import memos
 from association.ledger.accounts import account
 from association.ledger.models import (
     Account,
@@ -363,7 +364,7 @@ def cash_book(key: str, period: Period) -> Report:
                 db.session.execute(stmt)):
             money = amount if side == Side.DEBIT else -amount
             balance += money
-            yield [day, receipt_no or void_no or reference or f"#{entry_id}", memo,
+            yield [day, receipt_no or void_no or reference or f"#{entry_id}", memos.describe(memo),
                    amount if money > 0 else None, amount if money < 0 else None, balance]
 
     report = Report(f"cash-book-{key}", str(CASH_BOOKS[key]), period_label(period))
@@ -526,7 +527,7 @@ class _Describer:
             return self.reversed
         if source == EntrySource.CREDIT_APPLIED:
             return self.credit
-        return memo
+        return memos.describe(memo)
 
 
 class NoStatementAccessError(ReportError):

@@ -9,7 +9,7 @@ import io
 from datetime import date
 from xml.sax.saxutils import escape
 
-from flask_babel import force_locale, format_date
+from flask_babel import force_locale, format_date, pgettext
 from flask_babel import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -189,7 +189,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
 
         if meeting.actions:
             doc.text(_("Action items"), "h")
-            rows = [[_("Action"), _("Who"), _("Due"), _("Status")]]
+            rows = [[_("Action"), _("Who"), pgettext("date column", "Due"), _("Status")]]
             for action in meeting.actions:
                 rows.append([action.description, action.owner,
                              format_date(action.due_on, "medium") if action.due_on else "",
