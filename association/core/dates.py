@@ -7,10 +7,16 @@ Screens (the Jinja filters ``day``, ``month``, ``time``, ``moment``, registered 
 ``create_app``) and PDFs use these. Machine-readable exports (CSV, XLSX, ICS, JSON) keep ISO.
 """
 
+import re
 from datetime import date, datetime
 from datetime import time as clock
+from functools import cache
 
+from babel.dates import get_month_names
 from flask_babel import format_date, format_datetime, lazy_pgettext
+from flask_babel import lazy_gettext as _l
+
+from association.errors import DomainError
 
 #: Weekday headings short enough for a table, and told apart in both languages (Swahili's
 #: names all start "Jum", so a slice of the name will not do).
@@ -26,10 +32,16 @@ MONTH = "MMM y"
 TIME = "HH:mm"
 
 
-def day(value: date | datetime | None) -> str:
-    """30 Nov 2026 (a datetime is taken as naive UTC and shown on Nairobi's calendar)."""
-    if value is None:
+def day(value: date | datetime | str | None) -> str:
+    """30 Nov 2026, from a date, a YYYY-MM-DD text (a link's argument) or a datetime (taken
+    as naive UTC and shown on Nairobi's calendar); text that is no date is left as it is."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, datetime):
         return format_datetime(value, DAY)
     return format_date(value, DAY)
@@ -72,3 +84,84 @@ def period(start: date, end: date) -> str:
 def weekday_short(weekday: int) -> str:
     """Mon.. (Jtt, Jnn, Jtn, Alh, Ijm, Jms, Jpl), Monday 0."""
     return str(WEEKDAY_SHORT[weekday])
+
+
+# --- Reading dates people type ------------------------------------------------------------
+
+
+class DayError(DomainError):
+    """Not a date a person in Kenya would write, or one that reads two ways."""
+
+
+_NUMERIC = re.compile(r"^(\d{1,4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2,4})$")
+_WORDS = re.compile(r"^(\d{1,2})\s*(?:st|nd|rd|th)?\.?\s+([^\W\d_]+)\.?,?\s+(\d{4})$")
+
+
+@cache
+def _month_numbers() -> dict[str, int]:
+    """Month names and abbreviations, English and Swahili (Babel's), lower case -> 1-12."""
+    numbers = {}
+    for language in ("en", "sw"):
+        for width in ("wide", "abbreviated"):
+            for number, name in get_month_names(width, locale=language).items():
+                numbers[name.lower().rstrip(".")] = number
+    numbers["sept"] = 9
+    return numbers
+
+
+def parse_day(text: str | None) -> date | None:
+    """A date as people in Kenya write it, day first: "7 Dec 2026", "7 Desemba 2026",
+    "7/12/2026", "7-12-2026", "7.12.26", or as a browser sends it, 2026-12-07. None when
+    blank.
+
+    Raises:
+        DayError: not a date, a day that does not exist, or month-first (11/30/2026), which
+            a Kenyan reader would take for another day.
+    """
+    text = " ".join((text or "").split())
+    if not text:
+        return None
+    value = None
+    if match := _NUMERIC.match(text):
+        first, second, third = match.groups()
+        if len(first) == 4:  # 2026-12-07: year first, as browsers and files send it
+            year, month_no, day_no = int(first), int(second), int(third)
+            if len(third) > 2:
+                raise _not_a_date(text)
+        elif len(first) <= 2:
+            day_no, month_no = int(first), int(second)
+            year = int(third) + (2000 if len(third) == 2 else 0)
+            if len(third) == 3:
+                raise _not_a_date(text)
+            if month_no > 12 and day_no <= 12:
+                raise DayError(_l(
+                    "%(value)s reads month first. Write the day first, e.g. %(example)s.",
+                    value=text[:20], example=f"{month_no}/{day_no}/{year}"))
+        else:
+            raise _not_a_date(text)
+        value = _checked(year, month_no, day_no, text)
+    elif match := _WORDS.match(text):
+        number = _month_numbers().get(match.group(2).lower())
+        if number is None:
+            raise _not_a_date(text)
+        value = _checked(int(match.group(3)), number, int(match.group(1)), text)
+    else:
+        raise _not_a_date(text)
+    return value
+
+
+def _checked(year: int, month_no: int, day_no: int, text: str) -> date:
+    try:
+        value = date(year, month_no, day_no)
+    except ValueError:
+        raise DayError(_l("%(value)s is not a day of the calendar.",
+                          value=text[:20])) from None
+    if not 1900 <= value.year <= 2100:
+        raise DayError(_l("%(value)s is outside the years this app can record.",
+                          value=text[:20]))
+    return value
+
+
+def _not_a_date(text: str) -> DayError:
+    return DayError(_l("%(value)s is not a date. Write the day first, e.g. %(example)s or "
+                       "7/12/2026.", value=text[:20], example=day(date(2026, 12, 7))))

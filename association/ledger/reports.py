@@ -51,7 +51,6 @@ from association.members.models import Category, Member, Zone
 
 #: Earliest and latest dates a report may be asked for (typos, not history).
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)
-_ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ReportError(DomainError):
@@ -116,7 +115,8 @@ class Period:
 
 
 def parse_date(text: str | None, what: str) -> date | None:
-    """A date written as YYYY-MM-DD (None when blank).
+    """A date written the Kenyan way or as YYYY-MM-DD (:func:`dates.parse_day`), None when
+    blank.
 
     Raises:
         ReportError: anything else, or a date outside 2000-2100.
@@ -125,12 +125,9 @@ def parse_date(text: str | None, what: str) -> date | None:
     if not text:
         return None
     try:
-        if not _ISO_DATE_RE.match(text):
-            raise ValueError
-        value = date.fromisoformat(text)
-    except ValueError:
-        raise ReportError(_l("%(what)s: %(value)s is not a date. Write it as YYYY-MM-DD, "
-                             "e.g. 2026-03-31.", what=what, value=text[:20])) from None
+        value = dates.parse_day(text)
+    except dates.DayError as error:
+        raise ReportError(_l("%(what)s: %(error)s", what=what, error=error.message)) from None
     if not FIRST_DATE <= value <= LAST_DATE:
         raise ReportError(_l("%(what)s: %(value)s is outside the years the books can cover.",
                              what=what, value=text))
