@@ -245,7 +245,7 @@ def test_success_flash_names_the_receipt(app, web, rates):
     ({"member": "abc"}, "No member has the number abc."),
     ({"method": "paypal"}, "Not a valid choice."),
     ({"paid_on": ""}, "Enter the date the money was paid."),
-    ({"paid_on": "31/02/2025"}, "Not a valid date value."),
+    ({"paid_on": "31/02/2025"}, "31/02/2025 is not a day of the calendar."),
     ({"paid_on": "2999-01-01"}, "A payment cannot be dated in the future."),
     ({"method": "mpesa", "reference": ""}, "Enter the M-Pesa code"),
     ({"method": "mpesa", "reference": "12"}, "Enter the M-Pesa code"),
