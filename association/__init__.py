@@ -231,6 +231,7 @@ def register_template_helpers(app: Flask) -> None:
     from association.core.money import format_kes
     from association.core.phones import display_phone
     from association.ledger.memos import describe as describe_memo
+    from association.meetings.common import agenda_title
     from association.members.services import mask_national_id
     from association.profile.services import get_profile
 
@@ -248,6 +249,7 @@ def register_template_helpers(app: Flask) -> None:
         enum_label=i18n.enum_label,
         weekday_short=dates.weekday_short,
         describe_memo=describe_memo,
+        agenda_title=agenda_title,
         languages=i18n.LANGUAGE_NAMES,
         current_language=i18n.current_language,
         Role=Role,

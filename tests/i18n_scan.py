@@ -27,7 +27,7 @@ ENGLISH_WORDS = (
     # people, places, time
     "Member", "Members", "Month", "Months", "Date", "Week", "Today", "Tonight",
     "Yesterday", "Tomorrow", "Shift", "Shifts", "Meeting", "Meetings", "Minutes",
-    "Agenda", "Attendance", "Roster", "Patrol", "Patrols", "Incident", "Incidents",
+    "Agenda", "arising", "Attendance", "Roster", "Patrol", "Patrols", "Incident", "Incidents",
     "Phone", "Name", "Reference", "Account", "Description", "Consent", "Report",
     "Reports", "Secretary", "Chairperson", "Coordinator", "Auditor",
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",

@@ -52,7 +52,7 @@ def test_weekday_headings_are_told_apart_in_swahili(app):
 
 @pytest.mark.parametrize("text", ["7 Dec 2026", "7 December 2026", "7 Desemba 2026",
                                   "7 des 2026", "7th Dec, 2026", "7/12/2026", "07/12/2026",
-                                  "7-12-2026", "7.12.26", "2026-12-07", " 7  Dec  2026 "])
+                                  "7-12-2026", "7.12.2026", "2026-12-07", " 7  Dec  2026 "])
 def test_day_first_dates_are_read_in_both_languages(app, text):
     with app.test_request_context():
         assert dates.parse_day(text) == date(2026, 12, 7)
@@ -67,6 +67,9 @@ def test_day_first_dates_are_read_in_both_languages(app, text):
      "kesho si tarehe. Andika siku kwanza, k.m. 7 Des 2026 au 7/12/2026."),
     ("7 Smarch 2026", "7 Smarch 2026 is not a date.", "7 Smarch 2026 si tarehe."),
     ("1/1/1066", "1/1/1066 is outside the years", "1/1/1066 iko nje ya miaka"),
+    ("07-12-26", "07-12-26: write the year in full, e.g. 07/12/2026.",
+     "07-12-26: andika mwaka wote, k.m. 07/12/2026."),
+    ("2026/12/07", "2026/12/07 is not a date.", "2026/12/07 si tarehe."),
 ])
 def test_dates_that_read_two_ways_or_none_are_refused_with_a_clear_message(
         app, text, english, swahili):

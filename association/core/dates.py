@@ -15,6 +15,7 @@ from functools import cache
 from babel.dates import get_month_names
 from flask_babel import format_date, format_datetime, lazy_pgettext
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from association.errors import DomainError
 
@@ -93,7 +94,7 @@ class DayError(DomainError):
     """Not a date a person in Kenya would write, or one that reads two ways."""
 
 
-_NUMERIC = re.compile(r"^(\d{1,4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2,4})$")
+_NUMERIC = re.compile(r"^(\d{1,4})\s*([/.\-])\s*(\d{1,2})\s*[/.\-]\s*(\d{2,4})$")
 _WORDS = re.compile(r"^(\d{1,2})\s*(?:st|nd|rd|th)?\.?\s+([^\W\d_]+)\.?,?\s+(\d{4})$")
 
 
@@ -111,28 +112,31 @@ def _month_numbers() -> dict[str, int]:
 
 def parse_day(text: str | None) -> date | None:
     """A date as people in Kenya write it, day first: "7 Dec 2026", "7 Desemba 2026",
-    "7/12/2026", "7-12-2026", "7.12.26", or as a browser sends it, 2026-12-07. None when
-    blank.
+    "7/12/2026", "7-12-2026", "7.12.2026", or as a browser sends it, 2026-12-07. None
+    when blank.
 
     Raises:
-        DayError: not a date, a day that does not exist, or month-first (11/30/2026), which
-            a Kenyan reader would take for another day.
+        DayError: not a date, a day that does not exist, a two-digit year (07-12-26 reads
+            three ways), or month-first (11/30/2026), which a Kenyan reader would take for
+            another day.
     """
     text = " ".join((text or "").split())
     if not text:
         return None
     value = None
     if match := _NUMERIC.match(text):
-        first, second, third = match.groups()
+        first, separator, second, third = match.groups()
         if len(first) == 4:  # 2026-12-07: year first, as browsers and files send it
+            if separator != "-" or len(third) > 2:
+                raise _not_a_date(text)
             year, month_no, day_no = int(first), int(second), int(third)
-            if len(third) > 2:
-                raise _not_a_date(text)
         elif len(first) <= 2:
-            day_no, month_no = int(first), int(second)
-            year = int(third) + (2000 if len(third) == 2 else 0)
-            if len(third) == 3:
+            if len(third) == 2:  # 07-12-26: which is the year?
+                raise DayError(_l("%(value)s: write the year in full, e.g. %(example)s.",
+                                  value=text[:20], example=f"{first}/{second}/20{third}"))
+            if len(third) != 4:
                 raise _not_a_date(text)
+            day_no, month_no, year = int(first), int(second), int(third)
             if month_no > 12 and day_no <= 12:
                 raise DayError(_l(
                     "%(value)s reads month first. Write the day first, e.g. %(example)s.",
@@ -164,4 +168,5 @@ def _checked(year: int, month_no: int, day_no: int, text: str) -> date:
 
 def _not_a_date(text: str) -> DayError:
     return DayError(_l("%(value)s is not a date. Write the day first, e.g. %(example)s or "
-                       "7/12/2026.", value=text[:20], example=day(date(2026, 12, 7))))
+                       "7/12/2026.", value=text[:20],
+                       example=LazyString(day, date(2026, 12, 7))))

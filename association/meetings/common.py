@@ -12,6 +12,7 @@ from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.meetings.models import (
+    ActionItem,
     GovernanceRecord,
     Meeting,
     MeetingType,
@@ -85,3 +86,15 @@ def check_held(meeting: Meeting, today: date | None = None) -> None:
     if meeting.held_on > (today or today_in_nairobi()):
         raise MeetingError(_l("This meeting has not taken place yet (%(date)s).",
                               date=dates.day(meeting.held_on)))
+
+
+def agenda_title(item) -> str:
+    """An agenda item's title in the reader's language: the "matters arising" items the app
+    carries forward are stored in the minutes' language and shown from their action item."""
+    if item.carried_action_id is None:
+        return item.title
+    action = db.session.get(ActionItem, item.carried_action_id)
+    if action is None:
+        return item.title
+    return str(_l("Matters arising: %(what)s (%(owner)s)", what=action.description,
+                  owner=action.owner))[:200]

@@ -21,6 +21,7 @@ from association.core import dates
 from association.core.money import format_kes
 from association.core.pdf import document_fonts, ruled_style
 from association.i18n import enum_label
+from association.meetings.common import agenda_title
 from association.meetings.models import AttendanceStatus, Meeting, Office
 
 
@@ -149,7 +150,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
 
         doc.text(_("Agenda and minutes"), "h")
         for item in meeting.agenda:
-            doc.text(f"{item.position}. {item.title}", "h")
+            doc.text(f"{item.position}. {agenda_title(item)}", "h")
             if item.discussion:
                 doc.text(_("Discussion:"), "small")
                 doc.text(item.discussion)

@@ -141,7 +141,7 @@ def test_close_report_in_swahili(web, closed, tmp_path):
     assert "flask audit verify --checkpoint" in flat
     assert "Month close report" not in flat
     assert closed.checkpoint in "".join(text.split())
-    assert f"Namba ya kwanza {closed.receipts[0]}" in flat
+    assert f"Nambari ya kwanza {closed.receipts[0]}" in flat
     assert qr_codes(response.data, tmp_path) == [closed.checkpoint]
     page = web.get("/ledger/periods").get_data(as_text=True)
     assert "Ripoti ya kufunga (PDF)" in page
