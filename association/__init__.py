@@ -233,6 +233,7 @@ def register_template_helpers(app: Flask) -> None:
     from association.ledger.memos import describe as describe_memo
     from association.meetings.common import agenda_title
     from association.members.services import mask_national_id
+    from association.mpesa.notes import describe as mpesa_note
     from association.profile.services import get_profile
 
     # Lazy translated strings claim to be safe HTML, yet their %(...)s values may hold what a
@@ -250,6 +251,7 @@ def register_template_helpers(app: Flask) -> None:
         weekday_short=dates.weekday_short,
         describe_memo=describe_memo,
         agenda_title=agenda_title,
+        mpesa_note=mpesa_note,
         languages=i18n.LANGUAGE_NAMES,
         current_language=i18n.current_language,
         Role=Role,

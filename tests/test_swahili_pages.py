@@ -27,8 +27,13 @@ from tests.conftest import Web
 from tests.i18n_scan import bad_dates_in, english_in
 from tests.test_demo import ROLES
 
-#: Text the app writes and stores in English, shown translated at display: never taken out.
-APP_WRITTEN = {("journal_entry", "memo"), ("audit_event", "action")}
+#: Text the app (or M-Pesa) writes and stores in English, to be shown in the reader's
+#: language at display: never taken out.
+APP_WRITTEN = {("journal_entry", "memo"), ("audit_event", "action"), ("account", "name"),
+               ("member_consent", "wording"), ("mpesa_stk_request", "result_desc"),
+               ("mpesa_transaction", "note"), ("mpesa_callback_inbox", "outcome"),
+               ("mpesa_callback_inbox", "error"), ("mpesa_settings", "c2b_register_result"),
+               ("patrol_swap", "problems"), ("officials_notice", "summary")}
 #: Typed values of one word that are taken out too: logins, and who does an action item.
 ONE_WORD = {("user", "username"), ("action_item", "owner")}
 #: Column names a member list may carry, quoted on the import page as files spell them.
