@@ -231,7 +231,7 @@ def register_template_helpers(app: Flask) -> None:
     from association.core.money import format_kes
     from association.core.phones import display_phone
     from association.ledger.memos import describe as describe_memo
-    from association.meetings.common import agenda_title
+    from association.meetings.common import agenda_title, describe_ref
     from association.members.services import mask_national_id
     from association.mpesa.notes import describe as mpesa_note
     from association.profile.services import get_profile
@@ -251,6 +251,7 @@ def register_template_helpers(app: Flask) -> None:
         weekday_short=dates.weekday_short,
         describe_memo=describe_memo,
         agenda_title=agenda_title,
+        describe_ref=describe_ref,
         mpesa_note=mpesa_note,
         languages=i18n.LANGUAGE_NAMES,
         current_language=i18n.current_language,

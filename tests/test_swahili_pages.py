@@ -33,7 +33,8 @@ APP_WRITTEN = {("journal_entry", "memo"), ("audit_event", "action"), ("account",
                ("member_consent", "wording"), ("mpesa_stk_request", "result_desc"),
                ("mpesa_transaction", "note"), ("mpesa_callback_inbox", "outcome"),
                ("mpesa_callback_inbox", "error"), ("mpesa_settings", "c2b_register_result"),
-               ("patrol_swap", "problems"), ("officials_notice", "summary")}
+               ("patrol_swap", "problems"), ("officials_notice", "summary"),
+               ("dues_rate", "resolution_ref")}
 #: Typed values of one word that are taken out too: logins, and who does an action item.
 ONE_WORD = {("user", "username"), ("action_item", "owner")}
 #: Column names a member list may carry, quoted on the import page as files spell them.

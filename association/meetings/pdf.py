@@ -21,7 +21,7 @@ from association.core import dates
 from association.core.money import format_kes
 from association.core.pdf import document_fonts, ruled_style
 from association.i18n import enum_label
-from association.meetings.common import agenda_title
+from association.meetings.common import agenda_title, notice_summary
 from association.meetings.models import AttendanceStatus, Meeting, Office
 
 
@@ -293,7 +293,7 @@ def notice_pdf(notice, officials, language: str) -> bytes:
             doc.text(_("Decided at the meeting of %(date)s.",
                        date=format_date(notice.meeting.held_on, "long")))
         doc.text(_("Changes"), "h")
-        doc.text(notice.summary)
+        doc.text(notice_summary(notice.summary))
         doc.text(_("Officials after the change"), "h")
         rows = [[_("Office"), _("Name"), _("ID number"), _("Phone"), _("Elected at")]]
         for o in officials:
