@@ -249,6 +249,7 @@ def register_template_helpers(app: Flask) -> None:
         role_label=i18n.role_label,
         enum_label=i18n.enum_label,
         weekday_short=dates.weekday_short,
+        day_example=dates.day_example,
         describe_memo=describe_memo,
         agenda_title=agenda_title,
         describe_ref=describe_ref,

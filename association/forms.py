@@ -60,7 +60,7 @@ class DayField(Field):
             raise ValueError(str(error)) from None
 
     def __call__(self, **kwargs):
-        kwargs.setdefault("placeholder", dates.day(date(2026, 12, 7)))
+        kwargs.setdefault("placeholder", dates.day_example())
         kwargs.setdefault("autocomplete", "off")
         return super().__call__(**kwargs)
 
@@ -101,5 +101,5 @@ class DayTimeField(DayField):
             raise ValueError(str(error)) from None
 
     def __call__(self, **kwargs):
-        kwargs.setdefault("placeholder", f"{dates.day(date(2026, 12, 7))} 23:07")
+        kwargs.setdefault("placeholder", f"{dates.day_example()} 23:07")
         return super().__call__(**kwargs)

@@ -82,6 +82,13 @@ def period(start: date, end: date) -> str:
     return f"{day(start)} - {day(end)}"
 
 
+def day_example() -> str:
+    """A day written the Kenyan way in the reader's language ("7 Dec 2026", "7 Des 2026"),
+    for the placeholder of a date box. A function, not a filter on a literal: Jinja would
+    fold that into the template once, in the first reader's language."""
+    return day(date(2026, 12, 7))
+
+
 def weekday_short(weekday: int) -> str:
     """Mon.. (Jtt, Jnn, Jtn, Alh, Ijm, Jms, Jpl), Monday 0."""
     return str(WEEKDAY_SHORT[weekday])
@@ -160,7 +167,7 @@ def _checked(year: int, month_no: int, day_no: int, text: str) -> date:
     except ValueError:
         raise DayError(_l("%(value)s is not a day of the calendar.",
                           value=text[:20])) from None
-    if not 1900 <= value.year <= 2100:
+    if not 1900 <= value.year <= 2999:
         raise DayError(_l("%(value)s is outside the years this app can record.",
                           value=text[:20]))
     return value
