@@ -229,9 +229,13 @@ def register_template_helpers(app: Flask) -> None:
     from association import i18n
     from association.auth.models import Role
     from association.auth.permissions import allowed
+    from association.core import dates
     from association.core.money import format_kes
     from association.core.phones import display_phone
+    from association.ledger.memos import describe as describe_memo
+    from association.meetings.common import agenda_title, describe_ref
     from association.members.services import mask_national_id
+    from association.mpesa.notes import describe as mpesa_note
     from association.profile.services import get_profile
 
     # Lazy translated strings claim to be safe HTML, yet their %(...)s values may hold what a
@@ -239,10 +243,19 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.finalize = lambda value: str(value) if isinstance(value, LazyString) else value
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["kes"] = format_kes
+    # Kenyan dates, one place (association.core.dates): 30 Nov 2026, Nov 2026, 23:07.
+    app.jinja_env.filters.update(day=dates.day, month=dates.month, time=dates.time,
+                                 moment=dates.moment, wall_moment=dates.wall_moment)
     app.jinja_env.globals.update(
         get_profile=get_profile,
         role_label=i18n.role_label,
         enum_label=i18n.enum_label,
+        weekday_short=dates.weekday_short,
+        day_example=dates.day_example,
+        describe_memo=describe_memo,
+        agenda_title=agenda_title,
+        describe_ref=describe_ref,
+        mpesa_note=mpesa_note,
         languages=i18n.LANGUAGE_NAMES,
         current_language=i18n.current_language,
         Role=Role,

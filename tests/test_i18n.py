@@ -16,12 +16,14 @@ from association.members.services import consent_wording
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "translations" / "sw" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2),
+            "lazy_pgettext": ((1, "c"), 2)}
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]")
 
 
-def _extracted() -> dict[str, str]:
-    """Every msgid in the app's code and templates (as `make extract` finds them) -> where."""
+def _extracted() -> dict[tuple[str, str | None], str]:
+    """Every (msgid, context) in the app's code and templates (as `make extract` finds
+    them) -> where."""
     with open(ROOT / "babel.cfg") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
     found = {}
@@ -30,7 +32,7 @@ def _extracted() -> dict[str, str]:
     ):
         msgid = message[0] if isinstance(message, tuple) else message
         if msgid:
-            found.setdefault(msgid, f"{filename}:{lineno}")
+            found.setdefault((msgid, _context), f"{filename}:{lineno}")
     return found
 
 
@@ -42,8 +44,8 @@ def _catalogue():
 def test_every_string_has_a_swahili_translation():
     catalogue = _catalogue()
     missing = []
-    for msgid, where in _extracted().items():
-        message = catalogue.get(msgid)
+    for (msgid, context), where in _extracted().items():
+        message = catalogue.get(msgid, context=context)
         strings = () if message is None else (
             message.string if isinstance(message.string, tuple) else (message.string,))
         if message is None or message.fuzzy or not all(strings):

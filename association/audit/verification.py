@@ -27,6 +27,7 @@ from association.audit.checkpoints import (
 )
 from association.audit.models import AuditEvent, CheckpointReason
 from association.audit.services import VerifyResult, log_event, verify_chain
+from association.core import dates
 from association.extensions import db
 
 #: The audit event that records a full verification's result.
@@ -92,7 +93,7 @@ def verify_everything(given: list[Mark] | None = None) -> FullResult:
         result.problems.append(_(
             "The month totals of account %(account)d for %(month)s differ from its postings "
             "(%(count)d account-months differ).",
-            account=account_id, month=month.strftime("%Y-%m"), count=len(totals)))
+            account=account_id, month=dates.month(month), count=len(totals)))
     return result
 
 

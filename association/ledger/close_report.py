@@ -9,11 +9,12 @@ balance), so the close report never disagrees with them.
 
 from dataclasses import dataclass
 
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date
 from flask_babel import gettext as _
 
 from association.audit.checkpoints import checkpoints_labelled, refused_labels
 from association.audit.models import AuditCheckpoint
+from association.core import dates
 from association.core.money import format_kes
 from association.core.time import month_end
 from association.extensions import db
@@ -68,16 +69,16 @@ def close_report(close_id: int) -> CloseReport | None:
                     reports.period_label(period))
     report.facts = [
         (_("Association"), profile.name if profile else ""),
-        (_("Month"), f"{month_name} ({closed.month.strftime('%Y-%m')})"),
+        (_("Month"), month_name),
         (_("Closed by"), _who(closed.closed_by)),
-        (_("Closed on"), format_datetime(closed.closed_at, "medium")),
+        (_("Closed on"), dates.moment(closed.closed_at)),
     ]
     if closed.reopened_at is None:
         report.facts.append((_("Status"), _("Closed")))
     else:
         report.facts.append((_("Status"), _(
             "Reopened by %(who)s on %(when)s: %(reason)s", who=_who(closed.reopened_by),
-            when=format_datetime(closed.reopened_at, "medium"),
+            when=dates.moment(closed.reopened_at),
             reason=closed.reopen_reason or "")))
     report.notes.append(_("The figures are the month's as the books show them when this "
                           "report is printed; the audit checkpoint is the audit trail as it "
@@ -152,7 +153,7 @@ def close_report_pdf(data: CloseReport) -> bytes:
         value = data.checkpoint.value
         pdf.monospace(value)
         pdf.paragraph(_("Made on %(when)s, at audit event %(seq)d.",
-                        when=format_datetime(data.checkpoint.made_at, "medium"),
+                        when=dates.moment(data.checkpoint.made_at),
                         seq=data.checkpoint.seq), size=7.5)
         pdf.paragraph(_("Keep this page. To check that the books have not been rewritten "
                         "since this close, run on the server: flask audit verify --checkpoint "

@@ -6,12 +6,12 @@ Shape only: the rules are in ``ledger.expenses`` and ``ledger.accounts``.
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from association.core.money import AmountError, to_cents
 from association.core.time import today_in_nairobi
-from association.forms import BaseForm, optional_int
+from association.forms import BaseForm, DayField, optional_int
 from association.i18n import enum_choices
 from association.ledger.models import AccountType, ExpenseStatus, PaymentMethod
 
@@ -50,7 +50,7 @@ class ExpenseForm(BaseForm):
         _l("Paid from"), choices=enum_choices(PaymentMethod),
         validators=[DataRequired(_l("Choose how the money was paid."))],
     )
-    paid_on = DateField(
+    paid_on = DayField(
         _l("Date paid"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date the money was paid."))],
     )

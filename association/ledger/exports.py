@@ -19,6 +19,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from association.core import dates
 from association.core.money import CURRENCY, format_kes
 from association.core.pdf import draw_qr, qr_modules
 from association.core.tabular import formula_safe
@@ -26,7 +27,7 @@ from association.core.time import NAIROBI, today_in_nairobi
 from association.extensions import db
 from association.ledger import reports
 from association.ledger.models import Account, AccountType, JournalEntry, Posting, Side
-from association.ledger.reports import DATE, MONEY, NUMBER, Report, Table
+from association.ledger.reports import DATE, MONEY, MONTH, NUMBER, Report, Table
 from association.members.models import Member
 
 REPORT_FORMATS = ("html", "csv", "xlsx", "pdf")
@@ -56,6 +57,8 @@ def _csv_cell(value, kind: str):
         return ""
     if kind == MONEY and isinstance(value, int):
         return amount_text(value)
+    if kind == MONTH and isinstance(value, date):
+        return value.strftime("%Y-%m")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, int):
@@ -118,6 +121,8 @@ def _xlsx_value(value, kind: str):
         return None
     if kind == MONEY and isinstance(value, int):
         return Decimal(value).scaleb(-2)
+    if kind == MONTH and isinstance(value, date):
+        return value.strftime("%Y-%m")
     if isinstance(value, (date, int)):
         return value
     return _ILLEGAL_XLSX.sub("", formula_safe(str(value)))
@@ -161,7 +166,7 @@ def report_xlsx(report: Report) -> bytes:
         kinds = [c.kind for c in table.columns]
         for col, kind in enumerate(kinds, start=1):
             sheet.column_dimensions[get_column_letter(col)].width = {
-                MONEY: 15, DATE: 12, NUMBER: 10}.get(kind, 28)
+                MONEY: 15, DATE: 12, MONTH: 10, NUMBER: 10}.get(kind, 28)
         sheet.freeze_panes = "A2"
         sheet.append([styled(sheet, c.label, font=bold) for c in table.columns])
         for row in table.rows:
@@ -191,7 +196,7 @@ def _fonts() -> tuple[str, str]:
     return "Vera", "VeraBd"
 
 
-_PDF_WEIGHTS = {MONEY: 1.4, DATE: 1.3, NUMBER: 0.9}
+_PDF_WEIGHTS = {MONEY: 1.4, DATE: 1.3, MONTH: 1.1, NUMBER: 0.9}
 
 
 class _PdfTable:
@@ -216,7 +221,7 @@ class _PdfTable:
         self.margin = 36
         self.width = self.size[0] - 2 * self.margin
         self.page = 0
-        self.generated = datetime.now(NAIROBI).strftime("%Y-%m-%d %H:%M")
+        self.generated = dates.wall_moment(datetime.now(NAIROBI).replace(tzinfo=None))
         self._new_page()
 
     def _new_page(self) -> None:
@@ -331,8 +336,10 @@ class _PdfTable:
             return ""
         if kind == MONEY and isinstance(value, int):
             return format_kes(value, currency="")
+        if kind == MONTH and isinstance(value, date):
+            return dates.month(value)
         if isinstance(value, date):
-            return value.isoformat()
+            return dates.day(value)
         return str(value)
 
     def finish(self) -> bytes:

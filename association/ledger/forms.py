@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    DateField,
     FieldList,
     Form,
     FormField,
@@ -31,7 +30,7 @@ from wtforms.validators import (
 from association.core.money import AmountError, to_cents
 from association.core.time import MonthError, month_start, parse_month, today_in_nairobi
 from association.errors import DomainError
-from association.forms import BaseForm
+from association.forms import BaseForm, DayField
 from association.i18n import BabelTranslations, choices, enum_choices
 from association.ledger.models import PaymentMethod
 from association.members.services import get_member_by_number
@@ -82,7 +81,7 @@ class PaymentForm(_MemberField, BaseForm):
     reference = StringField(
         _l("M-Pesa code or bank reference"), validators=[Optional(), Length(max=40)]
     )
-    paid_on = DateField(
+    paid_on = DayField(
         _l("Date paid"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date the money was paid."))],
     )

@@ -21,11 +21,12 @@ from markupsafe import Markup, escape
 
 from association.audit.services import log_event
 from association.auth.permissions import login_only, permission_required
+from association.core import dates
 from association.core.money import format_kes
 from association.core.time import fiscal_year_start, today_in_nairobi
 from association.ledger import auditor_pack as pack
 from association.ledger import close_report, exports, report_charts, reports
-from association.ledger.reports import DATE, MONEY, NUMBER, Link, ReportError
+from association.ledger.reports import DATE, MONEY, MONTH, NUMBER, Link, ReportError
 from association.members.services import MemberNotFoundError, get_member_by_number
 from association.profile.services import fiscal_year_start_month
 
@@ -96,7 +97,9 @@ def _cell_html(value, kind: str, label: str = "") -> str:
     elif kind == MONEY and isinstance(value, int):
         text = format_kes(value)
     elif kind == DATE and isinstance(value, date):
-        text = value.isoformat()
+        text = dates.day(value)
+    elif kind == MONTH and isinstance(value, date):
+        text = dates.month(value)
     else:
         text = str(value)
     text = escape(text)

@@ -16,11 +16,11 @@ from datetime import date, timedelta
 from functools import cache
 
 import sqlalchemy as sa
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from association.core import dates
 from association.core.time import (
     add_months,
     fiscal_year_start,
@@ -33,6 +33,7 @@ from association.core.time import (
 from association.errors import DomainError
 from association.extensions import db
 from association.i18n import current_language, enum_label
+from association.ledger import memos
 from association.ledger.accounts import account
 from association.ledger.models import (
     Account,
@@ -52,7 +53,6 @@ from association.members.models import Category, Member, Zone
 
 #: Earliest and latest dates a report may be asked for (typos, not history).
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)
-_ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ReportError(DomainError):
@@ -62,6 +62,8 @@ class ReportError(DomainError):
 # --- The shape of a report --------------------------------------------------
 
 TEXT, MONEY, DATE, NUMBER = "text", "money", "date", "number"
+#: A month as the first day's date: "Nov 2026" on screens and PDFs, "2026-11" in CSV files.
+MONTH = "month"
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ class Period:
 
 
 def parse_date(text: str | None, what: str) -> date | None:
-    """A date written as YYYY-MM-DD (None when blank).
+    """A date written the Kenyan way or as YYYY-MM-DD (:func:`dates.parse_day`), None when
+    blank.
 
     Raises:
         ReportError: anything else, or a date outside 2000-2100.
@@ -128,12 +131,9 @@ def parse_date(text: str | None, what: str) -> date | None:
     if not text:
         return None
     try:
-        if not _ISO_DATE_RE.match(text):
-            raise ValueError
-        value = date.fromisoformat(text)
-    except ValueError:
-        raise ReportError(_l("%(what)s: %(value)s is not a date. Write it as YYYY-MM-DD, "
-                             "e.g. 2026-03-31.", what=what, value=text[:20])) from None
+        value = dates.parse_day(text)
+    except dates.DayError as error:
+        raise ReportError(_l("%(what)s: %(error)s", what=what, error=error.message)) from None
     if not FIRST_DATE <= value <= LAST_DATE:
         raise ReportError(_l("%(what)s: %(value)s is outside the years the books can cover.",
                              what=what, value=text))
@@ -164,7 +164,7 @@ def statement_period(start_text: str | None, end_text: str | None) -> Period:
 
 
 def _d(day: date) -> str:
-    return format_date(day, "medium")
+    return dates.day(day)
 
 
 def period_label(period: Period) -> str:
@@ -373,7 +373,7 @@ def cash_book(key: str, period: Period) -> Report:
                 db.session.execute(stmt)):
             money = amount if side == Side.DEBIT else -amount
             balance += money
-            yield [day, receipt_no or void_no or reference or f"#{entry_id}", memo,
+            yield [day, receipt_no or void_no or reference or f"#{entry_id}", memos.describe(memo),
                    amount if money > 0 else None, amount if money < 0 else None, balance]
 
     report = Report(f"cash-book-{key}", str(CASH_BOOKS[key]), period_label(period))
@@ -529,14 +529,16 @@ class _Describer:
     def __call__(self, source: EntrySource, memo: str, receipt_no: str | None) -> str:
         if source == EntrySource.DUES_RUN:
             match = re.search(r"\d{4}-\d{2}", memo)
-            return self.dues % {"month": match.group(0)} if match else memo
+            if not match:
+                return memo
+            return self.dues % {"month": dates.month(date.fromisoformat(match.group(0) + "-01"))}
         if source in (EntrySource.PAYMENT, EntrySource.MPESA) and receipt_no:
             return self.payment
         if source == EntrySource.REVERSAL and receipt_no:
             return self.reversed
         if source == EntrySource.CREDIT_APPLIED:
             return self.credit
-        return memo
+        return memos.describe(memo)
 
 
 class NoStatementAccessError(ReportError):
@@ -580,8 +582,8 @@ def statement_report(data: MemberStatement) -> Report:
                       data.closing_credit_cents, data.closing_cents],
     ))
     report.tables.append(Table(
-        [Column(_("Month")), Column(_("Charged"), MONEY), Column(_("Still unpaid"), MONEY)],
-        [[c.month.strftime("%Y-%m"), c.amount_cents, c.open_cents] for c in data.open_charges],
+        [Column(_("Month"), MONTH), Column(_("Charged"), MONEY), Column(_("Still unpaid"), MONEY)],
+        [[c.month, c.amount_cents, c.open_cents] for c in data.open_charges],
         _("Unpaid months (today)"),
         ["", sum(c.amount_cents for c in data.open_charges),
          sum(c.open_cents for c in data.open_charges)],
@@ -664,8 +666,7 @@ def arrears(as_of: date | None = None) -> Report:
             labels[category] = enum_label(category)
         rows.append([zone, Link(member_no, "reports.statement", {"member_id": member_id}),
                      f"{first} {other}", labels[category], standing.unpaid_months,
-                     month_label(standing.oldest_unpaid) if standing.oldest_unpaid else "",
-                     month_label(standing.paid_up_to) if standing.paid_up_to else "",
+                     standing.oldest_unpaid, standing.paid_up_to,
                      one or None, two_three or None, four or None, total])
         z = zones.setdefault(zone, [zone, 0, 0, 0, 0, 0])
         z[1] += 1
@@ -681,8 +682,9 @@ def arrears(as_of: date | None = None) -> Report:
         Table([Column(_("Zone")), Column(_("Members in arrears"), NUMBER)] + bucket_columns,
               list(zones.values()), _("Summary by zone"), [_("All zones")] + totals),
         Table([Column(_("Zone")), Column(_("Member")), Column(_("Name")), Column(_("Category")),
-               Column(_("Unpaid months"), NUMBER), Column(_("Oldest unpaid month")),
-               Column(_("Paid up to"))] + bucket_columns[:3] + [Column(_("Balance"), MONEY)],
+               Column(_("Unpaid months"), NUMBER), Column(_("Oldest unpaid month"), MONTH),
+               Column(_("Paid up to"), MONTH)] + bucket_columns[:3]
+              + [Column(_("Balance"), MONEY)],
               rows, _("Members in arrears"),
               [_("All zones"), "", "", "", sum(r[4] for r in rows), "", ""] + totals[1:],
               row_action=lambda row: Link(_("Record a payment"), "ledger.payment_new",
@@ -862,7 +864,7 @@ def collections(period: Period) -> Report:
     )
     detail, by_month, by_zone, by_category = [], {}, {}, {}
     for y, m, zone, category, count, cash, mpesa, bank, total in db.session.execute(stmt):
-        label = f"{int(y):04d}-{int(m):02d}"
+        label = date(int(y), int(m), 1)
         values = [int(count), int(cash), int(mpesa), int(bank), int(total)]
         detail.append([label, zone, enum_label(Category(category))] + values)
         for bucket, key in ((by_month, label), (by_zone, zone),
@@ -876,11 +878,13 @@ def collections(period: Period) -> Report:
     total_row = [_("Total")] + grand
     report = Report("collections", _("Collections"), period_label(period))
     report.tables = [
-        Table([Column(_("Month"))] + money, list(by_month.values()), _("By month"), total_row),
+        Table([Column(_("Month"), MONTH)] + money, list(by_month.values()), _("By month"),
+              total_row),
         Table([Column(_("Zone"))] + money, sorted(by_zone.values()), _("By zone"), total_row),
         Table([Column(_("Category"))] + money, sorted(by_category.values()), _("By category"),
               total_row),
-        Table([Column(_("Month")), Column(_("Zone")), Column(_("Category"))] + money, detail,
+        Table([Column(_("Month"), MONTH), Column(_("Zone")), Column(_("Category"))] + money,
+              detail,
               _("By month, zone and category"), [_("Total"), "", ""] + grand),
     ]
     report.facts = [(_("Number of payments"), str(grand[0])),

@@ -2,19 +2,23 @@
 governance record, how a meeting and a resolution are named, and whether minutes may still
 change."""
 
+import re
 from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core import dates
 from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
 from association.meetings.models import (
+    ActionItem,
     GovernanceRecord,
     Meeting,
     MeetingType,
     MinutesStatus,
+    Office,
     Resolution,
 )
 
@@ -83,4 +87,69 @@ def check_editable(meeting: Meeting) -> None:
 def check_held(meeting: Meeting, today: date | None = None) -> None:
     if meeting.held_on > (today or today_in_nairobi()):
         raise MeetingError(_l("This meeting has not taken place yet (%(date)s).",
-                              date=meeting.held_on.isoformat()))
+                              date=dates.day(meeting.held_on)))
+
+
+def agenda_title(item) -> str:
+    """An agenda item's title in the reader's language: the "matters arising" items the app
+    carries forward are stored in the minutes' language and shown from their action item."""
+    if item.carried_action_id is None:
+        return item.title
+    action = db.session.get(ActionItem, item.carried_action_id)
+    if action is None:
+        return item.title
+    return str(_l("Matters arising: %(what)s (%(owner)s)", what=action.description,
+                  owner=action.owner))[:200]
+
+
+_MEETING_NAMES = {"General baraza": MeetingType.GENERAL, "AGM": MeetingType.AGM,
+                  "Special general meeting": MeetingType.SPECIAL,
+                  "Committee meeting": MeetingType.COMMITTEE,
+                  "Community dialogue": MeetingType.DIALOGUE}
+_REF = re.compile(r"^(?P<kind>" + "|".join(_MEETING_NAMES) +
+                  r") (?P<date>\d{4}-\d{2}-\d{2}), resolution (?P<n>\d+)$")
+_TOOK_OFFICE = re.compile(r"^(?P<office>[A-Z][a-z -]+): (?P<name>.+) \((?P<no>[^()]+)\) from "
+                          r"(?P<date>\d{4}-\d{2}-\d{2})(?:, elected by (?P<by>.+))?$")
+_LEFT_OFFICE = re.compile(r"^(?P<office>[A-Z][a-z -]+): (?P<name>.+) left office on "
+                          r"(?P<date>\d{4}-\d{2}-\d{2}) \((?P<reason>.*)\)$")
+
+
+def describe_ref(text: str | None) -> str:
+    """A resolution reference the app wrote ("AGM 2026-03-14, resolution 3", stored on dues
+    rates) in the reader's language and the Kenyan date; anything else as typed."""
+    match = _REF.match(text or "")
+    if match is None:
+        return text or ""
+    return str(_l("%(meeting)s of %(date)s, resolution %(n)s",
+                  meeting=_MEETING_NAMES[match["kind"]].label,
+                  date=dates.day(date.fromisoformat(match["date"])), n=match["n"]))
+
+
+def _office_label(english: str) -> str:
+    try:
+        return str(Office(english.lower().replace(" ", "_").replace("-", "_")).label)
+    except ValueError:
+        return english
+
+
+def notice_summary(summary: str | None) -> str:
+    """The change-of-officials notice's lines (stored in English as the app wrote them) in
+    the reader's language, dates the Kenyan way; a line it does not know is kept."""
+    lines = []
+    for line in (summary or "").splitlines():
+        if match := _TOOK_OFFICE.match(line):
+            text = _l("%(office)s: %(name)s (%(no)s) from %(date)s", office=_office_label(
+                match["office"]), name=match["name"], no=match["no"],
+                date=dates.day(date.fromisoformat(match["date"])))
+            if match["by"]:
+                text = _l("%(change)s, elected by %(ref)s", change=str(text),
+                          ref=describe_ref(match["by"]))
+            lines.append(str(text))
+        elif match := _LEFT_OFFICE.match(line):
+            lines.append(str(_l("%(office)s: %(name)s left office on %(date)s (%(reason)s)",
+                                office=_office_label(match["office"]), name=match["name"],
+                                date=dates.day(date.fromisoformat(match["date"])),
+                                reason=match["reason"])))
+        else:
+            lines.append(line)
+    return "\n".join(lines)

@@ -7,7 +7,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -18,7 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from association.core.money import AmountError, to_cents
-from association.forms import BaseForm, optional_int
+from association.forms import BaseForm, DayField, optional_int
 from association.i18n import choices, enum_choices
 from association.ledger.dues import RateInput
 from association.meetings.models import (
@@ -65,12 +64,12 @@ class MeetingForm(BaseForm):
     type = SelectField(_l("Type of meeting"), choices=enum_choices(MeetingType),
                        validators=[DataRequired(_l("Choose the type of meeting."))])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=160)])
-    held_on = DateField(_l("Date"), validators=[InputRequired(_l("Enter the date of the "
+    held_on = DayField(_l("Date"), validators=[InputRequired(_l("Enter the date of the "
                                                                  "meeting."))])
     starts_at = StoredTimeField(_l("Time (optional)"), validators=[Optional()])
     venue = StringField(_l("Venue"), validators=[DataRequired(), Length(max=160)])
     convener = StringField(_l("Convened by"), validators=[DataRequired(), Length(max=120)])
-    notice_on = DateField(_l("Notice given on (optional)"), validators=[Optional()])
+    notice_on = DayField(_l("Notice given on (optional)"), validators=[Optional()])
     agenda = TextAreaField(_l("Agenda: one item per line"), validators=[Length(max=10_000)])
 
 
@@ -181,7 +180,7 @@ class ResolutionForm(BaseForm):
 class ActionForm(BaseForm):
     description = StringField(_l("Action"), validators=[DataRequired(), Length(max=300)])
     owner = StringField(_l("Who"), validators=[DataRequired(), Length(max=120)])
-    due_on = DateField(_l("Due by (optional)"), validators=[Optional()])
+    due_on = DayField(_l("Due by (optional)"), validators=[Optional()])
 
 
 class ActionStatusForm(BaseForm):
@@ -203,8 +202,8 @@ class QuorumForm(BaseForm):
 class OfficialForm(BaseForm):
     office = SelectField(_l("Office"), choices=enum_choices(Office), validators=[DataRequired()])
     member_no = StringField(_l("Member number"), validators=[DataRequired(), Length(max=30)])
-    term_start = DateField(_l("Term starts"), validators=[InputRequired()])
-    term_end = DateField(_l("Term ends (optional)"), validators=[Optional()])
+    term_start = DayField(_l("Term starts"), validators=[InputRequired()])
+    term_end = DayField(_l("Term ends (optional)"), validators=[Optional()])
     elected_at_id = SelectField(_l("Elected at (optional)"), coerce=optional_int,
                                 validators=[Optional()])
     resolution_id = SelectField(_l("By resolution (optional)"), coerce=optional_int,
@@ -215,7 +214,7 @@ class OfficialForm(BaseForm):
 
 
 class EndTermForm(BaseForm):
-    ended_on = DateField(_l("Left office on"), validators=[InputRequired()])
+    ended_on = DayField(_l("Left office on"), validators=[InputRequired()])
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
 
 
@@ -226,19 +225,19 @@ class ElectionForm(BaseForm):
     candidates = TextAreaField(_l("Candidates and votes, one per line (member number, then "
                                   "votes: \"MLK-0012 45\")"),
                                validators=[DataRequired(), Length(max=3000)])
-    term_end = DateField(_l("Term ends (optional)"), validators=[Optional()])
+    term_end = DayField(_l("Term ends (optional)"), validators=[Optional()])
     resolution_id = SelectField(_l("Resolution adopting the result"), coerce=optional_int,
                                 validators=[Optional()])
 
 
 class NoticeFiledForm(BaseForm):
-    filed_on = DateField(_l("Filed with the registrar on"), validators=[InputRequired()])
+    filed_on = DayField(_l("Filed with the registrar on"), validators=[InputRequired()])
 
 
 class ConstitutionForm(BaseForm):
     label = StringField(_l("Version (e.g. 2024 amended)"),
                         validators=[DataRequired(), Length(max=60)])
-    adopted_on = DateField(_l("Adopted on"), validators=[InputRequired()])
+    adopted_on = DayField(_l("Adopted on"), validators=[InputRequired()])
     adopted_at_id = SelectField(_l("Adopted at meeting (optional)"), coerce=optional_int,
                                 validators=[Optional()])
     document = FileField(_l("The constitution (PDF)"), render_kw={"accept": "application/pdf"})
@@ -246,12 +245,12 @@ class ConstitutionForm(BaseForm):
 
 
 class RecordForm(BaseForm):
-    founded_on = DateField(_l("Association founded on"), validators=[Optional()])
+    founded_on = DayField(_l("Association founded on"), validators=[Optional()])
     certificate_number = StringField(_l("Registration certificate number"),
                                      validators=[Length(max=60)])
-    certificate_issued_on = DateField(_l("Certificate issued on"), validators=[Optional()])
-    certificate_renewal_on = DateField(_l("Certificate renewal due on"), validators=[Optional()])
+    certificate_issued_on = DayField(_l("Certificate issued on"), validators=[Optional()])
+    certificate_renewal_on = DayField(_l("Certificate renewal due on"), validators=[Optional()])
     kra_pin = StringField(_l("KRA PIN (optional)"), validators=[Length(max=20)])
-    last_return_on = DateField(_l("Last annual return filed on"), validators=[Optional()])
+    last_return_on = DayField(_l("Last annual return filed on"), validators=[Optional()])
     certificate = FileField(_l("Copy of the certificate (photo or PDF, optional)"),
                             render_kw=_UPLOAD_ACCEPT)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core import dates
 from association.core.phones import InvalidPhoneError, normalise_phone
 from association.core.time import fiscal_year_start, today_in_nairobi
 from association.core.uploads import Document, display_filename
@@ -124,7 +125,7 @@ def appoint(office: Office, member: Member | None, term_start: date, term_end: d
         raise GovernanceError(_l("Enter the date the term starts."))
     if term_end is not None and term_end < term_start:
         raise GovernanceError(_l("The term ends (%(end)s) before it starts (%(start)s).",
-                                 end=term_end.isoformat(), start=term_start.isoformat()))
+                                 end=dates.day(term_end), start=dates.day(term_start)))
     if term_start > today + timedelta(days=366):
         raise GovernanceError(_l("The term cannot start more than a year from now."))
     if term_start < member.joined_on:
@@ -141,7 +142,7 @@ def appoint(office: Office, member: Member | None, term_start: date, term_end: d
         if holder.term_start >= term_start:
             raise GovernanceError(_l("%(name)s's term in this office starts on %(date)s; "
                                      "end it first.", name=holder.member.full_name,
-                                     date=holder.term_start.isoformat()))
+                                     date=dates.day(holder.term_start)))
         holder.term_end = term_start - timedelta(days=1)
         holder.ended_reason = holder.ended_reason or (
             "Re-elected" if holder.member_id == member.id else "Succeeded")
@@ -204,7 +205,7 @@ def end_term(official: Official, on: date, reason: str, today: date | None = Non
     reason = clean_line(reason, 200, _l("Reason"))
     if on < official.term_start:
         raise GovernanceError(_l("The term ends (%(end)s) before it starts (%(start)s).",
-                                 end=on.isoformat(), start=official.term_start.isoformat()))
+                                 end=dates.day(on), start=dates.day(official.term_start)))
     if on > today:
         raise GovernanceError(_l("The end of the term cannot be in the future."))
     if official.term_end is not None and official.term_end < today and official.ended_reason:
@@ -375,7 +376,7 @@ def save_record(data: RecordData, certificate: Document | None = None,
         first = db.session.scalar(sa.select(sa.func.min(Meeting.held_on)))
         if first is not None and first < data.founded_on:
             raise GovernanceError(_l("A meeting is recorded on %(date)s, before that founding "
-                                     "date.", date=first.isoformat()))
+                                     "date.", date=dates.day(first)))
     record = governance_record()
     if record is None:
         record = GovernanceRecord()

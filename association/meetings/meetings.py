@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from association.core import dates
 from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.meetings.common import MeetingError, check_editable, clean_line, founded_on
@@ -53,10 +54,10 @@ def _check_meeting_data(data: MeetingData, today: date) -> MeetingData:
     if data.held_on < max(EARLIEST, start or EARLIEST):
         if start and data.held_on < start:
             raise MeetingError(_l("The meeting is dated %(date)s, before the association was "
-                                  "founded (%(founded)s).", date=data.held_on.isoformat(),
-                                  founded=start.isoformat()))
+                                  "founded (%(founded)s).", date=dates.day(data.held_on),
+                                  founded=dates.day(start)))
         raise MeetingError(_l("The meeting is dated %(date)s: that is too long ago.",
-                              date=data.held_on.isoformat()))
+                              date=dates.day(data.held_on)))
     if data.held_on > today + PLAN_AHEAD:
         raise MeetingError(_l("A meeting can be planned at most a year ahead."))
     if data.notice_on is not None:

@@ -4,6 +4,7 @@ quorum rules, officials, elections, constitution versions and the registration r
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -36,7 +37,7 @@ class MinutesStatus(LabelledEnum):
 
 
 class AttendanceStatus(LabelledEnum):
-    PRESENT = "present", _l("Present")
+    PRESENT = "present", lazy_pgettext("one person's attendance", "Present")
     APOLOGY = "apology", _l("Apology")
 
 

@@ -9,6 +9,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from association.audit.services import log_event
+from association.core import dates
 from association.core.tabular import formula_safe as _safe
 from association.core.time import today_in_nairobi
 from association.extensions import db
@@ -58,7 +59,7 @@ def registration_pack(user, language: str) -> bytes:
                 zf.writestr("03-constitution.pdf", path.read_bytes())
                 lines.append(("03-constitution.pdf", _("Constitution, version %(label)s adopted "
                                                        "on %(date)s.", label=versions[0].label,
-                                                       date=versions[0].adopted_on.isoformat())))
+                                                       date=dates.day(versions[0].adopted_on))))
             else:
                 lines.append(("—", _("MISSING: the constitution has not been uploaded.")))
             agm = governance.last_meeting(MeetingType.AGM, today)
@@ -66,7 +67,7 @@ def registration_pack(user, language: str) -> bytes:
                 name = f"04-minutes-agm-{agm.held_on.isoformat()}.pdf"
                 zf.writestr(name, pdf.minutes_pdf(agm, language))
                 lines.append((name, _("Minutes of the last AGM (%(date)s).",
-                                      date=agm.held_on.isoformat())))
+                                      date=dates.day(agm.held_on))))
             else:
                 lines.append(("—", _("MISSING: no AGM is recorded.")))
             elected = governance.election_meeting(today)
@@ -74,7 +75,7 @@ def registration_pack(user, language: str) -> bytes:
                 name = f"05-minutes-election-{elected.held_on.isoformat()}.pdf"
                 zf.writestr(name, pdf.minutes_pdf(elected, language))
                 lines.append((name, _("Minutes of the meeting that elected the officials "
-                                      "(%(date)s).", date=elected.held_on.isoformat())))
+                                      "(%(date)s).", date=dates.day(elected.held_on))))
             elif elected is not None:
                 lines.append(("—", _("The officials were elected at the AGM above.")))
             else:
@@ -85,11 +86,11 @@ def registration_pack(user, language: str) -> bytes:
                         report_pdf(income_expenditure(Period(start, end))))
             lines.append(("06-income-and-expenditure.pdf",
                           _("Income and expenditure, %(start)s to %(end)s.",
-                            start=start.isoformat(), end=end.isoformat())))
+                            start=dates.day(start), end=dates.day(end))))
             zf.writestr("07-financial-position.pdf", report_pdf(financial_position(end)))
             lines.append(("07-financial-position.pdf",
                           _("Statement of financial position at %(date)s.",
-                            date=end.isoformat())))
+                            date=dates.day(end))))
             cover = pdf.cover_pdf(_("Registration pack"), lines, language, user.full_name, today)
             zf.writestr("00-cover.pdf", cover)
     log_event("export", "registration_pack", None,

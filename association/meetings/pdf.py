@@ -9,7 +9,7 @@ import io
 from datetime import date
 from xml.sax.saxutils import escape
 
-from flask_babel import force_locale, format_date
+from flask_babel import force_locale, format_date, pgettext
 from flask_babel import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -17,9 +17,11 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
+from association.core import dates
 from association.core.money import format_kes
 from association.core.pdf import document_fonts, ruled_style
 from association.i18n import enum_label
+from association.meetings.common import agenda_title, notice_summary
 from association.meetings.models import AttendanceStatus, Meeting, Office
 
 
@@ -148,7 +150,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
 
         doc.text(_("Agenda and minutes"), "h")
         for item in meeting.agenda:
-            doc.text(f"{item.position}. {item.title}", "h")
+            doc.text(f"{item.position}. {agenda_title(item)}", "h")
             if item.discussion:
                 doc.text(_("Discussion:"), "small")
                 doc.text(item.discussion)
@@ -175,7 +177,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
                     doc.text(_("Dues rate: %(category)s %(amount)s a month from %(month)s.",
                                category=enum_label(rate.category),
                                amount=format_kes(rate.amount_cents),
-                               month=rate.effective_from.strftime("%Y-%m")), "small")
+                               month=dates.month(rate.effective_from)), "small")
 
         elections = list(_elections(meeting))
         if elections:
@@ -188,7 +190,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
 
         if meeting.actions:
             doc.text(_("Action items"), "h")
-            rows = [[_("Action"), _("Who"), _("Due"), _("Status")]]
+            rows = [[_("Action"), _("Who"), pgettext("date column", "Due"), _("Status")]]
             for action in meeting.actions:
                 rows.append([action.description, action.owner,
                              format_date(action.due_on, "medium") if action.due_on else "",
@@ -256,7 +258,7 @@ def officials_pdf(officials, language: str, as_of: date, show_contacts: bool = T
             rows.append([
                 enum_label(o.office), o.member.full_name, enum_label(o.member.gender),
                 (o.phone or "") if show_contacts else "",
-                f"{o.term_start.isoformat()} – {o.term_end.isoformat() if o.term_end else ''}",
+                f"{dates.day(o.term_start)} – {dates.day(o.term_end)}",
                 _elected_by(o),
             ])
         if len(rows) == 1:
@@ -269,7 +271,7 @@ def _elected_by(official) -> str:
     """"AGM 2026-10-07, resolution 4": the meeting and resolution that elected them."""
     if official.elected_at is None:
         return ""
-    meeting = f"{enum_label(official.elected_at.type)} {official.elected_at.held_on.isoformat()}"
+    meeting = f"{enum_label(official.elected_at.type)} {dates.day(official.elected_at.held_on)}"
     if official.resolution is None:
         return meeting
     return _("%(meeting)s, resolution %(number)d", meeting=meeting,
@@ -291,7 +293,7 @@ def notice_pdf(notice, officials, language: str) -> bytes:
             doc.text(_("Decided at the meeting of %(date)s.",
                        date=format_date(notice.meeting.held_on, "long")))
         doc.text(_("Changes"), "h")
-        doc.text(notice.summary)
+        doc.text(notice_summary(notice.summary))
         doc.text(_("Officials after the change"), "h")
         rows = [[_("Office"), _("Name"), _("ID number"), _("Phone"), _("Elected at")]]
         for o in officials:

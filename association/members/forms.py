@@ -3,7 +3,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
-    DateField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -13,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from association.core.time import today_in_nairobi
-from association.forms import BaseForm, optional_int
+from association.forms import BaseForm, DayField, optional_int
 from association.i18n import enum_choices, language_choices
 from association.members.models import (
     Category,
@@ -59,7 +58,7 @@ class MemberForm(BaseForm):
     )
     plot = StringField(_l("Plot"), validators=[Optional(), Length(max=60)])
     house = StringField(_l("House"), validators=[Optional(), Length(max=60)])
-    joined_on = DateField(
+    joined_on = DayField(
         _l("Date joined"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date the member joined."))],
     )
@@ -68,7 +67,7 @@ class MemberForm(BaseForm):
 
 class StatusForm(BaseForm):
     status = SelectField(_l("New status"), choices=enum_choices(MemberStatus))
-    effective_on = DateField(
+    effective_on = DayField(
         _l("From"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date of the change."))],
     )
@@ -82,7 +81,7 @@ class ConsentForm(BaseForm):
         _l("Language of the words read or shown"),
         choices=language_choices(),
     )
-    given_on = DateField(
+    given_on = DayField(
         _l("Date given"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date consent was given."))],
     )

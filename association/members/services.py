@@ -17,6 +17,7 @@ from association.core.phones import InvalidPhoneError, looks_like_phone, normali
 from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
+from association.i18n import current_language
 from association.members.models import (
     Category,
     ConsentChannel,
@@ -416,6 +417,16 @@ def consent_wording(purpose: ConsentPurpose, language: str) -> str:
     """The consent words for ``purpose`` in ``language`` ("en" or "sw")."""
     with force_locale(language):
         return str(CONSENT_WORDING[purpose])
+
+
+def consent_text(consent: MemberConsent) -> str:
+    """The words of a recorded consent in the reader's language: the stored words are those
+    the member agreed to, in the language they chose; when they are this version's words in
+    English or Swahili, the same words are shown in the page's language."""
+    if consent.wording in (consent_wording(consent.purpose, "en"),
+                           consent_wording(consent.purpose, "sw")):
+        return consent_wording(consent.purpose, current_language())
+    return consent.wording
 
 
 def record_consent(

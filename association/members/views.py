@@ -145,6 +145,7 @@ def detail(member_id: int):
         consent_form=ConsentForm(),
         withdraw_form=WithdrawConsentForm(),
         show_id=current_user.can("members.national_id"),
+        consent_text=services.consent_text,
     )
 
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from association.audit.services import log_event
+from association.core import dates
 from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
 from association.core.time import nairobi_date, today_in_nairobi, utcnow
 from association.errors import DomainError
@@ -335,7 +336,7 @@ def undo_assignment(tx_id: int, reason: str, by_user_id: int | None) -> MpesaTra
         raise SuspenseError(_l(
             "The payment is in %(month)s, which is closed: the assignment cannot be undone. "
             "Ask the chair to reopen the month first.",
-            month=payment.paid_on.strftime("%Y-%m")))
+            month=dates.month(payment.paid_on)))
     member = payment.member
     receipt = payment.receipt
     if receipt is not None and not receipt.is_void:

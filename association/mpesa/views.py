@@ -194,6 +194,7 @@ def index():
         action_form=ActionForm(), reject_form=RejectForm(), status_query=status_query_enabled(),
         hook_urls={kind: _masked_url(kind) for kind in inbox.HOOK_PATHS},
         TransactionStatus=TransactionStatus, StkStatus=StkStatus,
+        failure_message=stk.failure_message,
     )
 
 

@@ -5,8 +5,6 @@ incidents.py)."""
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    DateField,
-    DateTimeLocalField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -25,7 +23,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from association.core.money import AmountError, to_cents
-from association.forms import BaseForm, optional_int
+from association.forms import BaseForm, DayField, DayTimeField, optional_int
 from association.i18n import choices, enum_choices
 from association.patrols.models import IncidentAction, IncidentCategory
 from association.patrols.shifts import WEEKDAYS
@@ -100,9 +98,9 @@ class AvailabilityForm(BaseForm):
 
 
 class AwayForm(BaseForm):
-    start_date = DateField(_l("First night away"),
+    start_date = DayField(_l("First night away"),
                            validators=[InputRequired(_l("Give the first night away."))])
-    end_date = DateField(_l("Last night away"),
+    end_date = DayField(_l("Last night away"),
                          validators=[InputRequired(_l("Give the last night away."))])
     reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=200)])
 
@@ -141,8 +139,8 @@ class RejectForm(BaseForm):
 
 
 class IncidentForm(BaseForm):
-    occurred_at = DateTimeLocalField(
-        _l("Date and time"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    occurred_at = DayTimeField(
+        _l("Date and time"),
         validators=[InputRequired(_l("Give the date and time of the incident."))])
     zone_id = SelectField(_l("Zone"), coerce=optional_int,
                           validators=[DataRequired(_l("Choose the zone."))])

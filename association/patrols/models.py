@@ -8,6 +8,7 @@ starts on Wednesday 4 March at 01:00 and still belongs to the night of 3 March.
 from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -27,7 +28,7 @@ from association.extensions import db
 
 
 class Attendance(LabelledEnum):
-    PRESENT = "present", _l("Present")
+    PRESENT = "present", lazy_pgettext("one person's attendance", "Present")
     ABSENT = "absent", _l("Absent")
     EXCUSED = "excused", _l("Excused")
     REPLACED = "replaced", _l("Replaced")

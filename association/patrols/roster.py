@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
+from association.core import dates
 from association.core.time import (
     month_end,
     month_nights,
@@ -411,7 +412,7 @@ def shortage_text(shortage, zones: dict) -> str:
     """One sentence: which shift is short, by how many, and why."""
     slot = shortage.slot
     head = _("%(zone)s, night of %(night)s, %(start)s-%(end)s: %(have)d of %(need)d.",
-             zone=zones.get(slot.zone_id, "?"), night=slot.night.isoformat(),
+             zone=zones.get(slot.zone_id, "?"), night=dates.day(slot.night),
              start=slot.starts_at.strftime("%H:%M"), end=slot.ends_at.strftime("%H:%M"),
              have=shortage.have, need=slot.minimum)
     if shortage.available == 0:

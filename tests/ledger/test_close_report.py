@@ -96,7 +96,8 @@ def test_close_report_prints_the_checkpoint_totals_and_receipts(app, web, closed
     assert "Month close report" in flat and "Closed by: Treasurer" in flat
     assert "Status: Closed" in flat
     assert "Association: Mlango Kubwa Landlords and Tenants Association" in flat
-    assert closed.month.strftime("%Y-%m") in flat
+    # The month the Kenyan way ("November 2026"), never an ISO month in a PDF people read.
+    assert f"Month: {closed.month:%B %Y}" in flat and closed.month.strftime("%Y-%m") not in flat
     # Income and expenditure.
     assert "Total income 100.00" in flat
     assert "Total expenditure 20.00" in flat
@@ -140,7 +141,7 @@ def test_close_report_in_swahili(web, closed, tmp_path):
     assert "flask audit verify --checkpoint" in flat
     assert "Month close report" not in flat
     assert closed.checkpoint in "".join(text.split())
-    assert f"Namba ya kwanza {closed.receipts[0]}" in flat
+    assert f"Nambari ya kwanza {closed.receipts[0]}" in flat
     assert qr_codes(response.data, tmp_path) == [closed.checkpoint]
     page = web.get("/ledger/periods").get_data(as_text=True)
     assert "Ripoti ya kufunga (PDF)" in page

@@ -546,7 +546,7 @@ def test_an_oversize_file_is_refused(app, web, books):
     ({"account_id": "abc"}, "Choose the expense account."),
     ({"account_id": ""}, "Choose the expense account."),
     ({"method": "cheque"}, "Not a valid choice."),
-    ({"paid_on": "31/02/2026"}, "Not a valid date value."),
+    ({"paid_on": "31/02/2026"}, "31/02/2026 is not a day of the calendar."),
     ({"paid_on": ""}, "Enter the date the money was paid."),
     ({"payee": ""}, "Enter who was paid."),
     ({"payee": "p" * 121}, "Field cannot be longer than 120 characters."),

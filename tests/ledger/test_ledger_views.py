@@ -29,6 +29,9 @@ from association.ledger.settings import set_voluntary, settings
 from association.members.models import Category, Member
 from tests.conftest import count
 
+#: "AGM 2025-01-10, resolution 2" as the rates pages show it: in words, the date the Kenyan way.
+AGM_REF = "Annual general meeting of 10 Jan 2025, resolution 2"
+
 OFFICIAL_READERS = ("chair", "treasurer", "secretary", "auditor")
 
 
@@ -196,7 +199,8 @@ def test_preselected_member_shows_name_and_balance(app, web, rates):
     assert '<dt>Balance</dt><dd class="bad">KES 50.00</dd>' in page
     assert 'name="amount" type="text" value="50"' in page  # the balance, to confirm
     assert f'value="{rates.own_member_no}"' in page
-    assert f'value="{today_in_nairobi().isoformat()}"' in page
+    today = today_in_nairobi()  # shown the Kenyan way, as the form reads it back
+    assert f'value="{today.day} {today:%b %Y}"' in page
     unknown = _text(web.get("/ledger/payments/new?member=MLK-9999"))
     assert "No member has the number MLK-9999." in unknown
 
@@ -247,7 +251,7 @@ def test_success_flash_names_the_receipt(app, web, rates):
     ({"member": "abc"}, "No member has the number abc."),
     ({"method": "paypal"}, "Not a valid choice."),
     ({"paid_on": ""}, "Enter the date the money was paid."),
-    ({"paid_on": "31/02/2025"}, "Not a valid date value."),
+    ({"paid_on": "31/02/2025"}, "31/02/2025 is not a day of the calendar."),
     ({"paid_on": "2999-01-01"}, "A payment cannot be dated in the future."),
     ({"method": "mpesa", "reference": ""}, "Enter the M-Pesa code"),
     ({"method": "mpesa", "reference": "12"}, "Enter the M-Pesa code"),
@@ -316,14 +320,14 @@ def test_dues_page_shows_schedule_runs_and_form(app, web, rates):
         db.session.commit()
     web.login("treasurer")
     page = _text(web.get("/ledger/dues"))
-    assert "AGM 2025-01-10, resolution 2" in page
+    assert AGM_REF in page
     assert "KES 1,500.00" in page and "11 or more" in page and "1 to 2" in page
     assert f'value="{_ym(_this_month())}"' in page  # the month to run, by default
     assert "KES 100.00" in page  # last month's run: two residents
     web.logout()
     web.login("auditor")
     auditor = _text(web.get("/ledger/dues"))
-    assert "Run dues" not in auditor and "AGM 2025-01-10" in auditor
+    assert "Run dues" not in auditor and AGM_REF in auditor
 
 
 def test_dues_run_twice_charges_once(app, web, rates):
@@ -611,7 +615,7 @@ def test_rates_listed_newest_first(app, web, rates):
         db.session.commit()
     web.login("secretary")
     page = _text(web.get("/ledger/rates"))
-    assert page.index("AGM 2098") < page.index("AGM 2025-01-10")
+    assert page.index("AGM 2098") < page.index(AGM_REF)
     assert "Not yet in force" in page and "In force" in page
     assert "New rate schedule" not in page
 

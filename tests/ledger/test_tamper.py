@@ -68,7 +68,7 @@ def test_changed_month_totals_are_caught_naming_the_month(books, runner):
            "WHERE account_id = :a", a=cash)
     result = _verify(runner)
     assert result.exit_code == 1
-    assert f"account {cash} for 2025-02" in result.output
+    assert f"account {cash} for Feb 2025" in result.output
 
 
 def test_a_deleted_entry_is_caught(books, runner):

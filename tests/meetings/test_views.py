@@ -111,7 +111,7 @@ def test_bad_input_gives_messages_and_saves_nothing(app, web, people, crowd):
     web.login("secretary")
     before = today_in_nairobi() - timedelta(days=2)
     for data, message in (
-        ({"held_on": "not-a-date"}, "Not a valid date value"),
+        ({"held_on": "not-a-date"}, "not-a-date is not a date. Write the day first"),
         ({"notice_on": (before + timedelta(days=1)).isoformat()}, "on or before the day"),
         ({"type": "party"}, "Not a valid choice"),
         ({"title": ""}, "This field is required"),
@@ -457,10 +457,10 @@ def test_edit_a_meeting_and_read_the_settings_pages(app, web, people, held_meeti
 EDIT_MESSAGES = {
     "en": {"empty": ["Enter the date of the meeting."],
            "invalid": ["This field is required.", "Write the time as HH:MM, e.g. 14:30.",
-                       "Not a valid date value."]},
+                       "soon is not a date. Write the day first, e.g. 7 Dec 2026"]},
     "sw": {"empty": ["Weka tarehe ya mkutano."],
            "invalid": ["Sehemu hii lazima ijazwe.", "Andika saa kama SS:DD, kwa mfano 14:30.",
-                       "Hii si tarehe sahihi."]},
+                       "soon si tarehe. Andika siku kwanza, k.m. 7 Des 2026"]},
 }
 
 

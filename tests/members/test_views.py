@@ -49,7 +49,7 @@ def test_secretary_registers_a_member(app, web, people, setup_association):
     ({"zone_id": ""}, "Choose the member"),
     ({"zone_id": "999999"}, "Not a valid choice."),
     ({"zone_id": "abc"}, "Choose the member"),
-    ({"joined_on": "31/02/2025"}, "Not a valid date value."),
+    ({"joined_on": "31/02/2025"}, "31/02/2025 is not a day of the calendar."),
     ({"joined_on": "2999-01-01"}, "The join date cannot be in the future."),
     ({"gender": "robot"}, "Not a valid choice."),
     ({"national_id": "<script>"}, "4 to 20 letters or digits"),
@@ -131,7 +131,7 @@ def test_status_change_through_the_web(app, web, make_member):
     bad_date = web.post(f"/members/{member_id}/status", {"status": "left", "effective_on":
                                                          "not-a-date", "reason": "Moved"},
                         follow_redirects=True)
-    assert "Not a valid date value." in bad_date.get_data(as_text=True)
+    assert "not-a-date is not a date." in bad_date.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Member, member_id).status == MemberStatus.ACTIVE
     web.post(f"/members/{member_id}/status", {"status": "left", "effective_on": "2025-06-01",

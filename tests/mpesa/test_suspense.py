@@ -180,7 +180,7 @@ def test_the_page_explains_why_a_payment_waits(app, web, people):
     html = web.get("/mpesa/suspense").get_data(as_text=True)
     assert "No member has the number MLK-0999 typed as the account." in html
     assert "Suggested member" in html and 'value="MLK-0001"' in html
-    assert "02/11/2026 10:30" in html  # Nairobi time, day first
+    assert "2 Nov 2026, 10:30" in html  # Nairobi time, the Kenyan way
 
 
 def test_the_auditor_reads_the_queue_without_forms(app, web, people):

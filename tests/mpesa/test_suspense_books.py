@@ -284,7 +284,7 @@ def test_undo_is_refused_when_it_cannot_apply(books):
     close_month(date(2026, 10, 1), None)
     db.session.commit()
     entries = count(JournalEntry)
-    with pytest.raises(suspense.SuspenseError, match="2026-10, which is closed"):
+    with pytest.raises(suspense.SuspenseError, match="Oct 2026, which is closed"):
         suspense.undo_assignment(tx_id, "Wrong member", None)
     db.session.rollback()
     assert count(JournalEntry) == entries

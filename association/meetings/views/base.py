@@ -7,6 +7,7 @@ import io
 from flask import Blueprint, Response, abort, flash, redirect, request, send_file, url_for
 
 from association import transaction
+from association.core import dates
 from association.core.uploads import DOCUMENT_EXTENSIONS
 from association.errors import DomainError
 from association.extensions import db
@@ -76,7 +77,7 @@ def requested_language() -> str:
 
 
 def meeting_choices(meetings, blank: str):
-    return choices(((m.id, f"{m.held_on.isoformat()} · {enum_label(m.type)} · {m.title}")
+    return choices(((m.id, f"{dates.day(m.held_on)} · {enum_label(m.type)} · {m.title}")
                     for m in meetings), blank)
 
 

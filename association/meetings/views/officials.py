@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 
 from association import transaction
 from association.auth.permissions import permission_required
+from association.core import dates
 from association.core.time import today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
@@ -48,7 +49,7 @@ def official_new():
     recent = recent_meetings()
     form.elected_at_id.choices = meeting_choices(recent, _("None"))
     form.resolution_id.choices = choices(
-        ((r.id, f"{r.meeting.held_on.isoformat()} · {enum_label(r.meeting.type)} · "
+        ((r.id, f"{dates.day(r.meeting.held_on)} · {enum_label(r.meeting.type)} · "
                 f"{_('Resolution %(number)d: %(text)s', number=r.number, text=short_text(r.text))}")
          for r in governance.official_resolutions(recent)), _("None"))
     if form.validate_on_submit():

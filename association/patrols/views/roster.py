@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from association import transaction
 from association.auth.permissions import permission_required
+from association.core import dates
 from association.core.time import month_end, month_start, parse_month, today_in_nairobi
 from association.errors import DomainError
 from association.extensions import db
@@ -191,7 +192,7 @@ def generate():
                 "again, then regenerate if needed."), "error")
         return redirect(url_for("patrols.index", month=month.strftime("%Y-%m")))
     flash(_("Roster for %(month)s: %(added)d places filled, %(kept)d kept, %(short)d shifts "
-            "short.", month=month.strftime("%Y-%m"), added=result.added, kept=result.kept,
+            "short.", month=dates.month(month), added=result.added, kept=result.kept,
             short=len(result.shortages)), "success" if not result.shortages else "warning")
     return redirect(url_for("patrols.index", month=month.strftime("%Y-%m")))
 
