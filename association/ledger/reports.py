@@ -47,7 +47,7 @@ from association.ledger.models import (
     Receipt,
     Side,
 )
-from association.ledger.standing import Standing, month_label, standing_of, standings_of
+from association.ledger.standing import Standing, standing_of, standings_of
 from association.ledger.trial_balance import trial_balance
 from association.members.models import Category, Member, Zone
 
