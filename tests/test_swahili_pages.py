@@ -165,6 +165,8 @@ def _crawl(app, role: str, typed: list[str], problems: dict) -> int:
         kind = response.mimetype or ""
         if kind.startswith(MACHINE_READABLE):
             continue
+        if kind.startswith("image/"):
+            continue  # the month's picture: its words are the poster's, read as a PDF
         if kind == "application/pdf":
             text = _pdf_text(response.data)
         elif kind == "text/html":

@@ -18,9 +18,9 @@ with :func:`association.core.money.format_kes`; months are written the Kenyan wa
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask_babel import format_date
 from flask_babel import gettext as _
 
+from association.core import dates
 from association.core.money import format_kes
 
 #: The width of the drawing, in its own units (a 360-pixel phone shows it at 1:1).
@@ -38,7 +38,7 @@ _LEGEND_LINE = 18
 
 def month_label(month: date) -> str:
     """A month as people here write it: "Nov 2026" (in the page's language)."""
-    return format_date(month, "MMM yyyy")
+    return dates.month(month)
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,16 @@ Screens (the Jinja filters ``day``, ``month``, ``time``, ``moment``, registered 
 """
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from datetime import time as clock
 from functools import cache
 
-from babel.dates import get_month_names
-from flask_babel import format_date, format_datetime, lazy_pgettext
+from babel.dates import format_date, get_month_names
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_babel.speaklater import LazyString
 
+from association.core.time import NAIROBI
 from association.errors import DomainError
 
 #: Weekday headings short enough for a table, and told apart in both languages (Swahili's
@@ -44,8 +45,8 @@ def day(value: date | datetime | str | None) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        return format_datetime(value, DAY)
-    return format_date(value, DAY)
+        return _format(_in_nairobi(value).date(), DAY)
+    return _format(value, DAY)
 
 
 def month(value: date | str | None) -> str:
@@ -54,7 +55,7 @@ def month(value: date | str | None) -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:7] + "-01")
-    return format_date(value, MONTH)
+    return _format(value, MONTH)
 
 
 def time(value: clock | datetime | None) -> str:
@@ -67,14 +68,29 @@ def moment(value: datetime | None) -> str:
     """30 Nov 2026, 23:07: a stored (naive UTC) moment, in Nairobi."""
     if value is None:
         return ""
-    return f"{format_datetime(value, DAY)}, {format_datetime(value, TIME)}"
+    local = _in_nairobi(value)
+    return f"{_format(local.date(), DAY)}, {local:%H:%M}"
 
 
 def wall_moment(value: datetime | None) -> str:
     """30 Nov 2026, 23:07: a Nairobi wall-clock time stored as such (a shift's start)."""
     if value is None:
         return ""
-    return f"{format_date(value.date(), DAY)}, {value:%H:%M}"
+    return f"{_format(value.date(), DAY)}, {value:%H:%M}"
+
+
+def _format(value: date, pattern: str) -> str:
+    """``value`` in the page's language without its territory: plain English writes
+    September "Sep" (as receipts and SMS do), where Babel's en_KE writes "Sept"."""
+    from association.i18n import current_language
+
+    return format_date(value, pattern, locale=current_language())
+
+
+def _in_nairobi(value: datetime) -> datetime:
+    """A stored moment (naive UTC, or aware) on Nairobi's clock."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(NAIROBI)
 
 
 def period(start: date, end: date) -> str:

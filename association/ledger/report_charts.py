@@ -85,7 +85,7 @@ def collections_charts(period: Period, report: Report) -> list[Chart]:
     return [
         dues_chart(period),
         bar_chart("collections-by-month", _("Money received, by month"),
-                  [month_label(date(int(row[0][:4]), int(row[0][5:7]), 1)) for row in by_month],
+                  [month_label(row[0]) for row in by_month],
                   [(_("Total"), [row[5] for row in by_month])], money=True,
                   summary=_("Money received from members each month, in KES.")),
     ]

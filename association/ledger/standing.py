@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from babel.dates import format_date
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
+from association.core import dates
 from association.core.money import format_kes
 from association.core.time import add_months, month_start, today_in_nairobi
 from association.extensions import db
-from association.i18n import current_language
 from association.ledger.balances import net_owed
 from association.ledger.models import (
     Allocation,
@@ -94,9 +93,8 @@ class Standing:
 
 
 def month_label(month: date) -> str:
-    """ "Dec 2026" ("Des 2026" in Kiswahili), as a person reads a month (plain English's
-    "Sep", as receipts write it, not en_KE's "Sept")."""
-    return format_date(month, "MMM yyyy", locale=current_language())
+    """ "Dec 2026" ("Des 2026" in Kiswahili), as a person reads a month."""
+    return dates.month(month)
 
 
 def standing_of(member_id: int, *, through_entry_id: int | None = None) -> Standing:

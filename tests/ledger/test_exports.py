@@ -311,7 +311,7 @@ def test_auditor_pack_command_writes_the_same_pack(app, runner, books, tmp_path)
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--from", "2026-13-01"], "not a date"),
+    (["--from", "2026-13-01"], "is not a day of the calendar"),
     (["--from", "2026-02-01", "--to", "2026-01-01"], "starts after it ends"),
 ])
 def test_auditor_pack_command_refuses_bad_periods(app, runner, books, tmp_path, args, message):

@@ -207,7 +207,7 @@ FORMATTED = re.compile(r"phone|msisdn|amount|cents|kes|year|date|month|night|tim
                        r"number|_no$|^no$|_id$|code|pin|password|new|confirm|current|rate|"
                        r"percent|day|hour|minute|fee|quorum|premises|units|shortcode|till|"
                        r"token|login|username|email|url|ob$|^ob_|since|until|from|to$|"
-                       r"start|end|size|limit|headcount|order|position|weekday|page", re.I)
+                       r"start|end|size|limit|headcount|order|position|weekday|page|_on$|_at$", re.I)
 
 _VALID_BY_TYPE = {"date": "2025-03-01", "month": "2025-03", "time": "21:00", "number": "1",
                   "email": "a@example.org", "tel": "0712345678", "url": "https://example.org",
@@ -223,8 +223,11 @@ def valid_value(f: Field) -> str:
         return f.value
     if "phone" in name or "msisdn" in name:
         return "0712345678"
-    if "date" in name or name in ("since", "until", "from", "to", "start", "end", "night"):
-        return "2025-03-01"
+    if name.endswith("_at"):  # a day and a time, in a text box (DayTimeField)
+        return "2025-03-01T21:00"
+    if "date" in name or name.endswith("_on") or name in (
+            "since", "until", "from", "to", "start", "end", "night"):
+        return "2025-03-01"  # date boxes are text boxes (DayField), ISO is still read
     if "month" in name:
         return "2025-03"
     if "time" in name:
