@@ -6,6 +6,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from axe_playwright_python.base import AXE_SCRIPT
 
+from tests.i18n_scan import page_slips
+
 #: Files, not pages: the sweep does not open them.
 DOWNLOAD_SUFFIXES = (".pdf", ".csv", ".xlsx", ".ics", ".txt", ".png", ".svg", ".jpg", ".json")
 DOWNLOAD_FORMATS = {"pdf", "csv", "xlsx", "ics", "txt", "png", "journal", "beancount"}
@@ -47,12 +49,16 @@ AXE_RUN = """async () => {
 }"""
 
 
-def language_problems(text: str, language: str) -> list[str]:
-    """THE HOOK for the Kiswahili/date scan (issue 21 item 5): given a page's visible text
-    and its language ("en" or "sw"), return one line per problem found (English words on a
-    Kiswahili page, ISO or US dates). The "swahili" engineer's check plugs in here; until
-    then it finds nothing."""
-    return []
+def language_problems(html: str, language: str, typed: list[str]) -> list[str]:
+    """Slips in the page's words (issue 21 item 5): ISO or US dates in either language, and
+    English interface words on a Kiswahili page, by the same scan as the Kiswahili crawl
+    of every page and PDF (tests/i18n_scan.py), with what people typed taken out first."""
+    return [f"{language}: {slip}" for slip in page_slips(html, language, typed)]
+
+
+#: What people typed in the demo (tests/i18n_scan.typed_text), as JSON, from the app.
+TYPED_SCRIPT = ("import json\nfrom tests.i18n_scan import typed_text\n"
+                "print(json.dumps(typed_text()))")
 
 
 def axe_script() -> str:
@@ -60,7 +66,7 @@ def axe_script() -> str:
     return AXE_SCRIPT
 
 
-def page_problems(page, language: str, with_axe: bool = True) -> list[str]:
+def page_problems(page, language: str, typed: list[str], with_axe: bool = True) -> list[str]:
     """Everything wrong with the page the browser shows, one line each (axe-core's
     violations only ``with_axe``: axe must then be loaded in the page)."""
     problems = list(page.evaluate(LAYOUT_SCRIPT))
@@ -68,7 +74,7 @@ def page_problems(page, language: str, with_axe: bool = True) -> list[str]:
         if violation["impact"] in FAILING_IMPACTS:
             problems.append(f"axe {violation['impact']} {violation['id']}: {violation['help']} "
                             f"({', '.join(violation['nodes'])})")
-    problems += language_problems(page.locator("body").inner_text(), language)
+    problems += language_problems(page.content(), language, typed)
     return problems
 
 

@@ -26,7 +26,7 @@ from collections import defaultdict
 from urllib.parse import urldefrag, urlsplit
 
 from conftest import LANGUAGES, PASSWORD, VIEWPORTS
-from page_checks import axe_script, is_download, page_problems, rules_script
+from page_checks import TYPED_SCRIPT, axe_script, is_download, page_problems, rules_script
 
 ROLES = ("visitor", "chair", "treasurer", "secretary", "coordinator", "auditor", "member")
 START_PAGES = ("/", "/transparency")
@@ -65,6 +65,9 @@ AXE_DONE: set = set()
 #: The app's GET routes filled with demo ids: one list for the run (every server starts
 #: from a copy of the same demo database).
 FILLED_ROUTES: list = []
+#: What people typed in the demo, taken out of a page's words before the language scan
+#: (the same for every copy of the demo database).
+TYPED: list = []
 
 
 def _log_in(page, base: str, role: str, language: str) -> None:
@@ -93,6 +96,8 @@ def test_every_page_fits_a_phone(role_language, browser, server):
         queue = [server + path for path in START_PAGES]
         if not FILLED_ROUTES:
             FILLED_ROUTES.extend(json.loads(server.python(rules_script())))
+        if not TYPED:
+            TYPED.extend(json.loads(server.python(TYPED_SCRIPT).strip().splitlines()[-1]))
         queue += [server + path for path in FILLED_ROUTES]
         seen, shapes, failures, opened = set(), defaultdict(int), [], []
         while queue and len(opened) < MOST_PAGES:
@@ -124,7 +129,7 @@ def test_every_page_fits_a_phone(role_language, browser, server):
                 AXE_DONE.add((_shape(url), language))
                 page.evaluate(axe_script())
             failures += [f"{path}: {problem}"
-                         for problem in page_problems(page, language, with_axe=with_axe)]
+                         for problem in page_problems(page, language, TYPED, with_axe=with_axe)]
             queue += page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
     finally:
         context.close()
