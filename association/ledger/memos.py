@@ -7,11 +7,10 @@ A memo that matches none (an older wording) is shown as stored.
 """
 
 import re
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 
-from association.core import dates
+from association.core import stored_text
 
 #: (pattern of the stored English memo, its message). Named groups fill the message; a
 #: group named ``month`` (YYYY-MM) is shown the Kenyan way.
@@ -40,13 +39,4 @@ _MEMOS = (
 
 def describe(memo: str | None) -> str:
     """The stored memo in the reader's language."""
-    if not memo:
-        return ""
-    for pattern, message in _MEMOS:
-        match = pattern.match(memo)
-        if match:
-            values = match.groupdict()
-            if "month" in values:
-                values["month"] = dates.month(date.fromisoformat(values["month"] + "-01"))
-            return str(message) % values
-    return memo
+    return stored_text.describe(memo, _MEMOS)

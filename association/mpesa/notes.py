@@ -11,6 +11,8 @@ import re
 
 from flask_babel import lazy_gettext as _l
 
+from association.core import stored_text
+
 _NOTES = (
     (re.compile(r"^Daraja could not confirm this receipt \((?P<code>[^:]*):.*$", re.S),
      _l("M-Pesa could not confirm this payment (code %(code)s): check it in the M-Pesa "
@@ -42,10 +44,4 @@ _NOTES = (
 
 def describe(note: str | None) -> str:
     """The stored note in the reader's language."""
-    if not note:
-        return ""
-    for pattern, message in _NOTES:
-        match = pattern.match(note)
-        if match:
-            return str(message) % match.groupdict()
-    return note
+    return stored_text.describe(note, _NOTES)
