@@ -50,6 +50,10 @@ class DayField(Field):
 
     def process_formdata(self, valuelist):
         self.raw = " ".join(valuelist or ()).strip()
+        if valuelist:
+            # What was typed, trimmed: a box of spaces is blank to InputRequired and Optional
+            # too, not a date of None that a service would compare with today.
+            self.raw_data = [self.raw]
         if not self.raw:
             self.data = None
             return
@@ -79,6 +83,8 @@ class DayTimeField(DayField):
 
     def process_formdata(self, valuelist):
         self.raw = " ".join(valuelist or ()).strip()
+        if valuelist:
+            self.raw_data = [self.raw]  # as DayField: spaces alone are blank
         if not self.raw:
             self.data = None
             return

@@ -182,3 +182,32 @@ def test_memos_the_app_writes_are_read_in_swahili(app):
         assert memos.describe("EXP-3 Duka: torches") == "EXP-3 Duka: torches"
     with app.test_request_context(), force_locale("en_KE"):
         assert memos.describe("Dues for 2026-11") == "Dues for Nov 2026"
+
+
+@pytest.mark.parametrize("url,data,model", [
+    ("/ledger/payments/new", {"member": "{member_no}", "amount": "50", "method": "cash",
+                              "paid_on": "   "}, "Payment"),
+    ("/members/{member}/status", {"status": "suspended", "reason": "Moved away",
+                                  "effective_on": "   "}, "MemberStatusChange"),
+    ("/members/{member}/consents", {"purpose": "sms", "channel": "paper",
+                                    "language": "en", "given_on": " \t "}, "MemberConsent"),
+])
+def test_a_required_date_of_spaces_alone_is_refused_with_a_message(
+        app, web, people, url, data, model):
+    """Spaces alone are a blank date box: the form says the date is needed, nothing is
+    written, and no service ever compares "no date" with today (a 500 before)."""
+    from association.ledger.models import Payment
+    from association.members.models import MemberConsent, MemberStatusChange
+
+    table = {"Payment": Payment, "MemberStatusChange": MemberStatusChange,
+             "MemberConsent": MemberConsent}[model]
+    with app.app_context():
+        before = count(table)
+    web.login("chair")
+    data = {k: v.format(member_no=people.own_member_no) for k, v in data.items()}
+    response = web.post(url.format(member=people.own_member_id), data, follow_redirects=True)
+    assert response.status_code == 200, response.status_code
+    page = response.get_data(as_text=True)
+    assert "error" in page and ("Enter the date" in page), page[-3000:]
+    with app.app_context():
+        assert count(table) == before

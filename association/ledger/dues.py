@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from association.audit.services import insert_audited
+from association.core import dates
 from association.core.db import is_postgres
 from association.core.money import MAX_CENTS
 from association.core.time import month_end, month_start, today_in_nairobi, utcnow
@@ -59,7 +60,7 @@ def add_rate_schedule(
     ):
         raise RateError(_l("The dues for %(month)s have already been charged or the month is "
                            "closed: a new schedule can start only in a month not yet billed.",
-                           month=effective_from.strftime("%Y-%m")))
+                           month=dates.month(effective_from)))
     resolution_ref = (resolution_ref or "").strip()
     if not resolution_ref:
         raise RateError(_l("Name the meeting resolution that decided these rates."))
@@ -84,7 +85,7 @@ def add_rate_schedule(
     )
     if existing:
         raise RateError(_l("A schedule already starts in %(month)s.",
-                           month=effective_from.strftime("%Y-%m")))
+                           month=dates.month(effective_from)))
     made = [
         DuesRate(category=r.category, min_premises=r.min_premises, max_premises=r.max_premises,
                  amount_cents=r.amount_cents, effective_from=effective_from,
@@ -204,7 +205,7 @@ def bill_month(month: date, posted_by_id: int | None = None) -> BillingResult:
     month = month_start(month)
     if month > month_start(today_in_nairobi()):
         raise LedgerError(_l("Dues can be run for the current month or earlier, not for "
-                             "%(month)s.", month=month.strftime("%Y-%m")))
+                             "%(month)s.", month=dates.month(month)))
     result = BillingResult(month=month)
     _lock_ledger()
     if settings().voluntary_contributions:
@@ -214,7 +215,7 @@ def bill_month(month: date, posted_by_id: int | None = None) -> BillingResult:
     schedule = schedule_for(month)
     if not schedule:
         raise LedgerError(_l("No dues rates apply to %(month)s. Enter the rate schedule first.",
-                             month=month.strftime("%Y-%m")))
+                             month=dates.month(month)))
     end = month_end(month)
     status = statuses_on(end)
     waivers = _approved_waivers(month)

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from association.audit.checkpoints import REFUSED, TrailBroken, make_checkpoint
 from association.audit.models import CheckpointReason
 from association.audit.services import log_event
+from association.core import dates
 from association.core.time import month_end, month_start, today_in_nairobi, utcnow
 from association.extensions import db
 from association.ledger.errors import ClosedPeriodError, LedgerError
@@ -46,7 +47,7 @@ def check_open(day: date) -> None:
     if is_closed(day):
         raise ClosedPeriodError(
             _l("%(month)s is closed: nothing can be posted in it. Ask the chair to reopen it, "
-               "or date the entry in an open month.", month=day.strftime("%Y-%m"))
+               "or date the entry in an open month.", month=dates.month(day))
         )
 
 
@@ -58,7 +59,7 @@ def close_month(month: date, closed_by_id: int | None) -> ClosedMonth:
     """
     month = month_start(month)
     if is_closed(month):
-        raise LedgerError(_l("%(month)s is already closed.", month=month.strftime("%Y-%m")))
+        raise LedgerError(_l("%(month)s is already closed.", month=dates.month(month)))
     if month_end(month) >= today_in_nairobi():
         raise LedgerError(_l("A month can be closed only after it has ended."))
     closed = ClosedMonth(month=month, closed_by_id=closed_by_id)
@@ -95,7 +96,7 @@ def reopen_month(month: date, reason: str, reopened_by_id: int | None) -> Closed
                                      ClosedMonth.reopened_at.is_(None))
     )
     if closed is None:
-        raise LedgerError(_l("%(month)s is not closed.", month=month.strftime("%Y-%m")))
+        raise LedgerError(_l("%(month)s is not closed.", month=dates.month(month)))
     closed.reopened_at = utcnow()
     closed.reopened_by_id = reopened_by_id
     closed.reopen_reason = reason[:1000]

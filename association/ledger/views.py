@@ -10,6 +10,7 @@ from association import transaction
 from association.audit.checkpoints import checkpoints_labelled, refused_labels
 from association.auth.models import User
 from association.auth.permissions import permission_required
+from association.core import dates
 from association.core.money import format_kes
 from association.core.time import add_months, month_end, month_start, parse_month, today_in_nairobi
 from association.errors import DomainError
@@ -218,11 +219,11 @@ def dues_run():
     }
     if result.charged:
         flash(_("Dues for %(month)s: %(num)d members charged, %(total)s in all.",
-                month=result.month.strftime("%Y-%m"), num=result.charged,
+                month=dates.month(result.month), num=result.charged,
                 total=format_kes(result.total_cents)), "success")
     else:
         flash(_("Dues for %(month)s: nobody was charged this time.",
-                month=result.month.strftime("%Y-%m")), "info")
+                month=dates.month(result.month)), "info")
     return redirect(url_for("ledger.dues"))
 
 
@@ -273,7 +274,7 @@ def period_close():
         transaction.discard()
         flash(str(error), "error")
     else:
-        flash(_("%(month)s is closed.", month=month.strftime("%Y-%m")), "success")
+        flash(_("%(month)s is closed.", month=dates.month(month)), "success")
     return redirect(url_for("ledger.periods"))
 
 
@@ -292,7 +293,7 @@ def period_reopen():
         transaction.discard()
         flash(str(error), "error")
     else:
-        flash(_("%(month)s is open again.", month=month.strftime("%Y-%m")), "success")
+        flash(_("%(month)s is open again.", month=dates.month(month)), "success")
     return redirect(url_for("ledger.periods"))
 
 
@@ -374,7 +375,7 @@ def rates_new():
             flash(str(error), "error")
         else:
             flash(_("The new rates apply from %(month)s.",
-                    month=form.effective_month.strftime("%Y-%m")), "success")
+                    month=dates.month(form.effective_month)), "success")
             return redirect(url_for("ledger.rates"))
     elif form.is_submitted():
         flash(_("Some of the rates need correcting; see below."), "error")

@@ -3,11 +3,11 @@ imports.py, suspense.py)."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import DateField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from association.core.time import today_in_nairobi
-from association.forms import BaseForm
+from association.forms import BaseForm, DayField
 from association.i18n import choices
 from association.mpesa.import_parsing import MAX_SMS_CHARS
 from association.mpesa.suspense import REASON_MAX, REASON_MIN
@@ -62,7 +62,7 @@ class RefundSentForm(BaseForm):
         validators=[DataRequired(_l("Enter the M-Pesa code of the refund (the reversal or the "
                                     "money sent back), e.g. TC57ABC9XY.")), Length(max=20)],
     )
-    refunded_on = DateField(
+    refunded_on = DayField(
         _l("Date sent"), default=today_in_nairobi,
         validators=[InputRequired(_l("Enter the date the refund was sent."))],
     )

@@ -285,13 +285,13 @@ def record_refund_sent(tx_id: int, refund_code: str, refunded_on: date | None,
                                "of the refund.", code=code))
     if refunded_on < nairobi_date(tx.transacted_at):
         raise SuspenseError(_l("The refund cannot be dated before the payment (%(date)s).",
-                               date=nairobi_date(tx.transacted_at).strftime("%d/%m/%Y")))
+                               date=dates.day(nairobi_date(tx.transacted_at))))
     if tx.suspense_entry_id is not None:
         entry = db.session.get(JournalEntry, tx.suspense_entry_id)
         if refunded_on < entry.entry_date:
             raise SuspenseError(_l(
                 "The refund cannot be dated before the payment entered the books "
-                "(%(date)s).", date=entry.entry_date.strftime("%d/%m/%Y")))
+                "(%(date)s).", date=dates.day(entry.entry_date)))
     clear_suspense(tx, f"Refund of M-Pesa receipt {tx.receipt_code} sent ({code})",
                    refunded_on, by_user_id)
     tx.refund_code = code

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core import dates
 from association.core.time import now_in_nairobi
 from association.extensions import db
 from association.members.models import MemberStatus
@@ -64,7 +65,7 @@ def rule_problems(patroller: Patroller, night: date, template: ShiftTemplate,
         elif a.starts_at < ends_at and starts_at < a.ends_at:
             hard.append(_l("%(name)s is already on an overlapping shift (%(zone)s, %(start)s).",
                            name=name, zone=a.zone.name,
-                           start=a.starts_at.strftime("%Y-%m-%d %H:%M")))
+                           start=dates.wall_moment(a.starts_at)))
     if (night.weekday(), template.zone_id) not in {(a.weekday, a.zone_id)
                                                     for a in patroller.availability}:
         soft.append(_l("%(name)s is not usually available in %(zone)s on %(day)s nights.",

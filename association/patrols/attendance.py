@@ -10,6 +10,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from association.core import dates
 from association.core.time import month_nights, now_in_nairobi, utcnow
 from association.extensions import db
 from association.patrols.errors import PatrolError
@@ -49,7 +50,7 @@ def record_attendance(night: date, entries: list[AttendanceInput], user_id: int 
         if a.starts_at > now:
             raise PatrolError(_l("The shift %(zone)s %(start)s has not happened yet: "
                                  "attendance can be recorded once it has started.",
-                                 zone=a.zone.name, start=a.starts_at.strftime("%Y-%m-%d %H:%M")))
+                                 zone=a.zone.name, start=dates.wall_moment(a.starts_at)))
         replaced_by = None
         if entry.status == Attendance.REPLACED:
             replaced_by = db.session.get(Patroller, entry.replaced_by_id) \

@@ -73,8 +73,10 @@ class ZoneSettingsForm(BaseForm):
 class TemplateForm(BaseForm):
     weekdays = MultiCheckboxField(_l("Nights"), choices=weekday_choices(),
                                   validators=[DataRequired(_l("Choose at least one night."))])
-    start_time = TimeField(_l("Starts"), validators=[InputRequired(_l("Give the start time."))])
-    end_time = TimeField(_l("Ends"), validators=[InputRequired(_l("Give the end time."))])
+    start_time = TimeField(_l("Starts"), validators=[InputRequired(_l("Give the start time."))],
+                           invalid_value_message=_l("Write the time as HH:MM, e.g. 14:30."))
+    end_time = TimeField(_l("Ends"), validators=[InputRequired(_l("Give the end time."))],
+                         invalid_value_message=_l("Write the time as HH:MM, e.g. 14:30."))
 
 
 class EnrolForm(BaseForm):

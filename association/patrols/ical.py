@@ -7,6 +7,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
+from association.core import dates
 from association.core.time import NAIROBI
 from association.extensions import db
 from association.patrols.models import Assignment, Attendance, Patroller
@@ -48,7 +49,7 @@ def feed(patroller: Patroller, association: str, host: str, language: str,
             event.add("dtstamp", datetime.now(NAIROBI))
             event.add("location", a.zone.name)
             event.add("description", _("Night of %(night)s. Never patrol alone: meet your team "
-                                       "at the start.", night=a.night.isoformat()))
+                                       "at the start.", night=dates.day(a.night)))
             if a.attendance in (Attendance.ABSENT, Attendance.EXCUSED):
                 event.add("status", "CANCELLED")
             else:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
+from association.core import dates
 from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.members.models import Member, MemberStatus, Zone
@@ -103,7 +104,7 @@ def add_away(patroller: Patroller, start: date | None, end: date | None,
         raise PatrolError(_l("Give the first and the last night you are away."))
     if end < start:
         raise PatrolError(_l("The last night away (%(end)s) is before the first (%(start)s).",
-                             start=start.isoformat(), end=end.isoformat()))
+                             start=dates.day(start), end=dates.day(end)))
     if (end - start).days > 366:
         raise PatrolError(_l("Record at most a year away at a time."))
     if end < today_in_nairobi():
@@ -112,8 +113,8 @@ def add_away(patroller: Patroller, start: date | None, end: date | None,
         if start <= other.end_date and other.start_date <= end:
             raise PatrolError(_l(
                 "You already said you are away from %(start)s to %(end)s, which overlaps these "
-                "dates. Change that period instead.", start=other.start_date.isoformat(),
-                end=other.end_date.isoformat()))
+                "dates. Change that period instead.", start=dates.day(other.start_date),
+                end=dates.day(other.end_date)))
     reason = " ".join((reason or "").split())[:200] or None
     period = AwayPeriod(start_date=start, end_date=end, reason=reason)
     patroller.away.append(period)

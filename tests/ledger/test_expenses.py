@@ -228,7 +228,7 @@ def test_a_closed_month_refuses_the_approval(svc):
     postings = count(Posting)
     with pytest.raises(ClosedPeriodError) as error:
         expenses.approve_expense(expense, b.chair)
-    assert f"{last_month:%Y-%m} is closed" in str(error.value)
+    assert f"{last_month:%b %Y} is closed" in str(error.value)
     assert expense.status == ExpenseStatus.PENDING and expense.entry_id is None
     assert count(Posting) == postings
     # Recording a new expense in the closed month is refused at once.

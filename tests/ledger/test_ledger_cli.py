@@ -64,7 +64,7 @@ def test_bill_charges_once_and_prints_the_result(app, runner, rates):
     ("abc", "abc is not a month."),
     ("2026-13", "2026-13 is not a month."),
     ("2999-01", "Dues can be run for the current month or earlier"),
-    ("2020-01", "No dues rates apply to 2020-01."),
+    ("2020-01", "No dues rates apply to Jan 2020."),
 ])
 def test_bill_refuses_bad_months_with_exit_1(app, runner, rates, month, message):
     result = runner.invoke(args=["ledger", "bill", "--month", month])
