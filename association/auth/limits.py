@@ -110,6 +110,15 @@ class DatabaseStorage(Storage):
             self._clean_up(conn, now)
         return count
 
+    def give_back(self, key: str) -> None:
+        """Take one hit back from the key's window while it lasts (a login that passed):
+        never below zero, never into a new window."""
+        table = RateLimitCounter.__table__
+        with transaction.own_transaction() as conn:
+            conn.execute(sa.update(table).where(
+                table.c.key == _stored_key(key), table.c.count > 0,
+                table.c.expires_at > time.time()).values(count=table.c.count - 1))
+
     def _clean_up(self, conn: sa.Connection, now: float) -> None:
         if now - DatabaseStorage._cleaned_at < CLEANUP_EVERY:
             return
@@ -206,15 +215,23 @@ def from_trusted_device() -> bool:
 
 
 def passed() -> None:
-    """Mark this request's login (or its password step) as passed: not counted."""
-    g.login_passed = True
+    """This request's login (or its password step, or its code) passed: once its work is
+    committed, give back the hit each of its limits counted. Every attempt is counted when
+    it arrives, in one atomic step, so that many attempts at once cannot slip past a limit
+    (counting only failures after the answer would let each request in flight through);
+    only those that pass are given back, so successful logins do not use up the limits of
+    a hall full of members behind one address."""
+    counted = [(limit.key, limit.limit.get_expiry()) for limit in limiter.current_limits]
 
+    def give_back() -> None:
+        storage = limiter.storage
+        for key, expiry in counted:
+            if hasattr(storage, "give_back"):
+                storage.give_back(key)
+            elif storage.get(key) > 0:
+                storage.incr(key, expiry, amount=-1)
 
-def failed(response) -> bool:
-    """Whether a login request counts against the login limits (Flask-Limiter's
-    ``deduct_when``): every one but those that passed (:func:`passed`) and were answered
-    without an error (a commit that failed at the end is not a login)."""
-    return not (g.get("login_passed") and response.status_code < 400)
+    transaction.after_commit(give_back)
 
 
 def account_key() -> str:

@@ -58,12 +58,11 @@ def _safe_next(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
-               exempt_when=limits.from_trusted_device, deduct_when=limits.failed)
+               exempt_when=limits.from_trusted_device)
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"],
     methods=["POST"],
     key_func=limits.account_key,
-    deduct_when=limits.failed,
 )
 def login():
     """Log in with a phone number or username and a password."""
@@ -105,8 +104,7 @@ def _code_key() -> str:
 
 @bp.route("/login/code", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
-               deduct_when=limits.failed)
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 @limiter.limit(
     lambda: current_app.config["SECOND_FACTOR_RATE_LIMIT"], methods=["POST"], key_func=_code_key
 )
@@ -164,6 +162,8 @@ def language():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_only
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
+               key_func=lambda: f"password-change:{current_user.get_id()}")
 def password():
     """Change one's own password (required after a reset)."""
     form = PasswordChangeForm()
