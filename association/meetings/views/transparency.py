@@ -51,6 +51,7 @@ def transparency_pdf(month: str):
     response = pdf_response(pdf.transparency_pdf(summary, requested_language()),
                             f"transparency-{start.strftime('%Y-%m')}.pdf")
     response.headers["Cache-Control"] = SHARE_CACHE
+    response.headers["Vary"] = "Accept-Language, Cookie"  # the language, without ?lang=
     return response
 
 
@@ -66,6 +67,7 @@ def transparency_png(month: str):
     response.headers["Content-Disposition"] = f'inline; filename="{name}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = SHARE_CACHE
+    response.headers["Vary"] = "Accept-Language, Cookie"  # the language, without ?lang=
     return response
 
 
@@ -79,4 +81,5 @@ def transparency_poster(month: str):
     response = pdf_response(share.poster_pdf(start, requested_language()),
                             f"transparency-poster-{start:%Y-%m}.pdf")
     response.headers["Cache-Control"] = SHARE_CACHE
+    response.headers["Vary"] = "Accept-Language, Cookie"  # the language, without ?lang=
     return response
