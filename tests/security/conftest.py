@@ -207,7 +207,8 @@ FORMATTED = re.compile(r"phone|msisdn|amount|cents|kes|year|date|month|night|tim
                        r"number|_no$|^no$|_id$|code|pin|password|new|confirm|current|rate|"
                        r"percent|day|hour|minute|fee|quorum|premises|units|shortcode|till|"
                        r"token|login|username|email|url|ob$|^ob_|since|until|from|to$|"
-                       r"start|end|size|limit|headcount|order|position|weekday|page|_on$|_at$", re.I)
+                       r"start|end|size|limit|headcount|order|position|weekday|page|"
+                       r"_on$|_at$", re.I)
 
 _VALID_BY_TYPE = {"date": "2025-03-01", "month": "2025-03", "time": "21:00", "number": "1",
                   "email": "a@example.org", "tel": "0712345678", "url": "https://example.org",
