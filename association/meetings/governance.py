@@ -433,7 +433,6 @@ def last_financial_year(today: date) -> tuple[date, date]:
 
 def compliance(today: date | None = None) -> list[Check]:
     """What is in order, and what is missing or due, for the registrar."""
-    from flask_babel import format_date
 
     from association.core.time import month_start
     from association.ledger.periods import is_closed
@@ -443,11 +442,11 @@ def compliance(today: date | None = None) -> list[Check]:
     agm = last_meeting(MeetingType.AGM, today)
     if agm and agm.held_on >= today - timedelta(days=365):
         checks.append(Check(_l("AGM held within the last 12 months"), OK,
-                            _l("Last AGM on %(date)s.", date=format_date(agm.held_on))))
+                            _l("Last AGM on %(date)s.", date=dates.day(agm.held_on))))
     elif agm:
         checks.append(Check(_l("AGM held within the last 12 months"), DUE,
                             _l("The last AGM was on %(date)s: more than 12 months ago.",
-                               date=format_date(agm.held_on))))
+                               date=dates.day(agm.held_on))))
     else:
         checks.append(Check(_l("AGM held within the last 12 months"), MISSING,
                             _l("No AGM is recorded.")))
@@ -477,11 +476,11 @@ def compliance(today: date | None = None) -> list[Check]:
     if overdue:
         checks.append(Check(_l("Change-of-officials notices"), MISSING,
                             _l("A notice was due on %(date)s and is not marked as filed.",
-                               date=format_date(overdue[0].due_on))))
+                               date=dates.day(overdue[0].due_on))))
     elif waiting:
         checks.append(Check(_l("Change-of-officials notices"), DUE,
                             _l("File the notice by %(date)s (within 14 days of the change).",
-                               date=format_date(waiting[0].due_on))))
+                               date=dates.day(waiting[0].due_on))))
     else:
         checks.append(Check(_l("Change-of-officials notices"), OK,
                             _l("Every change has been notified.")))
@@ -513,10 +512,10 @@ def compliance(today: date | None = None) -> list[Check]:
     else:
         checks.append(Check(
             _l("Accounts for the last financial year"), OK if not open_months else DUE,
-            _l("%(start)s to %(end)s: every month closed.", start=format_date(fy_start),
-               end=format_date(fy_end)) if not open_months else
+            _l("%(start)s to %(end)s: every month closed.", start=dates.day(fy_start),
+               end=dates.day(fy_end)) if not open_months else
             _l("%(start)s to %(end)s: months not closed yet: %(n)d.",
-               start=format_date(fy_start), end=format_date(fy_end), n=len(open_months))))
+               start=dates.day(fy_start), end=dates.day(fy_end), n=len(open_months))))
     record = governance_record()
     renewal = record.certificate_renewal_on if record else None
     if not record or not record.certificate_number:
@@ -527,17 +526,17 @@ def compliance(today: date | None = None) -> list[Check]:
                             _l("Record the renewal date.")))
     elif renewal < today:
         checks.append(Check(_l("Registration certificate"), MISSING,
-                            _l("Renewal was due on %(date)s.", date=format_date(renewal))))
+                            _l("Renewal was due on %(date)s.", date=dates.day(renewal))))
     elif renewal <= today + timedelta(days=60):
         checks.append(Check(_l("Registration certificate"), DUE,
-                            _l("Renew by %(date)s.", date=format_date(renewal))))
+                            _l("Renew by %(date)s.", date=dates.day(renewal))))
     else:
         checks.append(Check(_l("Registration certificate"), OK,
-                            _l("Valid; renew by %(date)s.", date=format_date(renewal))))
+                            _l("Valid; renew by %(date)s.", date=dates.day(renewal))))
     last_return = record.last_return_on if record else None
     if last_return and last_return >= today - timedelta(days=365):
         checks.append(Check(_l("Annual return"), OK,
-                            _l("Last filed on %(date)s.", date=format_date(last_return))))
+                            _l("Last filed on %(date)s.", date=dates.day(last_return))))
     else:
         checks.append(Check(_l("Annual return"), DUE,
                             _l("No return filed in the last 12 months.")))

@@ -193,7 +193,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
             rows = [[_("Action"), _("Who"), pgettext("date column", "Due"), _("Status")]]
             for action in meeting.actions:
                 rows.append([action.description, action.owner,
-                             format_date(action.due_on, "medium") if action.due_on else "",
+                             dates.day(action.due_on) if action.due_on else "",
                              enum_label(action.status)])
             doc.table(rows, widths=[80 * mm, 40 * mm, 28 * mm, 30 * mm])
 
@@ -201,7 +201,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
             doc.text(_("Addenda"), "h")
             for addendum in meeting.addenda:
                 doc.text(_("Added on %(date)s: %(text)s",
-                           date=format_date(addendum.added_at.date(), "medium"),
+                           date=dates.day(addendum.added_at.date()),
                            text=addendum.text))
 
         confirmed = next(iter(confirming_resolutions(meeting)), None)
@@ -211,7 +211,7 @@ def minutes_pdf(meeting: Meeting, language: str = "en") -> bytes:
                        "%(n)d).", date=format_date(confirmed.meeting.held_on, "long"),
                        n=confirmed.number))
         signers = _signatories(meeting)
-        date_text = format_date(confirmed.meeting.held_on, "medium") if confirmed else \
+        date_text = dates.day(confirmed.meeting.held_on) if confirmed else \
             "______________"
         rows = [
             [_("Chairperson"), signers.get(Office.CHAIR, "______________"),
@@ -367,7 +367,7 @@ def transparency_pdf(summary, language: str) -> bytes:
         if summary.meetings:
             doc.text(_("Meetings"), "h")
             for meeting_date, label, resolutions in summary.meetings:
-                doc.text(f"{format_date(meeting_date, 'medium')}: {label}")
+                doc.text(f"{dates.day(meeting_date)}: {label}")
                 for text in resolutions:
                     doc.text("• " + text, "small")
         doc.text(_("Figures from the association's books and patrol rosters. No names are "

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
+from association.core import dates
 from association.core.charts import Chart, bar_chart
 from association.core.time import today_in_nairobi, utcnow
 from association.extensions import db
@@ -174,7 +174,7 @@ def attendance_charts(today: date | None = None,
                  selectinload(Meeting.guests))
         .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(count)).all()))
     counts = [attendance_counts(m) for m in meetings]
-    labels = [f"{format_date(m.held_on, 'medium')} · {enum_label(m.type)}" for m in meetings]
+    labels = [f"{dates.day(m.held_on)} · {enum_label(m.type)}" for m in meetings]
     return [
         bar_chart("attendance-gender", _("Members present, by gender"), labels,
                   [(_("Women"), [c.women for c in counts]),

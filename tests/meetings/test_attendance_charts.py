@@ -1,8 +1,7 @@
 """Attendance by gender and youth, drawn on the meetings page: aggregates only."""
 
-from flask_babel import format_date
-
 from association.auth.models import Role
+from association.core import dates
 from association.core.time import today_in_nairobi
 from association.extensions import db
 from association.meetings.models import Meeting
@@ -20,7 +19,7 @@ def test_the_meetings_page_draws_attendance_by_gender_and_youth(
     html = web.get("/meetings").get_data(as_text=True)
     with app.test_request_context("/"):
         meetings = [db.session.get(Meeting, i) for i in (older, latest)]
-        labels = [f"{format_date(m.held_on, 'medium')} · General baraza"
+        labels = [f"{dates.day(m.held_on)} · General baraza"
                   for m in meetings]
         counts = [attendance_counts(m) for m in meetings]
         names = [m.full_name for m in db.session.scalars(db.select(Member))]
