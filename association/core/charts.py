@@ -12,15 +12,13 @@ of a small phone, so that the text reads at its own size there. The same shapes 
 Bars run across, one category above its bars, so that long names ("Landlord (6 or more
 premises)") and amounts ("KES 12,500.00") fit on 360 pixels. Money is in cents and written
 with :func:`association.core.money.format_kes`; months are written the Kenyan way,
-"Nov 2026" (:func:`month_label`).
+"Nov 2026" (:func:`association.core.dates.month`).
 """
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from flask_babel import gettext as _
 
-from association.core import dates
 from association.core.money import format_kes
 
 #: The width of the drawing, in its own units (a 360-pixel phone shows it at 1:1).
@@ -34,11 +32,6 @@ _BAR = 15
 _GAP = 3
 _GROUP_GAP = 10
 _LEGEND_LINE = 18
-
-
-def month_label(month: date) -> str:
-    """A month as people here write it: "Nov 2026" (in the page's language)."""
-    return dates.month(month)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from association.core.charts import Chart, bar_chart, month_label
+from association.core import dates
+from association.core.charts import Chart, bar_chart
 from association.core.time import add_months, month_end, month_start
 from association.extensions import db
 from association.ledger.models import DuesCharge
@@ -37,7 +38,7 @@ def income_expenditure_charts(period: Period, report: Report) -> list[Chart]:
     income, expenses = report.tables[0], report.tables[1]
     return [
         bar_chart("ie-by-month", _("Money in and out, by month"),
-                  [month_label(m) for m in months],
+                  [dates.month(m) for m in months],
                   [(_("Income"), [f["income"] for f in figures]),
                    (_("Expenditure"), [f["expenditure"] for f in figures])], money=True,
                   summary=_("Income and expenditure each month, in KES.")),
@@ -71,7 +72,7 @@ def dues_chart(period: Period) -> Chart:
     rows = dues_by_month(period)
     return bar_chart(
         "dues-charged-paid", _("Dues collected against dues charged"),
-        [month_label(month) for month, _c, _p in rows],
+        [dates.month(month) for month, _c, _p in rows],
         [(_("Charged"), [charged for _m, charged, _p in rows]),
          (_("Collected"), [paid for _m, _c, paid in rows])], money=True,
         summary=_("For each month, the dues charged to members and how much of them has "
@@ -85,7 +86,7 @@ def collections_charts(period: Period, report: Report) -> list[Chart]:
     return [
         dues_chart(period),
         bar_chart("collections-by-month", _("Money received, by month"),
-                  [month_label(row[0]) for row in by_month],
+                  [dates.month(row[0]) for row in by_month],
                   [(_("Total"), [row[5] for row in by_month])], money=True,
                   summary=_("Money received from members each month, in KES.")),
     ]

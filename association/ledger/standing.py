@@ -71,7 +71,7 @@ class Standing:
         """(label, value) pairs in the reader's language, as every screen and PDF shows them."""
         lines = [(pgettext("what a member owes", "Balance"), format_kes(self.balance_cents))]
         if self.paid_up_to is not None:
-            lines.append((_("Paid up to"), month_label(self.paid_up_to)))
+            lines.append((_("Paid up to"), dates.month(self.paid_up_to)))
         if self.advance_cents:
             lines.append((_("Paid in advance"), format_kes(self.advance_cents)))
         return lines
@@ -82,7 +82,7 @@ class Standing:
         values = {"balance": format_kes(self.balance_cents),
                   "advance": format_kes(self.advance_cents)}
         if self.paid_up_to is not None:
-            values["month"] = month_label(self.paid_up_to)
+            values["month"] = dates.month(self.paid_up_to)
             if self.advance_cents:
                 return _("Paid up to: %(month)s; balance %(balance)s; paid in advance "
                          "%(advance)s", **values)
@@ -90,11 +90,6 @@ class Standing:
         if self.advance_cents:
             return _("Balance %(balance)s; paid in advance %(advance)s", **values)
         return _("Balance %(balance)s", **values)
-
-
-def month_label(month: date) -> str:
-    """ "Dec 2026" ("Des 2026" in Kiswahili), as a person reads a month."""
-    return dates.month(month)
 
 
 def standing_of(member_id: int, *, through_entry_id: int | None = None) -> Standing:

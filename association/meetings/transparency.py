@@ -12,7 +12,8 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from association.core.charts import Chart, bar_chart, month_label
+from association.core import dates
+from association.core.charts import Chart, bar_chart
 from association.core.time import add_months, month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.i18n import enum_label
@@ -59,12 +60,12 @@ class MonthSummary:
                       [name for name, _c in self.income],
                       [(_("Collected"), [cents for _n, cents in self.income])], money=True,
                       summary=_("Money collected in %(month)s by category, in KES.",
-                                month=month_label(self.month))),
+                                month=dates.month(self.month))),
             bar_chart(f"spent-{key}", _("Spent, by category"),
                       [name for name, _c in self.expenses],
                       [(_("Spent"), [cents for _n, cents in self.expenses])], money=True,
                       summary=_("Money spent in %(month)s by category, in KES.",
-                                month=month_label(self.month))),
+                                month=dates.month(self.month))),
         ]
 
 
@@ -154,7 +155,7 @@ def money_by_month_chart(months: list[MonthSummary]) -> Chart:
     ordered = sorted(months, key=lambda s: s.month)
     return bar_chart(
         "money-by-month", _("Money in and out, by month"),
-        [month_label(s.month) for s in ordered],
+        [dates.month(s.month) for s in ordered],
         [(_("Collected"), [s.income_cents for s in ordered]),
          (_("Spent"), [s.expense_cents for s in ordered])], money=True,
         summary=_("Money collected and spent each month, in KES."))

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from association.core.charts import Chart, Series, bar_chart, month_label
+from association.core import dates
+from association.core.charts import Chart, Series, bar_chart
 from association.core.time import add_months
 from association.extensions import db
 from association.members.models import Zone
@@ -231,6 +232,6 @@ def incidents_by_month_chart(rows: list[tuple], start: date, end: date) -> Chart
         month = add_months(month, 1)
     totals = [_sum(by_month.get(f"{m:%Y-%m}", [])) for m in months]
     return bar_chart(
-        "incidents-by-month", _("Incidents, by month"), [month_label(m) for m in months],
+        "incidents-by-month", _("Incidents, by month"), [dates.month(m) for m in months],
         [Series(_("Incidents"), [t.high for t in totals], [str(t) for t in totals])],
         summary=_("The number of incidents recorded each month. No details are shown."))

@@ -8,8 +8,6 @@ run, before and after that run.
 
 import html
 import re
-import shutil
-import subprocess
 from datetime import date
 
 import pytest
@@ -33,6 +31,7 @@ from association.ledger.models import PaymentMethod, Receipt
 from association.ledger.payments import record_payment
 from association.ledger.standing import standing_of
 from association.members.models import Member
+from tests.meetings.conftest import pdf_text
 
 THIS = month_start(today_in_nairobi())
 PAST = [add_months(THIS, -3), add_months(THIS, -2), add_months(THIS, -1)]
@@ -56,13 +55,7 @@ def _shown(pairs: dict[str, str]) -> tuple[str | None, str | None, str | None]:
 
 
 def _pdf_text(content: bytes, tmp_path) -> str:
-    path = tmp_path / "read.pdf"
-    path.write_bytes(content)
-    tool = shutil.which("pdftotext")
-    assert tool, "install poppler-utils"
-    result = subprocess.run([tool, "-layout", str(path), "-"], capture_output=True,  # noqa: S603
-                            check=True)
-    return " ".join(result.stdout.decode().split())
+    return " ".join(pdf_text(content, tmp_path).split())
 
 
 @pytest.fixture

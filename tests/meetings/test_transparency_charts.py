@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from association.audit.services import acting_as
-from association.core.charts import bar_chart, month_label
+from association.core import dates
+from association.core.charts import bar_chart
 from association.core.money import format_kes
 from association.core.time import month_start, today_in_nairobi
 from association.extensions import db
@@ -93,7 +94,7 @@ def test_the_transparency_page_draws_its_figures_as_charts_without_javascript(
     with app.test_request_context("/"):
         summaries = sorted(transparency.summaries(), key=lambda s: s.month)
         this = transparency.month_summary(month)
-        labels = [month_label(s.month) for s in summaries]
+        labels = [dates.month(s.month) for s in summaries]
     # One row a month, oldest first, the Kenyan way ("Nov 2026"), each equal to the page's
     # own figures.
     assert all(re.fullmatch(r"[A-Z][a-z]{2,3} \d{4}", label) for label in labels)
@@ -125,7 +126,7 @@ def test_the_charts_speak_kiswahili_on_a_kiswahili_page(app, web, money):
     assert "Money in and out" not in svg and "<title" in svg
     assert rows[-1][1:] == ["KES 450.00", "KES 120.00"]
     with app.test_request_context("/", headers={"Accept-Language": "sw"}):
-        assert rows[-1][0] == month_label(month)
+        assert rows[-1][0] == dates.month(month)
     assert re.fullmatch(r"[A-Z][a-z]{2} \d{4}", rows[-1][0])
 
 
@@ -188,7 +189,7 @@ def test_the_reports_draw_income_expenditure_and_dues_charged_against_collected(
     svg, rows = _figure(html, "ie-by-month")
     assert 'role="img"' in svg
     with app.test_request_context("/"):
-        label = month_label(month)
+        label = dates.month(month)
     assert rows == [[label, format_kes(report.figures["income"]),
                      format_kes(report.figures["expenditure"])]]
     _svg, spent = _figure(html, "ie-expenditure")

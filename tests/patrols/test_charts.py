@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from association.audit.services import acting_as
 from association.auth.models import Role
-from association.core.charts import month_label
+from association.core import dates
 from association.core.time import month_end, month_start, today_in_nairobi
 from association.extensions import db
 from association.patrols import assignments
@@ -69,9 +69,9 @@ def test_incidents_by_month_are_counts_folded_like_the_table_and_never_a_person(
     svg, rows = _figure(html, "incidents-by-month")
     assert 'role="img"' in svg
     with app.test_request_context("/"):
-        label = month_label(day)
-        first = month_label(date(today.year - 1, today.month, 1))
-        last = month_label(today)
+        label = dates.month(day)
+        first = dates.month(date(today.year - 1, today.month, 1))
+        last = dates.month(today)
     # Every month from a year ago to this one, as the table below it covers.
     assert len(rows) == 13 and rows[0][0] == first and rows[-1][0] == last
     # Four in one cell and one (shown as "fewer than 3") in another: the month is "5 to 6".

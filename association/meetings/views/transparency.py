@@ -29,6 +29,14 @@ SHARE_RATE_LIMIT = "20 per minute;200 per hour"
 SHARE_CACHE = "public, max-age=300"
 
 
+def _shared(response: Response) -> Response:
+    """A month's file may be kept a few minutes; its language may come from the browser's
+    Accept-Language or the cookie (without ?lang=), so a cache must tell those apart."""
+    response.headers["Cache-Control"] = SHARE_CACHE
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
+
+
 def _month_or_404(month: str) -> date:
     """The first day of the month written "yyyy-mm"; 404 for anything else, a month in the
     future or one before 2000."""
@@ -50,9 +58,7 @@ def transparency_pdf(month: str):
     summary = figures.month_summary(start)
     response = pdf_response(pdf.transparency_pdf(summary, requested_language()),
                             f"transparency-{start.strftime('%Y-%m')}.pdf")
-    response.headers["Cache-Control"] = SHARE_CACHE
-    response.headers["Vary"] = "Accept-Language, Cookie"  # the language, without ?lang=
-    return response
+    return _shared(response)
 
 
 @bp.route("/transparency/<month>/summary.png")
@@ -66,9 +72,7 @@ def transparency_png(month: str):
     name = f"transparency-{start:%Y-%m}.png"
     response.headers["Content-Disposition"] = f'inline; filename="{name}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = SHARE_CACHE
-    response.headers["Vary"] = "Accept-Language, Cookie"  # the language, without ?lang=
-    return response
+    return _shared(response)
 
 
 @bp.route("/transparency/<month>/poster.pdf")
@@ -80,6 +84,4 @@ def transparency_poster(month: str):
     start = _month_or_404(month)
     response = pdf_response(share.poster_pdf(start, requested_language()),
                             f"transparency-poster-{start:%Y-%m}.pdf")
-    response.headers["Cache-Control"] = SHARE_CACHE
-    response.headers["Vary"] = "Accept-Language, Cookie"  # the language, without ?lang=
-    return response
+    return _shared(response)
