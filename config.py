@@ -48,12 +48,25 @@ class Config:
 
     APP_ENV = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    #: The host's database: the catalogue of associations (issue 22) and, on PostgreSQL,
+    #: every association placed on this server (a schema each) unless the catalogue names
+    #: another server for it. On SQLite each association has a file of its own under
+    #: ASSOCIATIONS_DIR.
     SQLALCHEMY_DATABASE_URI = _database_url(
-        os.environ.get("DATABASE_URL", _sqlite_url(INSTANCE_DIR / "association.sqlite3"))
+        os.environ.get("DATABASE_URL", _sqlite_url(INSTANCE_DIR / "hosting.sqlite3"))
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     INSTANCE_DIR = INSTANCE_DIR
     UPLOAD_DIR = INSTANCE_DIR / "uploads"
+    #: SQLite: the folder of the associations' database files (<slug>.sqlite3).
+    ASSOCIATIONS_DIR = Path(os.environ.get("ASSOCIATIONS_DIR", INSTANCE_DIR / "associations"))
+    #: Associations found by a path prefix (/a/<slug>/...): the prefix, or empty for none.
+    ASSOCIATION_PATH_PREFIX = os.environ.get("ASSOCIATION_PATH_PREFIX", "/a")
+    #: Associations found by their own host name (the catalogue's "host"): 1 or 0.
+    ASSOCIATION_HOSTS = os.environ.get("ASSOCIATION_HOSTS", "1") == "1"
+    #: Seconds a process keeps the catalogue it read (a suspension reaches every worker
+    #: within this time; the process that made a change sees it at once).
+    CATALOGUE_CACHE_SECONDS = float(os.environ.get("CATALOGUE_CACHE_SECONDS", "5"))
 
     #: Read once, at import, by association.core (money, phones, time): the same for
     #: every app of a process, so set them here, not per app.

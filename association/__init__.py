@@ -12,8 +12,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from association import transaction
-from association.database import configure_sqlite, engine_options
+from association.database import configure_sqlite
 from association.extensions import babel, csrf, db, limiter, login_manager, migrate
+from association.hosting import routing
+from association.hosting.tenancy import Tenancy, catalogue_engine, catalogue_options
 from association.logging import configure_logging
 from association.static import register_compression, register_static
 from config import BASE_DIR, Config, config_from_env
@@ -46,7 +48,7 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
     app.config.from_object(config_class)
     app.config.update(overrides or {})
     config_class.init_app(app)
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = catalogue_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
@@ -57,6 +59,8 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
     app.url_map.converters["int"] = DatabaseIdConverter
 
     configure_logging(app)  # first: its request hooks wrap everything else
+    app.extensions["tenancy"] = Tenancy(app)
+    routing.install(app)  # before any hook that reads an association's data
     register_extensions(app)
     register_static(app)
     register_compression(app)
@@ -91,8 +95,8 @@ def register_extensions(app: Flask) -> None:
     install_hooks()
     install_guards()
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
+        if catalogue_engine(app).dialect.name == "sqlite":
+            configure_sqlite(catalogue_engine(app))
 
 
 def register_blueprints(app: Flask) -> None:
@@ -276,6 +280,7 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from association.audit.cli import audit_cli
     from association.auth.cli import create_admin, users_cli
+    from association.hosting.cli import register as register_hosting
     from association.ledger.cli import ledger_cli
     from association.meetings.cli import meetings_cli
     from association.mpesa.cli import mpesa_cli
@@ -299,3 +304,4 @@ def register_commands(app: Flask) -> None:
             raise  # devtools is there but broken: say so
     else:
         register_devtools(app, mpesa_cli)
+    register_hosting(app)  # last: it gives every association's command --association

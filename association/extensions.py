@@ -4,7 +4,7 @@ Only third-party imports here, so any module may import from this one.
 """
 
 import flask_babel
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -76,7 +76,18 @@ class Babel(flask_babel.Babel):
         )
 
 
-db = SQLAlchemy(model_class=Base)
+class TenantSQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy whose ``engines`` (and so ``db.engine`` and ``db.session``'s
+    binds) are those of the association chosen for the request, command or worker's turn
+    (``association.hosting.tenancy``), beside the catalogue's."""
+
+    @property
+    def engines(self):
+        app = current_app._get_current_object()
+        return app.extensions["tenancy"].bound_engines(self._app_engines[app])
+
+
+db = TenantSQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, jsonify
 from association.auth.permissions import public
 from association.core.time import utcnow
 from association.extensions import db, limiter
+from association.hosting.tenancy import current_or_none
 from association.worker import WorkerHeartbeat
 
 bp = Blueprint("health", __name__)
@@ -29,8 +30,45 @@ def _script_heads() -> set[str]:
     return heads
 
 
+def _worker_state(last) -> str:
+    max_age = current_app.config["WORKER_HEARTBEAT_MAX_AGE"]
+    if last is None:
+        return "no heartbeat"
+    if (age := (utcnow() - last).total_seconds()) > max_age:
+        return f"heartbeat {int(age)} s old (more than {max_age})"
+    return "ok"
+
+
+def host_problems() -> dict[str, str]:
+    """The host's own checks (its address, no association's): the catalogue's database,
+    its migrations, and the worker's heartbeat there."""
+    from association.hosting.migrating import catalogue_at_head
+    from association.hosting.models import HostWorkerHeartbeat
+    from association.hosting.tenancy import catalogue_engine
+
+    app = current_app._get_current_object()
+    try:
+        with catalogue_engine(app).connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        return {"database": "unreachable", "migrations": "unknown", "worker": "unknown"}
+    checks = {"database": "ok"}
+    try:
+        checks["migrations"] = "ok" if catalogue_at_head(app) else "not at head"
+        with catalogue_engine(app).connect() as conn:
+            last = conn.scalar(sa.select(sa.func.max(HostWorkerHeartbeat.beat_at)))
+    except sa.exc.SQLAlchemyError:  # the tables themselves are missing
+        checks["migrations"] = "not at head"
+        last = None
+    checks["worker"] = _worker_state(last)
+    return checks
+
+
 def problems() -> dict[str, str]:
-    """Each check's state ("ok", or what is wrong), by name."""
+    """Each check's state ("ok", or what is wrong), by name: the association's on its
+    address, the host's on the host's."""
+    if current_or_none() is None:
+        return host_problems()
     checks = {}
     try:
         connection = db.session.connection()
@@ -46,13 +84,7 @@ def problems() -> dict[str, str]:
     except sa.exc.SQLAlchemyError:  # the table itself is missing: migrations not run
         db.session.rollback()
         last = None
-    max_age = current_app.config["WORKER_HEARTBEAT_MAX_AGE"]
-    if last is None:
-        checks["worker"] = "no heartbeat"
-    elif (age := (utcnow() - last).total_seconds()) > max_age:
-        checks["worker"] = f"heartbeat {int(age)} s old (more than {max_age})"
-    else:
-        checks["worker"] = "ok"
+    checks["worker"] = _worker_state(last)
     db.session.rollback()  # end the read: no lock kept
     return checks
 
@@ -70,5 +102,7 @@ def healthz():
     return response
 
 
-# No user is loaded for it (nobody logs in here) and it never waits for setup.
+# No user is loaded for it (nobody logs in here) and it never waits for setup; it answers
+# on the host's own address too (for the host's checks).
 healthz.without_user = True
+healthz.host_site = True

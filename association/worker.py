@@ -107,13 +107,15 @@ def run_steps(stop: Callable[[], bool] = lambda: False) -> int:
     return done
 
 
-def beat(name: str, started_at: datetime, processed: int, worked: bool) -> None:
-    """Write the heartbeat (and commit it)."""
+def beat(name: str, started_at: datetime, processed: int, worked: bool,
+         model: type = WorkerHeartbeat) -> None:
+    """Write the heartbeat (and commit it): the association's, or with ``model`` the
+    host's (association.hosting.models.HostWorkerHeartbeat)."""
     now = utcnow()
     values = {"pid": os.getpid(), "host": socket.gethostname()[:255], "beat_at": now}
     if worked:
         values["last_batch_at"] = now
-    row = db.session.get(WorkerHeartbeat, name, populate_existing=True)
+    row = db.session.get(model, name, populate_existing=True)
     if row is None or row.started_at != started_at:
         # Ours from a previous start, or new: taken over, counted afresh.
         values.update(started_at=started_at, processed=processed)
@@ -122,7 +124,7 @@ def beat(name: str, started_at: datetime, processed: int, worked: bool) -> None:
     else:
         values["processed"] = processed
     if row is None:
-        row = WorkerHeartbeat(name=name, **values)
+        row = model(name=name, **values)
         db.session.add(row)
     else:
         for key, value in values.items():
@@ -137,46 +139,94 @@ class Worker:
     """The loop of ``flask worker``."""
 
     def __init__(self, app: Flask, name: str, poll: float = POLL_SECONDS,
-                 heartbeat: float = HEARTBEAT_SECONDS):
+                 heartbeat: float = HEARTBEAT_SECONDS, only: str | None = None):
         self.app = app
+        #: The short name of the one association to work for; None for all.
+        self.only = only
         self.name = name
         self.poll = poll
         self.heartbeat = heartbeat
         self.stopping = threading.Event()
         self.started_at = utcnow().replace(microsecond=0)
         self.processed = 0
+        self._host_beat_at = 0.0
 
     def stop(self, *_signal) -> None:
         """Finish the batch under way, then end (SIGTERM, SIGINT)."""
         self.stopping.set()
 
     def run(self) -> None:
-        """Until :meth:`stop`: the steps, the heartbeat, a sleep when there was no work."""
+        """Until :meth:`stop`: each association's steps and heartbeat in turn, then a
+        sleep when none of them had work."""
         log.info("worker %s started (pid %d, polling every %.2f s)", self.name,
                  os.getpid(), self.poll)
-        last_beat = 0.0
+        last_beat: dict[str, float] = {}
         while not self.stopping.is_set():
             done, failed = 0, False
-            with self.app.app_context():
-                try:
-                    done = run_steps(self.stopping.is_set)
-                except Exception:  # noqa: BLE001 - the work stays stored: tried again
-                    db.session.rollback()
-                    log.exception("worker %s: a step failed", self.name)
-                    failed = True
-                self.processed += done
-                if done or time.monotonic() - last_beat >= self.heartbeat:
-                    try:
-                        beat(self.name, self.started_at, self.processed, worked=bool(done))
-                        last_beat = time.monotonic()
-                    except Exception:  # noqa: BLE001 - no heartbeat: /healthz says so
-                        db.session.rollback()
-                        log.exception("worker %s: heartbeat not written", self.name)
+            for tenant in self.tenants():
+                if self.stopping.is_set():
+                    break
+                worked, broke = self.turn(tenant, last_beat)
+                done += worked
+                failed = failed or broke
+            self.host_beat(bool(done))
             if failed:
                 self.stopping.wait(RETRY_SECONDS)
             elif not done:
                 self.stopping.wait(self.poll)
         log.info("worker %s stopped (%d processed)", self.name, self.processed)
+
+    def host_beat(self, worked: bool) -> None:
+        """The host's heartbeat (for its /healthz), at most every ``heartbeat`` seconds."""
+        from association.hosting.models import HostWorkerHeartbeat
+
+        if not worked and time.monotonic() - self._host_beat_at < self.heartbeat:
+            return
+        with self.app.app_context():
+            try:
+                beat(self.name, self.started_at, self.processed, worked, HostWorkerHeartbeat)
+                self._host_beat_at = time.monotonic()
+            except Exception:  # noqa: BLE001 - no heartbeat: /healthz says so
+                db.session.rollback()
+                log.exception("worker %s: the host's heartbeat not written", self.name)
+
+    def tenants(self) -> list:
+        """The associations served (not archived), or the one it was started for."""
+        from association.hosting import catalogue
+
+        with self.app.app_context():
+            try:
+                served = catalogue.served(self.app)
+            except Exception:  # noqa: BLE001 - the catalogue away: tried again
+                log.exception("worker %s: the catalogue could not be read", self.name)
+                return []
+        if self.only is not None:
+            served = [t for t in served if t.short == self.only]
+        return served
+
+    def turn(self, tenant, last_beat: dict[str, float]) -> tuple[int, bool]:
+        """One association's steps and heartbeat; returns the work done and whether a
+        step failed."""
+        from association.hosting.tenancy import use
+
+        done, failed = 0, False
+        with use(tenant, self.app):
+            try:
+                done = run_steps(self.stopping.is_set)
+            except Exception:  # noqa: BLE001 - the work stays stored: tried again
+                db.session.rollback()
+                log.exception("worker %s: a step failed in %s", self.name, tenant.short)
+                failed = True
+            self.processed += done
+            if done or time.monotonic() - last_beat.get(tenant.slug, 0.0) >= self.heartbeat:
+                try:
+                    beat(self.name, self.started_at, self.processed, worked=bool(done))
+                    last_beat[tenant.slug] = time.monotonic()
+                except Exception:  # noqa: BLE001 - no heartbeat: /healthz says so
+                    db.session.rollback()
+                    log.exception("worker %s: heartbeat not written in %s", self.name,
+                                  tenant.short)
+        return done, failed
 
 
 @click.command("worker")
@@ -184,15 +234,18 @@ class Worker:
               help="The heartbeat's name: give each worker running at once its own.")
 @click.option("--poll", default=POLL_SECONDS, show_default=True, type=click.FloatRange(0.01, 60),
               help="Seconds an idle worker sleeps before it looks for work again.")
+@click.option("--association", "only", metavar="SHORT", default=None,
+              help="Work for this association only (by default: every one not archived).")
 @with_appcontext
-def worker_command(name, poll):
+def worker_command(name, poll, only):
     """Process background work (the M-Pesa callbacks stored by the app, the STK prompts
     whose callback is late) until stopped.
 
     Run it beside the app (``make run`` does; in production as a service). SIGTERM or
     Ctrl-C stops it once the batch under way is committed.
     """
-    worker = Worker(current_app._get_current_object(), name[:60], poll)
+    worker = Worker(current_app._get_current_object(), name[:60], poll,
+                    only=only.upper() if only else None)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
     worker.run()

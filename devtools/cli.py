@@ -10,6 +10,11 @@ from flask.cli import AppGroup, with_appcontext
 
 from association.audit.services import acting_as
 from association.extensions import db
+from association.hosting import catalogue
+from association.hosting.cli import pick
+from association.hosting.services import NewAssociation, create_association
+from association.hosting.tenancy import use
+from config import SANDBOX_SHORTCODE
 from devtools.demo import seed as demo
 
 
@@ -23,19 +28,39 @@ def register(app: Flask, mpesa_cli: AppGroup) -> None:
 @click.option("--if-empty", is_flag=True,
               help="Do nothing (and succeed) when the association is already set up.")
 @click.option("--members", default=300, show_default=True, type=click.IntRange(10, 5000))
+@click.option("--association", metavar="SHORT", envvar="ASSOCIATION", default=None,
+              help="Fill this association (by default the only one).")
 @with_appcontext
-def seed_demo(if_empty, members):
-    """Load the demo association and one login per role (refused in production)."""
+def seed_demo(if_empty, members, association):
+    """Load the demo (refused in production). On an install serving no association yet:
+    create the two demo associations and fill both; otherwise fill the association named
+    (or the only one) when it is not set up yet."""
     if current_app.config["APP_ENV"] == "production":
         raise click.ClickException("seed-demo is refused in production: it would add demo logins.")
-    if demo.demo_exists():
-        if if_empty:
-            click.echo("the database already holds an association; demo data not loaded")
-            return
-        raise click.ClickException("the database already holds an association; not seeding")
-    click.echo("Loading the demo association (a minute or two):")
+    app = current_app._get_current_object()
+    if not catalogue.every(app):
+        for spec in demo.DEMO_ASSOCIATIONS:
+            tenant, _password = create_association(app, NewAssociation(
+                short=spec.short, name=spec.name, admin_phone=None, slug=spec.slug,
+                mpesa_shortcode=SANDBOX_SHORTCODE, account_prefix=spec.short),
+                books=False, actor="cli:seed-demo")
+            with use(tenant, app):
+                _fill(spec.members or members, spec)
+        return
+    with use(pick(association), app):
+        if demo.demo_exists():
+            if if_empty:
+                click.echo("the database already holds an association; demo data not loaded")
+                return
+            raise click.ClickException("the database already holds an association; not seeding")
+        _fill(members, demo.DEMO_ASSOCIATIONS[0])
+
+
+def _fill(members: int, spec) -> None:
+    click.echo(f"Loading the demo association {spec.short} (a minute or two):")
     with acting_as("cli:seed-demo"):
-        made = demo.seed(members=members, progress=lambda step: click.echo(f"  {step}..."))
+        made = demo.seed(members=members, spec=spec,
+                         progress=lambda step: click.echo(f"  {step}..."))
         click.echo("  saving...")
         db.session.commit()
     click.echo(

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import appcontext_pushed, g
 from flask.testing import FlaskClient
 from flask_login.utils import _create_identifier
 from werkzeug.exceptions import HTTPException
@@ -35,6 +36,11 @@ from association.auth.models import Role, User
 from association.auth.services import create_user
 from association.auth.sessions import TOKEN_KEY, open_session
 from association.extensions import db, limiter
+from association.hosting import catalogue
+from association.hosting.migrating import upgrade_association, upgrade_catalogue
+from association.hosting.models import AssociationStatus, HostedAssociation
+from association.hosting.services import catalogue_session, remove_association
+from association.hosting.tenancy import CATALOGUE_SCHEMA, Tenant, catalogue_engine, tenancy, use
 from association.members.models import Category, Gender
 from association.members.services import MemberData, register_member, save_zone
 from association.mpesa import matching
@@ -76,11 +82,82 @@ def _drop_postgresql_database(url: str) -> None:
 
 
 def _database_url() -> str:
+    """The install's database (the catalogue's): PostgreSQL's database, or a SQLite file."""
     if os.environ.get("TEST_DATABASE_URL"):
         url = TestingConfig.SQLALCHEMY_DATABASE_URI
         return _postgresql_database(url) if WORKER else url
-    path = Path(tempfile.mkdtemp(prefix=f"association-test-{WORKER}")) / "test.sqlite3"
+    path = Path(tempfile.mkdtemp(prefix=f"association-test-{WORKER}")) / "catalogue.sqlite3"
     return f"sqlite:///{path}"
+
+
+#: The association every test works on (unless it chooses another): host "localhost" (the
+#: test client's), its tables in PostgreSQL's public schema or in a SQLite file of its own.
+TEST_SHORT = "TEST"
+_test_tenant: Tenant | None = None
+#: Off inside :func:`no_association`: app contexts then start with none chosen.
+_choose_on_push = True
+
+
+def _register_test_association(app, url: str) -> Tenant:
+    sqlite = url.startswith("sqlite:///")
+    database_url = (f"sqlite:///{Path(url.removeprefix('sqlite:///')).parent / 'test.sqlite3'}"
+                    if sqlite else None)
+    with catalogue_session(app) as session:
+        row = HostedAssociation(short=TEST_SHORT, slug="test", name="Test Association",
+                                host="localhost 127.0.0.1",
+                                status=AssociationStatus.ACTIVE, database_url=database_url,
+                                schema_name=None if sqlite else "public",
+                                uploads_dir=".")  # UPLOAD_DIR itself
+        session.add(row)
+        session.commit()
+        return Tenant.of(row)
+
+
+@appcontext_pushed.connect
+def _choose_test_association(sender, **extra):
+    """The tests' app contexts work on the test association of their app's catalogue (as a
+    command run on the only association does), unless they choose another, or none
+    (:func:`no_association`)."""
+    if not _choose_on_push or g.get("association") is not None:
+        return
+    tenants = sender.extensions.get("test_association")
+    if tenants is None:  # read once per app: its catalogue's own test association
+        try:
+            found = next((t for t in catalogue.every(sender) if t.short == TEST_SHORT), None)
+        except sa.exc.OperationalError:  # no catalogue yet
+            found = None
+        except sa.exc.ProgrammingError:
+            found = None
+        if found is None:
+            return
+        tenants = sender.extensions["test_association"] = found
+    g.association = tenants
+
+
+def standalone_app(folder: Path, **overrides):
+    """An app of its own whose only association's database is a new SQLite file in
+    ``folder`` (not migrated): for tests of the migrations themselves."""
+    app = create_app(TestingConfig, {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'catalogue.sqlite3'}", **overrides})
+    upgrade_catalogue(app)
+    with catalogue_session(app) as session:
+        session.add(HostedAssociation(
+            short=TEST_SHORT, slug="test", name="Test Association", host="localhost",
+            status=AssociationStatus.ACTIVE, uploads_dir=".",
+            database_url=f"sqlite:///{folder / 'association.sqlite3'}"))
+        session.commit()
+    return app
+
+
+@contextmanager
+def no_association():
+    """App contexts pushed inside start with no association chosen (as a host's own)."""
+    global _choose_on_push
+    _choose_on_push = False
+    try:
+        yield
+    finally:
+        _choose_on_push = True
 
 
 def _empty_database() -> None:
@@ -97,18 +174,21 @@ def _empty_database() -> None:
 @pytest.fixture(scope="session")
 def database_url():
     """A freshly migrated, empty database for the whole run (this worker's)."""
+    global _test_tenant
     url = _database_url()
     app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-                conn.exec_driver_sql("CREATE SCHEMA public")
-        from flask_migrate import upgrade
-
-        upgrade()
+    if url.startswith("postgresql"):
+        with catalogue_engine(app).begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {CATALOGUE_SCHEMA} CASCADE")
+    upgrade_catalogue(app)
+    _test_tenant = _register_test_association(app, url)
+    upgrade_association(app, _test_tenant)
+    with use(_test_tenant, app):
         _empty_database()  # what the migrations seeded: every test starts from empty tables
-        db.engine.dispose()
+    tenancy(app).dispose()
+    catalogue_engine(app).dispose()
     yield url
     if url.startswith("sqlite:///"):
         shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
@@ -169,7 +249,8 @@ def app(database_url, upload_dir):
     yield app
     with app.app_context():
         db.session.remove()
-        db.engine.dispose()
+    tenancy(app).dispose()
+    catalogue_engine(app).dispose()
 
 
 class _TestConnection(sa.Connection):
@@ -224,19 +305,17 @@ def _isolated(request):
         if marker is not None:
             yield
         else:
-            with app.app_context():
-                engines = db.engines
-                engine = engines[None]
-                connection = _TestConnection(engine)
-                transaction = connection.begin()
-                _restart_sequences(connection)
-                engines[None] = connection  # db.engine and every session use it
+            overrides = tenancy(app).overrides
+            connection = _TestConnection(tenancy(app).engine(_test_tenant))
+            transaction = connection.begin()
+            _restart_sequences(connection)
+            overrides[_test_tenant.slug] = connection  # db.engine and every session use it
             try:
                 yield
             finally:
                 with app.app_context():
                     db.session.remove()
-                    engines[None] = engine
+                overrides.pop(_test_tenant.slug, None)
                 transaction.rollback()
                 connection.close()
     finally:
@@ -249,6 +328,16 @@ def _isolated(request):
         app.extensions.clear()
         app.extensions.update(extensions)
         matching.clear_cache()
+        _remove_other_associations(app)
+
+
+def _remove_other_associations(app) -> None:
+    """Associations a test made (with their databases) are gone after it."""
+    catalogue.forget(app)
+    for tenant in catalogue.every(app):
+        if tenant.id != _test_tenant.id:
+            remove_association(app, tenant)
+    catalogue.forget(app)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from association import create_app
 from association.audit.services import acting_as
 from association.core.time import utcnow
 from association.extensions import db
+from association.hosting.tenancy import catalogue_engine
 from association.worker import WorkerHeartbeat, beat
 from config import TestingConfig
 
@@ -96,8 +97,7 @@ def test_503_when_the_database_is_unreachable(tmp_path, upload_dir):
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "checks": {
         "database": "unreachable", "migrations": "unknown", "worker": "unknown"}}
-    with unreachable.app_context():
-        db.engine.dispose()
+    catalogue_engine(unreachable).dispose()
 
 
 def test_says_nothing_personal(app, client, make_member):

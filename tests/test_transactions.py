@@ -29,6 +29,7 @@ from association.auth.permissions import public
 from association.core.time import today_in_nairobi, utcnow
 from association.errors import DomainError
 from association.extensions import db
+from association.hosting.tenancy import current, tenancy
 from association.ledger.accounts import account_id
 from association.ledger.models import EntrySource, JournalEntry, Posting, Side
 from association.members.models import Member, Zone
@@ -382,7 +383,7 @@ def _slow_download(browser: Browser, path: str, started: threading.Event, result
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
     sock.connect((browser.host, int(browser.port)))
-    sock.sendall(f"GET {path} HTTP/1.0\r\nHost: test\r\nCookie: {browser.cookie}\r\n\r\n"
+    sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {browser.host}\r\nCookie: {browser.cookie}\r\n\r\n"
                  .encode())
     chunks = []
     begun = time.monotonic()
@@ -400,7 +401,9 @@ def _slow_download(browser: Browser, path: str, started: threading.Event, result
 
 def _write_lock_free(app) -> bool:
     """Whether SQLite's write lock is free this moment (tried once, without waiting)."""
-    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    with app.app_context():
+        url, _schema = tenancy(app).location(current())
+    path = url.removeprefix("sqlite:///")
     probe = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         probe.execute("BEGIN IMMEDIATE")

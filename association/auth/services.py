@@ -15,6 +15,7 @@ from association.auth.passwords import PasswordPolicyError, check_password_rules
 from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
 from association.errors import DomainError
 from association.extensions import db
+from association.hosting.tenancy import current_or_none
 from association.profile.services import remember_profile, with_profile
 
 
@@ -129,7 +130,10 @@ def user_by_session_id(session_id: str) -> User | None:
 
 def load_user(session_id: str) -> User | None:
     """Flask-Login's loader: a session survives only while its version is current and its
-    row on the server is live (not logged out, ended, idle or too old)."""
+    row on the server is live (not logged out, ended, idle or too old). On the host's own
+    pages no association is chosen: nobody of an association's is logged in there."""
+    if current_or_none() is None:
+        return None
     user = user_by_session_id(session_id)
     if user is None or not sessions.holds(user):
         return None

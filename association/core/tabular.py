@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
+from association.hosting.tenancy import uploads_dir
 
 #: The most parts (files) a workbook's ZIP may hold; a real register has a dozen.
 MAX_ZIP_ENTRIES = 1000
@@ -404,7 +404,7 @@ class Staging:
         self.name = folder
 
     def folder(self) -> Path:
-        path = Path(current_app.config["UPLOAD_DIR"]) / self.name
+        path = uploads_dir() / self.name
         path.mkdir(parents=True, exist_ok=True)
         return path
 

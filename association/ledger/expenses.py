@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from association.core.money import MAX_CENTS
@@ -30,6 +29,7 @@ from association.core.uploads import (
     document_limit,
 )
 from association.extensions import db
+from association.hosting.tenancy import uploads_dir
 from association.ledger.accounts import METHOD_ACCOUNT_KEY, account, account_balance
 from association.ledger.errors import LedgerError
 from association.ledger.journal import Line, post_entry, reverse_entry
@@ -62,7 +62,7 @@ class DocumentError(ExpenseError):
 
 
 def _document_dir() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"]) / "expenses"
+    return uploads_dir() / "expenses"
 
 
 def _check_document(document: Document) -> str:

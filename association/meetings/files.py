@@ -9,7 +9,6 @@ import re
 import secrets
 from pathlib import Path
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from association.core.uploads import (
@@ -21,13 +20,14 @@ from association.core.uploads import (
     display_filename,
     document_limit,
 )
+from association.hosting.tenancy import uploads_dir
 from association.meetings.common import MeetingError
 
 _NAME_RE = re.compile(r"[0-9a-f]{32}\.[a-z]{3,4}")
 
 
 def folder() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"]) / "meetings"
+    return uploads_dir() / "meetings"
 
 
 def check(document: Document, pdf_only: bool = False) -> str:

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from association.core.phones import InvalidPhoneError, normalise_phone
 from association.errors import DomainError
 from association.extensions import db
+from association.hosting.tenancy import current_or_none
 from association.members.models import Member
 from association.profile.models import AssociationProfile, MpesaKind, RegistrationBody
 
@@ -64,9 +65,12 @@ def remember_profile(profile: AssociationProfile | None) -> None:
 
 
 def get_profile() -> AssociationProfile | None:
-    """The association's profile, or None before setup (cached for the request)."""
+    """The association's profile, or None before setup and on the host's own pages (cached
+    for the request)."""
     if has_request_context() and "profile" in g:
         return g.profile
+    if current_or_none() is None:
+        return None
     profile = db.session.scalar(
         sa.select(AssociationProfile).where(AssociationProfile.id == _first_profile_id())
     )

@@ -2,6 +2,7 @@
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -84,6 +85,52 @@ SURNAMES = ("Kamau", "Wanjiku", "Otieno", "Ochieng", "Mwangi", "Njoroge", "Mutua
             "Odhiambo", "Chege", "Maina", "Kimani", "Owino", "Were", "Mbugua", "Ndungu")
 
 
+@dataclass(frozen=True)
+class DemoAssociation:
+    """One demo association: its catalogue entry, profile, zones and logins."""
+
+    short: str
+    slug: str
+    name: str
+    registration_number: str
+    sub_county: str
+    ward: str
+    estate: str
+    contact_phone: str
+    zones: tuple
+    #: Login name → (full name, or "" for the demo member's; phone).
+    people: dict
+    members: int | None = None  # None: as many as asked for (seed-demo --members)
+
+
+#: The two demo associations `make run` serves, to show one install hosting several and
+#: each sealed off from the other. They share the sandbox paybill, each with its own
+#: account-number prefix (its short name: members' numbers are MLK-0001, KBF-0001). The
+#: treasurer and the auditor are the same people in both (a treasurer helping two groups,
+#: an auditor auditing several): each has a login in each association.
+DEMO_ASSOCIATIONS = (
+    DemoAssociation(
+        short="MLK", slug="mlk", name="Mlango Kubwa Landlords and Tenants Association",
+        registration_number="DSD/NRB/MTH/2019/0457", sub_county="Mathare",
+        ward="Mlango Kubwa", estate="Mabatini", contact_phone="0722 000 457", zones=ZONES,
+        people={username: ("", DEMO_PHONES[username]) for username in DEMO_PHONES}),
+    DemoAssociation(
+        short="KBF", slug="kiambiu", name="Kiambiu Community Policing Forum",
+        registration_number="DSD/NRB/KMK/2021/0133", sub_county="Kamukunji",
+        ward="Eastleigh South", estate="Kiambiu", contact_phone="0722 000 133",
+        zones=(("Kiambiu Stage", "The matatu stage and the footbridge"),
+               ("Riverside", "Along the Ngong river, to the water point"),
+               ("Bondeni", "The lower lanes behind the church")),
+        people={"chair": ("Achieng Wekesa", "0722 133 501"),
+                "treasurer": ("", DEMO_PHONES["treasurer"]),
+                "secretary": ("Juma Barasa", "0711 133 502"),
+                "coordinator": ("Baraka Kimani", "0701 133 503"),
+                "auditor": ("", DEMO_PHONES["auditor"]),
+                "member": ("", "0712 133 504")},
+        members=40),
+)
+
+
 def demo_exists() -> bool:
     return get_profile() is not None
 
@@ -93,8 +140,9 @@ def _quiet(step: str) -> None:
 
 
 def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026,
-         progress: Callable[[str], None] = _quiet) -> dict:
-    """Fill an empty database with the demo association; return what was made.
+         progress: Callable[[str], None] = _quiet,
+         spec: DemoAssociation = DEMO_ASSOCIATIONS[0]) -> dict:
+    """Fill an empty database with the demo association ``spec``; return what was made.
 
     Args:
         progress: called with the name of each step as it starts (``flask seed-demo``
@@ -105,21 +153,21 @@ def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026,
     rng = random.Random(rng_seed)  # noqa: S311 - repeatable demo data, not secrets
     save_profile(
         ProfileData(
-            name="Mlango Kubwa Landlords and Tenants Association",
-            short_code="MLK",
+            name=spec.name,
+            short_code=spec.short,
             registration_body=RegistrationBody.SOCIAL_DEVELOPMENT,
-            registration_number="DSD/NRB/MTH/2019/0457",
+            registration_number=spec.registration_number,
             county="Nairobi",
-            sub_county="Mathare",
-            ward="Mlango Kubwa",
-            estate="Mabatini",
-            contact_phone="0722 000 457",
+            sub_county=spec.sub_county,
+            ward=spec.ward,
+            estate=spec.estate,
+            contact_phone=spec.contact_phone,
             mpesa_kind=MpesaKind.PAYBILL,
             mpesa_number="174379",
             fiscal_year_start_month=1,
         )
     )
-    zones = [save_zone(name, description) for name, description in ZONES]
+    zones = [save_zone(name, description) for name, description in spec.zones]
     progress(f"{members} members, their consents and changes of status")
     rows = [_member_row(i, zones, rng, today) for i in range(members)]
     made = register_members(rows)
@@ -140,15 +188,16 @@ def seed(members: int = 300, today: date | None = None, rng_seed: int = 2026,
     demo_member = next(m for m in made if m.status == MemberStatus.ACTIVE
                        and m.category == Category.RESIDENT and m.phone)
     progress("one login per role")
-    demo_member.phone = normalise_phone(DEMO_PHONES["member"])
+    demo_member.phone = normalise_phone(spec.people["member"][1])
     for username, name, role in DEMO_USERS:
+        own_name, phone = spec.people[username]
         create_user(
             username,
-            name or demo_member.full_name,
+            own_name or name or demo_member.full_name,
             DEMO_PASSWORD,
             {role},
             member_id=demo_member.id if role == Role.MEMBER else None,
-            phone=DEMO_PHONES[username],
+            phone=phone,
             must_change_password=False,
         )
     db.session.flush()

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from association import create_app
 from association.audit.checkpoints import (
     REFUSED,
     Mark,
@@ -41,8 +40,8 @@ from association.extensions import db
 from association.ledger import accounts, journal
 from association.ledger.journal import Line
 from association.ledger.models import EntrySource, Posting, Side
-from config import TestingConfig
 from tests.audit.tamper import owner_rights, restore_mac_check, rewrite_chain_from, tamper
+from tests.conftest import standalone_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,8 +211,7 @@ def test_the_upgrade_keys_the_chain_from_its_head(tmp_path):
     the head, the old events verify without MACs and the new ones carry one."""
     from flask_migrate import downgrade, upgrade
 
-    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI":
-                                     f"sqlite:///{tmp_path / 'upgrade.sqlite3'}"})
+    app = standalone_app(tmp_path)
     with app.app_context(), acting_as("upgrade-test"):
         try:
             upgrade(revision="4d1b00c5e7a1")
@@ -519,8 +517,7 @@ def test_the_upgrade_re_signs_the_keyed_start_only(tmp_path):
     the downgrade signs it back."""
     from flask_migrate import downgrade, upgrade
 
-    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI":
-                                     f"sqlite:///{tmp_path / 'resign.sqlite3'}"})
+    app = standalone_app(tmp_path)
     with app.app_context(), acting_as("upgrade-test"):
         try:
             upgrade(revision="9c6e7f3a2b16")
