@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 from association import transaction
 from association.database import configure_sqlite
 from association.extensions import babel, csrf, db, limiter, login_manager, migrate
-from association.hosting import routing
+from association.hosting import routing, switching
 from association.hosting.tenancy import Tenancy, catalogue_engine, catalogue_options
 from association.logging import configure_logging
 from association.static import register_compression, register_static
@@ -69,6 +69,7 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
     transaction.install(app)  # after the other hooks: see transaction.install
     register_errorhandlers(app)
     register_template_helpers(app)
+    switching.install(app)
     register_commands(app)
     # Map the models now, not in each worker's first request (about half a second of CPU).
     configure_mappers()

@@ -62,9 +62,10 @@ def _flask(env: dict, *args: str) -> str:
     return result.stdout
 
 
-def _base_env(database_url: str) -> dict:
+def _base_env(database_url: str, instance: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "E2E_"))}
     env.update(APP_ENV="development", DATABASE_URL=database_url, FLASK_DEBUG="0",
+               INSTANCE_PATH=str(instance),
                SECRET_KEY="e2e-only-secret-key-" + "x" * 40, PYTHONUNBUFFERED="1",
                MPESA_CALLBACK_TOKEN=CALLBACK_TOKEN)
     return env
@@ -79,20 +80,37 @@ def _pg_admin(url: str, sql: str) -> None:
         conn.execute(sql)
 
 
+#: The demo association the journeys use (the other, KBF at /a/kiambiu/, shows isolation).
+DEMO_PREFIX = "/a/mlk"
+
+
+class Template(str):
+    """The template install's database URL, and its instance folder (the SQLite files of
+    the catalogue and of each association, the uploads)."""
+
+    instance: Path
+
+    def __new__(cls, url: str, instance: Path):
+        made = super().__new__(cls, url)
+        made.instance = instance
+        return made
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
-    """A migrated database holding the demo association, as ``make run`` leaves it."""
+    """A migrated install holding the two demo associations, as ``make run`` leaves it."""
+    instance = tmp_path_factory.mktemp("e2e") / "instance"
     url = os.environ.get("E2E_DATABASE_URL")
     if url:
         name = urlsplit(url).path.lstrip("/")
         _pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         _pg_admin(url, f'CREATE DATABASE "{name}"')
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'template.sqlite3'}"
-    env = _base_env(url)
+        url = f"sqlite:///{instance / 'hosting.sqlite3'}"
+    env = _base_env(url, instance)
     _flask(env, "db", "upgrade")
     _flask(env, "seed-demo")
-    return url
+    return Template(url, instance)
 
 
 def _free_port() -> int:
@@ -109,7 +127,8 @@ def sandbox(template_db, tmp_path_factory):
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "mpesa", "sandbox", "--port", str(port),
-         "--delay", SANDBOX_DELAY], cwd=ROOT, env=_base_env(template_db), stdout=log,
+         "--delay", SANDBOX_DELAY], cwd=ROOT, env=_base_env(template_db, template_db.instance),
+        stdout=log,
         stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -137,10 +156,10 @@ def server(template_db, sandbox, tmp_path):
     """The app on 127.0.0.1 with a fresh copy of the demo database, talking to the local
     Daraja sandbox; yields its base URL."""
     copy_name = None
+    instance = tmp_path / "instance"
+    shutil.copytree(template_db.instance, instance)
     if template_db.startswith("sqlite:///"):
-        path = tmp_path / "app.sqlite3"
-        shutil.copy(template_db.removeprefix("sqlite:///"), path)
-        url = f"sqlite:///{path}"
+        url = f"sqlite:///{instance / 'hosting.sqlite3'}"
     else:
         template = urlsplit(template_db).path.lstrip("/")
         copy_name = f"{template}_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
@@ -148,7 +167,7 @@ def server(template_db, sandbox, tmp_path):
         url = urlunsplit(urlsplit(template_db)._replace(path=f"/{copy_name}"))
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = _base_env(url)
+    env = _base_env(url, instance)
     env.update(MPESA_BASE_URL=sandbox, PUBLIC_BASE_URL=base)
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
@@ -161,8 +180,8 @@ def server(template_db, sandbox, tmp_path):
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
         cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     try:
-        _wait_until_up(base, process, tmp_path / "server.log")
-        yield Server(base, env)
+        _wait_until_up(base + DEMO_PREFIX, process, tmp_path / "server.log")
+        yield Server(base + DEMO_PREFIX, env)
     finally:
         for each in (worker, process):
             each.terminate()
@@ -190,7 +209,11 @@ class Server(str):
         (e.g. a patroller with no login); returns what it prints."""
         script = ("from wsgi import app\nfrom association.audit.services import acting_as\n"
                   "from association.extensions import db\n"
-                  "with app.app_context(), acting_as('cli:e2e'):\n"
+                  "from association.hosting import catalogue\n"
+                  "from association.hosting.tenancy import use\n"
+                  "with app.app_context():\n"
+                  "    tenant = catalogue.by_short('MLK')\n"
+                  "with use(tenant, app), acting_as('cli:e2e'):\n"
                   + "".join(f"    {line}\n" for line in code.strip().splitlines())
                   + "    db.session.commit()\n")
         result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=self.env,

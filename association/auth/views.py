@@ -437,3 +437,7 @@ def user_reset_second_factor(user_id: int):
         flash(_("The second factor of %(name)s is reset; they are logged out everywhere.",
                 name=user.username), "success")
     return redirect(url_for("auth.user_edit", user_id=user.id))
+
+
+# The language is chosen on the host's own pages too (no association there).
+language.host_site = True
