@@ -12,8 +12,12 @@ from association.auth.services import create_user
 from association.extensions import db
 from association.hosting import catalogue
 from association.hosting.models import AssociationStatus, HostedAssociation
-from association.hosting.services import (HostingError, NewAssociation, catalogue_session,
-                                          create_association)
+from association.hosting.services import (
+    HostingError,
+    NewAssociation,
+    catalogue_session,
+    create_association,
+)
 from association.hosting.tenancy import NoAssociationChosen, current, use
 from association.members.models import Member
 from tests.conftest import CSRF_RE, PASSWORD, make_profile, no_association
