@@ -45,10 +45,12 @@ run: install translations
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo
-	@echo "Demo logins (password for all: $(DEMO_PASSWORD)):"
+	@echo "Two demo associations on this install: http://$(HOST):$(PORT)/a/mlk/ and"
+	@echo "  http://$(HOST):$(PORT)/a/kiambiu/ (the host's own page: http://$(HOST):$(PORT)/)."
+	@echo "Demo logins in each (password for all: $(DEMO_PASSWORD)):"
 	@echo "  $(DEMO_USERS)"
 	@echo "  or their phone numbers (the member's is 0712 345 678): README, Demo logins."
-	@echo "Local M-Pesa (Daraja) sandbox on http://127.0.0.1:$(SANDBOX_PORT)/: log in as"
+	@echo "Local M-Pesa (Daraja) sandbox on http://127.0.0.1:$(SANDBOX_PORT)/: log in at /a/mlk/ as"
 	@echo "  'member' and choose 'Pay by M-Pesa' (phones ending 1032 cancel, 1037 time out)."
 	@echo "The worker (flask worker) processes M-Pesa callbacks beside the app."
 	@echo "Starting the worker, the M-Pesa sandbox and the app..."
@@ -60,7 +62,7 @@ run: install translations
 	trap 'kill $$server $$sandbox $$worker 2>/dev/null; wait 2>/dev/null' EXIT; \
 	trap 'exit 130' INT TERM; \
 	$(BIN)/python -m devtools.serving "http://$(HOST):$(PORT)/healthz" --pid $$server || exit 1; \
-	echo; echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops all three)"; echo; \
+	echo; echo "Serving on http://$(HOST):$(PORT)/a/mlk/  (Ctrl-C stops all three)"; echo; \
 	wait $$server
 
 ## test: the suite on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set

@@ -71,7 +71,8 @@ def _association_config(app: Flask) -> AlembicConfig:
 
 
 def association_heads(app: Flask) -> set[str]:
-    return set(ScriptDirectory.from_config(_association_config(app)).get_heads())
+    with app.app_context():
+        return set(ScriptDirectory.from_config(_association_config(app)).get_heads())
 
 
 def association_revision(app: Flask, tenant: Tenant) -> set[str]:
@@ -121,12 +122,66 @@ def upgrade_association(app: Flask, tenant: Tenant, revision: str = "head") -> N
         backup.unlink(missing_ok=True)
 
 
+def _single_install(app: Flask) -> tuple[str, str | None] | None:
+    """An install from before issue 22 (one association, its tables in the database itself):
+    its database URL and PostgreSQL schema, when there is one to adopt."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if is_postgresql(url):
+        with catalogue_engine(app).connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name = 'alembic_version'").first()
+        return (url, "public") if found else None
+    legacy = Path(app.config["INSTANCE_DIR"]) / "association.sqlite3"
+    if legacy.exists() and f"sqlite:///{legacy}" != url:
+        return f"sqlite:///{legacy}", None
+    return None
+
+
+def adopt_single_install(app: Flask, report: Callable[[str], None]) -> None:
+    """Register an install's one association of before issue 22 in its new, empty catalogue:
+    its data stays where it is (the SQLite file, PostgreSQL's public schema), its uploads in
+    UPLOAD_DIR itself, its short name from its profile."""
+    from association.hosting.models import AssociationStatus, HostedAssociation
+    from association.hosting.services import catalogue_session
+
+    if catalogue.every(app):
+        return
+    found = _single_install(app)
+    if found is None:
+        return
+    url, schema = found
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if schema:
+                conn.exec_driver_sql(f'SET search_path TO "{schema}"')
+            try:
+                row = conn.exec_driver_sql(
+                    "SELECT short_code, name FROM association_profile ORDER BY id LIMIT 1"
+                ).first()
+            except sa.exc.DBAPIError:
+                row = None
+    finally:
+        engine.dispose()
+    short, name = (row[0], row[1]) if row else ("MAIN", "Association")
+    with catalogue_session(app) as session:
+        session.add(HostedAssociation(
+            short=short, slug=short.lower(), name=name, status=AssociationStatus.ACTIVE,
+            database_url=None if schema else url, schema_name=schema, uploads_dir="."))
+        session.commit()
+    catalogue.forget(app)
+    report(f"adopted this install's association {short} ({name}): its data stays where it is")
+
+
 def upgrade_all(app: Flask, report: Callable[[str], None] = print,
                 revision: str = "head") -> int:
-    """The catalogue, then every association not archived; returns how many associations
-    were upgraded. Raises :class:`MigrationFailed` at the first failure."""
+    """The catalogue (adopting an install's single association of before issue 22), then
+    every association not archived; returns how many associations were upgraded. Raises
+    :class:`MigrationFailed` at the first failure."""
     upgrade_catalogue(app)
     report("catalogue: at head")
+    adopt_single_install(app, report)
     tenants = catalogue.served(app)
     heads = association_heads(app)
     for number, tenant in enumerate(tenants, start=1):

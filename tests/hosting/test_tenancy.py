@@ -204,3 +204,45 @@ def test_db_upgrade_upgrades_the_catalogue_and_every_association(app, runner):
     assert "catalogue: at head" in result.output
     assert re.search(r"\[\d/2\] NTH: already at head", result.output)
     assert "2 association(s) at head" in result.output
+
+
+def test_db_upgrade_adopts_the_single_association_of_an_older_install(tmp_path):
+    """An install from before issue 22 kept its one association in instance/association.sqlite3:
+    `db upgrade` registers it (named from its profile), its data staying where it is."""
+    from association import create_app
+    from association.hosting.migrating import upgrade_all
+    from config import TestingConfig
+
+    old = tmp_path / "association.sqlite3"
+    before = create_app(TestingConfig, {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}", "INSTANCE_DIR": tmp_path})
+    upgrade_all(before, report=lambda line: None)  # an empty catalogue: nothing to adopt
+    with catalogue_session(before) as session:
+        session.add(HostedAssociation(short="OLD", slug="old", name="Old", uploads_dir=".",
+                                      status=AssociationStatus.ACTIVE,
+                                      database_url=f"sqlite:///{old}"))
+        session.commit()
+    catalogue.forget(before)
+    upgrade_all(before, report=lambda line: None)  # the old database, migrated
+    with app_context_of(before, "OLD"), acting_as("test"):
+        make_profile(name="Kosovo Residents Association", short_code="KRA")
+        db.session.commit()
+    # The new install: its catalogue elsewhere, the old database beside it.
+    after = create_app(TestingConfig, {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'hosting.sqlite3'}",
+        "INSTANCE_DIR": tmp_path})
+    lines = []
+    assert upgrade_all(after, report=lines.append) == 1
+    assert any("adopted this install's association KRA" in line for line in lines)
+    with after.app_context():
+        adopted = catalogue.by_short("KRA")
+    assert adopted.database_url == f"sqlite:///{old}" and adopted.uploads_dir == "."
+    with use(adopted, after):
+        assert db.session.scalar(sa.text("SELECT name FROM association_profile")) \
+            == "Kosovo Residents Association"
+
+
+def app_context_of(app, short):
+    with app.app_context():
+        tenant = catalogue.by_short(short)
+    return use(tenant, app)
