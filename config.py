@@ -64,6 +64,9 @@ class Config:
     ASSOCIATION_PATH_PREFIX = os.environ.get("ASSOCIATION_PATH_PREFIX", "/a")
     #: Associations found by their own host name (the catalogue's "host"): 1 or 0.
     ASSOCIATION_HOSTS = os.environ.get("ASSOCIATION_HOSTS", "1") == "1"
+    #: PostgreSQL: the app's own role (owning no table), given its grants on every schema by
+    #: the owner's commands (db upgrade, hosting create); unset, `hosting grants` prints them.
+    DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE") or None
     #: Seconds a process keeps the catalogue it read (a suspension reaches every worker
     #: within this time; the process that made a change sees it at once).
     CATALOGUE_CACHE_SECONDS = float(os.environ.get("CATALOGUE_CACHE_SECONDS", "5"))

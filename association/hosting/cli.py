@@ -141,6 +141,45 @@ def list_command():
                    f"{tenant.host or '-'}  {where}")
 
 
+@hosting_cli.command("grants")
+@click.argument("role")
+@click.option("--apply", "apply_them", is_flag=True,
+              help="Give them now (as the tables' owner) instead of printing them.")
+@with_appcontext
+def grants_command(role, apply_them):
+    """Print (or give) what the app's PostgreSQL role ROLE may do: the catalogue's schema and
+    each association's, with no UPDATE or DELETE on the books and the trail."""
+    from association.hosting.grants import apply_grants, grants_sql
+
+    app = current_app._get_current_object()
+    try:
+        lines = grants_sql(app, role)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    if not apply_them:
+        click.echo("\n".join(lines))
+        return
+    count = apply_grants(app, role)
+    click.echo(f"{count} grant(s) given to {role}" if count else
+               "nothing to grant: the host's database is not PostgreSQL")
+
+
+@hosting_cli.command("set-host")
+@click.argument("short")
+@click.argument("hosts", nargs=-1)
+@with_appcontext
+def set_host_command(short, hosts):
+    """Serve association SHORT on HOSTS too (host names, space-separated; none: only under
+    the path prefix)."""
+    from association.hosting.services import set_hosts
+
+    try:
+        set_hosts(current_app._get_current_object(), pick(short), " ".join(hosts))
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{short.upper()}: {' '.join(hosts) or 'no host name of its own'}")
+
+
 def register(app) -> None:
     """Add the host's commands, replace ``db upgrade``, and scope every other command."""
     app.cli.add_command(hosting_cli)

@@ -191,6 +191,10 @@ def upgrade_all(app: Flask, report: Callable[[str], None] = print,
             continue
         upgrade_association(app, tenant, revision)
         report(f"[{number}/{len(tenants)}] {tenant.short}: upgraded")
+    from association.hosting.grants import apply_grants
+
+    if apply_grants(app, tenants=tenants):
+        report(f"grants given to {app.config['DATABASE_APP_ROLE']}")
     return len(tenants)
 
 

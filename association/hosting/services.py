@@ -55,8 +55,7 @@ def _check(data: NewAssociation, session: Session) -> dict:
     short = (data.short or "").strip().upper()
     name = " ".join((data.name or "").split())
     slug = (data.slug or short.lower()).strip().lower()
-    names = (data.host or "").lower().replace(",", " ").split()
-    host = " ".join(names) or None
+    host = _hosts(data.host, session)
     if not SHORT_RE.fullmatch(short):
         raise HostingError(_l("The short name must be 2 to 6 capital letters, like MLK."))
     if not name or len(name) > 200:
@@ -64,8 +63,6 @@ def _check(data: NewAssociation, session: Session) -> dict:
     if not SLUG_RE.fullmatch(slug):
         raise HostingError(_l("The address name must be 2 to 40 small letters, digits or "
                               "hyphens, starting with a letter."))
-    for bad in (name for name in names if not HOST_RE.fullmatch(name)):
-        raise HostingError(_l("%(host)s is not a host name.", host=bad))
     table = HostedAssociation
     taken = lambda column, value: value is not None and session.scalar(  # noqa: E731
         sa.select(table.id).where(column == value)) is not None
@@ -75,11 +72,6 @@ def _check(data: NewAssociation, session: Session) -> dict:
     if taken(table.slug, slug):
         raise HostingError(_l("Another association already has the address %(value)s.",
                               value=slug))
-    used = {name for hosts in session.scalars(sa.select(table.host).where(table.host.is_not(None)))
-            for name in hosts.split()}
-    for clash in (name for name in names if name in used):
-        raise HostingError(_l("Another association already has the host name %(value)s.",
-                              value=clash))
     phone = None
     if data.admin_phone is not None:
         try:
@@ -95,6 +87,31 @@ def _check(data: NewAssociation, session: Session) -> dict:
         raise HostingError(_l("An account prefix is 1 to 10 letters or digits."))
     return {"short": short, "name": name, "slug": slug, "host": host, "phone": phone,
             "shortcode": shortcode, "prefix": prefix}
+
+
+def _hosts(text: str | None, session: Session, *, but: int | None = None) -> str | None:
+    """Host names, checked and free (``but`` an association's own)."""
+    names = (text or "").lower().replace(",", " ").split()
+    for bad in (name for name in names if not HOST_RE.fullmatch(name)):
+        raise HostingError(_l("%(host)s is not a host name.", host=bad))
+    query = sa.select(HostedAssociation.host).where(HostedAssociation.host.is_not(None))
+    if but is not None:
+        query = query.where(HostedAssociation.id != but)
+    used = {name for hosts in session.scalars(query) for name in hosts.split()}
+    for clash in (name for name in names if name in used):
+        raise HostingError(_l("Another association already has the host name %(value)s.",
+                              value=clash))
+    return " ".join(names) or None
+
+
+def set_hosts(app: Flask, tenant: Tenant, hosts: str) -> None:
+    """Serve ``tenant`` on ``hosts`` (space-separated), or only under the path prefix."""
+    with catalogue_session(app) as session:
+        value = _hosts(hosts, session, but=tenant.id)
+        session.execute(sa.update(HostedAssociation).where(HostedAssociation.id == tenant.id)
+                        .values(host=value))
+        session.commit()
+    catalogue.forget(app)
 
 
 def _shortcode_clash(session: Session, shortcode: str | None, prefix: str | None) -> None:
@@ -175,6 +192,9 @@ def create_association(app: Flask, data: NewAssociation, *, books: bool = True,
     password = None
     try:
         upgrade_association(app, tenant)
+        from association.hosting.grants import apply_grants
+
+        apply_grants(app, tenants=[tenant])
         with use(tenant, app), acting_as(actor):
             if books:
                 _first_books(tenant)

@@ -7,8 +7,9 @@
 #   SMOKE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:54329/association_smoke \
 #       deploy/smoke/run.sh
 #
-# The database is emptied (its public schema dropped), migrated and given the demo data by its
-# owner; the app and the worker run as the role association_app with the README's grants.
+# The database is emptied (its schemas dropped), migrated and given the demo data by its
+# owner; the app and the worker run as the role association_app with the grants of
+# `flask hosting grants`.
 # Needs nginx, openssl and the project's .venv (`make install translations`); checks the
 # systemd units and the compose file too when systemd-analyze and docker-compose are there
 # (.ci/run installs them). Ports:
@@ -97,6 +98,11 @@ import sqlalchemy as sa
 
 engine = sa.create_engine(sys.argv[1])
 with engine.begin() as conn:
+    schemas = conn.exec_driver_sql(
+        "SELECT nspname FROM pg_namespace WHERE nspname = 'hosting' "
+        "OR nspname LIKE 'association%%'").scalars().all()
+    for schema in schemas:
+        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
     conn.exec_driver_sql("CREATE SCHEMA public")
 engine.dispose()
@@ -108,35 +114,39 @@ APP_ENV=development DATABASE_URL=$SMOKE_DATABASE_URL INSTANCE_PATH=$WORK/instanc
     "${FLASK[@]}" seed-demo >"$WORK/seed.log" 2>&1
 
 # The app and the worker run as a role that does not own the tables and holds no UPDATE or
-# DELETE on the books and the trail: the README's grants, given by the owner (who migrated).
+# DELETE on the books and the trail: the grants `hosting grants` gives, schema by schema (the
+# catalogue's and each association's), given by the owner (who migrated). The demo's first
+# association is served on this host's name, as an association with a host name of its own.
+"$BIN/python" - "$SMOKE_DATABASE_URL" <<'EOF'
+import sys
+
+import sqlalchemy as sa
+
+engine = sa.create_engine(sys.argv[1])
+with engine.begin() as conn:
+    conn.exec_driver_sql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'association_app')"
+        " THEN CREATE ROLE association_app LOGIN PASSWORD 'smoke'; END IF; END $$")
+engine.dispose()
+EOF
+APP_ENV=development DATABASE_URL=$SMOKE_DATABASE_URL INSTANCE_PATH=$WORK/instance \
+    "${FLASK[@]}" hosting grants association_app --apply >>"$WORK/migrate.log" 2>&1
+APP_ENV=development DATABASE_URL=$SMOKE_DATABASE_URL INSTANCE_PATH=$WORK/instance \
+    "${FLASK[@]}" hosting set-host MLK 127.0.0.1 >>"$WORK/migrate.log" 2>&1
 APP_DATABASE_URL=$("$BIN/python" - "$SMOKE_DATABASE_URL" <<'EOF'
 import sys
 
 import sqlalchemy as sa
 
-README_GRANTS = """
-GRANT USAGE ON SCHEMA public TO association_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO association_app;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO association_app;
-REVOKE UPDATE, DELETE ON journal_entry, posting, audit_event, audit_checkpoint FROM association_app;
-"""
-owner_url = sa.make_url(sys.argv[1])
-engine = sa.create_engine(owner_url)
-with engine.begin() as conn:
-    conn.exec_driver_sql(
-        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'association_app')"
-        " THEN CREATE ROLE association_app LOGIN PASSWORD 'smoke'; END IF; END $$")
-    conn.exec_driver_sql(README_GRANTS)
-engine.dispose()
-app_url = owner_url.set(username="association_app", password="smoke")
+app_url = sa.make_url(sys.argv[1]).set(username="association_app", password="smoke")
 engine = sa.create_engine(app_url)
 with engine.connect() as conn:  # the app's role cannot rewrite a posting, even unchanged
     try:
-        conn.exec_driver_sql("UPDATE posting SET amount_cents = amount_cents")
+        conn.exec_driver_sql("UPDATE association_mlk.posting SET amount_cents = amount_cents")
     except sa.exc.ProgrammingError as error:
         assert "permission denied" in str(error), error
     else:
-        raise SystemExit("the app's role may UPDATE posting: the README's grants do not hold")
+        raise SystemExit("the app's role may UPDATE posting: the grants do not hold")
 engine.dispose()
 print(app_url.render_as_string(hide_password=False))
 EOF

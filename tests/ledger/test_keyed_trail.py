@@ -196,14 +196,19 @@ def test_a_checkpoint_put_back_in_place_of_a_newer_one_is_caught(books, runner):
     assert "an older checkpoint was put back" in result.output
 
 
-def test_the_readme_grants_are_the_ones_the_deploy_smoke_runs():
-    """Both revoke UPDATE and DELETE on the checkpoints too; the two must not drift."""
-    script = (ROOT / "deploy/smoke/run.sh").read_text()
-    grants = script.split('README_GRANTS = """', 1)[1].split('"""', 1)[0].strip().splitlines()
+def test_the_readme_grants_are_the_ones_the_commands_give(app):
+    """`hosting grants` gives each association's schema what the README shows (no UPDATE or
+    DELETE on the checkpoints either), and the deploy smoke applies them; the two must not
+    drift."""
+    from association.hosting.grants import schema_grants
+
     readme = (ROOT / "README.md").read_text()
-    assert all(line in readme for line in grants)
-    assert ("REVOKE UPDATE, DELETE ON journal_entry, posting, audit_event, audit_checkpoint "
-            "FROM association_app;") in grants
+    assert all(line in readme for line in schema_grants("association_mlk", "association_app"))
+    assert ('REVOKE UPDATE, DELETE ON "association_mlk".journal_entry, "association_mlk".posting, '
+            '"association_mlk".audit_event, "association_mlk".audit_checkpoint FROM '
+            'association_app;') in schema_grants("association_mlk", "association_app")
+    script = (ROOT / "deploy/smoke/run.sh").read_text()
+    assert "hosting grants association_app --apply" in script
 
 
 def test_the_upgrade_keys_the_chain_from_its_head(tmp_path):
