@@ -6,6 +6,8 @@ with a tap (with or without JavaScript) and its links lead where they say. A vis
 the public home, not the login page.
 """
 
+from urllib.parse import urlsplit
+
 import pytest
 from conftest import OUTPUT, VIEWPORTS, Visit
 
@@ -38,7 +40,7 @@ def _fits(visit: Visit, path: str) -> None:
 
 def _open_menu_and_follow(visit: Visit, href: str) -> None:
     visit.page.locator("details.menu > summary").click()
-    link = visit.page.locator(f"header nav a[href='{href}']")
+    link = visit.page.locator(f"header nav a[href='{urlsplit(visit.base).path}{href}']")
     assert link.is_visible()
     visit.shot("menu-open")
     visit.follow(link)
@@ -105,7 +107,7 @@ def test_the_menu_opens_without_javascript(browser, server):
     visit_menu = member.page.locator("details.menu > summary")
     visit_menu.click()
     member.shot("menu-open-nojs")
-    member.follow(member.page.locator("header nav a[href='/me']"))  # "My record"
+    member.follow(member.page.locator(f"header nav a[href='{urlsplit(member.base).path}/me']"))  # "My record"
     assert "/members/" in member.page.url
     assert _header_height(member) <= MAX_HEADER
     member.page.context.close()

@@ -46,11 +46,14 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths are followed after login or a language change."""
+    """Only same-site paths are followed after login or a language change, and only within
+    this association's own address (its path prefix)."""
     if not target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if request.script_root and not (target + "/").startswith(request.script_root + "/"):
         return None
     return target
 
