@@ -107,7 +107,8 @@ def test_the_menu_opens_without_javascript(browser, server):
     visit_menu = member.page.locator("details.menu > summary")
     visit_menu.click()
     member.shot("menu-open-nojs")
-    member.follow(member.page.locator(f"header nav a[href='{urlsplit(member.base).path}/me']"))  # "My record"
+    my_record = f"header nav a[href='{urlsplit(member.base).path}/me']"
+    member.follow(member.page.locator(my_record))
     assert "/members/" in member.page.url
     assert _header_height(member) <= MAX_HEADER
     member.page.context.close()
