@@ -1,6 +1,7 @@
 """The worker process: background work, out of the web workers.
 
-``flask --app wsgi worker`` loops over its steps: today the M-Pesa inbox
+``flask --app wsgi worker`` goes through every association not archived (issue 22), and
+for each loops over its steps: today the M-Pesa inbox
 (:func:`association.mpesa.processing.worker_step`), the STK prompts whose callback
 is late (:func:`association.mpesa.stk.query_step`), the audit chain's daily
 checkpoint (:func:`association.audit.worker.checkpoint_step`) and, once an hour, the rows
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2
 #: How often an idle worker still writes its heartbeat (seconds).
 HEARTBEAT_SECONDS = 5.0
+#: The longest an association without work waits for the worker's next look (seconds).
+IDLE_MAX_SECONDS = 2.0
 #: How long the worker waits after a step failed (the database away, say) before it tries again.
 RETRY_SECONDS = 2.0
 
@@ -161,14 +164,24 @@ class Worker:
         log.info("worker %s started (pid %d, polling every %.2f s)", self.name,
                  os.getpid(), self.poll)
         last_beat: dict[str, float] = {}
+        # An association without work is looked at less often, up to IDLE_MAX_SECONDS
+        # apart (doubling from the poll): two hundred idle associations cost the database
+        # two hundred looks every few seconds, not every fifth of a second.
+        due: dict[str, float] = {}
+        pause: dict[str, float] = {}
         while not self.stopping.is_set():
             done, failed = 0, False
             for tenant in self.tenants():
                 if self.stopping.is_set():
                     break
+                if due.get(tenant.slug, 0.0) > time.monotonic():
+                    continue
                 worked, broke = self.turn(tenant, last_beat)
                 done += worked
                 failed = failed or broke
+                pause[tenant.slug] = 0.0 if worked else min(
+                    max(pause.get(tenant.slug, 0.0) * 2, self.poll), IDLE_MAX_SECONDS)
+                due[tenant.slug] = time.monotonic() + pause[tenant.slug]
             self.host_beat(bool(done))
             if failed:
                 self.stopping.wait(RETRY_SECONDS)
