@@ -134,7 +134,7 @@ def configure_logging(app: Flask) -> None:
         response.headers.setdefault(REQUEST_ID_HEADER, request_id)
         started = g.get("request_started")
         duration = (time.perf_counter() - started) * 1000 if started else 0.0
-        path = request.path
+        path = request.script_root + request.path  # with its association's prefix
         token = (request.view_args or {}).get("token")
         if isinstance(token, str) and token:  # a route's token, whatever the filter knows
             path = path.replace(token, "[token]")
