@@ -31,7 +31,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import pytest
 
@@ -347,7 +347,8 @@ class Visit:
 
     def fetch(self, href: str, name: str) -> Path:
         """Get a file the way the browser would (same session), e.g. a PDF it shows inline."""
-        response = self.page.request.get(href if href.startswith("http") else self.base + href)
+        # The page's links are absolute paths (with the association's prefix): on its origin.
+        response = self.page.request.get(urljoin(self.base + "/", href))
         assert response.ok, (href, response.status)
         target = self.downloads / name
         target.write_bytes(response.body())
