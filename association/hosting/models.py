@@ -24,6 +24,9 @@ class CatalogueBase(DeclarativeBase):
     """The catalogue's tables: their own metadata, bound to the host's database."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION, info={"bind_key": CATALOGUE})
+    #: Not in an association's audit trail: the catalogue is the host's, and a change made
+    #: for an association (a suspension, a grant) is recorded in its trail by the service.
+    __audited__ = False
 
 
 class AssociationStatus(enum.StrEnum):
