@@ -23,8 +23,10 @@ on its server (and dropped at the end unless ``--keep``): use a throwaway name. 
      association's chair's session cookie (each logged in under its own ``/a/<slug>/``).
    For each: requests/s, p50/p95/p99, errors, CPU a request (the app's workers,
    PostgreSQL, wrk), the worker process's CPU, the most connections PostgreSQL held for
-   the database, the confirmations booked, lost and doubled (summed over every
-   association), and each gunicorn worker's resident memory after the run.
+   the database and its backends' private memory after the run (each backend caches the
+   tables it has touched, in every schema its connection served), the confirmations
+   booked, lost and doubled (summed over every association), and each gunicorn worker's
+   resident memory after the run.
 3. ``flask --app wsgi db upgrade`` across all N: timed when every association is already
    at head, then after downgrading every association one migration (the downgrade timed
    too), from one revision back to head.
@@ -412,6 +414,29 @@ class ConnectionMeter(threading.Thread):
         return self.most
 
 
+def backend_memory(url: str) -> list[float]:
+    """The private memory (RssAnon, MiB) of each PostgreSQL backend connected to the
+    database (when the server runs on this machine): its caches of the tables it has
+    touched grow with the associations its connection served."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        pids = list(conn.execute(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")).scalars())
+    engine.dispose()
+    found = []
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    found.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return found
+
+
 def wait_until_processed(url: str, prefix: str, timeout: float = 600) -> float:
     """Seconds until no association has a stored callback not tried yet, nor a ``prefix``
     payment waiting for Daraja's confirmation."""
@@ -472,6 +497,7 @@ def load_run(label: str, args, env: dict, url: str, tmp: Path, slugs: list[str],
                                                      token, prefix, shortcode),
                                     args.duration, args.clients, app.pid)
         connections = meter.finish()
+        backends = backend_memory(url)
         worker_cpu = cpu_seconds(worker.pid) - worker_cpu
         rss_after = [rss_mib(pid) or 0.0 for pid in workers_of(app.pid)]
         print(f"{label}: {len(slugs)} chair login(s) in {logged_in:.1f} s")
@@ -481,6 +507,10 @@ def load_run(label: str, args, env: dict, url: str, tmp: Path, slugs: list[str],
               f"{worker_cpu:.0f} s of CPU in the run, {worker_cpu * per:.1f} ms a request")
         print(f"  PostgreSQL connections to the database: at most {connections} "
               f"(gunicorn {args.workers} x {args.threads}, the worker, this bench's 1)")
+        if backends:
+            print(f"  PostgreSQL backends of the database after the run: {len(backends)}, "
+                  f"private memory (RssAnon) at most {max(backends):.1f} MiB, "
+                  f"{sum(backends):.0f} MiB in all")
         print("  gunicorn workers' resident memory: " + ", ".join(
             f"{before:.0f} -> {after:.0f} MiB" for before, after
             in zip(rss_before, rss_after, strict=False)) + " (after login -> after the run)")
@@ -488,8 +518,11 @@ def load_run(label: str, args, env: dict, url: str, tmp: Path, slugs: list[str],
         figures["rss"] = rss_after
         return figures
     finally:
+        started = time.monotonic()
         for process in (worker, app):
             stop(process)
+        print(f"  (the app and the worker stopped in {time.monotonic() - started:.1f} s)",
+              flush=True)
 
 
 # --- db upgrade --------------------------------------------------------------------------
@@ -563,6 +596,7 @@ def main(args) -> int:
     dev_env = {**env, "APP_ENV": "development"}
     where = url.rsplit("@", 1)[-1]
     tmp = Path(tempfile.mkdtemp(prefix="bench-hosting-"))
+    began = time.monotonic()
     try:
         print(f"{args.associations} associations of {args.members} members on {where} "
               f"(dropped and created); {os.cpu_count()} CPUs, load average "
@@ -582,8 +616,11 @@ def main(args) -> int:
               f"time: {restored / max(args.associations - 1, 1):.2f} s a clone); "
               f"{total:.1f} s in all", flush=True)
         print(f"server catalogue: {catalogue_size(url)}", flush=True)
+        started = time.monotonic()
         subprocess.run(["psql", "-q", "-X", "-d", libpq_url(url), "-c", "ANALYZE"],  # noqa: S603,S607
                        check=True, capture_output=True)
+        print(f"ANALYZE (as autovacuum would soon after): {time.monotonic() - started:.1f} s",
+              flush=True)
 
         import sqlalchemy as sa
 
@@ -631,6 +668,7 @@ def main(args) -> int:
               f"at head", flush=True)
         took, last = timed_upgrade(env)
         print(f"db upgrade at head again: {took:.1f} s", flush=True)
+        print(f"the whole bench: {time.monotonic() - began:.0f} s", flush=True)
     except (RuntimeError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", None) or ""
         print(f"could not measure: {error}\n{detail}", file=sys.stderr)
