@@ -426,8 +426,11 @@ def unpack(path: Path, folder: Path, expect_sha256: str | None = None) -> dict:
     if manifest.get("digest") != _manifest_digest(manifest):
         raise _refuse(_l("its manifest was changed after the export was written."))
     try:
+        for key in ("short", "slug", "name", "revision", "tables", "files"):
+            if not manifest[key] and key not in ("tables", "files"):
+                raise ValueError(key)
         _check_files(folder, manifest, unpacked - {MANIFEST})
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise _refuse(_l("its manifest is incomplete.")) from None
     return manifest
 

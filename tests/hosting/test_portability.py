@@ -406,6 +406,34 @@ def test_suspend_and_activate(app, runner):
     assert answer.exit_code == 1 and "No association is called ZZZ" in answer.output
 
 
+@committed
+def test_export_refuses_an_unknown_association_a_missing_folder_and_an_old_database(
+        app, tmp_path, runner):
+    tenant = _new(app, books=False)
+    answer = runner.invoke(args=["hosting", "export", "ZZZ", "--out", str(tmp_path / "z")])
+    assert answer.exit_code == 1 and "No association is called ZZZ" in answer.output
+    answer = runner.invoke(args=["hosting", "export", "BBB", "--out",
+                                 str(tmp_path / "no-such-folder" / "bbb.tar.gz")])
+    assert answer.exit_code == 1 and "give a file in a folder that exists" in answer.output
+    with use(tenant, app):
+        command.downgrade(_association_config(app), BEFORE_HEAD)
+    answer = runner.invoke(args=["hosting", "export", "BBB", "--out", str(tmp_path / "b")])
+    assert answer.exit_code == 1 and "db upgrade` first" in answer.output
+    assert list(tmp_path.iterdir()) == []
+    with catalogue_session(app) as session:
+        assert session.get(HostedAssociation, tenant.id).exported_at is None
+    # A manifest without its revision (and a digest made to match) is refused too.
+    with use(tenant, app):
+        command.upgrade(_association_config(app), "head")
+    good = tmp_path / "bbb.tar.gz"
+    export_association(app, "BBB", good)
+    bad = tmp_path / "no-revision.tar.gz"
+    _repack(good, bad, _tamper_manifest(_with_digest(lambda m: m.pop("revision"))))
+    with pytest.raises(HostingError, match="manifest is incomplete"):
+        import_association(app, bad, short="CCC", slug="ccc")
+    assert _catalogue_rows(app) == ["BBB", "TEST"]
+
+
 # --- Move --------------------------------------------------------------------------------
 
 
