@@ -464,6 +464,15 @@ def test_move_copies_verifies_switches_and_drops_the_old_copy(app, tmp_path, kin
             with engine.connect() as conn:
                 assert (old_schema in sa.inspect(conn).get_schema_names()) == keep_old
             engine.dispose()
+        if PG and kind == "sqlite" and not keep_old:  # and back: SQLite to PostgreSQL
+            home = app.config["SQLALCHEMY_DATABASE_URI"]
+            move_association(app, "BBB", home)
+            back = _row(app, "BBB")
+            assert tenancy(app).location(back) == (home, old_schema)
+            assert _counts(app, back) == counts and _books(app, back) == books
+            assert not (tmp_path / "moved.sqlite3").exists()
+            move_association(app, "BBB", to)
+            moved = _row(app, "BBB")
         # The target now holds its tables: moving there again is refused.
         with pytest.raises(HostingError, match="already holds"):
             move_association(app, "BBB", to)
