@@ -64,7 +64,7 @@ from association.hosting.services import (
     catalogue_session,
     remove_association,
 )
-from association.hosting.tenancy import Tenant, is_postgresql, tenancy, use
+from association.hosting.tenancy import Tenant, is_postgresql, tenancy, uploads_dir, use
 
 #: The export's format (its manifest's ``format``): raised when the layout changes.
 FORMAT = "association-export/1"
@@ -337,8 +337,6 @@ def export_association(app: Flask, short: str, out: Path) -> ExportResult:
         raise HostingError(_l("Cannot write the export to %(path)s: give a file in a folder "
                               "that exists.", path=str(out)))
     with use(tenant, app):
-        from association.hosting.tenancy import uploads_dir
-
         uploads = uploads_dir()
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as work:
         folder = Path(work)
@@ -558,8 +556,6 @@ def delete_association(app: Flask, short: str, confirm: str | None) -> None:
         raise HostingError(_l("Type the short name %(short)s to confirm the deletion.",
                               short=tenant.short))
     with use(tenant, app):
-        from association.hosting.tenancy import uploads_dir
-
         uploads = uploads_dir()
     with catalogue_session(app) as session:
         session.execute(sa.delete(AccessGrant).where(AccessGrant.association_id == tenant.id))
