@@ -16,6 +16,7 @@ from flask.cli import AppGroup, with_appcontext
 from association.errors import DomainError
 from association.hosting import catalogue
 from association.hosting.migrating import MigrationFailed, upgrade_all
+from association.hosting.models import AssociationStatus
 from association.hosting.services import NewAssociation, create_association
 from association.hosting.tenancy import Tenant, use
 
@@ -187,3 +188,112 @@ def register(app) -> None:
     if db_group is not None:
         db_group.add_command(upgrade_command)
     scope_commands(app.cli)
+
+
+# --- Onboarding and leaving (association.hosting.portability) ---------------------------
+
+
+def _hosting_error(error: DomainError) -> click.ClickException:
+    return click.ClickException(str(error))
+
+
+@hosting_cli.command("export")
+@click.argument("short")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The .tar.gz file to write.")
+@with_appcontext
+def export_command(short, out):
+    """Write everything SHORT owns (its rows, its uploads, a manifest with checksums) to one
+    .tar.gz, and record the export in the catalogue."""
+    from association.hosting.portability import export_association
+
+    try:
+        result = export_association(current_app._get_current_object(), short, out)
+    except DomainError as error:
+        raise _hosting_error(error) from None
+    click.echo(f"exported {short.upper()} to {result.path}: {result.rows} rows, "
+               f"{result.files} files, {result.size} bytes")
+    click.echo(f"sha256 {result.sha256} (give it to `hosting import --sha256`)")
+
+
+@hosting_cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--short", default=None, help="Another short name for it here.")
+@click.option("--slug", default=None, help="Another address part (/a/SLUG/) for it here.")
+@click.option("--sha256", "sha256", default=None,
+              help="The SHA-256 `hosting export` printed: the file must have it.")
+@with_appcontext
+def import_command(file, short, slug, sha256):
+    """Restore an association from an export: refused whole when anything in it differs
+    from its manifest; checked (row counts, audit trail) before it is kept."""
+    from association.hosting.portability import import_association
+
+    try:
+        tenant = import_association(current_app._get_current_object(), file, short, slug,
+                                    sha256)
+    except DomainError as error:
+        raise _hosting_error(error) from None
+    click.echo(f"imported {tenant.short} ({tenant.name}) at /a/{tenant.slug}/: row counts "
+               "and audit trail verified; set its M-Pesa details again on this host")
+
+
+def _status_command(name: str, status, done: str, help_text: str) -> None:
+    @hosting_cli.command(name, help=help_text)
+    @click.argument("short")
+    @with_appcontext
+    def command(short):
+        from association.hosting.portability import set_status
+
+        try:
+            tenant = set_status(current_app._get_current_object(), short, status)
+        except DomainError as error:
+            raise _hosting_error(error) from None
+        click.echo(f"{tenant.short} {done}")
+
+
+_status_command("suspend", AssociationStatus.SUSPENDED, "suspended: its pages say so; its "
+                "receipt check still answers",
+                "Suspend SHORT: its pages say it is suspended (its receipt check answers).")
+_status_command("archive", AssociationStatus.ARCHIVED, "archived: no pages, the worker and "
+                "db upgrade skip it", "Archive SHORT: no pages; the worker and db upgrade "
+                "skip it; kept until deleted (hosting activate brings it back).")
+_status_command("activate", AssociationStatus.ACTIVE, "active",
+                "Make SHORT active again (after suspend or archive).")
+
+
+@hosting_cli.command("delete")
+@click.argument("short")
+@click.option("--confirm", default=None, metavar="SHORT",
+              help="The short name typed again (asked for when not given).")
+@with_appcontext
+def delete_command(short, confirm):
+    """Delete SHORT whole (database, uploads, catalogue row): only once it is archived and
+    exported after that, and with its short name typed again."""
+    from association.hosting.portability import delete_association
+
+    if confirm is None:
+        confirm = click.prompt(f"Type {short.upper()} to delete it for good", default="",
+                               show_default=False)
+    try:
+        delete_association(current_app._get_current_object(), short, confirm)
+    except DomainError as error:
+        raise _hosting_error(error) from None
+    click.echo(f"{short.upper()} deleted (its database, uploads and catalogue row)")
+
+
+@hosting_cli.command("move")
+@click.argument("short")
+@click.option("--to", "to_url", required=True, metavar="URL",
+              help="The database to move it to (postgresql+psycopg://... or sqlite:///...).")
+@click.option("--keep-old", is_flag=True, help="Keep the old copy after the move.")
+@with_appcontext
+def move_command(short, to_url, keep_old):
+    """Move SHORT's data to another database: copy, verify row counts and the audit trail,
+    switch the catalogue, drop the old copy (suspended meanwhile)."""
+    from association.hosting.portability import move_association
+
+    try:
+        move_association(current_app._get_current_object(), short, to_url, keep_old,
+                         report=click.echo)
+    except DomainError as error:
+        raise _hosting_error(error) from None
