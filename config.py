@@ -266,6 +266,13 @@ class TestingConfig(Config):
             app.config["SQLALCHEMY_DATABASE_URI"] = _sqlite_url(tmp / "test.sqlite3")
         if app.config["UPLOAD_DIR"] == Config.UPLOAD_DIR:
             app.config["UPLOAD_DIR"] = Path(tempfile.mkdtemp(prefix="association-uploads-"))
+        if app.config["ASSOCIATIONS_DIR"] == Config.ASSOCIATIONS_DIR:
+            # Associations a test makes: beside the test's own catalogue, never in instance/.
+            uri = app.config["SQLALCHEMY_DATABASE_URI"]
+            app.config["ASSOCIATIONS_DIR"] = (
+                Path(uri.removeprefix("sqlite:///")).parent / "associations"
+                if uri.startswith("sqlite:///")
+                else Path(tempfile.mkdtemp(prefix="association-files-")))
 
 
 #: OWASP's password storage cheat sheet, argon2id: at least 19 MiB and 2 passes (1 lane).
