@@ -56,7 +56,7 @@ def set_mpesa(app: Flask, short: str, data: MpesaCredentials, *,
     required = (data.consumer_key, data.consumer_secret, data.passkey)
     if not all((value or "").strip() for value in required):
         raise HostingError(_l("The consumer key, consumer secret and passkey are needed."))
-    with catalogue_session(app) as session:
+    with app.app_context(), catalogue_session(app) as session:
         row = session.scalar(sa.select(HostedAssociation).where(
             sa.func.upper(HostedAssociation.short) == (short or "").strip().upper()))
         if row is None:
