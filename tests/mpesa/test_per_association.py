@@ -364,22 +364,24 @@ def test_a_role_given_what_the_host_pages_need_cannot_read_the_secrets(app, own_
             assert clear.encode() not in stored
         return
     role = f"catalogue_reader_{os.getpid()}"
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def as_role(sql: str):
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'SET LOCAL ROLE "{role}"')
+            return conn.exec_driver_sql(sql).scalars().all()
+
+    with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE ROLE "{role}"')
-        try:
-            conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA hosting TO "{role}"')
-            conn.exec_driver_sql(f'GRANT SELECT ({", ".join(HOST_PAGE_COLUMNS)}) ON '
-                                 f'hosting.hosted_association TO "{role}"')
-            with conn.begin():
-                conn.exec_driver_sql(f'SET LOCAL ROLE "{role}"')
-                shorts = conn.exec_driver_sql(
-                    "SELECT short FROM hosting.hosted_association ORDER BY id").scalars().all()
-                assert {"MLK", "KBF"} <= set(shorts)
-            for column in ("mpesa_credentials", "callback_token_hash", "*"):
-                with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
-                    with conn.begin():
-                        conn.exec_driver_sql(f'SET LOCAL ROLE "{role}"')
-                        conn.exec_driver_sql(f"SELECT {column} FROM hosting.hosted_association")  # noqa: S608 - ours
-        finally:
+        conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA hosting TO "{role}"')
+        conn.exec_driver_sql(f'GRANT SELECT ({", ".join(HOST_PAGE_COLUMNS)}) ON '
+                             f'hosting.hosted_association TO "{role}"')
+    try:
+        assert {"MLK", "KBF"} <= set(as_role("SELECT short FROM hosting.hosted_association"))
+        for column in ("mpesa_credentials", "callback_token_hash", "*"):
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+                as_role(f"SELECT {column} FROM hosting.hosted_association")  # noqa: S608
+    finally:
+        with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
             conn.exec_driver_sql(f'DROP ROLE "{role}"')
