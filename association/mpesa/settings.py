@@ -62,6 +62,8 @@ def _read_own(app: Flask, tenant: Tenant) -> OwnSettings:
     if row is None:
         return OwnSettings()
     credentials = unseal(row.mpesa_credentials) if row.mpesa_credentials else {}
+    if credentials.get("callback_token"):
+        _redact(credentials["callback_token"])
     return OwnSettings(shortcode=row.mpesa_shortcode, account_prefix=row.account_prefix,
                        token_hash=row.callback_token_hash,
                        credentials={k: v for k, v in credentials.items()
