@@ -268,6 +268,29 @@ def test_an_stk_push_uses_the_associations_own_credentials_and_address(app, own_
 
 
 @COMMITTED
+def test_register_urls_for_a_shared_paybill_registers_the_hosts_address(app, runner,
+                                                                        shared_paybill):
+    sandbox = DarajaSandbox("127.0.0.1", 0, delay=60, consumer_key="mlk-key",
+                            consumer_secret="mlk-secret", passkey="mlk-passkey")
+    sandbox.start_in_thread()
+    try:
+        app.config.update(MPESA_BASE_URL=sandbox.url)
+        set_mpesa(app, "MLK", _credentials("600300", prefix="MLK"))
+        result = runner.invoke(args=["mpesa", "register-urls", "--association", "MLK"])
+        assert result.exit_code == 0, result.output
+        assert sandbox.state.c2b_urls["600300"]["confirmation"] == \
+            f"http://127.0.0.1:5000{SHARED_CONFIRM}"
+        assert sandbox.state.c2b_urls["600300"]["validation"] == \
+            f"http://127.0.0.1:5000{SHARED_VALIDATE}"
+        assert TOKEN not in result.output  # the token is not printed
+        # KBF has no credentials of its own: the install's, which the sandbox refuses.
+        result = runner.invoke(args=["mpesa", "register-urls", "--association", "KBF"])
+        assert result.exit_code != 0
+    finally:
+        sandbox.stop()
+
+
+@COMMITTED
 def test_credentials_are_not_readable_in_the_catalogue(app, own_paybills):
     token = own_paybills.tokens["MLK"]
     table = HostedAssociation.__table__
