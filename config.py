@@ -124,6 +124,10 @@ class Config:
     #: comma-separated, the first encrypting (older ones still decrypt: key rotation).
     #: Unset, a key derived from SECRET_KEY (so changing SECRET_KEY loses the enrolments).
     SECOND_FACTOR_KEY = os.environ.get("SECOND_FACTOR_KEY") or None
+    #: Issue 22: the key(s) that encrypt each association's M-Pesa credentials in the
+    #: catalogue, comma-separated, the first encrypting (older ones still decrypt: key
+    #: rotation). Unset, a key derived from SECRET_KEY.
+    HOSTING_SECRETS_KEY = os.environ.get("HOSTING_SECRETS_KEY") or None
     #: Seconds between a right password and its code before the login must start again.
     SECOND_FACTOR_PENDING_SECONDS = int(os.environ.get("SECOND_FACTOR_PENDING_SECONDS", "300"))
     #: Codes tried per account (the login's per-address limit applies too).

@@ -126,6 +126,9 @@ EXPECTED = {
     "mpesa.c2b_confirmation": "public",
     "mpesa.status_result": "public",
     "mpesa.status_timeout": "public",
+    # Issue 22: the host's addresses for a shared paybill (its token; the host's site only).
+    "mpesa.shared_c2b_confirmation": "public",
+    "mpesa.shared_c2b_validation": "public",
     "mpesa.index": {"chair", "treasurer", "auditor"},
     "mpesa.settings": {"chair", "treasurer"},
     "mpesa.register_urls": {"chair", "treasurer"},

@@ -15,7 +15,6 @@ from datetime import date
 
 import sqlalchemy as sa
 from babel.dates import format_date
-from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -24,6 +23,7 @@ from association.core.money import format_kes
 from association.core.time import nairobi_date
 from association.database import execute_prepared
 from association.extensions import db
+from association.hosting.addresses import public_url
 from association.ledger.accounts import account_id
 from association.ledger.models import (
     Allocation,
@@ -80,20 +80,10 @@ def verify(number: str, check_code: str | None) -> Receipt | None:
 
 
 def verify_url(receipt) -> str:
-    """The absolute address of the check page of a receipt (or its facts), as in the QR code.
-
-    Outside a request (the benchmark, the command line) the app's SERVER_NAME is
-    used if set, else http://localhost.
-    """
-    values = {"number": receipt.number, "c": receipt.check_code}
-    if has_request_context() or current_app.config.get("SERVER_NAME"):
-        return url_for("receipts.verify", _external=True, **values)
-    # The URL map alone, as a test request on http://localhost would build it: setting
-    # up that request for each receipt took longer than drawing the receipt's text.
-    config = current_app.config
-    adapter = current_app.url_map.bind("localhost", script_name=config["APPLICATION_ROOT"],
-                                       url_scheme=config["PREFERRED_URL_SCHEME"])
-    return adapter.build("receipts.verify", values, force_external=True)
+    """The absolute address of the check page of a receipt (or its facts), as in the QR code:
+    in its association's public site (:func:`association.hosting.addresses.public_url`),
+    whether built in a request or outside one (the command line, bulk printing)."""
+    return public_url("receipts.verify", number=receipt.number, c=receipt.check_code)
 
 
 # --- What a receipt says -----------------------------------------------------------------

@@ -94,21 +94,21 @@ def register_urls():
     """Register the paybill validation and confirmation addresses with Daraja."""
     from association.core.time import utcnow
     from association.mpesa import inbox, processing
-    from association.mpesa.models import CallbackKind
     from association.mpesa.provider import ProviderError, get_provider
 
     with acting_as("cli:mpesa register-urls"):
         try:
-            answer = get_provider().register_c2b_urls(
-                confirmation_url=inbox.callback_url(CallbackKind.C2B_CONFIRMATION),
-                validation_url=inbox.callback_url(CallbackKind.C2B_VALIDATION))
+            confirmation_url, validation_url = inbox.c2b_urls()
+            answer = get_provider().register_c2b_urls(confirmation_url=confirmation_url,
+                                                      validation_url=validation_url)
         except ProviderError as error:
             raise click.ClickException(str(error)) from None
         current = processing.settings()
         current.c2b_registered_at = utcnow()
         current.c2b_register_result = str(answer.get("ResponseDescription") or "")[:300]
         db.session.commit()
-    click.echo(f"Registered: {answer.get('ResponseDescription')}")
+    click.echo(f"Registered {confirmation_url.rsplit('/', 1)[0]}/…: "
+               f"{answer.get('ResponseDescription')}")
 
 
 @mpesa_cli.command("simulate-c2b")

@@ -9,7 +9,6 @@ payment. The inbox guard refuses any change to, or deletion of, a stored body. W
 the bodies say is processed later, by :mod:`association.mpesa.processing`.
 """
 
-import hmac
 import os
 import threading
 from dataclasses import dataclass
@@ -23,8 +22,12 @@ from association.audit.services import insert_audited
 from association.core.time import utcnow
 from association.errors import DomainError
 from association.extensions import db
+from association.hosting.addresses import public_base_url
+from association.hosting.tenancy import current, current_or_none
 from association.mpesa.models import CallbackInbox, CallbackKind
 from association.mpesa.provider import allowed_callback_ips
+from association.mpesa.settings import mpesa_settings, sharing
+from association.mpesa.settings import token_ok as settings_token_ok
 
 #: The largest callback body kept; Daraja's are under 2 KB.
 MAX_BODY = 64 * 1024
@@ -70,15 +73,27 @@ def install_inbox_guard() -> None:
 install_inbox_guard()
 
 def callback_url(kind: CallbackKind) -> str:
-    """The full URL Daraja should call for ``kind``."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return base + HOOK_PATHS[kind] + current_app.config["MPESA_CALLBACK_TOKEN"]
+    """The full URL Daraja should call for ``kind``: in the chosen association's public
+    site, with its own callback token."""
+    return (public_base_url(from_request=False) + HOOK_PATHS[kind]
+            + (mpesa_settings()["MPESA_CALLBACK_TOKEN"] or ""))
+
+
+def c2b_urls() -> tuple[str, str]:
+    """The (confirmation, validation) URLs to register for the chosen association's
+    paybill: its own, or the host's when it shares the paybill with another association
+    (Safaricom registers one pair of URLs per shortcode)."""
+    from association.hosting import mpesa_routing
+
+    if len(sharing(current())) > 1:
+        return mpesa_routing.shared_urls()
+    return (callback_url(CallbackKind.C2B_CONFIRMATION),
+            callback_url(CallbackKind.C2B_VALIDATION))
 
 
 def token_ok(token: str) -> bool:
-    """Whether ``token`` is our callback secret (compared in constant time)."""
-    expected = current_app.config.get("MPESA_CALLBACK_TOKEN") or ""
-    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+    """Whether ``token`` is the chosen association's callback secret (constant time)."""
+    return settings_token_ok(token)
 
 
 def address_allowed(remote_addr: str | None) -> bool:
@@ -199,14 +214,17 @@ _INBOX_WRITERS_LOCK = threading.Lock()
 
 
 def _inbox_writer(app) -> _InboxWriter:
-    """This process's writer for ``app`` (a forked worker makes its own)."""
-    pid, writer = app.extensions.get("mpesa_inbox_writer", (None, None))
+    """This process's writer for ``app`` and the association chosen (a forked worker makes
+    its own; a batch is committed in one association's database, never another's)."""
+    tenant = current_or_none()
+    key = ("mpesa_inbox_writer", tenant.slug if tenant is not None else None)
+    pid, writer = app.extensions.get(key, (None, None))
     if pid != os.getpid():
         with _INBOX_WRITERS_LOCK:
-            pid, writer = app.extensions.get("mpesa_inbox_writer", (None, None))
+            pid, writer = app.extensions.get(key, (None, None))
             if pid != os.getpid():
                 writer = _InboxWriter()
-                app.extensions["mpesa_inbox_writer"] = (os.getpid(), writer)
+                app.extensions[key] = (os.getpid(), writer)
     return writer
 
 

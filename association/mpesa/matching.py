@@ -327,7 +327,11 @@ def clear_cache() -> None:
 
 
 def _cache_key() -> str:
-    return str(db.engine.url)
+    # Per association: on PostgreSQL associations share a server (one URL), each its schema.
+    from association.hosting.tenancy import current_or_none
+
+    tenant = current_or_none()
+    return f"{tenant.slug if tenant is not None else ''}@{db.engine.url}"
 
 
 def _fingerprint() -> tuple:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
@@ -55,6 +54,7 @@ from association.mpesa.provider import (
     our_shortcodes,
     status_query_enabled,
 )
+from association.mpesa.settings import mpesa_settings
 from association.mpesa.transactions import (
     books_day,
     credit_transaction,
@@ -498,7 +498,7 @@ def _process_stk(row: CallbackInbox, data: dict) -> Outcome:
         amount_cents=amount or request.amount_cents,
         transacted_at=parse_daraja_time(items.get("TransactionDate")),
         source=TransactionSource.STK, status=TransactionStatus.UNCONFIRMED,
-        shortcode=current_app.config.get("MPESA_SHORTCODE"),
+        shortcode=mpesa_settings()["MPESA_SHORTCODE"],
         account_reference=request.account_reference, phone=phone or request.phone,
         checkout_request_id=checkout, member_id=request.member_id,
     ))
@@ -532,7 +532,7 @@ def _process_orphan_stk(checkout: str, callback: dict) -> Outcome:
     tx, created = _get_or_create(receipt, dict(
         amount_cents=amount, transacted_at=parse_daraja_time(items.get("TransactionDate")),
         source=TransactionSource.STK, status=TransactionStatus.UNCONFIRMED,
-        shortcode=current_app.config.get("MPESA_SHORTCODE"), phone=phone,
+        shortcode=mpesa_settings()["MPESA_SHORTCODE"], phone=phone,
         checkout_request_id=checkout, member_id=member.id if member else None,
         note="No STK request had this CheckoutRequestID.",
     ))

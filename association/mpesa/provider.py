@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from association.core.time import MPESA_ZONE
 from association.errors import DomainError
+from association.mpesa.settings import mpesa_settings
 
 
 class ProviderError(DomainError):
@@ -101,7 +102,7 @@ SAFARICOM_CALLBACK_IPS = frozenset({
 
 def config_problems(config=None) -> list:
     """What is missing or wrong in the M-Pesa settings (empty: M-Pesa is usable)."""
-    config = config if config is not None else current_app.config
+    config = config if config is not None else mpesa_settings()
     problems = []
     missing = [name for name in REQUIRED if not config.get(name)]
     if missing:
@@ -126,13 +127,13 @@ def is_enabled(config=None) -> bool:
 
 def status_query_enabled(config=None) -> bool:
     """Whether the credentials allow Transaction Status queries (confirming paybill money)."""
-    config = config if config is not None else current_app.config
+    config = config if config is not None else mpesa_settings()
     return bool(config.get("MPESA_INITIATOR_NAME") and config.get("MPESA_SECURITY_CREDENTIAL"))
 
 
 def allowed_callback_ips(config=None) -> frozenset[str] | None:
     """The callback source addresses to accept, or None for any."""
-    config = config if config is not None else current_app.config
+    config = config if config is not None else mpesa_settings()
     raw = (config.get("MPESA_ALLOWED_IPS") or "").strip()
     if raw == "*":
         return None
@@ -143,27 +144,30 @@ def allowed_callback_ips(config=None) -> frozenset[str] | None:
 
 def our_shortcodes(config=None) -> set[str]:
     """The numbers money may arrive at: the shortcode (paybill or store) and a till."""
-    config = config if config is not None else current_app.config
+    config = config if config is not None else mpesa_settings()
     return {str(v) for v in (config.get("MPESA_SHORTCODE"), config.get("MPESA_TILL_NUMBER")) if v}
 
 
 def get_provider(app=None) -> PaymentProvider:
-    """The configured provider, one per app (its token cache is shared by every request).
+    """The provider for the association chosen (its own credentials, else the install's),
+    one per set of credentials and app (its token cache is shared by every request).
 
     Raises:
         MpesaDisabled: settings are missing.
     """
     app = app or current_app._get_current_object()
-    problems = config_problems(app.config)
+    settings = mpesa_settings()
+    problems = config_problems(settings)
     if problems:
         raise MpesaDisabled(_l("M-Pesa is not set up: %(problems)s",
                                problems=" ".join(str(p) for p in problems)))
-    provider = app.extensions.get("mpesa_provider")
+    key = tuple(settings[name] for name in sorted(settings))
+    providers = app.extensions.setdefault("mpesa_provider", {})
+    provider = providers.get(key)
     if provider is None:
         from association.mpesa.daraja import DarajaProvider
 
-        provider = DarajaProvider.from_config(app.config)
-        app.extensions["mpesa_provider"] = provider
+        provider = providers[key] = DarajaProvider.from_config(settings)
     return provider
 
 

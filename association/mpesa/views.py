@@ -24,6 +24,8 @@ from association.core.money import AmountError, format_kes, to_cents
 from association.core.time import utcnow
 from association.errors import DomainError
 from association.extensions import csrf, db, limiter
+from association.hosting import mpesa_routing
+from association.hosting.addresses import public_base_url
 from association.i18n import choices, current_language
 from association.ledger.standing import standing_of
 from association.members.models import Member
@@ -70,22 +72,32 @@ bp = Blueprint("mpesa", __name__)
 
 
 def _receive(kind: CallbackKind, token: str):
-    """Store the body and acknowledge it in Daraja's form; the worker processes it.
-
-    Processing runs in the worker process (``flask worker``), so Daraja never waits
-    for our checks with Safaricom. A validation
-    is answered from its checks, so it is the one kind processed before answering.
-    """
+    """Store the body and acknowledge it in Daraja's form; the worker processes it."""
     if not inbox.token_ok(token):
         abort(404)
+    return receive(kind, read_body(), request.remote_addr)
+
+
+def read_body() -> bytes:
+    """The callback's body, at most ``inbox.MAX_BODY`` bytes (413 beyond)."""
     if (request.content_length or 0) > inbox.MAX_BODY:
         abort(413)
     raw = request.get_data(cache=False)[: inbox.MAX_BODY + 1]
     if len(raw) > inbox.MAX_BODY:
         abort(413)
+    return raw
+
+
+def receive(kind: CallbackKind, raw: bytes, remote_addr: str | None):
+    """Store ``raw`` in the chosen association's inbox and answer Daraja.
+
+    Processing runs in the worker process (``flask worker``), so Daraja never waits
+    for our checks with Safaricom. A validation
+    is answered from its checks, so it is the one kind processed before answering.
+    """
     with acting_as("daraja:callback"):
         # Committed before anything else can fail, with what other threads store meanwhile.
-        stored = inbox.keep(kind, raw, request.remote_addr)
+        stored = inbox.keep(kind, raw, remote_addr)
         if stored.refused:
             return jsonify({"ResultCode": 1, "ResultDesc": "Rejected"}), 403
         answer = inbox.acknowledgement(kind)
@@ -199,8 +211,7 @@ def index():
 
 
 def _masked_url(kind: CallbackKind) -> str:
-    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
-    return base + inbox.HOOK_PATHS[kind] + "…"
+    return public_base_url(from_request=False) + inbox.HOOK_PATHS[kind] + "…"
 
 
 @bp.route("/mpesa/settings", methods=["POST"])
@@ -230,9 +241,9 @@ def register_urls():
         return redirect(url_for("mpesa.index"))
     current = processing.settings()
     try:
-        answer = get_provider().register_c2b_urls(
-            confirmation_url=inbox.callback_url(CallbackKind.C2B_CONFIRMATION),
-            validation_url=inbox.callback_url(CallbackKind.C2B_VALIDATION))
+        confirmation_url, validation_url = inbox.c2b_urls()
+        answer = get_provider().register_c2b_urls(confirmation_url=confirmation_url,
+                                                  validation_url=validation_url)
     except ProviderError as error:
         transaction.discard()
         flash(str(error), "error")
@@ -436,3 +447,7 @@ def revoke_phone(member_id: int, allowed_id: int):
             flash(_("%(no)s may no longer send payment prompts to %(phone)s.",
                     no=member.member_no, phone=allowed.phone), "success")
     return redirect(url_for("members.detail", member_id=member.id) + "#mpesa-phones")
+
+
+# The host's addresses for a paybill several associations share (routed by account prefix).
+mpesa_routing.install(bp)

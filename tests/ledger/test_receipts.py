@@ -160,6 +160,7 @@ def test_check_address_outside_a_request_is_what_a_request_would_build(app):
     from flask import url_for
 
     receipt = SimpleNamespace(number="MLK-2026-000042", check_code="1284ee7f")
+    app.config["PUBLIC_BASE_URL"] = None  # the association's address: its host, localhost
     for root in ("/", "/chama"):
         app.config["APPLICATION_ROOT"] = root
         with app.app_context():

@@ -16,7 +16,9 @@ from tests.test_access import walk_values
 
 #: Daraja's callbacks: public, exempt from CSRF, guarded by the secret token in their path.
 CALLBACKS = {"mpesa.stk_callback", "mpesa.c2b_validation", "mpesa.c2b_confirmation",
-             "mpesa.status_result", "mpesa.status_timeout"}
+             "mpesa.status_result", "mpesa.status_timeout",
+             # Issue 22: the host's addresses for a paybill associations share.
+             "mpesa.shared_c2b_confirmation", "mpesa.shared_c2b_validation"}
 
 #: The other member's name: it must never reach the member who is not them.
 OTHER_FIRST, OTHER_LAST = "Chebet", "Kiprono"
