@@ -37,6 +37,7 @@ from flask_babel import lazy_gettext as _l
 
 from association.core.phones import InvalidPhoneError, normalise_phone
 from association.extensions import db
+from association.hosting.tenancy import cache_key
 from association.members.models import Member, MemberStatus
 
 #: Member numbers as people type them, once spaces, dashes and dots are gone.
@@ -327,7 +328,8 @@ def clear_cache() -> None:
 
 
 def _cache_key() -> str:
-    return str(db.engine.url)
+    """One index per association (PostgreSQL's associations share an engine URL)."""
+    return cache_key()
 
 
 def _fingerprint() -> tuple:
