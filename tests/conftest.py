@@ -211,9 +211,9 @@ class ClosingClient(FlaskClient):
         response = super().open(*args, buffered=buffered, **kwargs)
         if self._stored_a_callback(response.request):
             if buffered:
-                self._work()
+                self._work(response.request)
             else:
-                response.call_on_close(self._work)
+                response.call_on_close(lambda: self._work(response.request))
         return response
 
     def _stored_a_callback(self, request) -> bool:
@@ -228,8 +228,22 @@ class ClosingClient(FlaskClient):
             return False
         return endpoint in CALLBACK_ENDPOINTS and endpoint != "mpesa.c2b_validation"
 
-    def _work(self) -> None:
-        with self.application.app_context():
+    def _work(self, request=None) -> None:
+        """The worker's steps in the association the request went to (its prefix, or its
+        host name: as routing chose it), or the test association."""
+        from association.hosting.routing import PREFIX_SLUG
+
+        app = self.application
+        environ = request.environ if request is not None else {}
+        with app.app_context():
+            slug = environ.get(PREFIX_SLUG)
+            host = (environ.get("HTTP_HOST") or "").rsplit(":", 1)[0]
+            tenant = catalogue.by_slug(slug) if slug else catalogue.by_host(host)
+        if tenant is None:
+            with app.app_context():
+                run_steps()
+            return
+        with use(tenant, app):
             run_steps()
 
 
