@@ -216,6 +216,16 @@ class ClosingClient(FlaskClient):
                 response.call_on_close(lambda: self._work(response.request))
         return response
 
+    def _split(self, request) -> tuple[str | None, str]:
+        """The association's address name in the request's path prefix (None without one),
+        and the path the app's routes see (the prefix taken off, as routing.PathPrefix
+        does)."""
+        prefix = (self.application.config["ASSOCIATION_PATH_PREFIX"] or "").rstrip("/")
+        if prefix and request.path.startswith(prefix + "/"):
+            slug, _, rest = request.path[len(prefix) + 1:].partition("/")
+            return slug, "/" + rest
+        return None, request.path
+
     def _stored_a_callback(self, request) -> bool:
         """Whether ``request`` went to a callback the worker processes (a validation is
         answered, and processed, by its own request)."""
@@ -223,26 +233,23 @@ class ClosingClient(FlaskClient):
 
         try:
             endpoint, _ = self.application.url_map.bind("localhost").match(
-                request.path, method=request.method)
+                self._split(request)[1], method=request.method)
         except HTTPException:
             return False
         return endpoint in CALLBACK_ENDPOINTS and endpoint != "mpesa.c2b_validation"
 
-    def _work(self, request=None) -> None:
-        """The worker's steps in the association the request went to (its prefix, or its
-        host name: as routing chose it), or the test association."""
-        from association.hosting.routing import PREFIX_SLUG
-
+    def _work(self, request) -> None:
+        """The worker's steps in the association the request went to: its prefix's, or its
+        host name's (as routing chose it), else the app's test association."""
         app = self.application
-        environ = request.environ if request is not None else {}
+        slug = self._split(request)[0]
         with app.app_context():
-            slug = environ.get(PREFIX_SLUG)
-            host = (environ.get("HTTP_HOST") or "").rsplit(":", 1)[0]
-            tenant = catalogue.by_slug(slug) if slug else catalogue.by_host(host)
-        if tenant is None:
-            with app.app_context():
-                run_steps()
-            return
+            tenant = (catalogue.by_slug(slug) if slug is not None
+                      else catalogue.by_host(request.host.split(":")[0]))
+            if tenant is None:
+                if slug is None:
+                    run_steps()
+                return  # no such association: the request stored nothing
         with use(tenant, app):
             run_steps()
 
