@@ -2,10 +2,11 @@
 
 Two associations, A and B, each with its own demo data. Every route of the app is
 requested as each of A's logins under A's prefix with the objects of B (ids that exist
-only in B): nothing of B's shows, nothing of B's changes. Sessions and device cookies do
-not carry from one association to the other; numbers and audit chains are each
-association's own; a query run with no association chosen fails instead of reaching one;
-what a process keeps in memory is kept per association.
+only in B, in the address and in the form): nothing of B's shows, nothing of B's
+changes. Sessions and device cookies do not carry from one association to the other;
+numbers and audit chains are each association's own; a query run with no association
+chosen fails instead of reaching one; what a process keeps in memory is kept per
+association; a callback is processed in the association it was sent to.
 """
 
 import re
@@ -28,6 +29,7 @@ from association.hosting.services import NewAssociation, create_association
 from association.hosting.tenancy import NoAssociationChosen, tenancy, use
 from association.ledger.models import PaymentMethod
 from association.ledger.payments import record_payment
+from association.meetings.models import Meeting
 from association.members.models import Member
 from association.members.services import register_member, save_zone
 from devtools.demo import seed as demo
@@ -162,16 +164,16 @@ def _text(response, tmp_path) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-
 @pytest.mark.committed(reason="two associations, each its own database (file or schema) "
                               "and a catalogue row, which a test transaction cannot hold")
 def test_every_route_of_a_with_the_objects_of_b_shows_and_changes_nothing_of_b(pair, app,
                                                                               tmp_path):
+    """Each of A's logins requests every route under A's prefix, B's ids and numbers in
+    the address and in the form: no 500, nothing of B's in any page, PDF or text, and B's
+    tables as they were."""
     a, b, values = pair.a, pair.b, pair.values
     prefix = f"/a/{a.slug}"
-    # B's objects are B's only: A has no member, receipt holder or meeting of those ids.
-    from association.meetings.models import Meeting
-
+    # B's objects are B's only: A has no member, login or meeting of those ids.
     assert not _exists_in(app, a, Member, values["member_id"])
     assert not _exists_in(app, a, Meeting, values["meeting_id"])
     assert not _exists_in(app, a, User, values["user_id"])
@@ -380,8 +382,10 @@ def test_a_connection_outside_an_associations_transaction_reaches_no_table(two, 
 
 
 @pytest.mark.committed(reason="two associations, each its own database")
-def test_a_request_of_a_reads_only_as_tables(two, app):
-    """Inside A's request every unqualified name is A's table (B has one more login)."""
+def test_unqualified_names_in_an_associations_work_reach_only_its_tables(two, app):
+    """Inside A's work every unqualified name is A's table, inside B's B's (B has one more
+    login). (PostgreSQL: a name qualified with another association's schema would reach
+    it, the same role owning both; the app writes none: see the README.)"""
     a, b = two
     with use(b, app), acting_as("test"):
         create_user("extra", "Extra", PASSWORD, {Role.AUDITOR}, must_change_password=False)
