@@ -472,3 +472,61 @@ def test_a_callback_to_bs_address_is_processed_in_b(two, app, client):
         with context:
             assert db.session.scalar(sa.select(sa.func.count(MpesaTransaction.id))) == 0
             db.session.remove()
+
+
+@pytest.mark.committed(reason="callbacks of two associations stored by three threads at once")
+def test_callbacks_arriving_together_are_each_kept_in_their_own_association(two, app,
+                                                                           monkeypatch):
+    """The inbox's group commit: a thread writing a batch of callback bodies writes them in
+    its association's transaction, so it takes only its association's. A's first body is
+    being written while B's and A's second wait: each lands where it was sent."""
+    import threading
+    import time
+
+    from association.mpesa import inbox
+    from association.mpesa.models import CallbackInbox, CallbackKind
+
+    a, b = two
+    release, first = threading.Event(), threading.Event()
+    store_many = inbox._store_many
+
+    def slow_first(bodies):
+        if not first.is_set():
+            first.set()
+            assert release.wait(10)
+        return store_many(bodies)
+
+    monkeypatch.setattr(inbox, "_store_many", slow_first)
+    errors = []
+
+    def send(tenant, raw: bytes):
+        try:
+            with use(tenant, app), acting_as("test"):
+                inbox.keep(CallbackKind.C2B_CONFIRMATION, raw, "127.0.0.1")
+                db.session.remove()
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(a, b'{"a": 1}'))]
+    threads[0].start()
+    assert first.wait(10)
+    threads += [threading.Thread(target=send, args=(b, b'{"b": 1}')),
+                threading.Thread(target=send, args=(a, b'{"a": 2}'))]
+    for thread in threads[1:]:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # both queued behind A's first (or B's written)
+        waiting = sum(len(writer.waiting) for writer in
+                      app.extensions.get("mpesa_inbox_writers", (0, {}))[1].values())
+        if waiting + (not threads[1].is_alive()) == 2:
+            break
+        time.sleep(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    for tenant, bodies in ((a, {b'{"a": 1}', b'{"a": 2}'}), (b, {b'{"b": 1}'})):
+        with use(tenant, app):
+            kept = {bytes(row.raw_body) for row in db.session.scalars(sa.select(CallbackInbox))}
+            db.session.remove()
+        assert kept == bodies, tenant.short
