@@ -211,10 +211,20 @@ class ClosingClient(FlaskClient):
         response = super().open(*args, buffered=buffered, **kwargs)
         if self._stored_a_callback(response.request):
             if buffered:
-                self._work()
+                self._work(response.request)
             else:
-                response.call_on_close(self._work)
+                response.call_on_close(lambda: self._work(response.request))
         return response
+
+    def _split(self, request) -> tuple[str | None, str]:
+        """The association's address name in the request's path prefix (None without one),
+        and the path the app's routes see (the prefix taken off, as routing.PathPrefix
+        does)."""
+        prefix = (self.application.config["ASSOCIATION_PATH_PREFIX"] or "").rstrip("/")
+        if prefix and request.path.startswith(prefix + "/"):
+            slug, _, rest = request.path[len(prefix) + 1:].partition("/")
+            return slug, "/" + rest
+        return None, request.path
 
     def _stored_a_callback(self, request) -> bool:
         """Whether ``request`` went to a callback the worker processes (a validation is
@@ -223,13 +233,24 @@ class ClosingClient(FlaskClient):
 
         try:
             endpoint, _ = self.application.url_map.bind("localhost").match(
-                request.path, method=request.method)
+                self._split(request)[1], method=request.method)
         except HTTPException:
             return False
         return endpoint in CALLBACK_ENDPOINTS and endpoint != "mpesa.c2b_validation"
 
-    def _work(self) -> None:
-        with self.application.app_context():
+    def _work(self, request) -> None:
+        """The worker's steps in the association the request went to: its prefix's, or its
+        host name's (as routing chose it), else the app's test association."""
+        app = self.application
+        slug = self._split(request)[0]
+        with app.app_context():
+            tenant = (catalogue.by_slug(slug) if slug is not None
+                      else catalogue.by_host(request.host.split(":")[0]))
+            if tenant is None:
+                if slug is None:
+                    run_steps()
+                return  # no such association: the request stored nothing
+        with use(tenant, app):
             run_steps()
 
 

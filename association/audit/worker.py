@@ -12,8 +12,9 @@ from association.audit.checkpoints import (
 from association.audit.services import acting_as, log_event
 from association.core.time import today_in_nairobi
 from association.extensions import db
+from association.hosting.tenancy import cache_key
 
-#: The Nairobi day whose checkpoint this process knows is made, per database: an idle
+#: The Nairobi day whose checkpoint this process knows is made, per association: an idle
 #: worker looks for work five times a second, and need not ask the database each time.
 _made: dict[str, date] = {}
 
@@ -28,7 +29,7 @@ def checkpoint_step() -> int:
         processed, and the loop need not come straight back for more).
     """
     today = today_in_nairobi()
-    where = str(db.engine.url)
+    where = cache_key()  # not the engine's URL: PostgreSQL's associations share one
     if _made.get(where) == today:
         return 0
     if has_daily_checkpoint(today):

@@ -182,7 +182,18 @@ def _account() -> tuple[int, int] | None:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="login-device")
+    """Signed with a salt naming the site (the association's prefix or the host name): a
+    device cookie of one association's is no device cookie in another's."""
+    from association.hosting.routing import site_key
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"],
+                                  salt=f"login-device/{site_key()}")
+
+
+def _cookie_path() -> str:
+    """The device cookie's path: the association's own (``/a/<slug>/``), so a browser
+    sends it only there; ``/`` on an association's own host name."""
+    return (request.script_root or "") + "/"
 
 
 def _device_for(user_id: int, version: int) -> str | None:
@@ -275,7 +286,7 @@ def _remember_device(response, user):
     device = _device_for(user.id, version) or secrets.token_urlsafe(16)
     response.set_cookie(
         DEVICE_COOKIE, _serializer().dumps({"u": user.id, "d": device, "v": version}),
-        max_age=config["LOGIN_DEVICE_COOKIE_DAYS"] * 86400, httponly=True,
-        secure=config["SESSION_COOKIE_SECURE"], samesite="Lax",
+        max_age=config["LOGIN_DEVICE_COOKIE_DAYS"] * 86400, path=_cookie_path(),
+        httponly=True, secure=config["SESSION_COOKIE_SECURE"], samesite="Lax",
     )
     return response

@@ -111,6 +111,15 @@ def use(tenant: Tenant, app: Flask | None = None) -> Iterator[Tenant]:
         yield tenant
 
 
+def cache_key() -> str:
+    """The key of what a process keeps per association (a member index, the day's audit
+    checkpoint): the association chosen, and where its data lives. Never the engine's URL
+    alone: on PostgreSQL the associations of a server share it."""
+    tenant = current()
+    url, schema = tenancy().location(tenant)
+    return f"{tenant.id}:{tenant.slug}:{url}:{schema or ''}"
+
+
 def uploads_dir() -> Path:
     """The folder of the chosen association's uploads: its catalogue's folder, relative to
     UPLOAD_DIR (its slug by default)."""

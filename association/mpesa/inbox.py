@@ -23,7 +23,7 @@ from association.core.time import utcnow
 from association.errors import DomainError
 from association.extensions import db
 from association.hosting.addresses import public_base_url
-from association.hosting.tenancy import current, current_or_none
+from association.hosting.tenancy import cache_key, current
 from association.mpesa.models import CallbackInbox, CallbackKind
 from association.mpesa.provider import allowed_callback_ips
 from association.mpesa.settings import mpesa_settings, sharing
@@ -164,7 +164,7 @@ class _Keeping:
 
 
 class _InboxWriter:
-    """Group commit for the inbox, one per app and process.
+    """Group commit for the inbox, one per association and process.
 
     A thread that finds no write under way takes every body waiting and commits them
     in its own transaction; the threads whose bodies it took wait for that commit
@@ -214,17 +214,19 @@ _INBOX_WRITERS_LOCK = threading.Lock()
 
 
 def _inbox_writer(app) -> _InboxWriter:
-    """This process's writer for ``app`` and the association chosen (a forked worker makes
-    its own; a batch is committed in one association's database, never another's)."""
-    tenant = current_or_none()
-    key = ("mpesa_inbox_writer", tenant.slug if tenant is not None else None)
-    pid, writer = app.extensions.get(key, (None, None))
-    if pid != os.getpid():
+    """This process's writer for ``app``'s chosen association (a forked worker makes its
+    own). One per association: a thread writes the bodies it takes in its own
+    association's transaction, so it must only ever take that association's."""
+    key = cache_key()
+    pid, writers = app.extensions.get("mpesa_inbox_writers", (None, {}))
+    writer = writers.get(key) if pid == os.getpid() else None
+    if writer is None:
         with _INBOX_WRITERS_LOCK:
-            pid, writer = app.extensions.get(key, (None, None))
+            pid, writers = app.extensions.get("mpesa_inbox_writers", (None, {}))
             if pid != os.getpid():
-                writer = _InboxWriter()
-                app.extensions[key] = (os.getpid(), writer)
+                writers = {}
+                app.extensions["mpesa_inbox_writers"] = (os.getpid(), writers)
+            writer = writers.setdefault(key, _InboxWriter())
     return writer
 
 

@@ -37,6 +37,7 @@ from flask_babel import lazy_gettext as _l
 
 from association.core.phones import InvalidPhoneError, normalise_phone
 from association.extensions import db
+from association.hosting.tenancy import cache_key
 from association.members.models import Member, MemberStatus
 
 #: Member numbers as people type them, once spaces, dashes and dots are gone.
@@ -327,11 +328,8 @@ def clear_cache() -> None:
 
 
 def _cache_key() -> str:
-    # Per association: on PostgreSQL associations share a server (one URL), each its schema.
-    from association.hosting.tenancy import current_or_none
-
-    tenant = current_or_none()
-    return f"{tenant.slug if tenant is not None else ''}@{db.engine.url}"
+    """One index per association (PostgreSQL's associations share an engine URL)."""
+    return cache_key()
 
 
 def _fingerprint() -> tuple:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from association import create_app
 from association.auth.models import User
 from association.extensions import db
+from association.hosting.tenancy import catalogue_engine, tenancy
 from config import ProductionConfig
 from tests.conftest import PASSWORD, Web
 from tests.mpesa.daraja_helpers import c2b_confirmation
@@ -156,8 +157,10 @@ def test_production_cookies_are_secure_httponly_and_samesite(world, monkeypatch)
         assert re.search(r"SameSite=(Lax|Strict)", cookie), cookie
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     assert_secure_headers(response, "production login")
-    with prod.app_context():
-        db.engine.dispose()
+    # Its engines are its own: closed here, not left to the garbage collector (which
+    # would warn, in whichever test it ran).
+    tenancy(prod).dispose()
+    catalogue_engine(prod).dispose()
 
 
 def _hash_of(app, username):
