@@ -160,6 +160,10 @@ def language():
     return redirect(_safe_next(request.form.get("next")) or url_for("core.home"))
 
 
+#: The host's own pages switch language too (issue 22).
+language.host_site = True
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_only
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],

@@ -143,6 +143,9 @@ def list_command():
 
 def register(app) -> None:
     """Add the host's commands, replace ``db upgrade``, and scope every other command."""
+    from association.hosting.host_cli import admin_cli
+
+    hosting_cli.add_command(admin_cli)
     app.cli.add_command(hosting_cli)
     db_group = app.cli.commands.get("db")
     if db_group is not None:
