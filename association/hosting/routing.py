@@ -25,7 +25,7 @@ from association.hosting.tenancy import SLUG_RE, choose
 PREFIX_SLUG = "association.slug"
 
 #: Endpoints a suspended association still serves: the public receipt check and files.
-SUSPENDED_OPEN = frozenset({"static", "core.verify", "receipts.verify", "health.healthz"})
+SUSPENDED_OPEN = frozenset({"static", "core.check_receipt", "receipts.verify", "health.healthz"})
 
 
 class PathPrefix:
