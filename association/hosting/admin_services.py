@@ -61,6 +61,16 @@ def change_status(app: Flask, short: str, action: str, admin: str) -> Tenant:
     return tenant
 
 
+def granted_to(app: Flask, admin_id: int) -> set[int]:
+    """The associations whose chairs' grants of access to ``admin_id`` still last."""
+    from association.hosting.models import AccessGrant
+
+    with catalogue_session(app) as session:
+        return set(session.scalars(sa.select(AccessGrant.association_id).where(
+            AccessGrant.host_admin_id == admin_id, AccessGrant.revoked_at.is_(None),
+            AccessGrant.expires_at > utcnow())))
+
+
 def inbox(limit: int = 200) -> list[HostInboxItem]:
     from association.extensions import db
 

@@ -1,8 +1,8 @@
 """The host's own forms."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from wtforms import HiddenField, IntegerField, PasswordField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from association.forms import BaseForm
 
@@ -37,3 +37,14 @@ class StatusForm(BaseForm):
 
 class ConfirmForm(BaseForm):
     """A POST with its CSRF token and nothing else."""
+
+
+class GrantForm(BaseForm):
+    host_admin = StringField(_l("Host administrator's username"), validators=[
+        DataRequired(_l("Name the host administrator.")), Length(max=60)])
+    hours = IntegerField(_l("For how many hours (at most 168, 7 days)"), validators=[
+        InputRequired(_l("Say for how many hours.")),
+        NumberRange(1, 168, _l("Access lasts 1 hour to 7 days (168 hours)."))])
+    reason = TextAreaField(_l("Reason"), validators=[
+        DataRequired(_l("Give the reason (3 to 300 characters).")),
+        Length(3, 300, _l("Give the reason (3 to 300 characters)."))])

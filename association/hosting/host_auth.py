@@ -26,7 +26,7 @@ from association.hosting.services import catalogue_session
 
 #: The host session's key: {"id": ..., "v": session version}.
 SESSION_KEY = "host_admin"
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{2,59}$")
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{2,34}$")  # host-<it> is a login of 40
 PASSWORD_MIN = 12
 
 
@@ -45,7 +45,7 @@ class SignedIn:
 def _check_username(username: str) -> str:
     username = (username or "").strip().lower()
     if not USERNAME_RE.fullmatch(username):
-        raise HostAdminError(_l("A host administrator's username is 3 to 60 small letters, "
+        raise HostAdminError(_l("A host administrator's username is 3 to 35 small letters, "
                                 "digits, dots, hyphens or underscores, starting with a "
                                 "letter."))
     return username

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from association.errors import DomainError
 from association.extensions import limiter
-from association.hosting import admin_services, catalogue, health
+from association.hosting import admin_services, catalogue, grants, health
 from association.hosting.forms import ConfirmForm, HostLoginForm, NewAssociationForm, StatusForm
 from association.hosting.host_auth import (
     authenticate,
@@ -94,7 +94,25 @@ def dashboard():
     rows = [health.health_of(_app(), tenant) for tenant in catalogue.every()]
     return render_template("hosting/dashboard.html", rows=rows, address=address,
                            host_beat=health.host_worker_beat(_app()), form=StatusForm(),
+                           granted=admin_services.granted_to(_app(), current_admin().id),
                            admin=current_admin())
+
+
+@bp.route("/associations/<short>/open", methods=["POST"])
+@host_admin_required
+def open_association(short):
+    """Into an association whose chair granted access: a token its own address takes."""
+    tenant = catalogue.by_short(short)
+    if not ConfirmForm().validate_on_submit() or tenant is None or not tenant.is_active:
+        flash(_("No association is called %(short)s.", short=short), "error")
+        return redirect(url_for("hosting.dashboard"))
+    try:
+        token = grants.open_token(_app(), tenant, current_admin().id)
+    except DomainError as error:
+        flash(str(error), "error")
+        return redirect(url_for("hosting.dashboard"))
+    current_app.logger.info("host %s opens %s", current_admin().username, tenant.short)
+    return redirect(f"{address(tenant)}hosting-access/{token}")
 
 
 @bp.route("/new", methods=["GET", "POST"])
