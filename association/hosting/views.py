@@ -4,12 +4,22 @@ chosen. Its list of associations is public; everything else is for host administ
 name, phone or ID number.
 """
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from association.errors import DomainError
 from association.extensions import limiter
-from association.hosting import admin_services, catalogue, grants, health
+from association.hosting import admin_services, aggregates, catalogue, grants, health
 from association.hosting.forms import ConfirmForm, HostLoginForm, NewAssociationForm, StatusForm
 from association.hosting.host_auth import (
     authenticate,
@@ -21,6 +31,7 @@ from association.hosting.host_auth import (
 from association.hosting.models import AssociationStatus
 from association.hosting.services import NewAssociation, create_association
 from association.hosting.tenancy import current_or_none
+from association.patrols.models import IncidentCategory
 
 bp = Blueprint("hosting", __name__, url_prefix="/hosting")
 
@@ -180,3 +191,27 @@ def inbox_reviewed(item_id):
     else:
         flash(_("Marked as reviewed."), "success")
     return redirect(url_for("hosting.inbox"))
+
+
+@bp.route("/reports")
+@host_admin_required
+def reports():
+    """Figures across associations (or the programme ?associations=MLK,KBF names), with a
+    CSV download: counts and sums only."""
+    args = request.args
+    try:
+        period = aggregates.parse_period(args.get("from"), args.get("to"))
+        tenants = aggregates.choose(args.get("associations"))
+    except DomainError as error:
+        flash(str(error), "error")
+        return render_template("hosting/reports.html", rows=None, total=None, period=None,
+                               admin=current_admin()), 200
+    rows, total = aggregates.report(_app(), tenants, period)
+    if args.get("format") == "csv":
+        name = f"associations-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+        return Response(aggregates.to_csv(rows, total, period), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return render_template("hosting/reports.html", rows=rows, total=total, period=period,
+                           accounts=sorted({k for row in rows for k in row.spent}),
+                           categories=sorted({k for row in rows for k in row.incidents}),
+                           category_enum=IncidentCategory, admin=current_admin())
