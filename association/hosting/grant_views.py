@@ -2,7 +2,7 @@
 address where the host's token becomes a session, and the check at every request of a host
 login (:func:`.grants.enforce`)."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -25,7 +25,10 @@ def _app():
 @bp.before_app_request
 def host_login_still_granted():
     """A host login goes on only while its grant lasts (checked at every request)."""
-    if current_or_none() is None or not current_user.is_authenticated:
+    # Only a browser with a login: loading the user of any other request would write its
+    # session cookie (a static file's answer, say).
+    if current_or_none() is None or "_user_id" not in session \
+            or not current_user.is_authenticated:
         return None
     if grants.enforce(_app(), current_user._get_current_object()):
         return None
@@ -76,10 +79,9 @@ def enter(token):
     becomes a session of its read-only host login."""
     try:
         user = grants.redeem(_app(), token)
-    except DomainError as error:
+    except DomainError:
         transaction.discard()
-        flash(str(error), "error")
-        return redirect(url_for("auth.login"))
+        abort(404)  # a secret address with a wrong or spent secret: not found
     set_request_actor(user.id, user.username)
     sessions.log_in(user)
     current_app.logger.info("host login %s opened %s", user.username, current().short)

@@ -78,7 +78,7 @@ def test_expired_grant_ends_the_host_login(app, client, granted, signed_in):
     assert "hosting.access_ended" in _trail(app)
     # The dashboard offers no Open, and a token for the ended grant is refused.
     assert "Open</button>" not in signed_in.get("/hosting/").get_data(as_text=True)
-    client.get(f"/hosting-access/{token}")
+    assert client.get(f"/hosting-access/{token}").status_code == 404
     assert client.get("/members").status_code == 302
 
 
@@ -90,7 +90,7 @@ def test_chair_revokes_access(app, web, client, granted, signed_in):
     assert _grants(app)[0].revoked_at is not None
     assert _host_user(app) == (False, {Role.AUDITOR})
     web.logout()
-    client.get(f"/hosting-access/{token}")
+    assert client.get(f"/hosting-access/{token}").status_code == 404
     assert client.get("/members").status_code == 302
     again = web.post(f"/access-grants/{granted.id}/revoke", follow_redirects=True)
     assert again.status_code == 200  # the chair is logged out: the login page, nothing done
@@ -106,16 +106,14 @@ def test_host_admin_without_a_grant_cannot_open(app, client, signed_in, setup_as
 
 @pytest.mark.parametrize("token", ["nonsense", "eyJnIjoxfQ.aaaa.bbbb"])
 def test_a_bad_token_opens_nothing(app, client, granted, token):
-    response = client.get(f"/hosting-access/{token}", follow_redirects=True)
-    assert "not valid here" in response.get_data(as_text=True)
+    assert client.get(f"/hosting-access/{token}").status_code == 404
     assert client.get("/members").status_code == 302
 
 
 def test_a_token_signed_for_another_association_opens_nothing(app, client, granted):
     other = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="hosting-access/other")
-    response = client.get(f"/hosting-access/{other.dumps({'g': granted.id})}",
-                          follow_redirects=True)
-    assert "not valid here" in response.get_data(as_text=True)
+    response = client.get(f"/hosting-access/{other.dumps({'g': granted.id})}")
+    assert response.status_code == 404
     assert client.get("/members").status_code == 302
 
 

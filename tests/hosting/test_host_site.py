@@ -307,3 +307,23 @@ def test_mark_reviewed_needs_csrf(app, signed_in):
     response = signed_in.client.post(f"/hosting/inbox/{item_id}/reviewed", base_url=HOST)
     assert response.status_code == 400
     assert _catalogue(app, HostInboxItem)[0].reviewed_at is None
+
+
+def test_every_host_post_refuses_a_missing_or_forged_csrf_token(app, signed_in):
+    """The host's side of tests/security/test_routes.py's walk (there its pages are not
+    found): every POST of the host's site, without its token, is 400 and changes nothing."""
+    item_id = _inbox_item(app)
+    tried = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("hosting.") or "POST" not in rule.methods:
+            continue
+        url = rule.rule.replace("<short>", "TEST").replace("<int:item_id>", str(item_id))
+        for data in ({}, {"csrf_token": "forged"}):
+            response = signed_in.client.post(url, data={**data, "action": "suspend"},
+                                              base_url=HOST)
+            assert response.status_code == 400, url
+        tried.append(rule.endpoint)
+    assert len(tried) >= 6
+    assert _catalogue(app, HostedAssociation)[0].status == AssociationStatus.ACTIVE
+    assert _catalogue(app, HostInboxItem)[0].reviewed_at is None
+    assert signed_in.get("/hosting/").status_code == 200  # still signed in
