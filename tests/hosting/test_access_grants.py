@@ -37,6 +37,7 @@ def _host_user(app):
 @pytest.fixture
 def granted(app, web, host_admin, setup_association):
     web.login("chair")
+    assert 'href="/access-grants"' in web.get("/association").get_data(as_text=True)
     response = web.post("/access-grants", GRANT, follow_redirects=True)
     assert "hostadmin may look at this association" in response.get_data(as_text=True)
     web.logout()
