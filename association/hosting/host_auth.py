@@ -85,8 +85,11 @@ def authenticate(username: str, password: str) -> SignedIn | None:
             return None
         admin.last_login_at = utcnow()
         db_session.commit()
-        session.clear()
+        chosen = session.get("lang")
+        session.clear()  # a fresh session: no fixation
         session[SESSION_KEY] = {"id": admin.id, "v": admin.session_version}
+        if chosen:
+            session["lang"] = chosen
         return SignedIn(admin.id, admin.username)
 
 

@@ -171,10 +171,11 @@ def test_dashboard_shows_health_and_no_personal_data(app, signed_in, make_member
             assert secret not in text
 
 
-def test_dashboard_in_swahili(signed_in):
-    signed_in.token = None
-    signed_in.post("/language", {"language": "sw", "next": "/hosting/"})
-    text = signed_in.get("/hosting/").get_data(as_text=True)
+def test_host_pages_in_swahili_kept_through_the_login(host, host_admin):
+    host.post("/language", {"language": "sw", "next": "/hosting/login"})
+    assert "Wasimamizi wa mwenyeji" in host.get("/hosting/login").get_data(as_text=True)
+    host.login()
+    text = host.get("/hosting/").get_data(as_text=True)
     assert "Vyama na hali yake" in text
     assert "Associations and their health" not in text
 
