@@ -104,7 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from association.auth.session_views import bp as sessions_bp
     from association.auth.views import bp as auth_bp
     from association.health import bp as health_bp
-    from association.hosting.grant_views import bp as access_bp
+    from association.hosting.access_views import bp as access_bp
     from association.hosting.views import bp as hosting_bp
     from association.ledger.expense_views import bp as expenses_bp
     from association.ledger.receipt_views import bp as receipts_bp

@@ -160,10 +160,6 @@ def language():
     return redirect(_safe_next(request.form.get("next")) or url_for("core.home"))
 
 
-#: The host's own pages switch language too (issue 22).
-language.host_site = True
-
-
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_only
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], methods=["POST"],
@@ -441,3 +437,7 @@ def user_reset_second_factor(user_id: int):
         flash(_("The second factor of %(name)s is reset; they are logged out everywhere.",
                 name=user.username), "success")
     return redirect(url_for("auth.user_edit", user_id=user.id))
+
+
+# The language is chosen on the host's own pages too (no association there).
+language.host_site = True

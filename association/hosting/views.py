@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 
 from association.errors import DomainError
 from association.extensions import limiter
-from association.hosting import admin_services, aggregates, catalogue, grants, health
+from association.hosting import access, admin_services, aggregates, catalogue, health
 from association.hosting.forms import ConfirmForm, HostLoginForm, NewAssociationForm, StatusForm
 from association.hosting.host_auth import (
     authenticate,
@@ -118,7 +118,7 @@ def open_association(short):
         flash(_("No association is called %(short)s.", short=short), "error")
         return redirect(url_for("hosting.dashboard"))
     try:
-        token = grants.open_token(_app(), tenant, current_admin().id)
+        token = access.open_token(_app(), tenant, current_admin().id)
     except DomainError as error:
         flash(str(error), "error")
         return redirect(url_for("hosting.dashboard"))

@@ -1,6 +1,6 @@
 """An association's side of host access: the chair's page granting and revoking it, the
 address where the host's token becomes a session, and the check at every request of a host
-login (:func:`.grants.enforce`)."""
+login (:func:`.access.enforce`)."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
@@ -11,7 +11,7 @@ from association.audit.services import set_request_actor
 from association.auth import sessions
 from association.auth.permissions import permission_required, public
 from association.errors import DomainError
-from association.hosting import grants
+from association.hosting import access
 from association.hosting.forms import ConfirmForm, GrantForm
 from association.hosting.tenancy import current, current_or_none
 
@@ -30,7 +30,7 @@ def host_login_still_granted():
     if current_or_none() is None or "_user_id" not in session \
             or not current_user.is_authenticated:
         return None
-    if grants.enforce(_app(), current_user._get_current_object()):
+    if access.enforce(_app(), current_user._get_current_object()):
         return None
     logout_user()
     flash(_("The host's access to this association has ended."), "info")
@@ -44,7 +44,7 @@ def index():
     form = GrantForm()
     if form.validate_on_submit():
         try:
-            grants.grant(_app(), form.host_admin.data, form.hours.data, form.reason.data,
+            access.grant(_app(), form.host_admin.data, form.hours.data, form.reason.data,
                          current_user)
         except DomainError as error:
             transaction.discard()
@@ -53,9 +53,9 @@ def index():
             flash(_("%(name)s may look at this association's records until the access ends.",
                     name=form.host_admin.data.strip().lower()), "success")
             return redirect(url_for("access.index"))
-    return render_template("hosting/grants.html", form=form, tenant=current(),
-                           grants=grants.grants_of(_app(), current()),
-                           revoke_form=ConfirmForm(), max_hours=grants.MAX_HOURS)
+    return render_template("hosting/access.html", form=form, tenant=current(),
+                           grants=access.grants_of(_app(), current()),
+                           revoke_form=ConfirmForm(), max_hours=access.MAX_HOURS)
 
 
 @bp.route("/access-grants/<int:grant_id>/revoke", methods=["POST"])
@@ -63,7 +63,7 @@ def index():
 def revoke(grant_id):
     if ConfirmForm().validate_on_submit():
         try:
-            grants.revoke(_app(), grant_id, current_user)
+            access.revoke(_app(), grant_id, current_user)
         except DomainError as error:
             transaction.discard()
             flash(str(error), "error")
@@ -78,7 +78,7 @@ def enter(token):
     """The host's "Open": a signed token, good for this association only and for minutes,
     becomes a session of its read-only host login."""
     try:
-        user = grants.redeem(_app(), token)
+        user = access.redeem(_app(), token)
     except DomainError:
         transaction.discard()
         abort(404)  # a secret address with a wrong or spent secret: not found
