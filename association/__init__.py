@@ -105,6 +105,8 @@ def register_blueprints(app: Flask) -> None:
     from association.auth.session_views import bp as sessions_bp
     from association.auth.views import bp as auth_bp
     from association.health import bp as health_bp
+    from association.hosting.access_views import bp as access_bp
+    from association.hosting.views import bp as hosting_bp
     from association.ledger.expense_views import bp as expenses_bp
     from association.ledger.receipt_views import bp as receipts_bp
     from association.ledger.report_views import bp as reports_bp
@@ -132,6 +134,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(mpesa_imports_bp)
     app.register_blueprint(patrols_bp)
     app.register_blueprint(meetings_bp)
+    app.register_blueprint(hosting_bp)  # issue 22: the host's own site
+    app.register_blueprint(access_bp)  # issue 22: a chair's grants of access to the host
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -24,6 +24,8 @@ def home():
 
 #: Visitors get the public home instead of the login page (see ``enforce_access``).
 home.visitors_welcome = True
+#: On the host's own address "/" is the host's page (association.hosting.views.host_home).
+home.host_site = True
 
 
 @bp.route("/verify")

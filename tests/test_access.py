@@ -237,6 +237,16 @@ EXPECTED = {
     "patrols.incident_new": {"chair", "coordinator"},
     "patrols.incident_edit": {"chair", "coordinator"},
     "patrols.incident_counts": EVERYONE,  # counts only
+    # Issue 22: the chair grants the host time-limited access; the host's signed token is
+    # the way in (tests/hosting/test_access_grants.py).
+    "access.index": {"chair"},
+    "access.revoke": {"chair"},
+    "access.enter": "public",
+    # The host's own pages: not found on an association's address, whoever asks; on the
+    # host's, for its administrators (tests/hosting).
+    **{f"hosting.{name}": "public" for name in (
+        "login", "logout", "dashboard", "new", "status", "open_association", "inbox",
+        "inbox_reviewed", "reports")},
 }
 
 #: Object routes a member may use for their own objects only: another's gives 404.
@@ -283,6 +293,8 @@ def walk_values(app, people, make_user, setup_association) -> dict:
             "allowed_id": 999999,  # no such allowed phone: refused with a message
             "session_id": 999999,  # nobody's: ending it is "not found" for everyone
             "close_id": 999999,  # no such month close: 404 for those who may read the books
+            "grant_id": 999999,  # no such access grant: refused with a message
+            "short": "TEST",
             **_meeting_walk_ids(people),
             **desk_walk_values(),
             **patrol_walk_values(people.other_member_id, setup_association.zone_id),

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from association import transaction
 from association.core.db import upsert
 from association.core.phones import InvalidPhoneError, looks_like_phone, normalise_phone
-from association.database import reading
+from association.database import reading, writing
 from association.extensions import db, limiter
 
 #: The device cookie's name.
@@ -68,9 +68,39 @@ def _stored_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
+def _on_host() -> bool:
+    """Whether no association is chosen (the host's own login page): its counters are then
+    the catalogue's (issue 22), as an association's are in its own database."""
+    from association.hosting.tenancy import current_or_none
+
+    return current_or_none() is None
+
+
+def _table() -> sa.Table:
+    from association.hosting.models import HostRateLimitCounter
+
+    return (HostRateLimitCounter if _on_host() else RateLimitCounter).__table__
+
+
+def _engine() -> sa.Engine:
+    from association.hosting.tenancy import catalogue_engine
+
+    return catalogue_engine() if _on_host() else db.engine
+
+
 @contextlib.contextmanager
 def _read() -> Iterator[sa.Connection]:
-    with reading(), db.engine.connect() as conn:
+    with reading(), _engine().connect() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def _own_transaction() -> Iterator[sa.Connection]:
+    if not _on_host():
+        with transaction.own_transaction() as conn:
+            yield conn
+        return
+    with writing(), _engine().begin() as conn:
         yield conn
 
 
@@ -92,8 +122,8 @@ class DatabaseStorage(Storage):
         """Count ``amount`` hits in the key's window, opening a new window when it ended:
         one upsert, atomic on SQLite (the write lock) and PostgreSQL (the row's)."""
         now = time.time()
-        table = RateLimitCounter.__table__
-        with transaction.own_transaction() as conn:
+        table = _table()
+        with _own_transaction() as conn:
             insert = upsert(conn, table).values(key=_stored_key(key), count=amount,
                                                 expires_at=now + expiry)
             ended = table.c.expires_at <= now
@@ -113,8 +143,8 @@ class DatabaseStorage(Storage):
     def give_back(self, key: str) -> None:
         """Take one hit back from the key's window while it lasts (a login that passed):
         never below zero, never into a new window."""
-        table = RateLimitCounter.__table__
-        with transaction.own_transaction() as conn:
+        table = _table()
+        with _own_transaction() as conn:
             conn.execute(sa.update(table).where(
                 table.c.key == _stored_key(key), table.c.count > 0,
                 table.c.expires_at > time.time()).values(count=table.c.count - 1))
@@ -123,11 +153,11 @@ class DatabaseStorage(Storage):
         if now - DatabaseStorage._cleaned_at < CLEANUP_EVERY:
             return
         DatabaseStorage._cleaned_at = now
-        table = RateLimitCounter.__table__
+        table = _table()
         conn.execute(table.delete().where(table.c.expires_at <= now))
 
     def _row(self, key: str):
-        table = RateLimitCounter.__table__
+        table = _table()
         with _read() as conn:
             return conn.execute(
                 sa.select(table.c.count, table.c.expires_at)
@@ -147,12 +177,12 @@ class DatabaseStorage(Storage):
             return conn.execute(sa.select(sa.literal(1))).scalar() == 1
 
     def reset(self) -> int | None:
-        with transaction.own_transaction() as conn:
-            return conn.execute(RateLimitCounter.__table__.delete()).rowcount
+        with _own_transaction() as conn:
+            return conn.execute(_table().delete()).rowcount
 
     def clear(self, key: str) -> None:
-        table = RateLimitCounter.__table__
-        with transaction.own_transaction() as conn:
+        table = _table()
+        with _own_transaction() as conn:
             conn.execute(table.delete().where(table.c.key == _stored_key(key)))
 
 

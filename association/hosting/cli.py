@@ -185,6 +185,9 @@ def register(app) -> None:
     """Add the host's commands, replace ``db upgrade``, and scope every other command."""
     from association.hosting.mpesa_cli import mpesa_set_command
     hosting_cli.add_command(mpesa_set_command)
+    from association.hosting.host_cli import admin_cli
+
+    hosting_cli.add_command(admin_cli)
     app.cli.add_command(hosting_cli)
     db_group = app.cli.commands.get("db")
     if db_group is not None:

@@ -141,8 +141,8 @@ def test_every_state_changing_route_refuses_a_post_without_its_csrf_token(world,
     before = snapshot(app)
     failures, tried = [], []
     for rule, method in rules(app, methods={"POST", "PUT", "PATCH", "DELETE"}):
-        if rule.endpoint in CALLBACKS:
-            continue
+        if rule.endpoint in CALLBACKS or rule.endpoint.startswith("hosting."):
+            continue  # the host's pages are not found here: tests/hosting walks them there
         url = build_url(rule, values)
         for data in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
             response = client.open(url, method=method, data=data)
