@@ -46,7 +46,8 @@ run: install translations
 	$(FLASK) seed-demo --if-empty
 	@echo
 	@echo "Two demo associations on this install: http://$(HOST):$(PORT)/a/mlk/ and"
-	@echo "  http://$(HOST):$(PORT)/a/kiambiu/ (the host's own page: http://$(HOST):$(PORT)/)."
+	@echo "  http://$(HOST):$(PORT)/a/kiambiu/; the host's own pages: http://$(HOST):$(PORT)/"
+	@echo "  (host administrator: host / mtaani-demo-host)."
 	@echo "Demo logins in each (password for all: $(DEMO_PASSWORD)):"
 	@echo "  $(DEMO_USERS)"
 	@echo "  or their phone numbers (the member's is 0712 345 678): README, Demo logins."

@@ -12,6 +12,7 @@ from association.audit.services import acting_as
 from association.extensions import db
 from association.hosting import catalogue
 from association.hosting.cli import pick
+from association.hosting.host_auth import create_admin
 from association.hosting.services import NewAssociation, create_association
 from association.hosting.tenancy import use
 from config import SANDBOX_SHORTCODE
@@ -46,6 +47,9 @@ def seed_demo(if_empty, members, association):
                 books=False, actor="cli:seed-demo")
             with use(tenant, app):
                 _fill(spec.members or members, spec)
+        create_admin(app, demo.DEMO_HOST_ADMIN, demo.DEMO_HOST_PASSWORD)
+        click.echo(f"host administrator {demo.DEMO_HOST_ADMIN} (password "
+                   f"{demo.DEMO_HOST_PASSWORD}) at /hosting/login")
         return
     with use(pick(association), app):
         if demo.demo_exists():

@@ -85,6 +85,11 @@ SURNAMES = ("Kamau", "Wanjiku", "Otieno", "Ochieng", "Mwangi", "Njoroge", "Mutua
             "Odhiambo", "Chege", "Maina", "Kimani", "Owino", "Were", "Mbugua", "Ndungu")
 
 
+#: The demo host's administrator: sees both demo associations' health, never their members.
+DEMO_HOST_ADMIN = "host"
+DEMO_HOST_PASSWORD = "mtaani-demo-host"  # noqa: S105 - public by design; 12+ characters
+
+
 @dataclass(frozen=True)
 class DemoAssociation:
     """One demo association: its catalogue entry, profile, zones and logins."""
