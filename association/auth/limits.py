@@ -82,6 +82,13 @@ def _table() -> sa.Table:
     return (HostRateLimitCounter if _on_host() else RateLimitCounter).__table__
 
 
+def _cleanup_key() -> str:
+    """Which database a clean-up is for: the catalogue's, or the association's."""
+    from association.hosting.tenancy import cache_key
+
+    return "catalogue" if _on_host() else cache_key()
+
+
 def _engine() -> sa.Engine:
     from association.hosting.tenancy import catalogue_engine
 
@@ -109,7 +116,8 @@ class DatabaseStorage(Storage):
     context of a request or command, whose engine it takes."""
 
     STORAGE_SCHEME = ["database"]
-    _cleaned_at = 0.0  # per process
+    #: When each database (an association's, or the catalogue's) was last cleaned, per process.
+    _cleaned_at: dict = {}  # noqa: RUF012 - per process on purpose
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
@@ -150,9 +158,10 @@ class DatabaseStorage(Storage):
                 table.c.expires_at > time.time()).values(count=table.c.count - 1))
 
     def _clean_up(self, conn: sa.Connection, now: float) -> None:
-        if now - DatabaseStorage._cleaned_at < CLEANUP_EVERY:
+        where = _cleanup_key()
+        if now - DatabaseStorage._cleaned_at.get(where, 0.0) < CLEANUP_EVERY:
             return
-        DatabaseStorage._cleaned_at = now
+        DatabaseStorage._cleaned_at[where] = now
         table = _table()
         conn.execute(table.delete().where(table.c.expires_at <= now))
 

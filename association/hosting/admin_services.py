@@ -5,6 +5,7 @@ names the association and the administrator, never a member.
 """
 
 import logging
+import re
 
 import sqlalchemy as sa
 from flask import Flask
@@ -97,10 +98,11 @@ def mark_reviewed(app: Flask, item_id: int, admin: str) -> None:
 
 
 def mask_phone_like(text: str | None) -> str | None:
-    """An account typed as a phone number shows only its last three digits."""
+    """An account as typed, with every run of five digits or more (a phone number, an ID
+    number) shown only by its last three digits."""
     if not text:
         return text
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if len(digits) >= 9 and len(digits) >= len(text.replace("+", "").replace(" ", "")) - 1:
-        return "•" * (len(text) - 3) + text[-3:]
-    return text
+    return _LONG_DIGITS.sub(lambda m: "•" * (len(m.group()) - 3) + m.group()[-3:], text)
+
+
+_LONG_DIGITS = re.compile(r"\d[\d ]{3,}\d")

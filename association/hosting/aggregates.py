@@ -45,6 +45,8 @@ class Figures:
     #: Compliance check state (ok, due, missing) -> count.
     compliance: Counter = field(default_factory=Counter)
     set_up: bool = True
+    #: False when its database could not be read (the figures are then none, not zero).
+    reachable: bool = True
 
     @property
     def spent_total(self) -> int:
@@ -92,6 +94,16 @@ def choose(shorts_text: str | None) -> list[Tenant]:
 
 
 def figures_of(app: Flask, tenant: Tenant, period: Period) -> Figures:
+
+    figures = Figures(tenant.short, tenant.name)
+    try:
+        _read_figures(app, tenant, period, figures)
+    except sa.exc.SQLAlchemyError:  # its database away: its row says so, the others stand
+        figures = Figures(tenant.short, tenant.name, set_up=False, reachable=False)
+    return figures
+
+
+def _read_figures(app: Flask, tenant: Tenant, period: Period, figures: Figures) -> None:
     from association.extensions import db
     from association.ledger.models import Payment, Receipt
     from association.ledger.reports import collections, income_expenditure
@@ -101,7 +113,6 @@ def figures_of(app: Flask, tenant: Tenant, period: Period) -> Figures:
     from association.patrols.public import public_summary
     from association.profile.services import get_profile
 
-    figures = Figures(tenant.short, tenant.name)
     with use(tenant, app):
         figures.collected = collections(period).figures["total"]
         figures.paying_members = db.session.scalar(
@@ -130,7 +141,6 @@ def figures_of(app: Flask, tenant: Tenant, period: Period) -> Figures:
         if figures.set_up:
             figures.compliance.update(check.state for check in compliance(period.end))
         db.session.rollback()
-    return figures
 
 
 def report(app: Flask, tenants: list[Tenant], period: Period) -> tuple[list[Figures], Figures]:

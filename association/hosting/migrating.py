@@ -10,6 +10,7 @@ are as they were.
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from alembic import command
@@ -165,10 +166,14 @@ def adopt_single_install(app: Flask, report: Callable[[str], None]) -> None:
     finally:
         engine.dispose()
     short, name = (row[0], row[1]) if row else ("MAIN", "Association")
+    # Its printed receipts' QR codes and the callback addresses registered with Daraja name
+    # the install's own address: it keeps answering there.
+    public = urlsplit(app.config.get("PUBLIC_BASE_URL") or "").hostname
     with catalogue_session(app) as session:
         session.add(HostedAssociation(
             short=short, slug=short.lower(), name=name, status=AssociationStatus.ACTIVE,
-            database_url=None if schema else url, schema_name=schema, uploads_dir="."))
+            host=public, database_url=None if schema else url, schema_name=schema,
+            uploads_dir="."))
         session.commit()
     catalogue.forget(app)
     report(f"adopted this install's association {short} ({name}): its data stays where it is")

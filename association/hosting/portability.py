@@ -50,6 +50,7 @@ from flask_babel import lazy_gettext as _l
 
 from association.core.time import utcnow
 from association.hosting import catalogue
+from association.hosting.grants import apply_grants
 from association.hosting.migrating import (
     _association_config,
     association_heads,
@@ -314,9 +315,13 @@ class ExportResult:
     files: int
 
 
-def _copy_uploads(source: Path, target: Path) -> None:
+def _copy_uploads(source: Path, target: Path, others: frozenset[str] = frozenset()) -> None:
+    """Copy an uploads folder; ``others``: folders at its top that are other associations'
+    (an adopted install's uploads are UPLOAD_DIR itself, beside theirs)."""
     if source.is_dir():
-        shutil.copytree(source, target, symlinks=False)
+        shutil.copytree(source, target, symlinks=False,
+                        ignore=lambda folder, names: [n for n in names if Path(folder) == source
+                                                      and n in others])
 
 
 def export_association(app: Flask, short: str, out: Path) -> ExportResult:
@@ -341,7 +346,9 @@ def export_association(app: Flask, short: str, out: Path) -> ExportResult:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as work:
         folder = Path(work)
         dumped = dump_database(app, tenant, folder)
-        _copy_uploads(uploads, folder / "uploads")
+        others = frozenset(t.uploads_dir or t.slug for t in catalogue.every(app)
+                           if t.id != tenant.id)
+        _copy_uploads(uploads, folder / "uploads", others)
         files = {}
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             name = path.relative_to(folder).as_posix()
@@ -500,6 +507,7 @@ def import_association(app: Flask, path: Path, short: str | None = None,
         try:
             _restore(app, tenant, folder, manifest)
             _copy_uploads(folder / "uploads", uploads)
+            apply_grants(app, tenants=[tenant])  # the app's role reaches its schema
         except BaseException:
             remove_association(app, tenant)
             shutil.rmtree(uploads, ignore_errors=True)
@@ -670,6 +678,7 @@ def move_association(app: Flask, short: str, to_url: str, keep_old: bool = False
             session.commit()
         tenancy(app).forget(tenant)
         catalogue.forget(app)
+        apply_grants(app, tenants=[_find(app, tenant.short)])  # on the host's server
     finally:
         if before == AssociationStatus.ACTIVE:
             set_status(app, tenant.short, before)

@@ -25,7 +25,11 @@ from association.hosting.tenancy import SLUG_RE, choose
 PREFIX_SLUG = "association.slug"
 
 #: Endpoints a suspended association still serves: the public receipt check and files.
-SUSPENDED_OPEN = frozenset({"static", "core.check_receipt", "receipts.verify", "health.healthz"})
+SUSPENDED_OPEN = frozenset({"static", "core.check_receipt", "receipts.verify", "health.healthz",
+                            # Money already paid is never bounced: M-Pesa's callbacks.
+                            "mpesa.stk_callback", "mpesa.c2b_validation",
+                            "mpesa.c2b_confirmation", "mpesa.status_result",
+                            "mpesa.status_timeout"})
 
 
 class PathPrefix:

@@ -176,7 +176,11 @@ def create_association(app: Flask, data: NewAssociation, *, books: bool = True,
     from association.audit.services import acting_as
     from association.extensions import db
     from association.hosting.migrating import upgrade_association
+    from association.hosting.secrets import seal, token_hash
 
+    # Its own M-Pesa callback token from the start: another association's (or the
+    # install's) never opens its callback addresses.
+    token = secrets.token_urlsafe(32)
     with catalogue_session(app) as session:
         values = _check(data, session)
         _shortcode_clash(session, values["shortcode"], values["prefix"])
@@ -184,7 +188,10 @@ def create_association(app: Flask, data: NewAssociation, *, books: bool = True,
             short=values["short"], slug=values["slug"], name=values["name"],
             host=values["host"], status=AssociationStatus.ACTIVE,
             database_url=data.database_url, mpesa_shortcode=values["shortcode"],
-            account_prefix=values["prefix"], created_at=utcnow())
+            account_prefix=values["prefix"], created_at=utcnow(),
+            callback_token_hash=token_hash(token))
+        with app.app_context():  # the key is the app's setting
+            row.mpesa_credentials = seal({"callback_token": token})
         session.add(row)
         session.commit()
         tenant = Tenant.of(row)

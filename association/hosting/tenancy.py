@@ -141,7 +141,7 @@ class Tenancy:
         self.app = app
         self._lock = threading.Lock()
         self._servers: dict[str, sa.Engine] = {}
-        self._engines: dict[str, sa.Engine] = {}
+        self._engines: dict[tuple[str, str | None], sa.Engine] = {}
         #: Engines (or a test's connection) standing in for an association's: the tests.
         self.overrides: dict[str, sa.Engine | sa.Connection] = {}
         self._bound: BoundEngines | None = None
@@ -165,12 +165,15 @@ class Tenancy:
         override = self.overrides.get(tenant.slug)
         if override is not None:
             return override
-        engine = self._engines.get(tenant.slug)
+        # Keyed by where the data lives, not by the association: once the catalogue says it
+        # moved (hosting move), every process reaches the new place at its next reading.
+        where = self.location(tenant)
+        engine = self._engines.get(where)
         if engine is None:
             with self._lock:
-                engine = self._engines.get(tenant.slug)
+                engine = self._engines.get(where)
                 if engine is None:
-                    engine = self._engines[tenant.slug] = self._make(*self.location(tenant))
+                    engine = self._engines[where] = self._make(*where)
         return engine
 
     def _make(self, url: str, schema: str | None) -> sa.Engine:
@@ -204,7 +207,7 @@ class Tenancy:
     def forget(self, tenant: Tenant) -> None:
         """Close ``tenant``'s engine (its file moved, deleted, or placed elsewhere)."""
         with self._lock:
-            engine = self._engines.pop(tenant.slug, None)
+            engine = self._engines.pop(self.location(tenant), None)
         if engine is not None and engine.url.get_backend_name() == "sqlite":
             engine.dispose()
 

@@ -246,3 +246,36 @@ def app_context_of(app, short):
     with app.app_context():
         tenant = catalogue.by_short(short)
     return use(tenant, app)
+
+
+def test_each_new_association_has_its_own_callback_token(app):
+    """Another association's token (or the install's) never opens an association's
+    callback addresses: each is made with a token of its own."""
+    from association.mpesa.settings import mpesa_settings, token_ok
+
+    north, _ = _association(app, "NTH", "Northside Tenants")
+    south, _ = _association(app, "STH", "Southside Landlords")
+    with use(north, app):
+        north_token = mpesa_settings()["MPESA_CALLBACK_TOKEN"]
+    with use(south, app):
+        south_token = mpesa_settings()["MPESA_CALLBACK_TOKEN"]
+    assert north_token and south_token and north_token != south_token
+    assert north_token != app.config["MPESA_CALLBACK_TOKEN"]
+    with app.app_context():
+        assert token_ok(north_token, north) and not token_ok(south_token, north)
+        assert not token_ok(app.config["MPESA_CALLBACK_TOKEN"], north)
+
+
+def test_a_suspended_association_still_takes_its_mpesa_callbacks(app):
+    north, _ = _association(app, "NTH", "Northside Tenants")
+    _set_status(app, north, AssociationStatus.SUSPENDED)
+    from association.mpesa.settings import mpesa_settings
+
+    with use(north, app):
+        token = mpesa_settings()["MPESA_CALLBACK_TOKEN"]
+    client = app.test_client()
+    response = client.post(f"/a/nth/hooks/c2b/confirmation/{token}", json={
+        "TransactionType": "Pay Bill", "TransID": "SUS0000001", "TransTime": "20261207101010",
+        "TransAmount": "50.00", "BusinessShortCode": "174379", "BillRefNumber": "NTH-0001",
+        "MSISDN": "254712345678", "FirstName": "Test"})
+    assert response.status_code == 200 and response.get_json()["ResultCode"] == 0
