@@ -450,6 +450,7 @@ def test_a_callback_to_bs_address_is_processed_in_b(two, app, client):
     client runs the worker's steps in the association the request went to)."""
     from association.ledger.models import Payment
     from association.mpesa.models import MpesaTransaction, TransactionStatus
+    from association.mpesa.settings import mpesa_settings
     from tests.mpesa.daraja_helpers import TOKEN, c2b_confirmation
 
     a, b = two
@@ -458,8 +459,12 @@ def test_a_callback_to_bs_address_is_processed_in_b(two, app, client):
         member = register_member(member_data(zone.id, phone="0712345678"))
         db.session.commit()
         member_id, number = member.id, member.member_no
-    assert number == "BBB-0001"
-    response = client.post(f"/a/{b.slug}/mpesa/c2b/confirmation/{TOKEN}",
+        token = mpesa_settings()["MPESA_CALLBACK_TOKEN"]  # B's own
+    assert number == "BBB-0001" and token != TOKEN
+    refused = client.post(f"/a/{b.slug}/mpesa/c2b/confirmation/{TOKEN}",
+                          json=c2b_confirmation(account=number))
+    assert refused.status_code == 404  # the install's token is not B's
+    response = client.post(f"/a/{b.slug}/mpesa/c2b/confirmation/{token}",
                            json=c2b_confirmation(account=number))
     assert response.status_code == 200
     with use(b, app):
