@@ -199,6 +199,16 @@ def generate_first(env: dict, members: int) -> tuple[str, str]:
         "    with use(tenant, app), acting_as('bench:hosting'):\n"
         "        demo.seed(members=int(sys.argv[2]), spec=spec)\n"
         "        db.session.commit()\n"
+        "    # The clones are catalogue rows without a token of their own: every association\n"
+        "    # here takes the install's MPESA_CALLBACK_TOKEN, so wrk's one script posts to all.\n"
+        "    import sqlalchemy as sa\n"
+        "    from association.hosting.models import HostedAssociation\n"
+        "    from association.hosting.services import catalogue_session\n"
+        "    with catalogue_session(app) as session:\n"
+        "        session.execute(sa.update(HostedAssociation).where(\n"
+        "            HostedAssociation.id == tenant.id).values(\n"
+        "            mpesa_credentials=None, callback_token_hash=None))\n"
+        "        session.commit()\n"
         "    print('FIRST', json.dumps([tenant.slug, tenancy(app).location(tenant)[1]]))\n"
     )
     subprocess.run([*FLASK, "db", "upgrade"], cwd=ROOT, env=env, check=True,  # noqa: S603
