@@ -290,6 +290,16 @@ def test_inbox_lists_uncredited_callbacks_with_phones_masked(app, signed_in):
     assert "678" in text  # the account's last digits, to match it with a complaint
 
 
+def test_inbox_masks_an_id_number_typed_as_the_account(app, signed_in):
+    """A payer who types their ID number (8 digits) or a phone with spaces as the account:
+    neither reaches the host's page whole."""
+    _inbox_item(app, account="ID 23456789")
+    _inbox_item(app, account="0712 345 679")
+    text = signed_in.get("/hosting/inbox").get_data(as_text=True)
+    assert "23456789" not in text and "789" in text
+    assert "0712 345 679" not in text and "679" in text
+
+
 def test_mark_reviewed(app, signed_in):
     item_id = _inbox_item(app)
     signed_in.token = None
