@@ -1,5 +1,6 @@
 """The association app: ``create_app()`` is the only code that knows every blueprint."""
 
+import weakref
 from pathlib import Path
 
 from flask import Flask, abort, redirect, render_template, request, url_for
@@ -73,7 +74,16 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
     register_commands(app)
     # Map the models now, not in each worker's first request (about half a second of CPU).
     configure_mappers()
+    # An app let go of (the tests make many) closes its connections, the catalogue's and
+    # every association's, rather than leave them to the garbage collector.
+    weakref.finalize(app, dispose_engines, db._app_engines[app], app.extensions["tenancy"])
     return app
+
+
+def dispose_engines(catalogue_engines: dict, tenancy: "Tenancy") -> None:
+    for engine in catalogue_engines.values():
+        engine.dispose()
+    tenancy.dispose()
 
 
 def register_extensions(app: Flask) -> None:

@@ -22,6 +22,7 @@ With no association chosen, ``db.engine`` and every association's table raise
 import contextlib
 import re
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,13 +139,18 @@ class Tenancy:
     """Per app: the catalogue's engine and each association's engine."""
 
     def __init__(self, app: Flask):
-        self.app = app
+        # Weakly: the app's finaliser closes these engines (association.create_app).
+        self._app = weakref.ref(app)
         self._lock = threading.Lock()
         self._servers: dict[str, sa.Engine] = {}
         self._engines: dict[tuple[str, str | None], sa.Engine] = {}
         #: Engines (or a test's connection) standing in for an association's: the tests.
         self.overrides: dict[str, sa.Engine | sa.Connection] = {}
         self._bound: BoundEngines | None = None
+
+    @property
+    def app(self) -> Flask:
+        return self._app()
 
     @property
     def host_url(self) -> str:
@@ -201,7 +207,7 @@ class Tenancy:
     def bound_engines(self, fixed: dict) -> "BoundEngines":
         engines = self._bound
         if engines is None or engines._fixed is not fixed:
-            engines = self._bound = BoundEngines(fixed, self.app)
+            engines = self._bound = BoundEngines(fixed, self)
         return engines
 
     def forget(self, tenant: Tenant) -> None:
@@ -235,15 +241,15 @@ class BoundEngines(Mapping):
     bind key, and under ``None`` (every association's table, every literal statement)
     the engine of the association chosen, or :class:`NoAssociationChosen`."""
 
-    __slots__ = ("_fixed", "_app")
+    __slots__ = ("_fixed", "_tenancy")
 
-    def __init__(self, fixed: dict, app: Flask):
+    def __init__(self, fixed: dict, tenancy: "Tenancy"):
         self._fixed = fixed
-        self._app = app
+        self._tenancy = tenancy
 
     def __getitem__(self, key):
         if key is None:
-            return self._app.extensions["tenancy"].engine(current())
+            return self._tenancy.engine(current())
         if key == CATALOGUE:
             return self._fixed[None]
         return self._fixed[key]
