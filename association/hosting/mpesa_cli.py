@@ -15,7 +15,7 @@ from association.errors import DomainError
 from association.hosting import catalogue
 from association.hosting.models import HostedAssociation
 from association.hosting.secrets import seal, token_hash, unseal
-from association.hosting.services import HostingError, catalogue_session
+from association.hosting.services import HostingError, _shortcode_clash, catalogue_session
 
 SHORTCODE_RE = re.compile(r"^\d{5,7}$")
 PREFIX_RE = re.compile(r"^[A-Z0-9]{1,10}$")
@@ -61,8 +61,7 @@ def set_mpesa(app: Flask, short: str, data: MpesaCredentials, *,
             sa.func.upper(HostedAssociation.short) == (short or "").strip().upper()))
         if row is None:
             raise HostingError(_l("No association is called %(short)s.", short=short))
-        others = sa.select(HostedAssociation.id).where(HostedAssociation.id != row.id)
-        _shortcode_clash_among(session, others, shortcode, prefix)
+        _shortcode_clash(session, shortcode, prefix, but=row.id)
         old = unseal(row.mpesa_credentials) if row.mpesa_credentials else {}
         token = old.get("callback_token")
         if new_token or not token:
@@ -80,27 +79,6 @@ def set_mpesa(app: Flask, short: str, data: MpesaCredentials, *,
         session.commit()
     catalogue.forget(app)
     return token
-
-
-def _shortcode_clash_among(session, others, shortcode: str, prefix: str | None) -> None:
-    """Two associations share a paybill only with distinct account-number prefixes (the
-    rule :func:`association.hosting.services._shortcode_clash` keeps at creation), among
-    the ``others``."""
-    sharing = session.execute(
-        sa.select(HostedAssociation.short, HostedAssociation.account_prefix)
-        .where(HostedAssociation.mpesa_shortcode == shortcode,
-               HostedAssociation.id.in_(others))).all()
-    if not sharing:
-        return
-    if prefix is None or any(other is None for _short, other in sharing):
-        raise HostingError(_l("The paybill %(number)s is already used by %(short)s: two "
-                              "associations may share a paybill only when each has its own "
-                              "account-number prefix.", number=shortcode, short=sharing[0][0]))
-    for short, other in sharing:
-        if other.startswith(prefix) or prefix.startswith(other):
-            raise HostingError(_l("The account prefix %(prefix)s overlaps %(other)s, which "
-                                  "%(short)s uses on the same paybill.", prefix=prefix,
-                                  other=other, short=short))
 
 
 @click.command("mpesa-set")

@@ -63,6 +63,7 @@ from association.hosting.services import (
     NewAssociation,
     _check,
     catalogue_session,
+    drop_storage,
     remove_association,
 )
 from association.hosting.tenancy import Tenant, is_postgresql, tenancy, uploads_dir, use
@@ -584,21 +585,6 @@ class MoveResult:
     old_kept: bool
 
 
-def _drop_storage(url: str, schema: str | None) -> None:
-    """Drop a database copy: the SQLite file or the PostgreSQL schema."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm", "-writers"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-    elif schema is not None and schema != "public":
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            engine.dispose()
-
-
 def _holds_tables(url: str, schema: str | None) -> bool:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -668,7 +654,7 @@ def move_association(app: Flask, short: str, to_url: str, keep_old: bool = False
                                           "again.", short=tenant.short))
             except BaseException:
                 tenancy(app).forget(target)
-                _drop_storage(to_url, schema)
+                drop_storage(to_url, schema)
                 raise
             finally:
                 tenancy(app).forget(target)
@@ -685,7 +671,7 @@ def move_association(app: Flask, short: str, to_url: str, keep_old: bool = False
     report(f"{tenant.short}: verified ({sum(t['rows'] for t in dumped['tables'])} rows in "
            f"{len(dumped['tables'])} tables, audit trail intact); catalogue switched")
     if not keep_old:
-        _drop_storage(old_url, old_schema)
+        drop_storage(old_url, old_schema)
         report(f"{tenant.short}: old copy dropped")
     return MoveResult(_find(app, tenant.short), sum(t["rows"] for t in dumped["tables"]),
                       len(dumped["tables"]), keep_old)

@@ -114,12 +114,17 @@ def set_hosts(app: Flask, tenant: Tenant, hosts: str) -> None:
     catalogue.forget(app)
 
 
-def _shortcode_clash(session: Session, shortcode: str | None, prefix: str | None) -> None:
-    """Two associations share a paybill only with distinct account-number prefixes."""
+def _shortcode_clash(session: Session, shortcode: str | None, prefix: str | None,
+                     but: int | None = None) -> None:
+    """Two associations share a paybill only with distinct account-number prefixes (``but``:
+    an association's own row, when it changes its paybill)."""
     if shortcode is None:
         return
-    others = session.execute(sa.select(HostedAssociation.short, HostedAssociation.account_prefix)
-                             .where(HostedAssociation.mpesa_shortcode == shortcode)).all()
+    query = (sa.select(HostedAssociation.short, HostedAssociation.account_prefix)
+             .where(HostedAssociation.mpesa_shortcode == shortcode))
+    if but is not None:
+        query = query.where(HostedAssociation.id != but)
+    others = session.execute(query).all()
     if not others:
         return
     if prefix is None or any(other_prefix is None for _short, other_prefix in others):
@@ -214,10 +219,9 @@ def create_association(app: Flask, data: NewAssociation, *, books: bool = True,
     return tenant, password
 
 
-def remove_association(app: Flask, tenant: Tenant) -> None:
-    """Delete ``tenant``'s database (its file, or its schema) and its catalogue row."""
-    url, schema = tenancy(app).location(tenant)
-    tenancy(app).forget(tenant)
+def drop_storage(url: str, schema: str | None) -> None:
+    """Drop a database of an association's: its SQLite file, or its PostgreSQL schema (never
+    ``public``, an adopted install's)."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm", "-writers"):
@@ -229,6 +233,13 @@ def remove_association(app: Flask, tenant: Tenant) -> None:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             engine.dispose()
+
+
+def remove_association(app: Flask, tenant: Tenant) -> None:
+    """Delete ``tenant``'s database (its file, or its schema) and its catalogue row."""
+    url, schema = tenancy(app).location(tenant)
+    tenancy(app).forget(tenant)
+    drop_storage(url, schema)
     with catalogue_session(app) as session:
         session.execute(sa.delete(HostedAssociation).where(HostedAssociation.id == tenant.id))
         session.commit()
