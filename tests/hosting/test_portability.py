@@ -28,7 +28,6 @@ from association.hosting.migrating import (
 )
 from association.hosting.models import AssociationStatus, HostedAssociation
 from association.hosting.portability import (
-    _drop_storage,
     delete_association,
     export_association,
     import_association,
@@ -40,6 +39,7 @@ from association.hosting.services import (
     NewAssociation,
     catalogue_session,
     create_association,
+    drop_storage,
     remove_association,
 )
 from association.hosting.tenancy import catalogue_engine, tenancy, uploads_dir, use
@@ -483,7 +483,7 @@ def test_move_copies_verifies_switches_and_drops_the_old_copy(app, tmp_path, kin
             remove_association(app, moved)
         tenancy(app).dispose()
         if keep_old:
-            _drop_storage(old_url, old_schema)
+            drop_storage(old_url, old_schema)
         if kind == "postgresql":
             _drop_database(app, to)
 
