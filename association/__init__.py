@@ -74,9 +74,12 @@ def create_app(config_class: type[Config] | None = None, overrides: dict | None 
     register_commands(app)
     # Map the models now, not in each worker's first request (about half a second of CPU).
     configure_mappers()
-    # An app let go of (the tests make many) closes its connections, the catalogue's and
-    # every association's, rather than leave them to the garbage collector.
-    weakref.finalize(app, dispose_engines, db._app_engines[app], app.extensions["tenancy"])
+    # PostgreSQL: an app let go of (the tests make many) closes its connections, the
+    # catalogue's and every association's, rather than leave them to the garbage collector
+    # (psycopg warns of each). Not SQLite's: closed from the collector, in whatever thread it
+    # runs, they made other connections to the same file fail ("disk I/O error").
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        weakref.finalize(app, dispose_engines, db._app_engines[app], app.extensions["tenancy"])
     return app
 
 
