@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify
 
 from association.auth.permissions import public
 from association.core.time import utcnow
+from association.database import reading
 from association.extensions import db, limiter
 from association.hosting.tenancy import current_or_none
 from association.worker import WorkerHeartbeat
@@ -48,7 +49,7 @@ def host_problems() -> dict[str, str]:
 
     app = current_app._get_current_object()
     try:
-        with catalogue_engine(app).connect() as conn:
+        with reading(), catalogue_engine(app).connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
         return {"database": "unreachable", "migrations": "unknown", "worker": "unknown"}

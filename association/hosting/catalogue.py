@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from association.database import reading
 from association.hosting.models import AssociationStatus, HostedAssociation
 from association.hosting.tenancy import Tenant, catalogue_engine
 
@@ -40,7 +41,9 @@ _lock = threading.Lock()
 
 
 def _read(app: Flask) -> Directory:
-    with catalogue_engine(app).connect() as conn:
+    # Only a read, whatever the request (a form post too): on SQLite it takes no write lock
+    # on the catalogue, so the associations' posts do not queue on the host's file.
+    with reading(), catalogue_engine(app).connect() as conn:
         table = HostedAssociation.__table__
         tenants = [Tenant.of(row) for row in conn.execute(sa.select(table).order_by(table.c.id))]
     return Directory(tenants, time.monotonic())

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from association.database import reading
 from association.hosting import catalogue
 from association.hosting.models import HostedAssociation
 from association.hosting.secrets import token_hash, unseal
@@ -55,7 +56,7 @@ _lock = threading.Lock()
 
 def _read_own(app: Flask, tenant: Tenant) -> OwnSettings:
     table = HostedAssociation.__table__
-    with catalogue_engine(app).connect() as conn:
+    with reading(), catalogue_engine(app).connect() as conn:
         row = conn.execute(sa.select(table.c.mpesa_shortcode, table.c.account_prefix,
                                      table.c.callback_token_hash, table.c.mpesa_credentials)
                            .where(table.c.id == tenant.id)).one_or_none()
