@@ -11,6 +11,7 @@ install-wide settings alone.
 """
 
 import hmac
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from flask import Flask, current_app
 from association.database import reading
 from association.hosting import catalogue
 from association.hosting.models import HostedAssociation
-from association.hosting.secrets import token_hash, unseal
+from association.hosting.secrets import SecretsUnreadable, token_hash, unseal
 from association.hosting.tenancy import Tenant, catalogue_engine, current_or_none
 
 #: The keys of an association's credentials (the JSON encrypted in the catalogue) and the
@@ -49,9 +50,12 @@ class OwnSettings:
     account_prefix: str | None = None
     token_hash: str | None = None
     credentials: dict = field(default_factory=dict)
+    #: Its credentials are there but the keys configured cannot decrypt them.
+    unreadable: bool = False
 
 
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def _read_own(app: Flask, tenant: Tenant) -> OwnSettings:
@@ -62,7 +66,15 @@ def _read_own(app: Flask, tenant: Tenant) -> OwnSettings:
                            .where(table.c.id == tenant.id)).one_or_none()
     if row is None:
         return OwnSettings()
-    credentials = unseal(row.mpesa_credentials) if row.mpesa_credentials else {}
+    try:
+        credentials = unseal(row.mpesa_credentials) if row.mpesa_credentials else {}
+    except SecretsUnreadable:
+        # M-Pesa is off for it (the pay page says it is not set up) until the key is put
+        # back or the credentials set again; never the install's credentials or token.
+        log.error("%s: its M-Pesa credentials cannot be decrypted with HOSTING_SECRETS_KEY",
+                  tenant.short)
+        return OwnSettings(shortcode=row.mpesa_shortcode, account_prefix=row.account_prefix,
+                           token_hash=row.callback_token_hash, unreadable=True)
     if credentials.get("callback_token"):
         _redact(credentials["callback_token"])
     return OwnSettings(shortcode=row.mpesa_shortcode, account_prefix=row.account_prefix,
@@ -100,6 +112,9 @@ def mpesa_settings(tenant: Tenant | None = None) -> dict:
         values["MPESA_SHORTCODE"] = own.shortcode
     for key, value in own.credentials.items():
         values[CREDENTIALS[key]] = value
+    if own.unreadable:
+        for name in CREDENTIALS.values():
+            values[name] = None
     return values
 
 

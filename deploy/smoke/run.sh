@@ -108,6 +108,10 @@ with engine.begin() as conn:
 engine.dispose()
 EOF
 mkdir -p "$WORK/instance"
+# One secret key for the owner's commands and the app: the associations' M-Pesa secrets are
+# encrypted with a key derived from it (HOSTING_SECRETS_KEY unset), as in a real install.
+SECRET_KEY=$(openssl rand -hex 32)
+export SECRET_KEY
 APP_ENV=development DATABASE_URL=$SMOKE_DATABASE_URL INSTANCE_PATH=$WORK/instance \
     "${FLASK[@]}" db upgrade >"$WORK/migrate.log" 2>&1
 APP_ENV=development DATABASE_URL=$SMOKE_DATABASE_URL INSTANCE_PATH=$WORK/instance \
@@ -163,8 +167,6 @@ chmod 600 "$WORK/tls/privkey.pem"
 export APP_ENV=production
 export DATABASE_URL=$APP_DATABASE_URL
 export INSTANCE_PATH=$WORK/instance
-SECRET_KEY=$(openssl rand -hex 32)
-export SECRET_KEY
 export TRUSTED_PROXIES=1
 export PUBLIC_BASE_URL=https://127.0.0.1:$HTTPS_PORT
 export MPESA_ENV=sandbox

@@ -408,3 +408,17 @@ def test_a_role_given_what_the_host_pages_need_cannot_read_the_secrets(app, own_
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
             conn.exec_driver_sql(f'DROP ROLE "{role}"')
+
+
+@COMMITTED
+def test_credentials_the_key_cannot_read_turn_mpesa_off_not_a_500(app, shared_paybill):
+    """HOSTING_SECRETS_KEY changed since the credentials were set: that association's M-Pesa
+    is off (its pay page says it is not set up), never the install's credentials or token."""
+    from association.mpesa.settings import mpesa_settings
+
+    tenant = shared_paybill.mlk
+    app.config["HOSTING_SECRETS_KEY"] = "another-key-altogether-0123456789abcdef"
+    app.extensions.pop("mpesa_own_settings", None)
+    with use(tenant, app):
+        values = mpesa_settings()
+    assert values["MPESA_CONSUMER_KEY"] is None and values["MPESA_CALLBACK_TOKEN"] is None
