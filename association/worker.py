@@ -51,12 +51,9 @@ IDLE_MAX_SECONDS = 2.0
 RETRY_SECONDS = 2.0
 
 
-class WorkerHeartbeat(Base):
-    """A worker's sign of life, one row per worker name (a restart takes its row over)."""
-
-    __tablename__ = "worker_heartbeat"
-    # Written every few seconds and no one's record: the audit trail would fill with it.
-    __audited__ = False
+class HeartbeatColumns:
+    """A heartbeat row's columns: an association's (below) and the host's
+    (association.hosting.models.HostWorkerHeartbeat) are the same."""
 
     name: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
     pid: Mapped[int]
@@ -65,6 +62,14 @@ class WorkerHeartbeat(Base):
     beat_at: Mapped[datetime]
     last_batch_at: Mapped[datetime | None]
     processed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class WorkerHeartbeat(HeartbeatColumns, Base):
+    """A worker's sign of life, one row per worker name (a restart takes its row over)."""
+
+    __tablename__ = "worker_heartbeat"
+    # Written every few seconds and no one's record: the audit trail would fill with it.
+    __audited__ = False
 
 
 def _mpesa_step(stop: Callable[[], bool]) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from association.core.time import utcnow
 from association.extensions import NAMING_CONVENTION
+from association.worker import HeartbeatColumns
 
 #: The bind key of the catalogue's tables (Flask-SQLAlchemy routes them to the host's
 #: database; every other table goes to the association chosen).
@@ -143,15 +144,7 @@ class HostRateLimitCounter(CatalogueBase):
     expires_at: Mapped[float] = mapped_column(sa.Float, index=True)
 
 
-class HostWorkerHeartbeat(CatalogueBase):
+class HostWorkerHeartbeat(HeartbeatColumns, CatalogueBase):
     """A worker's sign of life for the host's /healthz (each association has its own too)."""
 
     __tablename__ = "worker_heartbeat"
-
-    name: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
-    pid: Mapped[int]
-    host: Mapped[str] = mapped_column(sa.String(255))
-    started_at: Mapped[datetime]
-    beat_at: Mapped[datetime]
-    last_batch_at: Mapped[datetime | None]
-    processed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
